@@ -1,0 +1,3 @@
+from vectorize_cli.cli import main
+
+main()

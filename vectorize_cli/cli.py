@@ -1,0 +1,241 @@
+"""The `vectorize` command line: options, validation and errors -> exit codes.
+
+Exit codes: 0 success, 1 error (unreadable input, out of memory), 2 usage error (bad option or
+text), 130 interrupted (Ctrl-C), 141 output pipe closed (`| head`), 70 internal error (a bug).
+Every error is one line on stderr; data goes to stdout, messages to stderr.
+"""
+
+import enum
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from vectorize_cli import __version__
+from vectorize_cli.attention import ATTENTION
+from vectorize_cli.config import Config
+from vectorize_cli.errors import VectorizeError
+from vectorize_cli.pooling import POOLING
+from vectorize_cli.positional import POSITIONAL
+from vectorize_cli.tokens import TOKENIZERS
+from vectorize_cli.embedding import EMBEDDINGS
+
+EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 70, 130, 141
+
+
+def _choices(name: str, names) -> type[enum.Enum]:
+    """A str Enum of a registry's names: Typer shows them in --help and rejects others (exit 2)."""
+    return enum.Enum(name, [(n, n) for n in names], type=str)
+
+
+Variant = _choices("Variant", ATTENTION)
+Positional = _choices("Positional", POSITIONAL)
+Tokenizer = _choices("Tokenizer", TOKENIZERS)
+Embedding = _choices("Embedding", EMBEDDINGS)
+Pool = _choices("Pool", POOLING)
+Format = _choices("Format", ["table", "json", "jsonl"])
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"vectorize: error: {message}\n")
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+class _Group(typer.core.TyperGroup):
+    """Turns every failure into one line on stderr and a documented exit code."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "vectorize", standalone_mode=False, **extra)
+            sys.exit(rv or 0)
+        except VectorizeError as e:
+            _fail(str(e), e.exit_code)
+        except typer.Abort:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        except typer.TyperException as e:  # click's usage errors: bad option, missing argument, ...
+            _fail(e.format_message() if hasattr(e, "format_message") else str(e), getattr(e, "exit_code", 2))
+        except KeyboardInterrupt:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (`| head -1`): stop quietly. Point stdout at /dev/null so the
+            # interpreter's final flush does not complain about the closed pipe.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
+        except MemoryError:
+            _fail("out of memory; try a shorter text, a smaller --dim, or -a flash", 1)
+        except Exception as e:  # a bug: say so in one line; VECTORIZE_DEBUG=1 shows the traceback
+            if os.environ.get("VECTORIZE_DEBUG"):
+                raise
+            _fail(f"internal error ({type(e).__name__}: {e}); rerun with VECTORIZE_DEBUG=1 and report it", EXIT_INTERNAL)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="vectorize",
+    help="See what a transformer does to a sentence: tokens, embeddings, positions, attention, stage by stage.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"vectorize {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    pass
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+RUN_EXAMPLES = """
+[bold]Examples[/bold]
+
+  vectorize run "My deskmate and I made an appointment to play games at his house tomorrow."
+  vectorize run "The cat sat." -a scaled-dot -a multi-head -a flash      [dim]# compare variants[/dim]
+  vectorize run "The cat sat." --format json | jq '.attention[0].sentence_vector'
+  cat sentences.txt | vectorize run - --format jsonl                     [dim]# one record per line[/dim]
+  vectorize run "我和同桌约好明天在他家玩游戏" --dim 12 --heads 3 --causal
+"""
+
+
+@app.command(epilog=RUN_EXAMPLES)
+def run(
+    text: Annotated[
+        Optional[str], typer.Argument(help="The sentence; `-` reads stdin, one sentence per line.", show_default=False)
+    ] = None,
+    file: Annotated[
+        Optional[Path], typer.Option("--file", "-f", help="Read sentences from FILE, one per line.", show_default=False)
+    ] = None,
+    whole: Annotated[bool, typer.Option("--whole", help="Treat all of stdin / FILE as one text.")] = False,
+    attention: Annotated[
+        list[Variant],
+        typer.Option("--attention", "-a", help="Attention variant; repeat to compare variants side by side."),
+    ] = [Variant("multi-head")],
+    dim: Annotated[int, typer.Option("--dim", "-d", min=1, help="Model width d of every token vector.")] = 8,
+    heads: Annotated[int, typer.Option("--heads", "-H", min=1, help="Heads of multi-head / flash.")] = 2,
+    head_dim: Annotated[
+        Optional[int],
+        typer.Option("--head-dim", min=1, help="Size of each head [default: dim / heads].", show_default=False),
+    ] = None,
+    positional: Annotated[Positional, typer.Option("--positional", "-p", help="Positional encoding.")] = Positional(
+        "sinusoidal"
+    ),
+    tokenizer: Annotated[Tokenizer, typer.Option("--tokenizer", "-t", help="How text is split into tokens.")] = Tokenizer(
+        "word"
+    ),
+    embedding: Annotated[Embedding, typer.Option("--embedding", "-e", help="Token -> vector.")] = Embedding("hash"),
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Seeds embeddings and all parameters.")] = 0,
+    causal: Annotated[bool, typer.Option("--causal", help="Mask future tokens (key after query).")] = False,
+    concat: Annotated[
+        bool, typer.Option("--concat", help="multi-head / flash: concatenate heads, no output projection W_o.")
+    ] = False,
+    pool: Annotated[Pool, typer.Option("--pool", help="Token outputs -> sentence vector.")] = Pool("mean"),
+    precision: Annotated[int, typer.Option("--precision", min=0, max=12, help="Decimals shown in tables.")] = 3,
+    output_format: Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")] = Format("table"),
+) -> None:
+    """Run a sentence through the pipeline and show every stage."""
+    from vectorize_cli import inputs
+    from vectorize_cli.errors import UsageError
+    from vectorize_cli.output import WRITERS
+    from vectorize_cli.pipeline import run as run_pipeline
+    from vectorize_cli.render import Renderer
+
+    config = Config(
+        tokenizer=tokenizer.value,
+        embedding=embedding.value,
+        positional=positional.value,
+        dim=dim,
+        heads=heads,
+        head_dim=head_dim,
+        attention=tuple(dict.fromkeys(a.value for a in attention)),  # each variant once, in order
+        causal=causal,
+        concat=concat,
+        pool=pool.value,
+        seed=seed,
+    )
+    if file is not None and text is not None:
+        raise UsageError("give TEXT or --file, not both")
+    if file is None and text is None:
+        raise UsageError("give a TEXT, `-` to read stdin, or --file FILE")
+    if text is not None and text != "-":
+        if whole:
+            raise UsageError("--whole applies to stdin (`-`) or --file")
+        texts, single = [inputs.check_argument(text)], True
+    elif file is not None:
+        texts, single = inputs.sentences(inputs.open_input(file), str(file), whole), False
+    else:
+        texts, single = inputs.sentences(sys.stdin.buffer, "stdin", whole), False
+
+    def results():
+        n = 0
+        for t in texts:
+            n += 1
+            yield run_pipeline(t, config)
+        if n == 0:
+            raise UsageError("no text: the input is empty or blank")
+
+    WRITERS[output_format.value](results(), Renderer(_console(), precision), single)
+
+
+@app.command()
+def example(
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Seeds the real attention's parameters.")] = 0,
+    precision: Annotated[int, typer.Option("--precision", min=0, max=12, help="Most decimals shown.")] = 4,
+    output_format: Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")] = Format("table"),
+) -> None:
+    """The article's worked example, number for number, then what real attention computes."""
+    from vectorize_cli import example as article
+    from vectorize_cli.render import Renderer
+    from vectorize_cli.serialize import dumps
+
+    ex = article.build(seed)
+    if output_format.value == "table":
+        console = _console()
+        console.print(article.render(ex, Renderer(console, precision, trim=True)))
+    else:
+        sys.stdout.buffer.write(dumps(article.record(ex), pretty=output_format.value == "json"))
+
+
+@app.command()
+def variants(
+    output_format: Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")] = Format("table"),
+) -> None:
+    """List the attention variants: what each computes and where it comes from."""
+    from vectorize_cli.serialize import dumps
+
+    rows = [
+        {"variant": name, "summary": v.summary, "reference": v.reference, "weights": v.materialises_weights}
+        for name, v in ATTENTION.items()
+    ]
+    if output_format.value != "table":
+        sys.stdout.buffer.write(dumps(rows, pretty=output_format.value == "json"))
+        return
+    from vectorize_cli.render import new_table, titled
+
+    table = new_table()
+    for col in ("variant", "what it computes", "reference", "weights"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["variant"], r["summary"], r["reference"], "yes" if r["weights"] else "never held")
+    _console().print(titled("Attention variants (-a NAME)", table))
+
+
+def main() -> None:
+    app()

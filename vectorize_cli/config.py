@@ -1,0 +1,48 @@
+"""The resolved options of one run. Frozen, hashable (it keys the parameter cache), and written
+whole into every JSON record so that any run can be repeated from its output."""
+
+from dataclasses import asdict, dataclass
+
+from vectorize_cli.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Config:
+    tokenizer: str = "word"  # text -> tokens: word | whitespace | char
+    embedding: str = "hash"  # token -> vector: a seeded vector per distinct token
+    positional: str = "sinusoidal"  # position -> vector: sinusoidal | learned | linear | none
+    dim: int = 8  # d, the width of every token vector; 8 keeps tables readable
+    heads: int = 2  # H, heads of multi-head / flash
+    head_dim: int | None = None  # hs, each head's size; None means dim // heads
+    attention: tuple[str, ...] = ("multi-head",)  # variants to run, in order
+    causal: bool = False  # mask future tokens (key j > query i) in every variant
+    concat: bool = False  # multi-head / flash: no output projection W_o, output is T x (H * hs)
+    pool: str = "mean"  # token outputs -> sentence vector: mean | max | first | none
+    seed: int = 0  # seeds embeddings and every parameter
+    block_size: int = 64  # flash: queries and keys per tile
+
+    def __post_init__(self) -> None:
+        if self.dim < 1:
+            raise UsageError(f"--dim must be at least 1, got {self.dim}")
+        if self.heads < 1:
+            raise UsageError(f"--heads must be at least 1, got {self.heads}")
+        if self.head_dim is None:
+            if self.dim % self.heads:
+                raise UsageError(
+                    f"--dim {self.dim} does not split into {self.heads} heads; "
+                    f"pick --heads dividing {self.dim} or give --head-dim"
+                )
+            object.__setattr__(self, "head_dim", self.dim // self.heads)
+        if self.head_dim < 1:
+            raise UsageError(f"--head-dim must be at least 1, got {self.head_dim}")
+        if self.block_size < 1:
+            raise UsageError(f"--block-size must be at least 1, got {self.block_size}")
+        if not self.attention:
+            raise UsageError("give at least one attention variant")
+        object.__setattr__(self, "attention", tuple(self.attention))
+
+    def to_dict(self) -> dict:
+        """Every resolved option, under the names the JSON contract documents."""
+        d = asdict(self)
+        d["attention"] = list(self.attention)
+        return d

@@ -1,0 +1,63 @@
+"""Where sentences come from: the TEXT argument, stdin (`-`) or a file; one sentence per line
+unless the whole input is asked for as one text.
+
+Input must be UTF-8. A bad byte is an error naming its offset (never a silent replacement);
+a leading byte-order mark and Windows line endings are accepted; blank lines are skipped.
+"""
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from vectorize_cli.errors import UsageError, VectorizeError
+
+
+def check_argument(text: str) -> str:
+    """The TEXT argument as given; Python maps undecodable argv bytes to lone surrogates
+    U+DC80..U+DCFF, which are reported as the byte they stand for."""
+    for i, c in enumerate(text):
+        if "\ud800" <= c <= "\udfff":
+            offset = len(text[:i].encode("utf-8", "surrogateescape"))
+            byte = f"byte 0x{ord(c) - 0xDC00:02x}" if c >= "\udc80" else f"lone surrogate U+{ord(c):04X}"
+            raise UsageError(f"TEXT is not valid UTF-8: {byte} at byte offset {offset}")
+    return text
+
+
+def _decode(raw: bytes, name: str, offset: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise VectorizeError(
+            f"{name} is not valid UTF-8: byte 0x{raw[e.start]:02x} at byte offset {offset + e.start}"
+        ) from None
+
+
+def lines(stream: BinaryIO, name: str) -> Iterator[str]:
+    """Each non-blank line of a binary stream, decoded, without its line ending; read lazily."""
+    offset = 0
+    for raw in stream:
+        text = _decode(raw, name, offset)
+        if offset == 0:
+            text = text.removeprefix("\ufeff")
+        offset += len(raw)
+        text = text.rstrip("\r\n")
+        if text.strip():
+            yield text
+
+
+def whole(stream: BinaryIO, name: str) -> Iterator[str]:
+    """The whole stream as one text."""
+    text = _decode(stream.read(), name, 0).removeprefix("\ufeff")
+    if text.strip():
+        yield text
+
+
+def open_input(path: Path) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise VectorizeError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def sentences(stream: BinaryIO, name: str, as_one: bool) -> Iterable[str]:
+    return whole(stream, name) if as_one else lines(stream, name)

@@ -1,0 +1,54 @@
+"""JSON records: the contract documented in README.md ("JSON output"), versioned by SCHEMA_VERSION.
+
+Numbers are written by orjson straight from the numpy arrays: float32 values in their shortest
+form that reads back to the same float32, so anyone can recompute every output from the record.
+"""
+
+import numpy as np
+import orjson
+
+from vectorize_cli.compare import differences
+from vectorize_cli.result import AttentionResult, Result
+
+SCHEMA_VERSION = 1  # bump on any change a consumer could notice; document it in README.md
+
+
+def attention_record(a: AttentionResult) -> dict:
+    return {
+        "variant": a.variant,
+        "weights": a.weights,  # (H, T, T) or None
+        "output": a.output,  # (T, d_out)
+        "params": a.params,
+        "sentence_vector": a.sentence_vector,
+    }
+
+
+def record(result: Result) -> dict:
+    """One sentence's record (see README.md for every field)."""
+    rec = {
+        "schema_version": SCHEMA_VERSION,
+        "text": result.text,
+        "config": result.config.to_dict(),
+        "tokens": result.tokens,
+        "embedding": result.embedding,
+        "positional": result.positional,
+        "encoded": result.encoded,
+        "attention": [attention_record(a) for a in result.attention],
+    }
+    if len(result.attention) > 1:
+        rec["comparison"] = differences(result.attention)
+    return rec
+
+
+def _default(obj):
+    if isinstance(obj, np.ndarray):  # non-contiguous views orjson does not take directly
+        return np.ascontiguousarray(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def dumps(obj, pretty: bool = False) -> bytes:
+    """JSON bytes, one line unless pretty (2-space indent), always ending in a newline."""
+    option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
+    if pretty:
+        option |= orjson.OPT_INDENT_2
+    return orjson.dumps(obj, default=_default, option=option)
