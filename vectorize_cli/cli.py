@@ -45,8 +45,18 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+class _PipeClosed(Exception):
+    """stdout's reader went away; raised in place of BrokenPipeError, which Typer would turn into exit 1."""
+
+
 class _Group(typer.core.TyperGroup):
     """Turns every failure into one line on stderr and a documented exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _PipeClosed() from None
 
     def main(self, args=None, prog_name=None, **extra):
         try:
@@ -60,7 +70,7 @@ class _Group(typer.core.TyperGroup):
             _fail(e.format_message() if hasattr(e, "format_message") else str(e), getattr(e, "exit_code", 2))
         except KeyboardInterrupt:
             _fail("interrupted", EXIT_INTERRUPTED)
-        except BrokenPipeError:
+        except (_PipeClosed, BrokenPipeError):
             # The reader went away (`| head -1`): stop quietly. Point stdout at /dev/null so the
             # interpreter's final flush does not complain about the closed pipe.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

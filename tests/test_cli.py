@@ -1,0 +1,163 @@
+"""The CLI through CliRunner (argument, file and stdin input) and through a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vectorize_cli import __version__
+from vectorize_cli.cli import app
+
+SENTENCE = "My deskmate and I made an appointment."
+
+
+def invoke(*args, input=None, env=None):
+    return CliRunner(env={"COLUMNS": "120", **(env or {})}).invoke(app, list(args), input=input)
+
+
+@pytest.fixture(params=["argument", "file", "stdin"])
+def source(request, tmp_path):
+    """The same sentence given as TEXT, --file FILE and `-` on stdin: (args, input)."""
+    if request.param == "argument":
+        return [SENTENCE], None
+    if request.param == "file":
+        path = tmp_path / "sentences.txt"
+        path.write_text(SENTENCE + "\n", encoding="utf-8")
+        return ["--file", str(path)], None
+    return ["-"], SENTENCE + "\n"
+
+
+def test_json_is_the_same_from_argument_file_and_stdin(source):
+    args, stdin = source
+    r = invoke("run", *args, "--format", "jsonl", "-a", "scaled-dot", "-a", "flash", input=stdin)
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["text"] == SENTENCE and rec["tokens"][-1] == "."
+    assert [a["variant"] for a in rec["attention"]] == ["scaled-dot", "flash"]
+    direct = json.loads(invoke("run", SENTENCE, "-F", "jsonl", "-a", "scaled-dot", "-a", "flash").stdout)
+    assert rec == direct
+
+
+def test_table_shows_every_stage(source):
+    args, stdin = source
+    r = invoke("run", *args, "-a", "additive", "-a", "flash", input=stdin)
+    assert r.exit_code == 0, r.stderr
+    for title in ("Embedding (hash)", "Positional encoding (sinusoidal)", "Encoded = embedding + positional",
+                  "additive weights (rows: queries, columns: keys)", "additive output (8 x 8)",
+                  "flash: weights never materialised", "flash sentence vector", "Variants compared"):
+        assert title in r.stdout
+    assert "deskmate" in r.stdout and "\x1b[" not in r.stdout  # no colour codes when not a terminal
+
+
+def test_options_reach_the_config():
+    r = invoke("run", "a b c", "-F", "json", "--dim", "6", "--heads", "3", "--head-dim", "5", "--positional",
+               "linear", "--tokenizer", "char", "--seed", "9", "--causal", "--concat", "--pool", "first")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["config"] == {"tokenizer": "char", "embedding": "hash", "positional": "linear", "dim": 6, "heads": 3,
+                             "head_dim": 5, "attention": ["multi-head"], "causal": True, "concat": True,
+                             "pool": "first", "seed": 9, "block_size": 64}
+    out = np.array(rec["attention"][0]["output"])
+    assert out.shape == (3, 15)  # --concat: T x (H * head_dim)
+    np.testing.assert_array_equal(rec["attention"][0]["sentence_vector"], out[0])
+    assert np.triu(np.array(rec["attention"][0]["weights"]), k=1).max() == 0  # causal
+
+
+def test_several_lines_give_one_record_each():
+    stdin = "first sentence\r\n\n  \nsecond one\nthird\n"  # CRLF and blank lines
+    r = invoke("run", "-", "-F", "jsonl", input=stdin)
+    assert r.exit_code == 0, r.stderr
+    texts = [json.loads(line)["text"] for line in r.stdout.splitlines()]
+    assert texts == ["first sentence", "second one", "third"]
+    r = invoke("run", "-", "-F", "json", input=stdin)
+    assert [rec["text"] for rec in json.loads(r.stdout)] == texts  # json: one array for stdin / files
+
+
+def test_whole_reads_stdin_as_one_text():
+    r = invoke("run", "-", "--whole", "-F", "jsonl", input="line one\nline two\n")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["tokens"] == ["line", "one", "line", "two"]
+
+
+def test_example_and_variants_and_version():
+    r = invoke("example")
+    assert r.exit_code == 0, r.stderr
+    assert "0.033" in r.stdout and "0.132" in r.stdout and "Where the article's step differs" in r.stdout
+    rec = json.loads(invoke("example", "-F", "json").stdout)
+    assert rec["article"]["concatenation"] == [0.033, 0.044, 0.132, 0.044, 0.011, 0.11, 0.099, 0.044,
+                                               0.044, 0.066, 0.033, 0.088]
+    assert rec["encoded"][1] == [0.55, 0.66, 0.77, 0.88]
+    names = [row["variant"] for row in json.loads(invoke("variants", "-F", "json").stdout)]
+    assert names == ["additive", "scaled-dot", "self", "multi-head", "flash"]
+    assert invoke("--version").stdout.strip() == f"vectorize {__version__}"
+
+
+@pytest.mark.parametrize(
+    "args, stdin, code, message",
+    [
+        (["run", ""], None, 2, "the text has no tokens"),
+        (["run", " \t "], None, 2, "the text has no tokens"),
+        (["run", "-"], "\n \n", 2, "no text: the input is empty or blank"),
+        (["run", "hi", "-a", "nope"], None, 2, "'nope' is not one of 'additive', 'scaled-dot'"),
+        (["run", "hi", "--positional", "rope"], None, 2, "'rope' is not one of"),
+        (["run", "hi", "--dim", "7", "--heads", "2"], None, 2, "--dim 7 does not split into 2 heads"),
+        (["run", "hi", "--dim", "0"], None, 2, "--dim"),
+        (["run", "hi", "--head-dim", "-3"], None, 2, "--head-dim"),
+        (["run", "hi", "--format", "xml"], None, 2, "'xml' is not one of"),
+        (["run", "hi", "--bogus"], None, 2, "No such option: --bogus"),
+        (["run"], None, 2, "give a TEXT, `-` to read stdin, or --file FILE"),
+        (["run", "hi", "--file", "x.txt"], None, 2, "give TEXT or --file, not both"),
+        (["run", "hi", "--whole"], None, 2, "--whole applies to stdin"),
+        (["run", "--file", "/no/such/file.txt"], None, 1, "cannot read /no/such/file.txt: No such file or directory"),
+        (["run", "--file", "/"], None, 1, "cannot read /"),
+        (["run", "-"], b"ok line\n\xff\xfebad\n", 1, "stdin is not valid UTF-8: byte 0xff at byte offset 8"),
+        (["nope"], None, 2, "No such command 'nope'"),
+    ],
+)
+def test_errors_are_one_line_with_a_documented_exit_code(args, stdin, code, message):
+    r = invoke(*args, input=stdin)
+    assert r.exit_code == code, (r.stdout, r.stderr)
+    assert message in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vectorize: error: "), r.stderr
+    assert "Traceback" not in r.stderr
+    if code != 1 or "UTF-8" not in message:
+        assert r.stdout == ""
+
+
+def _vectorize(*args, input=None, env=None):
+    return subprocess.run([sys.executable, "-m", "vectorize_cli", *args], input=input, capture_output=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_module_entry_point_and_invalid_utf8_argument():
+    r = _vectorize("run", "hello world", "-F", "jsonl")
+    assert r.returncode == 0 and json.loads(r.stdout)["tokens"] == ["hello", "world"]
+    r = _vectorize("run", os.fsdecode(b"caf\xe9"))  # argv bytes that are not UTF-8
+    assert r.returncode == 2
+    assert r.stderr.decode() == "vectorize: error: TEXT is not valid UTF-8: byte 0xe9 at byte offset 3\n"
+
+
+def test_closed_pipe_ends_quietly():
+    lines = "\n".join(f"sentence number {i}" for i in range(3000)).encode()
+    p = subprocess.Popen([sys.executable, "-m", "vectorize_cli", "run", "-", "-F", "jsonl"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(lines)
+    p.stdin.close()
+    first = p.stdout.readline()
+    p.stdout.close()  # what `| head -1` does
+    assert p.wait(timeout=120) == 141
+    assert json.loads(first)["text"] == "sentence number 0"
+    assert p.stderr.read() == b""
+
+
+def test_default_run_never_imports_torch():
+    code = ("import sys; from vectorize_cli.cli import main; sys.argv = ['vectorize', 'run', 'a b', '-F', 'jsonl', "
+            "'-a', 'flash', '-a', 'additive']\ntry: main()\nexcept SystemExit: pass\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
