@@ -142,7 +142,7 @@ def run(
     heads: Annotated[int, typer.Option("--heads", "-H", min=1, help="Heads of multi-head / flash.")] = 2,
     head_dim: Annotated[
         Optional[int],
-        typer.Option("--head-dim", min=1, help="Size of each head [default: dim / heads].", show_default=False),
+        typer.Option("--head-dim", min=1, help="Size of each head \\[default: dim / heads].", show_default=False),
     ] = None,
     positional: Annotated[Positional, typer.Option("--positional", "-p", help="Positional encoding.")] = Positional(
         "sinusoidal"
