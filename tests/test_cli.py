@@ -60,7 +60,8 @@ def test_options_reach_the_config():
     rec = json.loads(r.stdout)
     assert rec["config"] == {"tokenizer": "char", "embedding": "hash", "positional": "linear", "dim": 6, "heads": 3,
                              "head_dim": 5, "attention": ["multi-head"], "causal": True, "concat": True,
-                             "pool": "first", "seed": 9, "block_size": 64}
+                             "pool": "first", "seed": 9, "block_size": 256, "backend": "numpy", "device": "auto",
+                             "dtype": "float32", "strict": False, "weights": False, "max_memory": 4 * 2**30}
     out = np.array(rec["attention"][0]["output"])
     assert out.shape == (3, 15)  # --concat: T x (H * head_dim)
     np.testing.assert_array_equal(rec["attention"][0]["sentence_vector"], out[0])

@@ -37,6 +37,9 @@ Tokenizer = _choices("Tokenizer", TOKENIZERS)
 Embedding = _choices("Embedding", EMBEDDINGS)
 Pool = _choices("Pool", POOLING)
 Format = _choices("Format", ["table", "json", "jsonl"])
+BackendName = _choices("BackendName", ["numpy", "torch"])
+Device = _choices("Device", ["auto", "cpu", "cuda"])
+Dtype = _choices("Dtype", ["float32", "float16", "bfloat16"])
 
 
 def _fail(message: str, code: int) -> None:
@@ -159,10 +162,26 @@ def run(
     pool: Annotated[Pool, typer.Option("--pool", help="Token outputs -> sentence vector.")] = Pool("mean"),
     precision: Annotated[int, typer.Option("--precision", min=0, max=12, help="Decimals shown in tables.")] = 3,
     output_format: Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")] = Format("table"),
+    backend: Annotated[
+        BackendName, typer.Option("--backend", "-b", help="numpy (CPU, float32) or torch (fused flash kernel, CUDA).")
+    ] = BackendName("numpy"),
+    device: Annotated[Device, typer.Option("--device", help="auto: cuda when torch sees a GPU.")] = Device("auto"),
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="float16 / bfloat16 need --backend torch.")] = Dtype("float32"),
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail when torch's flash kernel cannot run, with torch's reasons.")
+    ] = False,
+    weights: Annotated[
+        bool, typer.Option("--weights", help="flash: also compute the weights by the explicit path.")
+    ] = False,
+    block_size: Annotated[int, typer.Option("--block-size", min=1, help="flash on numpy: tile size.")] = 256,
+    max_memory: Annotated[
+        str, typer.Option("--max-memory", help="Refuse runs whose arrays would exceed this (e.g. 8GiB).")
+    ] = "4GiB",
 ) -> None:
     """Run a sentence through the pipeline and show every stage."""
     from vectorize_cli import inputs
     from vectorize_cli.errors import UsageError
+    from vectorize_cli.memory import parse_size
     from vectorize_cli.output import WRITERS
     from vectorize_cli.pipeline import run as run_pipeline
     from vectorize_cli.render import Renderer
@@ -179,6 +198,13 @@ def run(
         concat=concat,
         pool=pool.value,
         seed=seed,
+        block_size=block_size,
+        backend=backend.value,
+        device=device.value,
+        dtype=dtype.value,
+        strict=strict,
+        weights=weights,
+        max_memory=parse_size(max_memory),
     )
     if file is not None and text is not None:
         raise UsageError("give TEXT or --file, not both")

@@ -19,7 +19,13 @@ class Config:
     concat: bool = False  # multi-head / flash: no output projection W_o, output is T x (H * hs)
     pool: str = "mean"  # token outputs -> sentence vector: mean | max | first | none
     seed: int = 0  # seeds embeddings and every parameter
-    block_size: int = 64  # flash: queries and keys per tile
+    block_size: int = 256  # flash on numpy: queries and keys per tile (256-512 is fastest for long texts)
+    backend: str = "numpy"  # numpy | torch: where the attention runs (numpy: CPU, float32)
+    device: str = "auto"  # auto | cpu | cuda: auto is cuda when torch (--backend torch) sees a GPU
+    dtype: str = "float32"  # float32 | float16 | bfloat16 (the last two need --backend torch)
+    strict: bool = False  # fail when the requested fused kernel cannot run, instead of falling back
+    weights: bool = False  # flash: also compute the weights by the explicit path, and the difference
+    max_memory: int = 4 * 2**30  # refuse runs whose estimated arrays exceed this many bytes
 
     def __post_init__(self) -> None:
         if self.dim < 1:
@@ -39,6 +45,13 @@ class Config:
             raise UsageError(f"--block-size must be at least 1, got {self.block_size}")
         if not self.attention:
             raise UsageError("give at least one attention variant")
+        for option, value, allowed in (("--backend", self.backend, ("numpy", "torch")),
+                                       ("--device", self.device, ("auto", "cpu", "cuda")),
+                                       ("--dtype", self.dtype, ("float32", "float16", "bfloat16"))):
+            if value not in allowed:
+                raise UsageError(f"{option} {value!r}: choose from {', '.join(allowed)}")
+        if self.max_memory < 1:
+            raise UsageError(f"--max-memory must be positive, got {self.max_memory}")
         object.__setattr__(self, "attention", tuple(self.attention))
 
     def to_dict(self) -> dict:

@@ -8,7 +8,10 @@
 
 import numpy as np
 
-from vectorize_cli.attention import ATTENTION
+from vectorize_cli import memory
+from vectorize_cli.attention import ATTENTION, Variant
+from vectorize_cli.attention.backends import KERNEL_NAMES, Backend, FusedFlash, resolve
+from vectorize_cli.attention.kernels import explicit_attention, flash_attention
 from vectorize_cli.config import Config
 from vectorize_cli.embedding import embed
 from vectorize_cli.errors import UsageError, lookup
@@ -17,16 +20,44 @@ from vectorize_cli.positional import positions
 from vectorize_cli.result import AttentionResult, Result
 from vectorize_cli.tokens import tokenize
 
-DTYPE = np.float32  # every stage computes in float32, as models run
+DTYPE = np.float32  # the stages before attention compute in float32, as models run
+NUMPY = Backend("numpy", "cpu", "float32")
+
+
+def _forward(variant: Variant, family: str, x, params, config: Config, backend: Backend):
+    """One forward pass on a backend with a kernel of the given family (explicit | flash).
+    Returns (y, att) as float32 numpy, the kernel that ran and any notes on how it ran."""
+    if family == "explicit":
+        kernel = explicit_attention
+    else:
+        kernel = FusedFlash(config.strict) if backend.name == "torch" else flash_attention
+    y, att = variant.forward(backend.asarray(x), {k: backend.asarray(v) for k, v in params.items()}, config, kernel)
+    notes = backend.notes
+    if isinstance(kernel, FusedFlash):
+        if "flash" not in kernel.ran:
+            notes += (f"torch's flash kernel could not run ({'; '.join(kernel.reasons)}); {kernel.ran} ran instead",)
+        name = kernel.ran
+    else:
+        name = KERNEL_NAMES[family]
+    return backend.numpy(y), backend.numpy(att), name, notes
 
 
 def attend(name: str, x: np.ndarray, config: Config) -> AttentionResult:
     """Run one attention variant on the encoded tokens x (T, d) and pool its output."""
     variant = lookup(ATTENTION, "attention variant", name)
     params = variant.params(config)
-    y, att = variant.forward(x, params, config)  # (T, d_out), (H, T, T) or None
+    backend = resolve(variant.kernel, config.backend, config.device, config.dtype)
+    y, att, kernel, notes = _forward(variant, variant.kernel, x, params, config, backend)  # (T, d_out), (H, T, T)
+    explicit_delta = reference_delta = None
+    if variant.kernel == "flash" and config.weights:  # the weights a fused kernel never holds, explicitly
+        y_explicit, att, _, _ = _forward(variant, "explicit", x, params, config, backend)
+        explicit_delta = float(np.abs(y - y_explicit).max())
+    if len(config.attention) > 1 and backend != NUMPY:  # compared: how far from the float32 numpy reference
+        y_ref = _forward(variant, variant.kernel, x, params, config, NUMPY)[0]
+        reference_delta = float(np.abs(y - y_ref).max())
     pool = lookup(POOLING, "pooling", config.pool)
-    return AttentionResult(name, y, att, params, pool(y))
+    return AttentionResult(name, y, att, params, pool(y), backend.name, backend.device, backend.dtype, kernel,
+                           notes, explicit_delta, reference_delta)
 
 
 def run(text: str, config: Config) -> Result:
@@ -34,6 +65,7 @@ def run(text: str, config: Config) -> Result:
     if not tokens:
         raise UsageError("the text has no tokens (it is empty or only spaces and control characters)")
     T, d = len(tokens), config.dim
+    memory.check(config, T)  # before allocating anything of size T
     embedding = embed(tokens, config.embedding, d, config.seed).astype(DTYPE)  # (T, d)
     positional = positions(config.positional, T, d, config.seed).astype(DTYPE)  # (T, d)
     encoded = embedding + positional  # (T, d)

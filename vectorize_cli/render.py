@@ -141,6 +141,12 @@ class Renderer:
                 ))
         T, d_out = a.output.shape
         parts.append(self.matrix(f"{a.variant} output ({T} x {d_out})", tokens, a.output))
+        ran = f"ran on {a.backend}, {a.device}, {a.dtype}; kernel {a.kernel}"
+        if a.explicit_max_abs_delta is not None:
+            ran += f"; weights from the explicit path, whose output differs by max |Δ| {a.explicit_max_abs_delta:.3g}"
+        if a.reference_max_abs_delta is not None:
+            ran += f"; max |Δ| against numpy float32: {a.reference_max_abs_delta:.3g}"
+        parts += [Text(ran, style="dim"), *(Text(f"note: {n}", style="yellow") for n in a.notes), Text("")]
         if a.sentence_vector is not None:
             parts.append(self.matrix(f"{a.variant} sentence vector", ["sentence"], a.sentence_vector[None]))
         return parts

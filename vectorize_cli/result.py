@@ -14,6 +14,13 @@ class AttentionResult:
     weights: np.ndarray | None  # (H, T, T): rows queries, columns keys; None where never materialised
     params: dict[str, np.ndarray]  # every parameter used, "x @ W" layout
     sentence_vector: np.ndarray | None  # (d_out,) pooled output; None with --pool none
+    backend: str = "numpy"  # where it ran: numpy | torch
+    device: str = "cpu"
+    dtype: str = "float32"  # the dtype that ran
+    kernel: str = "explicit"  # explicit | tiled-online-softmax | the aten op of torch's fused kernel
+    notes: tuple[str, ...] = ()  # anything the user should know about how it ran
+    explicit_max_abs_delta: float | None = None  # flash --weights: max |y_flash - y_explicit|
+    reference_max_abs_delta: float | None = None  # max |y - y_ref| against numpy float32, when compared
 
 
 @dataclass(frozen=True)

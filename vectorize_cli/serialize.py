@@ -10,7 +10,7 @@ import orjson
 from vectorize_cli.compare import differences
 from vectorize_cli.result import AttentionResult, Result
 
-SCHEMA_VERSION = 1  # bump on any change a consumer could notice; document it in README.md
+SCHEMA_VERSION = 2  # bump on any change a consumer could notice; document it in README.md
 
 
 def attention_record(a: AttentionResult) -> dict:
@@ -20,6 +20,13 @@ def attention_record(a: AttentionResult) -> dict:
         "output": a.output,  # (T, d_out)
         "params": a.params,
         "sentence_vector": a.sentence_vector,
+        "backend": a.backend,
+        "device": a.device,
+        "dtype": a.dtype,
+        "kernel": a.kernel,
+        "notes": list(a.notes),
+        "explicit_max_abs_delta": a.explicit_max_abs_delta,
+        "reference_max_abs_delta": a.reference_max_abs_delta,
     }
 
 

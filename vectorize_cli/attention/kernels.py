@@ -1,44 +1,67 @@
 """Attention kernels on (H, T, hs) arrays: the one place the softmax-attention formula lives.
 
+Written once against the array API, so the same code runs on numpy arrays and on torch tensors
+(CPU or CUDA, through array-api-compat); `fused_flash_attention` in backends.py is torch's own
+kernel, the only other implementation, and is tested against these.
+
 Notation, used the same way in every file: T tokens, d model width, H heads, hs head size,
 q/k/v (H, T, hs), s scores and att weights (H, T, T), y outputs (H, T, hs).
-Scalars are Python floats so that numpy keeps the inputs' dtype (float32 stays float32).
+Scalars are Python floats so that the arrays keep their dtype (float32 stays float32).
 """
 
 import math
 
 import numpy as np
 
+NEG_INF = -math.inf
 
-def softmax(s: np.ndarray) -> np.ndarray:
+
+def namespace(a):
+    """numpy for numpy arrays (its main namespace follows the array API since 2.0), else the
+    array-api-compat namespace of the array (torch), imported only then."""
+    if isinstance(a, np.ndarray):
+        return np
+    from array_api_compat import array_namespace
+
+    return array_namespace(a)
+
+
+def softmax(s):
     """softmax(s)_j = exp(s_j - m) / sum_k exp(s_k - m), m = max_k s_k, over the last axis.
 
     Subtracting the row maximum keeps every exp() in (0, 1], so no finite score overflows;
     -inf scores (masked keys) get weight exactly 0."""
-    e = np.exp(s - s.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    xp = namespace(s)
+    e = xp.exp(s - xp.max(s, axis=-1, keepdims=True))
+    return e / xp.sum(e, axis=-1, keepdims=True)
 
 
-def causal_mask(T_q: int, T_k: int, q_start: int = 0, k_start: int = 0) -> np.ndarray:
+def causal_mask(xp, T_q: int, T_k: int, q_start: int = 0, k_start: int = 0, device=None):
     """True where key j lies in query i's future (j > i), for query rows q_start.. and key
     columns k_start..: the entries causal attention sets to -inf."""
-    i = np.arange(q_start, q_start + T_q)[:, None]
-    j = np.arange(k_start, k_start + T_k)[None, :]
+    i = xp.arange(q_start, q_start + T_q, device=device)[:, None]
+    j = xp.arange(k_start, k_start + T_k, device=device)[None, :]
     return j > i  # (T_q, T_k)
+
+
+def mask_future(s, q_start: int = 0, k_start: int = 0):
+    """Scores s (..., T_q, T_k) with future keys set to -inf."""
+    xp = namespace(s)
+    future = causal_mask(xp, s.shape[-2], s.shape[-1], q_start, k_start, device=s.device)
+    return xp.where(future, NEG_INF, s)
 
 
 def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0):
     """Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(hs) + M) V   (Vaswani et al. 2017, eq. 1),
     M_ij = -inf where j > i when causal, else 0. Materialises the (H, T, T) weights and returns them."""
-    T, hs = q.shape[-2], q.shape[-1]
-    s = q @ k.swapaxes(-1, -2) * (1.0 / math.sqrt(hs))  # (H, T, T)
+    s = (q @ k.mT) * (1.0 / math.sqrt(q.shape[-1]))  # (H, T, T)
     if causal:
-        s = np.where(causal_mask(T, k.shape[-2]), -np.inf, s)
+        s = mask_future(s)
     att = softmax(s)  # (H, T, T)
     return att @ v, att  # (H, T, hs), (H, T, T)
 
 
-def flash_attention(q, k, v, causal: bool = False, block_size: int = 64):
+def flash_attention(q, k, v, causal: bool = False, block_size: int = 256):
     """The same function as explicit_attention, computed tile by tile with an online softmax
     (Dao et al. 2022, FlashAttention, Algorithm 1), so no (T, T) matrix is ever held:
     memory is O(T * block_size) per head instead of O(T^2).
@@ -50,26 +73,27 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 64):
         l   <- l   * exp(m - m') + sum_j exp(s'_j - m')
         acc <- acc * exp(m - m') + exp(s' - m') V'
     and at the end y = acc / l. Returns (y, None): the weights are never materialised."""
+    xp = namespace(q)
     H, T, hs = q.shape
     T_k = k.shape[1]
     scale = 1.0 / math.sqrt(hs)
-    y = np.empty_like(q)  # (H, T, hs)
+    y = xp.empty_like(q)  # (H, T, hs)
     for q0 in range(0, T, block_size):
         q_blk = q[:, q0 : q0 + block_size] * scale  # (H, Bq, hs)
         Bq = q_blk.shape[1]
-        m = np.full((H, Bq, 1), -np.inf, dtype=q.dtype)  # running row maximum
-        l = np.zeros((H, Bq, 1), dtype=q.dtype)  # running denominator
-        acc = np.zeros((H, Bq, hs), dtype=q.dtype)  # running numerator
+        m = xp.full((H, Bq, 1), NEG_INF, dtype=q.dtype, device=q.device)  # running row maximum
+        l = xp.zeros((H, Bq, 1), dtype=q.dtype, device=q.device)  # running denominator
+        acc = xp.zeros((H, Bq, hs), dtype=q.dtype, device=q.device)  # running numerator
         k_end = min(T_k, q0 + Bq) if causal else T_k  # causal: later key blocks are all future
         for k0 in range(0, k_end, block_size):
-            s = q_blk @ k[:, k0 : k0 + block_size].swapaxes(-1, -2)  # (H, Bq, Bk)
+            s = q_blk @ k[:, k0 : k0 + block_size].mT  # (H, Bq, Bk)
             if causal and k0 + s.shape[-1] - 1 > q0:  # the block reaches past some query's diagonal
-                s = np.where(causal_mask(Bq, s.shape[-1], q0, k0), -np.inf, s)
-            m_new = np.maximum(m, s.max(axis=-1, keepdims=True))  # (H, Bq, 1)
-            m_safe = np.where(np.isneginf(m_new), 0.0, m_new).astype(q.dtype)  # a row masked so far: avoid -inf - -inf
-            p = np.exp(s - m_safe)  # (H, Bq, Bk)
-            rescale = np.exp(m - m_safe)  # (H, Bq, 1)
-            l = l * rescale + p.sum(axis=-1, keepdims=True)
+                s = mask_future(s, q0, k0)
+            m_new = xp.maximum(m, xp.max(s, axis=-1, keepdims=True))  # (H, Bq, 1)
+            m_safe = xp.where(m_new == NEG_INF, 0.0, m_new)  # a row with no key yet: avoid -inf - -inf
+            p = xp.exp(s - m_safe)  # (H, Bq, Bk)
+            rescale = xp.exp(m - m_safe)  # (H, Bq, 1)
+            l = l * rescale + xp.sum(p, axis=-1, keepdims=True)
             acc = acc * rescale + p @ v[:, k0 : k0 + block_size]
             m = m_new
         y[:, q0 : q0 + Bq] = acc / l  # every row has seen at least its own key, so l > 0
