@@ -68,6 +68,20 @@ def test_options_reach_the_config():
     assert np.triu(np.array(rec["attention"][0]["weights"]), k=1).max() == 0  # causal
 
 
+def test_omit_and_backend_options_reach_the_record():
+    r = invoke("run", "a b c", "-F", "jsonl", "--omit", "params", "--omit", "weights", "-a", "flash", "-a",
+               "multi-head", "--backend", "torch", "--device", "cpu", "--dtype", "bfloat16", "--weights")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["omitted"] == ["params", "weights"] and "params" not in rec["attention"][0]
+    flash = rec["attention"][0]
+    assert (flash["backend"], flash["device"], flash["dtype"]) == ("torch", "cpu", "bfloat16")
+    assert flash["kernel"] == "aten::_scaled_dot_product_flash_attention_for_cpu"
+    assert flash["explicit_max_abs_delta"] is not None and flash["reference_max_abs_delta"] > 0
+    table = invoke("run", "a b c", "-a", "flash", "--backend", "torch", "--device", "cpu").stdout
+    assert "ran on torch, cpu, float32; kernel aten::_scaled_dot_product_flash_attention_for_cpu" in table
+
+
 def test_several_lines_give_one_record_each():
     stdin = "first sentence\r\n\n  \nsecond one\nthird\n"  # CRLF and blank lines
     r = invoke("run", "-", "-F", "jsonl", input=stdin)
@@ -110,6 +124,10 @@ def test_example_and_variants_and_version():
         (["run", "hi", "--head-dim", "-3"], None, 2, "--head-dim"),
         (["run", "hi", "--format", "xml"], None, 2, "'xml' is not one of"),
         (["run", "hi", "--bogus"], None, 2, "No such option: --bogus"),
+        (["run", "hi", "--max-memory", "lots"], None, 2, "--max-memory: cannot read 'lots'"),
+        (["run", "hi", "--dtype", "bfloat16"], None, 2, "--dtype bfloat16 needs --backend torch"),
+        (["run", "hi", "--omit", "tokens"], None, 2, "'tokens' is not one of"),
+        (["run", "hi " * 5000, "--max-memory", "1MB"], None, 1, "over --max-memory 976.6 KiB; use -a flash"),
         (["run"], None, 2, "give a TEXT, `-` to read stdin, or --file FILE"),
         (["run", "hi", "--file", "x.txt"], None, 2, "give TEXT or --file, not both"),
         (["run", "hi", "--whole"], None, 2, "--whole applies to stdin"),

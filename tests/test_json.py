@@ -104,3 +104,13 @@ def test_random_text_and_options_give_valid_recomputable_records(text, variant, 
     rec = _roundtrip(run(text, config))
     jsonschema.validate(rec, SCHEMA)
     _check_recomputable(rec)
+
+
+def test_omit_leaves_big_fields_out_and_says_so():
+    result = run("leave the weights out", Config(attention=("multi-head", "flash")))
+    rec = json.loads(dumps(record(result, ("params", "weights", "embedding"))))
+    jsonschema.validate(rec, SCHEMA)
+    assert rec["omitted"] == ["params", "weights", "embedding"]
+    assert "embedding" not in rec and "encoded" in rec
+    assert all("params" not in a and "weights" not in a and "output" in a for a in rec["attention"])
+    assert "omitted" not in json.loads(dumps(record(result)))

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from vectorize_cli import __version__
 from vectorize_cli.attention import ATTENTION
@@ -40,6 +39,7 @@ Format = _choices("Format", ["table", "json", "jsonl"])
 BackendName = _choices("BackendName", ["numpy", "torch"])
 Device = _choices("Device", ["auto", "cpu", "cuda"])
 Dtype = _choices("Dtype", ["float32", "float16", "bfloat16"])
+Omit = _choices("Omit", ["embedding", "positional", "encoded", "weights", "params", "output"])
 
 
 def _fail(message: str, code: int) -> None:
@@ -113,7 +113,9 @@ def _root(
     pass
 
 
-def _console() -> Console:
+def _console():
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
@@ -162,6 +164,10 @@ def run(
     pool: Annotated[Pool, typer.Option("--pool", help="Token outputs -> sentence vector.")] = Pool("mean"),
     precision: Annotated[int, typer.Option("--precision", min=0, max=12, help="Decimals shown in tables.")] = 3,
     output_format: Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")] = Format("table"),
+    omit: Annotated[
+        list[Omit],
+        typer.Option("--omit", help="Leave a big field out of the JSON (repeat); the record lists what it omits."),
+    ] = [],
     backend: Annotated[
         BackendName, typer.Option("--backend", "-b", help="numpy (CPU, float32) or torch (fused flash kernel, CUDA).")
     ] = BackendName("numpy"),
@@ -182,10 +188,8 @@ def run(
     from vectorize_cli import inputs
     from vectorize_cli.errors import UsageError
     from vectorize_cli.memory import parse_size
-    from vectorize_cli.output import WRITERS
+    from vectorize_cli.output import WRITERS, Output
     from vectorize_cli.pipeline import run as run_pipeline
-    from vectorize_cli.render import Renderer
-
     config = Config(
         tokenizer=tokenizer.value,
         embedding=embedding.value,
@@ -227,7 +231,8 @@ def run(
         if n == 0:
             raise UsageError("no text: the input is empty or blank")
 
-    WRITERS[output_format.value](results(), Renderer(_console(), precision), single)
+    omitted = tuple(dict.fromkeys(o.value for o in omit))
+    WRITERS[output_format.value](results(), Output(single, precision, omitted))
 
 
 @app.command()

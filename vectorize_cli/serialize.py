@@ -30,8 +30,11 @@ def attention_record(a: AttentionResult) -> dict:
     }
 
 
-def record(result: Result) -> dict:
-    """One sentence's record (see README.md for every field)."""
+OMITTABLE = ("embedding", "positional", "encoded", "weights", "params", "output")  # the big fields
+
+
+def record(result: Result, omit: tuple[str, ...] = ()) -> dict:
+    """One sentence's record (see README.md for every field); `omit` leaves big fields out and says so."""
     rec = {
         "schema_version": SCHEMA_VERSION,
         "text": result.text,
@@ -44,6 +47,12 @@ def record(result: Result) -> dict:
     }
     if len(result.attention) > 1:
         rec["comparison"] = differences(result.attention)
+    if omit:
+        for name in omit:
+            rec.pop(name, None)
+            for a in rec["attention"]:
+                a.pop(name, None)
+        rec["omitted"] = list(omit)
     return rec
 
 
