@@ -11,34 +11,36 @@ gives the median of --repeat runs. Default: d = 64, 4 heads, sample_inputs/sente
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ["additive", "scaled-dot", "self", "multi-head", "flash"]
+PEAK = ("import resource, runpy, sys\nsys.argv = ['vectorize'] + sys.argv[1:]\ntry:\n"
+        "    runpy.run_module('vectorize_cli', run_name='__main__')\nfinally:\n"
+        "    sys.stderr.write(f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n")
 
 
 def once(checkout: Path, variant: str, data: bytes, extra: list[str]) -> tuple[float, int, int]:
     """(seconds, bytes written, peak RSS KiB) of one run."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    cmd = [sys.executable, "-m", "vectorize_cli", "run", "-", "--format", "jsonl", "--dim", "64", "--heads", "4",
+    cmd = [sys.executable, "-c", PEAK, "run", "-", "--format", "jsonl", "--dim", "64", "--heads", "4",
            "-a", variant, *extra]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    p.stdin.write(data)  # the pipe buffers; the child reads as it goes
-    p.stdin.close()
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    feeder = threading.Thread(target=lambda: (p.stdin.write(data), p.stdin.close()))  # write while we read
+    feeder.start()
     n = 0
     while chunk := p.stdout.read(1 << 20):
         n += len(chunk)
+    feeder.join()
     if p.wait():
-        raise SystemExit(f"{' '.join(cmd)} failed")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return time.perf_counter() - t, n, peak if peak > before else 0
+        raise SystemExit(f"vectorize run -a {variant} failed: {p.stderr.read().decode()}")
+    return time.perf_counter() - t, n, int(p.stderr.read().split()[-1])
 
 
 def main() -> None:

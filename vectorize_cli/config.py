@@ -2,6 +2,7 @@
 whole into every JSON record so that any run can be repeated from its output."""
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 from vectorize_cli.errors import UsageError
 
@@ -55,7 +56,11 @@ class Config:
         object.__setattr__(self, "attention", tuple(self.attention))
 
     def to_dict(self) -> dict:
-        """Every resolved option, under the names the JSON contract documents."""
+        """Every resolved option, under the names the JSON contract documents (computed once: read-only)."""
+        return self._as_dict
+
+    @cached_property
+    def _as_dict(self) -> dict:
         d = asdict(self)
         d["attention"] = list(self.attention)
         return d

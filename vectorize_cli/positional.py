@@ -5,6 +5,7 @@ Positions p count from 0 here; the article counts from 1 ("Location1").
 """
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
@@ -50,5 +51,9 @@ POSITIONAL: dict[str, Callable[[int, int, int], np.ndarray]] = {
 }
 
 
+@lru_cache(maxsize=256)
 def positions(name: str, T: int, d: int, seed: int) -> np.ndarray:
-    return lookup(POSITIONAL, "positional encoding", name)(T, d, seed)
+    """The (T, d) table, cached: sentences of one length share it (read-only)."""
+    pe = lookup(POSITIONAL, "positional encoding", name)(T, d, seed)
+    pe.flags.writeable = False
+    return pe
