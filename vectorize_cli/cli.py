@@ -185,7 +185,7 @@ def run(
     ] = "4GiB",
 ) -> None:
     """Run a sentence through the pipeline and show every stage."""
-    from vectorize_cli import inputs
+    from vectorize_cli import inputs, progress
     from vectorize_cli.errors import UsageError
     from vectorize_cli.memory import parse_size
     from vectorize_cli.output import WRITERS, Output
@@ -214,25 +214,27 @@ def run(
         raise UsageError("give TEXT or --file, not both")
     if file is None and text is None:
         raise UsageError("give a TEXT, `-` to read stdin, or --file FILE")
+    stream, name = None, None
     if text is not None and text != "-":
         if whole:
             raise UsageError("--whole applies to stdin (`-`) or --file")
         texts, single = [inputs.check_argument(text)], True
-    elif file is not None:
-        texts, single = inputs.sentences(inputs.open_input(file), str(file), whole), False
     else:
-        texts, single = inputs.sentences(sys.stdin.buffer, "stdin", whole), False
+        stream, name = (inputs.open_input(file), str(file)) if file is not None else (sys.stdin.buffer, "stdin")
+        single = False
+    show_bar = stream is not None and not whole and progress.wanted()
 
-    def results():
+    def results(advance):
         n = 0
-        for t in texts:
+        for t in texts if stream is None else inputs.sentences(stream, name, whole, advance):
             n += 1
             yield run_pipeline(t, config)
         if n == 0:
             raise UsageError("no text: the input is empty or blank")
 
     omitted = tuple(dict.fromkeys(o.value for o in omit))
-    WRITERS[output_format.value](results(), Output(single, precision, omitted))
+    with progress.bar(progress.size_of(stream) if show_bar else None, show_bar) as advance:
+        WRITERS[output_format.value](results(advance), Output(single, precision, omitted))
 
 
 @app.command()

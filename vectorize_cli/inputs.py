@@ -32,10 +32,12 @@ def _decode(raw: bytes, name: str, offset: int) -> str:
         ) from None
 
 
-def lines(stream: BinaryIO, name: str) -> Iterator[str]:
-    """Each non-blank line of a binary stream, decoded, without its line ending; read lazily."""
+def lines(stream: BinaryIO, name: str, on_read=lambda n: None) -> Iterator[str]:
+    """Each non-blank line of a binary stream, decoded, without its line ending; read lazily.
+    on_read(n) is told the bytes each line took (for a progress bar)."""
     offset = 0
     for raw in stream:
+        on_read(len(raw))
         text = _decode(raw, name, offset)
         if offset == 0:
             text = text.removeprefix("\ufeff")
@@ -59,5 +61,5 @@ def open_input(path: Path) -> BinaryIO:
         raise VectorizeError(f"cannot read {path}: {e.strerror or e}") from None
 
 
-def sentences(stream: BinaryIO, name: str, as_one: bool) -> Iterable[str]:
-    return whole(stream, name) if as_one else lines(stream, name)
+def sentences(stream: BinaryIO, name: str, as_one: bool, on_read=lambda n: None) -> Iterable[str]:
+    return whole(stream, name) if as_one else lines(stream, name, on_read)

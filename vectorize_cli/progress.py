@@ -1,0 +1,46 @@
+"""A progress bar on stderr for batches: shown only when stderr is a terminal and stdout is not
+(so it never mixes with tables or reaches a file), transient, and free when off."""
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+
+def wanted() -> bool:
+    return sys.stderr.isatty() and not sys.stdout.isatty()
+
+
+def size_of(stream: BinaryIO) -> int | None:
+    """The stream's size in bytes when it is a regular file (a file or `< file` on stdin), else None."""
+    try:
+        st = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    import stat
+
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+@contextmanager
+def bar(total_bytes: int | None, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """Yields advance(n_bytes), to call once per sentence with the bytes it took."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = [TextColumn("{task.fields[sentences]:,} lines"), BarColumn(), DownloadColumn(),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("vectorize", total=total_bytes, sentences=0, rate="")
+
+        def advance(n: int) -> None:
+            t = progress.tasks[0]
+            done = t.fields["sentences"] + 1
+            rate = f"{done / t.elapsed:,.0f}/s" if t.elapsed else ""
+            progress.update(task, advance=n, sentences=done, rate=rate)
+
+        yield advance
