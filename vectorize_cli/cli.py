@@ -114,9 +114,11 @@ def _root(
 
 
 def _console():
+    """stdout as rich sees it; 120 columns when it is not a terminal (a file or a pipe has no width)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 RUN_EXAMPLES = """
@@ -278,6 +280,66 @@ def variants(
     for r in rows:
         table.add_row(r["variant"], r["summary"], r["reference"], "yes" if r["weights"] else "never held")
     _console().print(titled("Attention variants (-a NAME)", table))
+
+
+@app.command(epilog="""
+[bold]Examples[/bold]
+
+  vectorize bench                                              [dim]# multi-head vs flash, numpy, T = 128 ... 4096[/dim]
+  vectorize bench -a multi-head -a flash -b numpy -b torch -T 1024 -T 4096 -T 16384 --plot bench.png
+  vectorize bench --format json | jq '.results[] | {variant, T, median_s}'
+""")
+def bench(
+    attention: Annotated[list[Variant], typer.Option("--attention", "-a", help="Variants to time (repeat).")] = [
+        Variant("multi-head"), Variant("flash")],
+    lengths: Annotated[list[int], typer.Option("--length", "-T", min=1, help="Sequence lengths (repeat).")] = [
+        128, 512, 1024, 2048, 4096],
+    backends: Annotated[list[BackendName], typer.Option("--backend", "-b", help="Backends (repeat).")] = [
+        BackendName("numpy")],
+    devices: Annotated[list[Device], typer.Option("--device", help="Devices (repeat; cuda needs torch).")] = [
+        Device("cpu")],
+    dim: Annotated[int, typer.Option("--dim", "-d", min=1, help="Model width.")] = 512,
+    heads: Annotated[int, typer.Option("--heads", "-H", min=1, help="Heads.")] = 8,
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="dtype for the torch backend.")] = Dtype("float32"),
+    causal: Annotated[bool, typer.Option("--causal", help="Causal attention.")] = False,
+    repeat: Annotated[int, typer.Option("--repeat", "-r", min=1, help="Timed runs per case.")] = 5,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed runs first.")] = 1,
+    max_memory: Annotated[str, typer.Option("--max-memory", help="Skip cases whose arrays exceed this.")] = "4GiB",
+    plot: Annotated[
+        Optional[Path], typer.Option("--plot", help="Also write the plot to FILE (.png, .svg, .pdf).", show_default=False)
+    ] = None,
+    output_format: Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")] = Format("table"),
+) -> None:
+    """Time and memory of the variants against sequence length: explicit grows as T², flash as T."""
+    from vectorize_cli import bench as b
+    from vectorize_cli import plot as plots
+    from vectorize_cli.memory import parse_size
+    from vectorize_cli.serialize import dumps
+
+    base = Config(dim=dim, heads=heads, causal=causal, dtype=dtype.value, max_memory=parse_size(max_memory))
+    todo = b.cases([a.value for a in dict.fromkeys(attention)], [x.value for x in dict.fromkeys(backends)],
+                   [x.value for x in dict.fromkeys(devices)], sorted(set(lengths)))
+    rows = []
+    with b.progress(len(todo), sys.stderr.isatty()) as step:
+        for case in todo:
+            step(f"{case.variant} {case.backend} {case.device} T={case.T}")
+            rows.append(b.measure(case, base, repeat, warmup).to_dict())
+    if plot is not None:
+        plots.to_file(rows, str(plot))
+    if output_format.value != "table":
+        record = {"kind": "bench", "machine": b.machine(), "config": base.to_dict(), "repeat": repeat,
+                  "warmup": warmup, "results": rows}
+        sys.stdout.buffer.write(dumps(record, pretty=output_format.value == "json"))
+        return
+    console = _console()
+    console.print(b.table(rows, b.machine()))
+    chart = plots.terminal(rows, console.width, color=console.is_terminal and not console.no_color)
+    if chart is None:
+        console.print("[dim]pip install 'vectorize-cli[bench]' for plots[/dim]")
+    else:
+        sys.stdout.write(chart + "\n")
+    if plot is not None:
+        console.print(f"plot written to {plot}")
 
 
 def main() -> None:

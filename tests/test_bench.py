@@ -1,0 +1,76 @@
+"""`vectorize bench`: every case measured or skipped with the memory estimate, numbers that make
+sense against the float64 reference, JSON for the raw numbers, plots in the terminal and to files."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from vectorize_cli import bench
+from vectorize_cli.cli import app
+from vectorize_cli.config import Config
+
+
+def invoke(*args):
+    return CliRunner(env={"COLUMNS": "120"}).invoke(app, list(args))
+
+
+def test_cases_cover_the_grid_and_skip_numpy_on_cuda():
+    cases = bench.cases(["multi-head", "flash"], ["numpy", "torch"], ["cpu", "cuda"], [8, 16])
+    assert len(cases) == 2 * 2 * 3
+    assert not [c for c in cases if c.backend == "numpy" and c.device == "cuda"]
+
+
+def test_measure_times_memory_and_accuracy():
+    base = Config(dim=32, heads=4)
+    for variant in ("flash", "multi-head", "additive"):
+        m = bench.measure(bench.Case(variant, "numpy", "cpu", 40), base, repeat=2, warmup=1)
+        assert m.skipped is None
+        assert 0 < m.min_s <= m.median_s <= m.max_s
+        assert m.peak_mib > 0
+        assert m.max_abs_delta < 1e-5  # float32 against float64
+    torch_flash = bench.measure(bench.Case("flash", "torch", "cpu", 40), base, repeat=1, warmup=1)
+    assert torch_flash.kernel == "aten::_scaled_dot_product_flash_attention_for_cpu"
+    assert torch_flash.max_abs_delta < 1e-5
+
+
+def test_explicit_memory_grows_quadratically_and_flash_linearly():
+    base = Config(dim=64, heads=8)
+    peak = {(v, T): bench.measure(bench.Case(v, "numpy", "cpu", T), base, 1, 0).peak_mib
+            for v in ("multi-head", "flash") for T in (256, 1024)}
+    assert peak["multi-head", 1024] / peak["multi-head", 256] > 10  # 16x the weights
+    assert peak["flash", 1024] / peak["flash", 256] < 6  # tiles of fixed size; the rest linear
+    assert peak["flash", 1024] < peak["multi-head", 1024] / 5
+
+
+def test_cases_over_the_memory_limit_are_skipped_with_the_estimate():
+    m = bench.measure(bench.Case("multi-head", "numpy", "cpu", 5000), Config(dim=64, heads=8, max_memory=2**28),
+                      repeat=1, warmup=0)
+    assert m.skipped.startswith("this run needs about") and m.median_s is None
+
+
+def test_bench_cli_table_json_and_plot(tmp_path):
+    args = ["bench", "-T", "16", "-T", "64", "--dim", "16", "--heads", "2", "--repeat", "2"]
+    r = invoke(*args)
+    assert r.exit_code == 0, r.stderr
+    assert "tiled-online-softmax" in r.stdout and "time (ms) against sequence length" in r.stdout
+    assert "\x1b[" not in r.stdout
+    r = invoke(*args, "--format", "json", "-a", "flash", "-b", "numpy", "-b", "torch")
+    assert r.exit_code == 0, r.stderr
+    record = json.loads(r.stdout)
+    assert record["kind"] == "bench" and record["machine"]["cores"] >= 1
+    assert [(x["T"], x["backend"]) for x in record["results"]] == [(16, "numpy"), (16, "torch"), (64, "numpy"),
+                                                                    (64, "torch")]
+    for name in ("bench.png", "bench.svg"):
+        r = invoke(*args, "--plot", str(tmp_path / name), "--format", "json")
+        assert r.exit_code == 0, r.stderr
+        assert (tmp_path / name).stat().st_size > 1000
+    assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
+    assert b"<svg" in (tmp_path / "bench.svg").read_bytes()[:500]
+
+
+def test_bench_cli_errors():
+    r = invoke("bench", "-T", "0")
+    assert r.exit_code == 2 and "--length" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = invoke("bench", "-T", "8", "--dim", "8", "--plot", "/no/such/dir/plot.png")
+    assert r.exit_code == 1 and "cannot write the plot to /no/such/dir/plot.png" in r.stderr

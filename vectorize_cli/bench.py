@@ -1,0 +1,212 @@
+"""`vectorize bench`: time and memory of the attention variants against sequence length.
+
+For every variant x backend x device x length: one warm-up, then `repeat` timed runs of the
+attention step (parameters cached, input random and seeded), their median and spread; one more
+run measures the peak memory it allocates; and the output's max |Δ| against a float64 computation
+of the same function. A case the memory guard would refuse is reported as skipped, with the
+estimate: that is the quadratic wall of explicit attention, which flash does not hit.
+"""
+
+import statistics
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from vectorize_cli import memory
+from vectorize_cli.attention import ATTENTION
+from vectorize_cli.attention.kernels import explicit_attention, flash_attention
+from vectorize_cli.config import Config
+from vectorize_cli.errors import VectorizeError
+from vectorize_cli.pipeline import attend
+
+
+@dataclass(frozen=True)
+class Case:
+    variant: str
+    backend: str
+    device: str
+    T: int
+
+
+@dataclass
+class Measurement:
+    case: Case
+    median_s: float | None = None
+    min_s: float | None = None
+    max_s: float | None = None
+    peak_mib: float | None = None  # memory the attention step allocated at its peak
+    max_abs_delta: float | None = None  # against float64; None where the reference would not fit
+    kernel: str | None = None
+    skipped: str | None = None
+
+    def to_dict(self) -> dict:
+        return {**vars(self.case), **{k: v for k, v in vars(self).items() if k != "case"}}
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def _peak_bytes(run: Callable[[], object], backend: str, device: str) -> int:
+    """Peak bytes allocated during run(): tracemalloc for numpy (it traces numpy's buffers),
+    CUDA's counters on a GPU, and resident-memory sampling for torch on the CPU."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        run()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    if backend == "numpy":
+        tracemalloc.start()
+        try:
+            run()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    base, peak, done = _rss(), [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.0005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        run()
+    finally:
+        done.set()
+        sampler.join()
+    return max(peak[0], _rss()) - base
+
+
+def _reference64(variant: str, x: np.ndarray, config: Config) -> np.ndarray | None:
+    """The same function in float64 (flash and multi-head through the tiled kernel, which needs
+    no T x T matrix), or None where an explicit float64 reference would exceed the memory limit."""
+    v = ATTENTION[variant]
+    tiled = variant in ("flash", "multi-head")
+    if not tiled and 2 * sum(n for _, n in memory.estimate(config, x.shape[0])) > config.max_memory:
+        return None  # float64 doubles the float32 estimate
+    params = {k: a.astype(np.float64) for k, a in v.params(config).items()}
+    kernel = flash_attention if tiled else explicit_attention
+    return v.forward(x.astype(np.float64), params, config, kernel)[0]
+
+
+def measure(case: Case, base: Config, repeat: int, warmup: int) -> Measurement:
+    config = replace(base, attention=(case.variant,), backend=case.backend, device=case.device)
+    m = Measurement(case)
+    try:
+        memory.check(config, case.T)
+    except VectorizeError as e:
+        m.skipped = str(e).split(";")[0]
+        return m
+    x = np.random.default_rng(case.T).standard_normal((case.T, config.dim)).astype(np.float32)
+    sync = lambda: None  # noqa: E731
+    if case.device == "cuda":
+        import torch
+
+        sync = torch.cuda.synchronize
+
+    def run():
+        result = attend(case.variant, x, config)
+        sync()
+        return result
+
+    try:
+        for _ in range(warmup):
+            result = run()
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            result = run()
+            times.append(time.perf_counter() - t)
+    except VectorizeError as e:
+        m.skipped = str(e)
+        return m
+    m.median_s, m.min_s, m.max_s = statistics.median(times), min(times), max(times)
+    m.kernel = result.kernel
+    m.peak_mib = _peak_bytes(run, case.backend, case.device) / 2**20
+    ref = _reference64(case.variant, x, config)
+    if ref is not None:
+        m.max_abs_delta = float(np.abs(result.output - ref).max())
+    return m
+
+
+def cases(variants: Iterable[str], backends: Iterable[str], devices: Iterable[str], lengths: Iterable[int]):
+    """Every combination that exists: numpy runs on the CPU only."""
+    return [Case(v, b, d, T) for T in lengths for v in variants for b in backends for d in devices
+            if not (b == "numpy" and d == "cuda")]
+
+
+def machine() -> dict:
+    """What ran the benchmark: processor, cores, library versions, GPU if torch sees one."""
+    import os
+    import platform
+    import sys
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__}
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        info["torch"] = torch.__version__
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def table(rows: list[dict], machine_info: dict):
+    from rich.console import Group
+    from rich.text import Text
+
+    from vectorize_cli.render import new_table, titled
+
+    t = new_table()
+    for name in ("T", "variant", "backend", "kernel", "median ms", "min-max ms", "peak MiB", "|Δ| f64"):
+        t.add_column(name, justify="right" if name in ("T", "median ms", "min-max ms", "peak MiB") else "left",
+                     no_wrap=True)
+    for r in rows:
+        head = [str(r["T"]), r["variant"], r["backend"] + ("/cuda" if r["device"] == "cuda" else "")]
+        if r["skipped"]:
+            t.add_row(*head, Text(f"skipped: {r['skipped']}", style="yellow"), "", "", "", "")
+            continue
+        delta = "n/a" if r["max_abs_delta"] is None else f"{r['max_abs_delta']:.1e}"
+        t.add_row(*head, r["kernel"].removeprefix("aten::_scaled_dot_product_"), f"{r['median_s'] * 1000:.1f}",
+                  f"{r['min_s'] * 1000:.0f}-{r['max_s'] * 1000:.0f}", f"{r['peak_mib']:.1f}", delta)
+    about = ", ".join(f"{k} {v}" for k, v in machine_info.items())
+    note = "kernel: aten::_scaled_dot_product_* abbreviated; |Δ| f64: max |Δ| against float64 (n/a: too big)"
+    return Group(titled("vectorize bench", t, f"{note}\n{about}"))
+
+
+@contextmanager
+def progress(total: int, enabled: bool):
+    """Yields step(description), called before each case; a rich bar on stderr when enabled."""
+    if not enabled:
+        yield lambda description: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("bench", total=total)
+        started = [False]
+
+        def step(description: str) -> None:
+            bar.update(task, description=description, advance=1 if started[0] else 0)
+            started[0] = True
+
+        yield step

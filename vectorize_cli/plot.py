@@ -1,0 +1,72 @@
+"""Plots of `vectorize bench`: time and memory against sequence length, one line per variant and
+backend, log-log so that quadratic (explicit) and linear (flash) growth show as different slopes.
+
+In the terminal with plotext, to a PNG/SVG/PDF file with matplotlib; both are the optional extra
+`vectorize-cli[bench]` and are imported only here.
+"""
+
+from collections import defaultdict
+
+from vectorize_cli.errors import VectorizeError
+
+
+def _series(rows: list[dict], key: str) -> dict[str, tuple[list[int], list[float]]]:
+    lines = defaultdict(lambda: ([], []))
+    for r in rows:
+        if r.get(key) is not None:
+            label = f"{r['variant']} ({r['backend']}{', cuda' if r['device'] == 'cuda' else ''})"
+            lines[label][0].append(r["T"])
+            lines[label][1].append(r[key] if key != "median_s" else r[key] * 1000)
+    return dict(lines)
+
+
+MARKERS = ["o", "x", "+", "*", "#", "@", "%", "&"]  # told apart without colour
+PANELS = [("median_s", "time (ms)"), ("peak_mib", "peak memory (MiB)")]
+
+
+def terminal(rows: list[dict], width: int, color: bool) -> str | None:
+    """Both panels as text (ANSI colours only when asked), or None when plotext is not installed."""
+    try:
+        import plotext as plt
+    except ImportError:
+        return None
+    out = []
+    for key, label in PANELS:
+        plt.clear_figure()
+        plt.plotsize(min(width, 100), 20)
+        plt.xscale("log")
+        plt.yscale("log")
+        for (name, (xs, ys)), marker in zip(_series(rows, key).items(), MARKERS * 4):
+            plt.plot(xs, [max(y, 1e-3) for y in ys], label=name, marker=marker if not color else "braille")
+        plt.title(f"{label} against sequence length T (log-log)")
+        plt.xlabel("T")
+        plt.theme("clear")
+        out.append(plt.build() if color else plt.uncolorize(plt.build()))
+    return "\n".join(out)
+
+
+def to_file(rows: list[dict], path: str) -> None:
+    """Both panels side by side, written as the file name's format (png, svg, pdf)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise VectorizeError("--plot needs matplotlib: pip install 'vectorize-cli[bench]'") from None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, (key, label) in zip(axes, PANELS):
+        for name, (xs, ys) in _series(rows, key).items():
+            ax.loglog(xs, ys, marker="o", label=name)
+        ax.set_xlabel("sequence length T")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("vectorize bench: explicit attention grows as T², flash as T")
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    except (OSError, ValueError) as e:
+        raise VectorizeError(f"cannot write the plot to {path}: {e}") from None
+    finally:
+        plt.close(fig)
