@@ -57,7 +57,11 @@ def test_kernels_are_stable_for_huge_and_tiny_inputs(rng, scale, kernel):
         y, _ = kernel(q, k, v, causal, 8) if kernel is flash_attention else kernel(q, k, v, causal)
         assert np.isfinite(y).all()
         ref = F.scaled_dot_product_attention(*(torch.from_numpy(a).double() for a in (q, k, v)), is_causal=causal)
-        np.testing.assert_allclose(y, ref.numpy(), rtol=1e-4, atol=1e-5 * scale)
+        # float32 scores carry an absolute error of about eps * sum_i |q_i k_i| / sqrt(hs); near-tied scores pass it
+        # on to the weights, and the weights to the output in units of |v|. That, with margin, is the tolerance.
+        score_error = np.finfo(np.float32).eps * (np.abs(q) @ np.abs(k).swapaxes(-1, -2)).max() / np.sqrt(8)
+        atol = 1e-5 * scale + 4 * score_error * np.abs(v).max()
+        np.testing.assert_allclose(y, ref.numpy(), rtol=1e-4, atol=atol)
 
 
 def test_softmax_is_stable_and_masks_exactly():

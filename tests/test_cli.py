@@ -180,3 +180,40 @@ def test_default_run_never_imports_torch():
             "assert 'torch' not in sys.modules, 'torch was imported'")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_output_file_is_written_atomically_and_not_overwritten_without_force(tmp_path):
+    target = tmp_path / "out.jsonl"
+    r = invoke("run", "a b", "-F", "jsonl", "-o", str(target))
+    assert r.exit_code == 0 and r.stdout == "" and json.loads(target.read_text())["tokens"] == ["a", "b"]
+    r = invoke("run", "c d", "-F", "jsonl", "-o", str(target))
+    assert r.exit_code == 2 and "exists; add --force" in r.stderr
+    assert json.loads(target.read_text())["tokens"] == ["a", "b"]
+    r = invoke("run", "-", "-F", "jsonl", "-o", str(target), "--force", input="good line\n\x01\n")  # fails on line 2
+    assert r.exit_code == 2 and "no tokens" in r.stderr
+    assert json.loads(target.read_text())["tokens"] == ["a", "b"]  # untouched: no truncated file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]  # and no temporary left behind
+    r = invoke("run", "e f", "-o", str(target), "--force")  # tables to a file: plain text
+    assert r.exit_code == 0 and "Embedding (hash)" in target.read_text() and "\x1b[" not in target.read_text()
+
+
+def test_sigint_stops_a_batch_with_exit_130_and_whole_lines(tmp_path):
+    import signal
+    import time
+
+    batch = tmp_path / "batch.txt"
+    batch.write_text(("a rather long sentence to keep it busy " * 20 + "\n") * 2000)
+    with open(batch, "rb") as stdin:
+        p = subprocess.Popen([sys.executable, "-m", "vectorize_cli", "run", "-", "-F", "jsonl", "-a", "additive",
+                              "--dim", "64"], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = p.stdout.readline()  # it is running
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out = p.stdout.read()  # through the same buffer readline() used (communicate() would skip what it holds)
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 130
+    assert b"Traceback" not in err
+    lines = (first + out).splitlines()
+    assert 1 <= len(lines) < 2000 and (first + out).endswith(b"\n")
+    for line in lines:
+        json.loads(line)  # every line written is a whole record

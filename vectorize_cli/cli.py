@@ -115,10 +115,9 @@ def _root(
 
 def _console():
     """stdout as rich sees it; 120 columns when it is not a terminal (a file or a pipe has no width)."""
-    from rich.console import Console
+    from vectorize_cli.output import console_for
 
-    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
-    return Console(highlight=False, soft_wrap=False, width=width)
+    return console_for(sys.stdout.buffer)
 
 
 RUN_EXAMPLES = """
@@ -166,6 +165,11 @@ def run(
     pool: Annotated[Pool, typer.Option("--pool", help="Token outputs -> sentence vector.")] = Pool("mean"),
     precision: Annotated[int, typer.Option("--precision", min=0, max=12, help="Decimals shown in tables.")] = 3,
     output_format: Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")] = Format("table"),
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="Write to FILE atomically instead of stdout.", show_default=False),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Let --output replace an existing file.")] = False,
     omit: Annotated[
         list[Omit],
         typer.Option("--omit", help="Leave a big field out of the JSON (repeat); the record lists what it omits."),
@@ -187,7 +191,7 @@ def run(
     ] = "4GiB",
 ) -> None:
     """Run a sentence through the pipeline and show every stage."""
-    from vectorize_cli import inputs, progress
+    from vectorize_cli import inputs, progress, sink
     from vectorize_cli.errors import UsageError
     from vectorize_cli.memory import parse_size
     from vectorize_cli.output import WRITERS, Output
@@ -224,7 +228,8 @@ def run(
     else:
         stream, name = (inputs.open_input(file), str(file)) if file is not None else (sys.stdin.buffer, "stdin")
         single = False
-    show_bar = stream is not None and not whole and progress.wanted()
+    # a bar for batches, on a terminal's stderr, unless the data itself goes to that terminal
+    show_bar = stream is not None and not whole and progress.wanted() and (output or not sys.stdout.isatty())
 
     def results(advance):
         n = 0
@@ -235,8 +240,9 @@ def run(
             raise UsageError("no text: the input is empty or blank")
 
     omitted = tuple(dict.fromkeys(o.value for o in omit))
-    with progress.bar(progress.size_of(stream) if show_bar else None, show_bar) as advance:
-        WRITERS[output_format.value](results(advance), Output(single, precision, omitted))
+    with sink.open_sink(output, force) as out, progress.bar(progress.size_of(stream) if show_bar else None,
+                                                           show_bar) as advance:
+        WRITERS[output_format.value](results(advance), Output(single, precision, omitted), out)
 
 
 @app.command()
@@ -343,4 +349,7 @@ def bench(
 
 
 def main() -> None:
+    from vectorize_cli.sink import install_sigint_handler
+
+    install_sigint_handler()
     app()

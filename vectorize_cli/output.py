@@ -1,16 +1,18 @@
-"""Writers by format: they take the results as they come and put them on stdout.
+"""Writers by format: they take the results as they come and write them to a binary sink
+(stdout, or the temporary file of --output; see sink.py).
 
-JSON goes out as bytes through sys.stdout.buffer, never through rich (which wraps and colours);
-tables go through a rich Console, imported only for tables. Each jsonl record is written and
-flushed whole, so a consumer never sees half a record.
+JSON goes out as bytes, never through rich (which wraps and colours); tables go through a rich
+Console, imported only for tables. Each record is written and flushed whole, so a consumer never
+sees half a record, even on Ctrl-C.
 """
 
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from vectorize_cli.result import Result
 from vectorize_cli.serialize import dumps, record
+from vectorize_cli.sink import whole, write_record
 
 
 @dataclass(frozen=True)
@@ -20,29 +22,59 @@ class Output:
     omit: tuple[str, ...] = ()  # JSON fields left out (--omit)
 
 
-def tables(results: Iterable[Result], out: Output) -> None:
+class _TextTo:
+    """Text in, UTF-8 bytes out to a binary sink (which it never closes, unlike io.TextIOWrapper)."""
+
+    def __init__(self, sink: BinaryIO):
+        self.sink = sink
+
+    def write(self, text: str) -> int:
+        self.sink.write(text.encode("utf-8"))
+        return len(text)
+
+    def flush(self) -> None:
+        self.sink.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def console_for(sink: BinaryIO):
+    """A rich Console writing UTF-8 to the sink; 120 columns when it is not a terminal."""
+    import os
+    import sys
+
     from rich.console import Console
 
+    text = sys.stdout if sink is sys.stdout.buffer else _TextTo(sink)
+    width = None if text.isatty() or "COLUMNS" in os.environ else 120
+    return Console(file=text, highlight=False, soft_wrap=False, width=width)
+
+
+def tables(results: Iterable[Result], out: Output, sink: BinaryIO) -> None:
     from vectorize_cli.render import Renderer
 
-    renderer = Renderer(Console(highlight=False, soft_wrap=False), out.precision)
+    renderer = Renderer(console_for(sink), out.precision)
     for result in results:
-        renderer.console.print(renderer.result(result))
+        table = renderer.result(result)
+        with whole():
+            renderer.console.print(table)
 
 
-def json(results: Iterable[Result], out: Output) -> None:
+def json(results: Iterable[Result], out: Output, sink: BinaryIO) -> None:
     """One document: the record for a TEXT argument, an array of records for stdin or a file."""
     records = [record(r, out.omit) for r in results]
-    sys.stdout.buffer.write(dumps(records[0] if out.single else records, pretty=True))
-    sys.stdout.buffer.flush()
+    write_record(sink, dumps(records[0] if out.single else records, pretty=True))
 
 
-def jsonl(results: Iterable[Result], out: Output) -> None:
+def jsonl(results: Iterable[Result], out: Output, sink: BinaryIO) -> None:
     """One compact record per line, streamed: each line is written as soon as it is ready."""
-    stdout = sys.stdout.buffer
     for result in results:
-        stdout.write(dumps(record(result, out.omit)))
-        stdout.flush()
+        write_record(sink, dumps(record(result, out.omit)))
 
 
-WRITERS: dict[str, Callable[[Iterable[Result], Output], None]] = {"table": tables, "json": json, "jsonl": jsonl}
+WRITERS: dict[str, Callable[[Iterable[Result], Output, BinaryIO], None]] = {
+    "table": tables,
+    "json": json,
+    "jsonl": jsonl,
+}

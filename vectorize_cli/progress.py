@@ -1,5 +1,5 @@
-"""A progress bar on stderr for batches: shown only when stderr is a terminal and stdout is not
-(so it never mixes with tables or reaches a file), transient, and free when off."""
+"""A progress bar on stderr for batches: shown only when stderr is a terminal and the data does
+not go to that same terminal (so it never mixes with tables or reaches a file); transient, free when off."""
 
 import os
 import sys
@@ -9,7 +9,8 @@ from typing import BinaryIO
 
 
 def wanted() -> bool:
-    return sys.stderr.isatty() and not sys.stdout.isatty()
+    """stderr is a terminal (the cli also checks that the data does not go to that terminal)."""
+    return sys.stderr.isatty()
 
 
 def size_of(stream: BinaryIO) -> int | None:

@@ -1,0 +1,84 @@
+"""Where output goes: stdout, or a file written atomically; and writes that Ctrl-C cannot cut.
+
+A file is written to a temporary file beside it and renamed over it only when everything is
+written, so an error or an interrupt never leaves a truncated file, and an existing file is
+replaced only with --force. While a record is being written, SIGINT is held back until the
+record is whole: a consumer never sees half a line.
+"""
+
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from vectorize_cli.errors import UsageError, VectorizeError
+
+_writing = False  # inside whole(): SIGINT waits
+_interrupted = False  # SIGINT arrived while writing
+
+
+def _on_sigint(signum, frame) -> None:
+    global _interrupted
+    if _writing:
+        _interrupted = True
+    else:
+        raise KeyboardInterrupt
+
+
+def install_sigint_handler() -> None:
+    """Called once by the CLI (never on import): Ctrl-C raises KeyboardInterrupt, but not mid-record."""
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+@contextmanager
+def whole() -> Iterator[None]:
+    """Write one record inside: an interrupt during it takes effect right after it."""
+    global _writing, _interrupted
+    _writing = True
+    try:
+        yield
+    finally:
+        _writing = False
+        if _interrupted:
+            _interrupted = False
+            raise KeyboardInterrupt
+
+
+def write_record(sink: BinaryIO, data: bytes) -> None:
+    """Write all of data and flush, with Ctrl-C held back until it is out. A signal can cut a
+    blocked write short (BufferedWriter.write then returns fewer bytes), so loop until all are out."""
+    with whole():
+        view = memoryview(data)
+        while view:
+            view = view[sink.write(view) :]
+        sink.flush()
+
+
+@contextmanager
+def open_sink(path: Path | None, force: bool) -> Iterator[BinaryIO]:
+    """stdout's bytes, or a temporary file renamed to `path` once the block ends without error."""
+    if path is None:
+        yield sys.stdout.buffer
+        return
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; add --force to replace it")
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory")
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    except OSError as e:
+        raise VectorizeError(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
