@@ -27,18 +27,22 @@ def causal_mask(T_q: int, T_k: int, q_start: int = 0, k_start: int = 0) -> np.nd
     return j > i  # (T_q, T_k)
 
 
-def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0):
+def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_mask=None):
     """Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(hs) + M) V   (Vaswani et al. 2017, eq. 1),
-    M_ij = -inf where j > i when causal, else 0. Materialises the (H, T, T) weights and returns them."""
+    M_ij = -inf where j > i when causal, or where key_mask hides key j (padding), else 0.
+    key_mask: bool, broadcastable to (..., 1, T_k), True for the keys no query may see.
+    Materialises the (H, T, T) weights and returns them."""
     T, hs = q.shape[-2], q.shape[-1]
     s = q @ k.swapaxes(-1, -2) * (1.0 / math.sqrt(hs))  # (H, T, T)
     if causal:
         s = np.where(causal_mask(T, k.shape[-2]), -np.inf, s)
+    if key_mask is not None:
+        s = np.where(key_mask, -np.inf, s)
     att = softmax(s)  # (H, T, T)
     return att @ v, att  # (H, T, hs), (H, T, T)
 
 
-def flash_attention(q, k, v, causal: bool = False, block_size: int = 64):
+def flash_attention(q, k, v, causal: bool = False, block_size: int = 64, key_mask=None):
     """The same function as explicit_attention, computed tile by tile with an online softmax
     (Dao et al. 2022, FlashAttention, Algorithm 1), so no (T, T) matrix is ever held:
     memory is O(T * block_size) per head instead of O(T^2).
@@ -49,7 +53,8 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 64):
     rescales the old sums by exp(m - m'):
         l   <- l   * exp(m - m') + sum_j exp(s'_j - m')
         acc <- acc * exp(m - m') + exp(s' - m') V'
-    and at the end y = acc / l. Returns (y, None): the weights are never materialised."""
+    and at the end y = acc / l. key_mask (H, 1, T_k) hides keys as in explicit_attention.
+    Returns (y, None): the weights are never materialised."""
     H, T, hs = q.shape
     T_k = k.shape[1]
     scale = 1.0 / math.sqrt(hs)
@@ -65,6 +70,8 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 64):
             s = q_blk @ k[:, k0 : k0 + block_size].swapaxes(-1, -2)  # (H, Bq, Bk)
             if causal and k0 + s.shape[-1] - 1 > q0:  # the block reaches past some query's diagonal
                 s = np.where(causal_mask(Bq, s.shape[-1], q0, k0), -np.inf, s)
+            if key_mask is not None:
+                s = np.where(key_mask[..., k0 : k0 + block_size], -np.inf, s)
             m_new = np.maximum(m, s.max(axis=-1, keepdims=True))  # (H, Bq, 1)
             m_safe = np.where(np.isneginf(m_new), 0.0, m_new).astype(q.dtype)  # a row masked so far: avoid -inf - -inf
             p = np.exp(s - m_safe)  # (H, Bq, Bk)
@@ -72,5 +79,5 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 64):
             l = l * rescale + p.sum(axis=-1, keepdims=True)
             acc = acc * rescale + p @ v[:, k0 : k0 + block_size]
             m = m_new
-        y[:, q0 : q0 + Bq] = acc / l  # every row has seen at least its own key, so l > 0
+        y[:, q0 : q0 + Bq] = acc / l  # every row has seen at least one key (its own, or [CLS]), so l > 0
     return y, None
