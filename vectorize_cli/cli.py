@@ -37,6 +37,8 @@ Tokenizer = _choices("Tokenizer", TOKENIZERS)
 Embedding = _choices("Embedding", EMBEDDINGS)
 Pool = _choices("Pool", POOLING)
 Format = _choices("Format", ["table", "json", "jsonl"])
+VectorFormat = _choices("VectorFormat", ["table", "json", "jsonl", "npy"])  # npy: --model's sentence vectors
+Backend = _choices("Backend", ["numpy", "torch"])
 
 
 def _fail(message: str, code: int) -> None:
@@ -114,6 +116,9 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
+MODEL_HELP = "A model folder (Hugging Face layout: config.json, model.safetensors, tokenizer.json) or `minilm`."
+
+
 RUN_EXAMPLES = """
 [bold]Examples[/bold]
 
@@ -122,11 +127,14 @@ RUN_EXAMPLES = """
   vectorize run "The cat sat." --format json | jq '.attention[0].sentence_vector'
   cat sentences.txt | vectorize run - --format jsonl                     [dim]# one record per line[/dim]
   vectorize run "我和同桌约好明天在他家玩游戏" --dim 12 --heads 3 --causal
+  vectorize run "The cat sat." --model minilm --layer 6 --head 3   [dim]# a pretrained model[/dim]
+  vectorize run - --model minilm --format npy < sentences.txt > vectors.npy
 """
 
 
 @app.command(epilog=RUN_EXAMPLES)
 def run(
+    ctx: typer.Context,
     text: Annotated[
         Optional[str], typer.Argument(help="The sentence; `-` reads stdin, one sentence per line.", show_default=False)
     ] = None,
@@ -158,14 +166,37 @@ def run(
     ] = False,
     pool: Annotated[Pool, typer.Option("--pool", help="Token outputs -> sentence vector.")] = Pool("mean"),
     precision: Annotated[int, typer.Option("--precision", min=0, max=12, help="Decimals shown in tables.")] = 3,
-    output_format: Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")] = Format("table"),
+    output_format: Annotated[
+        VectorFormat, typer.Option("--format", "-F", help="table, json, jsonl, or npy (--model's vectors, N x d).")
+    ] = VectorFormat("table"),
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP)] = None,
+    layer: Annotated[
+        Optional[int], typer.Option("--layer", help="--model: the layer whose attention is shown \\[default: 1].",
+                                    show_default=False)
+    ] = None,
+    head: Annotated[
+        Optional[int], typer.Option("--head", help="--model: show only this head \\[default: all].", show_default=False)
+    ] = None,
+    backend: Annotated[Backend, typer.Option("--backend", help="--model: numpy, or torch if installed.")] = Backend(
+        "numpy"
+    ),
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="--model, npy: sentences per batch.")] = 32,
 ) -> None:
     """Run a sentence through the pipeline and show every stage."""
     from vectorize_cli import inputs
     from vectorize_cli.errors import UsageError
+    from vectorize_cli.model import cli as model_cli
     from vectorize_cli.output import WRITERS
     from vectorize_cli.pipeline import run as run_pipeline
     from vectorize_cli.render import Renderer
+
+    model_cli.check_options(ctx, model)
+    texts, single = inputs.from_cli([] if text is None else [text], file, whole)
+    if model is not None:  # a pretrained model: vectorize_cli/model/
+        return model_cli.run(texts, single, model, [a.value for a in attention], backend.value, layer, head,
+                             output_format.value, precision, batch_size, _console())
+    if output_format.value == "npy":
+        raise UsageError("--format npy writes a model's sentence vectors: give --model")
 
     config = Config(
         tokenizer=tokenizer.value,
@@ -180,19 +211,6 @@ def run(
         pool=pool.value,
         seed=seed,
     )
-    if file is not None and text is not None:
-        raise UsageError("give TEXT or --file, not both")
-    if file is None and text is None:
-        raise UsageError("give a TEXT, `-` to read stdin, or --file FILE")
-    if text is not None and text != "-":
-        if whole:
-            raise UsageError("--whole applies to stdin (`-`) or --file")
-        texts, single = [inputs.check_argument(text)], True
-    elif file is not None:
-        texts, single = inputs.sentences(inputs.open_input(file), str(file), whole), False
-    else:
-        texts, single = inputs.sentences(sys.stdin.buffer, "stdin", whole), False
-
     def results():
         n = 0
         for t in texts:
@@ -202,6 +220,39 @@ def run(
             raise UsageError("no text: the input is empty or blank")
 
     WRITERS[output_format.value](results(), Renderer(_console(), precision), single)
+
+
+@app.command(epilog="""
+[bold]Examples[/bold]
+
+  vectorize similarity "A man is eating food." "A man eats." "The sky is blue."
+  vectorize similarity - --format json < sentences.txt
+""")
+def similarity(
+    texts: Annotated[
+        Optional[list[str]], typer.Argument(help="Two or more texts; `-` reads stdin, one per line.", show_default=False)
+    ] = None,
+    file: Annotated[
+        Optional[Path], typer.Option("--file", "-f", help="Read texts from FILE, one per line.", show_default=False)
+    ] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "minilm",
+    attention: Annotated[
+        list[Variant], typer.Option("--attention", "-a", help="multi-head or flash: the same vectors.")
+    ] = [Variant("multi-head")],
+    backend: Annotated[Backend, typer.Option("--backend", help="numpy, or torch if installed.")] = Backend("numpy"),
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per batch.")] = 32,
+    precision: Annotated[int, typer.Option("--precision", min=0, max=12, help="Decimals shown in tables.")] = 3,
+    output_format: Annotated[
+        VectorFormat, typer.Option("--format", "-F", help="table, json, jsonl (one line), npy (N x N).")
+    ] = VectorFormat("table"),
+) -> None:
+    """Cosine similarity of every pair of texts, by a pretrained model's sentence vectors."""
+    from vectorize_cli import inputs
+    from vectorize_cli.model import cli as model_cli
+
+    texts, _ = inputs.from_cli(texts or [], file, False)
+    model_cli.similarity(texts, model, [a.value for a in attention], backend.value, output_format.value, precision,
+                         batch_size, _console())
 
 
 @app.command()

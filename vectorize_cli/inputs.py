@@ -5,6 +5,7 @@ Input must be UTF-8. A bad byte is an error naming its offset (never a silent re
 a leading byte-order mark and Windows line endings are accepted; blank lines are skipped.
 """
 
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -61,3 +62,19 @@ def open_input(path: Path) -> BinaryIO:
 
 def sentences(stream: BinaryIO, name: str, as_one: bool) -> Iterable[str]:
     return whole(stream, name) if as_one else lines(stream, name)
+
+
+def from_cli(texts: list[str], file: Path | None, as_one: bool) -> tuple[Iterable[str], bool]:
+    """The sentences a command was given: TEXT arguments, `-` (stdin) or --file, lazily;
+    single is True when they came as arguments (JSON then writes one record, not an array)."""
+    if file is not None and texts:
+        raise UsageError("give TEXT or --file, not both")
+    if file is None and not texts:
+        raise UsageError("give a TEXT, `-` to read stdin, or --file FILE")
+    if texts != ["-"] and file is None:
+        if as_one:
+            raise UsageError("--whole applies to stdin (`-`) or --file")
+        return [check_argument(t) for t in texts], len(texts) == 1
+    if file is not None:
+        return sentences(open_input(file), str(file), as_one), False
+    return sentences(sys.stdin.buffer, "stdin", as_one), False
