@@ -2,6 +2,8 @@
 
     python sample_inputs/make_sentences.py            # sample_inputs/sentences-10k.txt
     python sample_inputs/make_sentences.py -n 500 -o /tmp/500.txt
+    python sample_inputs/make_sentences.py --long     # sample_inputs/long.txt: two lines of 60 and 120
+                                                      # sentences (1,069 and 1,921 WordPiece tokens)
 
 Sentences are drawn from small word lists with Python's random.Random(seed), whose sequence is fixed
 across platforms and versions for randint/choice on these inputs. Lengths run from 3 to 40 words
@@ -59,10 +61,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10_000, help="number of sentences")
     ap.add_argument("--seed", type=int, default=6)
-    ap.add_argument("-o", "--output", type=Path, default=Path(__file__).with_name("sentences-10k.txt"))
+    ap.add_argument("-o", "--output", type=Path)
+    ap.add_argument("--long", action="store_true", help="write long.txt: texts longer than 512 tokens")
     args = ap.parse_args()
-    rng = random.Random(args.seed)
-    args.output.write_text("".join(sentence(rng) + "\n" for _ in range(args.n)), encoding="utf-8")
+    if args.long:
+        rng = random.Random(512)
+        lines = [" ".join(sentence(rng) for _ in range(n)) for n in (60, 120)]
+    else:
+        rng = random.Random(args.seed)
+        lines = [sentence(rng) for _ in range(args.n)]
+    out = args.output or Path(__file__).with_name("long.txt" if args.long else "sentences-10k.txt")
+    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -58,8 +58,8 @@ def trace(model: Model, text: str, variant: str = "multi-head", backend: str = "
     be = BACKENDS[backend]()
     (enc,) = model.tokenizer.encode([text])
     ids, type_ids = enc.ids[None], enc.type_ids[None]  # (1, T)
+    word, position, token_type = embeddings(model.weights, ids, type_ids)  # numpy lookups
     with be.no_grad():
-        word, position, token_type = (be.numpy(a) for a in embeddings(model.weights, ids, type_ids))
         x0, layers = forward(model, be, ids, type_ids, np.zeros(ids.shape, dtype=bool), variant)
         layers = [Layer(None if att is None else be.numpy(att)[0], be.numpy(x)[0]) for att, x in layers]
     return ModelResult(text, model.folder.name, variant, backend, enc, word[0], position, token_type[0],
