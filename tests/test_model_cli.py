@@ -69,7 +69,7 @@ def test_json_record_is_complete_and_valid(minilm, source):
     assert rec["model"]["name"] == "all-MiniLM-L6-v2" and rec["model"]["max_length"] == 256
     assert len(rec["layers"]) == 6 and np.shape(rec["layers"][5]["weights"]) == (12, T, T)
     assert np.shape(rec["word_embedding"]) == np.shape(rec["embedded"]) == (T, 384)
-    np.testing.assert_array_equal(np.float32(rec["sentence_vector"]), encode(minilm, [SENTENCE])[0][0])
+    assert np.abs(np.float32(rec["sentence_vector"]) - encode(minilm, [SENTENCE])[0][0]).max() <= 1e-6
     r = invoke("run", SENTENCE, "-m", "minilm", "-F", "json", "-a", "flash", "--backend", "torch")
     flash = json.loads(r.stdout)
     validate(flash, "model-json-schema.json")

@@ -7,13 +7,14 @@
 encode() batches: sentences sorted by token count, cut into batches of similar lengths, padded
 to the longest of their batch; padding is masked everywhere (attention keys and pooling), so a
 sentence's vector does not depend on the batch it was in, and the output is in input order.
+numpy runs one batch per core at a time (backends.workers).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from vectorize_cli.model.backends import BACKENDS
+from vectorize_cli.model.backends import BACKENDS, workers
 from vectorize_cli.model.bert import Model, embeddings, forward
 from vectorize_cli.model.tokenizer import Encoding
 from vectorize_cli.pooling import POOLING
@@ -78,17 +79,22 @@ def encode(model: Model, texts: list[str], variant: str = "multi-head", backend:
     be = BACKENDS[backend]()
     encs = model.tokenizer.encode(texts)
     out = np.empty((len(texts), model.folder.config.d_model), dtype=np.float32)
-    with be.no_grad():
-        for batch in batches([len(e.ids) for e in encs], batch_size):
-            n = [len(encs[i].ids) for i in batch]
-            T = max(n)
-            ids = np.full((len(batch), T), model.folder.config.pad_id, dtype=np.int64)  # (B, T)
-            type_ids = np.zeros((len(batch), T), dtype=np.int64)
-            for b, i in enumerate(batch):
-                ids[b, : n[b]], type_ids[b, : n[b]] = encs[i].ids, encs[i].type_ids
-            pad = np.arange(T)[None, :] >= np.asarray(n)[:, None]  # (B, T) True for padding
+
+    def run(batch: np.ndarray) -> None:
+        n = [len(encs[i].ids) for i in batch]
+        T = max(n)
+        ids = np.full((len(batch), T), model.folder.config.pad_id, dtype=np.int64)  # (B, T)
+        type_ids = np.zeros((len(batch), T), dtype=np.int64)
+        for b, i in enumerate(batch):
+            ids[b, : n[b]], type_ids[b, : n[b]] = encs[i].ids, encs[i].type_ids
+        pad = np.arange(T)[None, :] >= np.asarray(n)[:, None]  # (B, T) True for padding
+        with be.no_grad():
             _, layers = forward(model, be, ids, type_ids, pad, variant)
-            y = be.numpy(layers[-1][1])  # (B, T, d)
-            for b, i in enumerate(batch):
-                out[i] = sentence_vector(model, y[b, : n[b]])  # real tokens only
+        y = be.numpy(layers[-1][1])  # (B, T, d)
+        for b, i in enumerate(batch):
+            out[i] = sentence_vector(model, y[b, : n[b]])  # real tokens only; each batch its own rows
+
+    with workers(be) as map_:
+        for _ in map_(run, batches([len(e.ids) for e in encs], batch_size)):
+            pass
     return out, [i for i, e in enumerate(encs) if e.truncated]
