@@ -2,6 +2,8 @@
 users trust), against Hugging Face's BertModel stage by stage, and against itself across batches,
 attention variants and backends."""
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -64,6 +66,14 @@ def test_a_sentence_is_the_same_alone_and_in_any_batch(minilm, rng):
         one = np.stack([encode(minilm, [t], variant, backend)[0][0] for t in texts[:6]])
         many, _ = encode(minilm, texts[:6] + lines("long.txt"), variant, backend, batch_size=4)
         assert np.abs(many[:6] - one).max() <= SAME, (variant, backend)
+
+
+def test_without_threadpoolctl_batches_run_one_at_a_time(minilm, monkeypatch):
+    texts = lines("english.txt")
+    threaded, _ = encode(minilm, texts, batch_size=4)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    serial, _ = encode(minilm, texts, batch_size=4)
+    assert np.abs(serial - threaded).max() <= SAME
 
 
 def test_batches_sort_by_length_and_cover_every_input():

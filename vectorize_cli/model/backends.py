@@ -15,7 +15,7 @@ torch is imported only when the torch backend is asked for.
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,16 +33,8 @@ class Backend:
     numpy: Callable  # this backend's array -> numpy array
     erf_: Callable  # erf in place
     attention: dict[str, Callable]  # variant -> (q, k, v, key_mask) -> (y (B, H, T, hs), weights or None)
-    no_grad: Callable = lambda: _Nothing()  # context for the forward pass
+    no_grad: Callable = nullcontext  # context for the forward pass
     threads: bool = False  # batches may run in parallel threads (see workers())
-
-
-class _Nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _explicit(q, k, v, key_mask):
@@ -67,10 +59,10 @@ def numpy_backend() -> Backend:
 def workers(backend: Backend) -> Iterator[Callable]:
     """A map() over batches. numpy: one thread per core, each batch on one core, BLAS held to one
     thread. numpy lets go of the GIL inside BLAS and every large ufunc, so the pointwise steps
-    (GELU, LayerNorm, softmax) run on every core too, not only the matrix products; and two busy
-    threads are steadier than BLAS threads that spin while the pointwise steps run on one core
-    (4 to 9 times steadier when another program shares the cores). torch threads inside each
-    operation itself: plain map()."""
+    (GELU, LayerNorm, softmax) run on every core too, not only the matrix products (1.35x here on
+    2 cores); and two busy threads hold up far better than BLAS threads that spin and wait when
+    another program shares the cores (4 to 9x faster in one such measurement here). torch threads
+    inside each operation itself: plain map(). Without threadpoolctl: one batch at a time."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         from threadpoolctl import threadpool_limits
