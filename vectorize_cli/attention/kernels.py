@@ -51,17 +51,21 @@ def mask_future(s, q_start: int = 0, k_start: int = 0):
     return xp.where(future, NEG_INF, s)
 
 
-def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0):
+def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_mask=None):
     """Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(hs) + M) V   (Vaswani et al. 2017, eq. 1),
-    M_ij = -inf where j > i when causal, else 0. Materialises the (H, T, T) weights and returns them."""
+    M_ij = -inf where j > i when causal, or where key_mask hides key j (padding), else 0.
+    key_mask: bool, broadcastable to (..., 1, T_k), True for the keys no query may see.
+    Materialises the (H, T, T) weights and returns them."""
     s = (q @ k.mT) * (1.0 / math.sqrt(q.shape[-1]))  # (H, T, T)
     if causal:
         s = mask_future(s)
+    if key_mask is not None:
+        s = namespace(s).where(key_mask, NEG_INF, s)
     att = softmax(s)  # (H, T, T)
     return att @ v, att  # (H, T, hs), (H, T, T)
 
 
-def flash_attention(q, k, v, causal: bool = False, block_size: int = 256):
+def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_mask=None):
     """The same function as explicit_attention, computed tile by tile with an online softmax
     (Dao et al. 2022, FlashAttention, Algorithm 1), so no (T, T) matrix is ever held:
     memory is O(T * block_size) per head instead of O(T^2).
@@ -72,7 +76,8 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256):
     rescales the old sums by exp(m - m'):
         l   <- l   * exp(m - m') + sum_j exp(s'_j - m')
         acc <- acc * exp(m - m') + exp(s' - m') V'
-    and at the end y = acc / l. Returns (y, None): the weights are never materialised."""
+    and at the end y = acc / l. key_mask (H, 1, T_k) hides keys as in explicit_attention.
+    Returns (y, None): the weights are never materialised."""
     xp = namespace(q)
     H, T, hs = q.shape
     T_k = k.shape[1]
@@ -89,6 +94,8 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256):
             s = q_blk @ k[:, k0 : k0 + block_size].mT  # (H, Bq, Bk)
             if causal and k0 + s.shape[-1] - 1 > q0:  # the block reaches past some query's diagonal
                 s = mask_future(s, q0, k0)
+            if key_mask is not None:
+                s = xp.where(key_mask[..., k0 : k0 + block_size], NEG_INF, s)
             m_new = xp.maximum(m, xp.max(s, axis=-1, keepdims=True))  # (H, Bq, 1)
             m_safe = xp.where(m_new == NEG_INF, 0.0, m_new)  # a row with no key yet: avoid -inf - -inf
             p = xp.exp(s - m_safe)  # (H, Bq, Bk)
@@ -96,5 +103,5 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256):
             l = l * rescale + xp.sum(p, axis=-1, keepdims=True)
             acc = acc * rescale + p @ v[:, k0 : k0 + block_size]
             m = m_new
-        y[:, q0 : q0 + Bq] = acc / l  # every row has seen at least its own key, so l > 0
+        y[:, q0 : q0 + Bq] = acc / l  # every row has seen at least one key (its own, or [CLS]), so l > 0
     return y, None

@@ -1,0 +1,134 @@
+"""all-MiniLM-L6-v2 run by vectorize against sentence-transformers on the same folder (the reference
+users trust), against Hugging Face's BertModel stage by stage, and against itself across batches,
+attention variants and backends."""
+
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SAMPLES
+from vectorize_cli.model.pipeline import batches, encode, trace
+
+FILES = ["english.txt", "chinese.txt", "long.txt", "punctuation.txt"]
+COSINE, DELTA, SAME = 0.99999, 1e-5, 1e-6
+
+
+def lines(name: str) -> list[str]:
+    return [t for t in (SAMPLES / name).read_text(encoding="utf-8").splitlines() if t.strip()]
+
+
+def assert_matches(ours: np.ndarray, ref: np.ndarray) -> None:
+    """Per sentence: cosine >= 0.99999 and max |delta| <= 1e-5."""
+    cos = (ours * ref).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)
+    delta = np.abs(ours - ref).max(axis=1)
+    assert cos.min() >= COSINE and delta.max() <= DELTA, (cos.min(), delta.max())
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_sample_inputs_match_sentence_transformers(minilm, reference, name):
+    texts = lines(name)
+    ours, _ = encode(minilm, texts)
+    assert ours.shape == (len(texts), 384) and ours.dtype == np.float32
+    assert_matches(ours, reference.encode(texts, batch_size=32))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=80),
+                min_size=1, max_size=4))
+def test_generated_text_matches_sentence_transformers(minilm, reference, texts):
+    ours, _ = encode(minilm, texts)
+    assert_matches(ours, reference.encode(texts, batch_size=32))
+
+
+def test_long_inputs_are_truncated_to_max_seq_length(minilm):
+    texts = lines("long.txt")
+    assert minilm.folder.max_length == 256  # sentence_bert_config.json, as sentence-transformers reads
+    res = trace(minilm, texts[0])
+    assert res.encoding.truncated and len(res.encoding.tokens) == 256 and res.encoding.tokens[-1] == "[SEP]"
+    _, truncated = encode(minilm, ["short one", *texts])
+    assert truncated == [1, 2]
+
+
+def test_a_sentence_is_the_same_alone_and_in_any_batch(minilm, rng):
+    pool = lines("english.txt") + lines("chinese.txt") + lines("punctuation.txt")
+    texts = [pool[i] for i in rng.permutation(len(pool))[:14]] + lines("long.txt")  # 3 to 256 tokens
+    texts = [texts[i] for i in rng.permutation(len(texts))]
+    alone = np.stack([encode(minilm, [t])[0][0] for t in texts])
+    for batch_size in (3, 7, 32):
+        together, _ = encode(minilm, texts, batch_size=batch_size)
+        assert np.abs(together - alone).max() <= SAME, batch_size  # and in input order
+    for variant, backend in [("flash", "numpy"), ("multi-head", "torch"), ("flash", "torch")]:
+        if backend == "torch":
+            pytest.importorskip("torch")
+        one = np.stack([encode(minilm, [t], variant, backend)[0][0] for t in texts[:6]])
+        many, _ = encode(minilm, texts[:6] + lines("long.txt"), variant, backend, batch_size=4)
+        assert np.abs(many[:6] - one).max() <= SAME, (variant, backend)
+
+
+def test_without_threadpoolctl_batches_run_one_at_a_time(minilm, monkeypatch):
+    texts = lines("english.txt")
+    threaded, _ = encode(minilm, texts, batch_size=4)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    serial, _ = encode(minilm, texts, batch_size=4)
+    assert np.abs(serial - threaded).max() <= SAME
+
+
+def test_batches_sort_by_length_and_cover_every_input():
+    got = batches([3, 9, 1, 9, 5], 2)
+    assert [list(b) for b in got] == [[1, 3], [4, 0], [2]]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("variant", ["multi-head", "flash"])
+def test_variants_and_backends_give_the_same_vectors(minilm, variant, backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    texts = lines("english.txt")
+    base, _ = encode(minilm, texts)
+    ours, _ = encode(minilm, texts, variant, backend)
+    assert np.abs(ours - base).max() <= 2e-6
+    res = trace(minilm, texts[1], variant, backend)
+    assert np.abs(res.sentence_vector - base[1]).max() <= 2e-6
+    assert (res.layers[0].weights is None) == (variant == "flash")
+
+
+def test_every_stage_matches_hugging_face_bert(minilm, minilm_path):
+    """Embeddings, each layer's output and each head's weights, against BertModel (eager attention)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    hf = transformers.BertModel.from_pretrained(str(minilm_path), attn_implementation="eager").eval()
+    text = "My deskmate and I made an appointment to play games at his house tomorrow."
+    res = trace(minilm, text)
+    ids = torch.tensor(res.encoding.ids[None])
+    with torch.no_grad():
+        out = hf(input_ids=ids, output_hidden_states=True, output_attentions=True)
+    np.testing.assert_allclose(res.word, hf.embeddings.word_embeddings.weight[ids[0]].detach().numpy())
+    np.testing.assert_allclose(res.embedded, out.hidden_states[0][0].numpy(), atol=1e-5)
+    for layer, h, att in zip(res.layers, out.hidden_states[1:], out.attentions):
+        np.testing.assert_allclose(layer.output, h[0].numpy(), atol=2e-5)
+        np.testing.assert_allclose(layer.weights, att[0].numpy(), atol=5e-6)
+        np.testing.assert_allclose(layer.weights.sum(-1), 1.0, atol=1e-5)
+
+
+def test_without_sentence_bert_config_the_model_reads_512_tokens(minilm_path, tmp_path, reference):
+    """A folder with no max_seq_length reads the whole position table; nothing past it is indexed."""
+    from vectorize_cli.model.bert import load
+
+    for f in minilm_path.rglob("*"):
+        if f.is_file() and f.name != "sentence_bert_config.json":
+            (tmp_path / f.relative_to(minilm_path)).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / f.relative_to(minilm_path)).symlink_to(f)
+    model = load(str(tmp_path))
+    assert model.folder.max_length == 512
+    texts = lines("long.txt")
+    ours, truncated = encode(model, texts)
+    assert truncated == [0, 1] and len(trace(model, texts[1]).encoding.tokens) == 512
+    saved = reference.max_seq_length
+    try:
+        reference.max_seq_length = 512
+        assert_matches(ours, reference.encode(texts))
+    finally:
+        reference.max_seq_length = saved

