@@ -10,6 +10,7 @@ Scalars are Python floats so that the arrays keep their dtype (float32 stays flo
 """
 
 import math
+import os
 
 import numpy as np
 
@@ -77,31 +78,67 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
         l   <- l   * exp(m - m') + sum_j exp(s'_j - m')
         acc <- acc * exp(m - m') + exp(s' - m') V'
     and at the end y = acc / l. key_mask (H, 1, T_k) hides keys as in explicit_attention.
-    Returns (y, None): the weights are never materialised."""
+
+    Query blocks are independent: on numpy they run on every core at once, each block's small
+    matrix products on one BLAS thread (see _map_blocks). Returns (y, None): no weights."""
     xp = namespace(q)
-    H, T, hs = q.shape
-    T_k = k.shape[1]
-    scale = 1.0 / math.sqrt(hs)
     y = xp.empty_like(q)  # (H, T, hs)
-    for q0 in range(0, T, block_size):
-        q_blk = q[:, q0 : q0 + block_size] * scale  # (H, Bq, hs)
-        Bq = q_blk.shape[1]
-        m = xp.full((H, Bq, 1), NEG_INF, dtype=q.dtype, device=q.device)  # running row maximum
-        l = xp.zeros((H, Bq, 1), dtype=q.dtype, device=q.device)  # running denominator
-        acc = xp.zeros((H, Bq, hs), dtype=q.dtype, device=q.device)  # running numerator
-        k_end = min(T_k, q0 + Bq) if causal else T_k  # causal: later key blocks are all future
-        for k0 in range(0, k_end, block_size):
-            s = q_blk @ k[:, k0 : k0 + block_size].mT  # (H, Bq, Bk)
-            if causal and k0 + s.shape[-1] - 1 > q0:  # the block reaches past some query's diagonal
-                s = mask_future(s, q0, k0)
-            if key_mask is not None:
-                s = xp.where(key_mask[..., k0 : k0 + block_size], NEG_INF, s)
-            m_new = xp.maximum(m, xp.max(s, axis=-1, keepdims=True))  # (H, Bq, 1)
-            m_safe = xp.where(m_new == NEG_INF, 0.0, m_new)  # a row with no key yet: avoid -inf - -inf
-            p = xp.exp(s - m_safe)  # (H, Bq, Bk)
-            rescale = xp.exp(m - m_safe)  # (H, Bq, 1)
-            l = l * rescale + xp.sum(p, axis=-1, keepdims=True)
-            acc = acc * rescale + p @ v[:, k0 : k0 + block_size]
-            m = m_new
-        y[:, q0 : q0 + Bq] = acc / l  # every row has seen at least one key (its own, or [CLS]), so l > 0
+
+    def query_block(q0: int) -> None:
+        y[:, q0 : q0 + block_size] = _online_softmax(xp, q, k, v, q0, block_size, causal, key_mask)
+
+    starts = range(0, q.shape[1], block_size)
+    if xp is np and len(starts) > 1:
+        _map_blocks(query_block, starts)
+    else:
+        for q0 in starts:
+            query_block(q0)
     return y, None
+
+
+def _online_softmax(xp, q, k, v, q0: int, block_size: int, causal: bool, key_mask):
+    """Attention for the queries q0 .. q0 + block_size, walking the key blocks (see flash_attention)."""
+    H, T_k, hs = k.shape
+    q_blk = q[:, q0 : q0 + block_size] * (1.0 / math.sqrt(hs))  # (H, Bq, hs)
+    Bq = q_blk.shape[1]
+    m = xp.full((H, Bq, 1), NEG_INF, dtype=q.dtype, device=q.device)  # running row maximum
+    l = xp.zeros((H, Bq, 1), dtype=q.dtype, device=q.device)  # running denominator
+    acc = xp.zeros((H, Bq, hs), dtype=q.dtype, device=q.device)  # running numerator
+    k_end = min(T_k, q0 + Bq) if causal else T_k  # causal: later key blocks are all future
+    for k0 in range(0, k_end, block_size):
+        s = q_blk @ k[:, k0 : k0 + block_size].mT  # (H, Bq, Bk)
+        if causal and k0 + s.shape[-1] - 1 > q0:  # the block reaches past some query's diagonal
+            s = mask_future(s, q0, k0)
+        if key_mask is not None:
+            s = xp.where(key_mask[..., k0 : k0 + block_size], NEG_INF, s)
+        m_new = xp.maximum(m, xp.max(s, axis=-1, keepdims=True))  # (H, Bq, 1)
+        m_safe = xp.where(m_new == NEG_INF, 0.0, m_new)  # a row with no key yet: avoid -inf - -inf
+        p = xp.exp(s - m_safe)  # (H, Bq, Bk)
+        rescale = xp.exp(m - m_safe)  # (H, Bq, 1)
+        l = l * rescale + xp.sum(p, axis=-1, keepdims=True)
+        acc = acc * rescale + p @ v[:, k0 : k0 + block_size]
+        m = m_new
+    return acc / l  # every row has seen at least one key (its own, or [CLS]), so l > 0
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _map_blocks(work, starts) -> None:
+    """work(q0) for every query block, one thread per core, BLAS held to one thread meanwhile.
+    numpy lets go of the GIL in its matrix products and large ufuncs (exp runs on one core
+    otherwise), and small products gain nothing from BLAS threads, which spin and wait badly
+    when another program shares the cores (30x slower in one such measurement here)."""
+    n = min(_cores(), len(starts))
+    if n < 2:
+        for q0 in starts:
+            work(q0)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n) as pool:
+        for _ in pool.map(work, starts):  # consume, so that an error in a block is raised here
+            pass
