@@ -24,6 +24,9 @@ from vectorize_cli.tokens import TOKENIZERS
 from vectorize_cli.embedding import EMBEDDINGS
 
 EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 70, 130, 141
+# click's base exception (usage errors, bad parameters), found the same way whether Typer uses
+# click itself or, since 0.25, its own copy of it
+ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 def _choices(name: str, names) -> type[enum.Enum]:
@@ -71,8 +74,8 @@ class _Group(typer.core.TyperGroup):
             _fail(str(e), e.exit_code)
         except typer.Abort:
             _fail("interrupted", EXIT_INTERRUPTED)
-        except typer.TyperException as e:  # click's usage errors: bad option, missing argument, ...
-            _fail(e.format_message() if hasattr(e, "format_message") else str(e), getattr(e, "exit_code", 2))
+        except ClickException as e:  # click's usage errors: bad option, missing argument, ...
+            _fail(e.format_message(), e.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", EXIT_INTERRUPTED)
         except (_PipeClosed, BrokenPipeError):
@@ -95,7 +98,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -126,14 +129,14 @@ MODEL_HELP = "A model folder (Hugging Face layout: config.json, model.safetensor
 
 
 RUN_EXAMPLES = """
-[bold]Examples[/bold]
-
+\b
+Examples:
   vectorize run "My deskmate and I made an appointment to play games at his house tomorrow."
-  vectorize run "The cat sat." -a scaled-dot -a multi-head -a flash      [dim]# compare variants[/dim]
+  vectorize run "The cat sat." -a scaled-dot -a multi-head -a flash      # compare variants
   vectorize run "The cat sat." --format json | jq '.attention[0].sentence_vector'
-  cat sentences.txt | vectorize run - --format jsonl                     [dim]# one record per line[/dim]
+  cat sentences.txt | vectorize run - --format jsonl                     # one record per line
   vectorize run "我和同桌约好明天在他家玩游戏" --dim 12 --heads 3 --causal
-  vectorize run "The cat sat." --model minilm --layer 6 --head 3   [dim]# a pretrained model[/dim]
+  vectorize run "The cat sat." --model minilm --layer 6 --head 3   # a pretrained model
   vectorize run - --model minilm --format npy < sentences.txt > vectors.npy
 """
 
@@ -156,7 +159,7 @@ def run(
     heads: Annotated[int, typer.Option("--heads", "-H", min=1, help="Heads of multi-head / flash.")] = 2,
     head_dim: Annotated[
         Optional[int],
-        typer.Option("--head-dim", min=1, help="Size of each head \\[default: dim / heads].", show_default=False),
+        typer.Option("--head-dim", min=1, help="Size of each head [default: dim / heads].", show_default=False),
     ] = None,
     positional: Annotated[Positional, typer.Option("--positional", "-p", help="Positional encoding.")] = Positional(
         "sinusoidal"
@@ -202,29 +205,34 @@ def run(
     ] = "4GiB",
     model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP)] = None,
     layer: Annotated[
-        Optional[int], typer.Option("--layer", help="--model: the layer whose attention is shown \\[default: 1].",
+        Optional[int], typer.Option("--layer", help="--model: the layer whose attention is shown [default: 1].",
                                     show_default=False)
     ] = None,
     head: Annotated[
-        Optional[int], typer.Option("--head", help="--model: show only this head \\[default: all].", show_default=False)
+        Optional[int], typer.Option("--head", help="--model: show only this head [default: all].", show_default=False)
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="--model, npy: sentences per batch.")] = 32,
 ) -> None:
-    """Run a sentence through the pipeline and show every stage."""
+    """Run a sentence through the pipeline and show every stage.
+
+    TEXT is the sentence; `-` reads stdin, one sentence per line (or all of it with --whole).
+    """
     from vectorize_cli import inputs, progress, sink
     from vectorize_cli.errors import UsageError
     from vectorize_cli.memory import parse_size
-    from vectorize_cli.model import cli as model_cli
+    from vectorize_cli.model.options import check_options
     from vectorize_cli.output import WRITERS, Output
     from vectorize_cli.pipeline import run as run_pipeline
     from vectorize_cli.render import Renderer
     from vectorize_cli.serialize import record
 
-    model_cli.check_options(ctx, model)
+    check_options(ctx, model)
     source = inputs.from_cli([] if text is None else [text], file, whole)
     # a bar for batches, on a terminal's stderr, unless the data itself goes to that terminal
     show_bar = source.stream is not None and not whole and progress.wanted() and (output or not sys.stdout.isatty())
     if model is not None:  # a pretrained model: vectorize_cli/model/
+        from vectorize_cli.model import cli as model_cli
+
         with sink.open_sink(output, force) as out, progress.bar(
                 progress.size_of(source.stream) if show_bar else None, show_bar) as advance:
             return model_cli.run(source.sentences(advance), source.single, model, [a.value for a in attention],
@@ -268,8 +276,8 @@ def run(
 
 
 @app.command(epilog="""
-[bold]Examples[/bold]
-
+\b
+Examples:
   vectorize similarity "A man is eating food." "A man eats." "The sky is blue."
   vectorize similarity - --format json < sentences.txt
 """)
@@ -346,9 +354,9 @@ def variants(
 
 
 @app.command(epilog="""
-[bold]Examples[/bold]
-
-  vectorize bench                                              [dim]# multi-head vs flash, numpy, T = 128 ... 4096[/dim]
+\b
+Examples:
+  vectorize bench                                              # multi-head vs flash, numpy, T = 128 ... 4096
   vectorize bench -a multi-head -a flash -b numpy -b torch -T 1024 -T 4096 -T 16384 --plot bench.png
   vectorize bench --format json | jq '.results[] | {variant, T, median_s}'
 """)

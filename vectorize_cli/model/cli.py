@@ -19,27 +19,6 @@ from vectorize_cli.model.serialize import record, similarity_record
 from vectorize_cli.output import WRITERS, Output
 from vectorize_cli.sink import write_record
 
-TOY_OPTIONS = ("dim", "heads", "head_dim", "positional", "tokenizer", "embedding", "seed", "causal", "concat", "pool",
-               "device", "dtype", "strict", "weights", "block_size", "max_memory", "omit")
-MODEL_OPTIONS = ("layer", "head", "batch_size")
-
-
-def _given(ctx, names) -> list[str]:
-    """The options among names that the user gave (not left at their defaults)."""
-    sources = {n: ctx.get_parameter_source(n) for n in names}  # typer's own click: compare by name
-    return [n for n, src in sources.items() if src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")]
-
-
-def check_options(ctx, model: str | None) -> None:
-    """--model replaces the toy model: its options and the model's do not mix."""
-    if model is None:
-        for name in _given(ctx, MODEL_OPTIONS):
-            raise UsageError(f"--{name.replace('_', '-')} applies with --model")
-    else:
-        for name in _given(ctx, TOY_OPTIONS):
-            raise UsageError(f"--{name.replace('_', '-')} does not apply with --model: the model fixes it")
-
-
 def warn(message: str) -> None:
     sys.stderr.write(f"vectorize: warning: {message}\n")
     sys.stderr.flush()
