@@ -37,7 +37,7 @@ def main() -> None:
                            env={**os.environ, "COLUMNS": "120"})
             times[name].append(time.perf_counter() - t)
     base = statistics.median(times["import numpy, rich, typer (baseline)"])
-    print(f"| command | median s | vs baseline | target |\n|---|---|---|---|")
+    print("| command | median s | vs baseline | target |\n|---|---|---|---|")
     for name, ts in times.items():
         m = statistics.median(ts)
         target = f"<= {TARGETS[name]}x" if name in TARGETS else ""

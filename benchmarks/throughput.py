@@ -55,7 +55,7 @@ def main() -> None:
     lines = a.file.read_bytes().splitlines(keepends=True)
     extra = [x for o in a.omit for x in ("--omit", o)]
     checkouts = {"after": ROOT} if a.before is None else {"before": a.before, "after": ROOT}
-    print(f"| lines | variant | checkout | sentences/s | MB/s | peak RSS MiB |\n|---|---|---|---|---|---|")
+    print("| lines | variant | checkout | sentences/s | MB/s | peak RSS MiB |\n|---|---|---|---|---|---|")
     for n in a.lines:
         data = b"".join(lines[:n])
         for variant in a.variants:

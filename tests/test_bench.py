@@ -3,7 +3,6 @@ sense against the float64 reference, JSON for the raw numbers, plots in the term
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from vectorize_cli import bench

@@ -125,7 +125,7 @@ def render(ex: Example, renderer):
         m(f"x_\"{TOKENS[QUERY]}\" * weights, element by element", heads, ex.article_products, row_header="head", index=False),
         m("Concatenation", [TOKENS[QUERY]], ex.article_concat[None], col_labels=cols12),
         Rule("What real multi-head attention computes on the same vectors", style="cyan"),
-        m(f"Had the article summed: sum_j w_j x_j with its weights (values = encoded vectors)", heads,
+        m("Had the article summed: sum_j w_j x_j with its weights (values = encoded vectors)", heads,
           ex.article_weighted_sums, row_header="head", index=False),
         m(f"Weights of \"{TOKENS[QUERY]}\": softmax(q . k / sqrt(4)) over all ten tokens, seed {ex.config.seed}",
           heads, ex.real.weights[:, QUERY], col_labels=[t[:8] for t in TOKENS], heat=True, row_header="head", index=False),

@@ -10,9 +10,10 @@ Scalars are Python floats so that the arrays keep their dtype (float32 stays flo
 """
 
 import math
-import os
 
 import numpy as np
+
+from vectorize_cli.parallel import core_map
 
 NEG_INF = -math.inf
 
@@ -80,7 +81,7 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
     and at the end y = acc / l. key_mask (H, 1, T_k) hides keys as in explicit_attention.
 
     Query blocks are independent: on numpy they run on every core at once, each block's small
-    matrix products on one BLAS thread (see _map_blocks). Returns (y, None): no weights."""
+    matrix products on one BLAS thread (parallel.core_map). Returns (y, None): no weights."""
     xp = namespace(q)
     y = xp.empty_like(q)  # (H, T, hs)
 
@@ -88,11 +89,9 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
         y[:, q0 : q0 + block_size] = _online_softmax(xp, q, k, v, q0, block_size, causal, key_mask)
 
     starts = range(0, q.shape[1], block_size)
-    if xp is np and len(starts) > 1:
-        _map_blocks(query_block, starts)
-    else:
-        for q0 in starts:
-            query_block(q0)
+    with core_map(enabled=xp is np and len(starts) > 1) as map_:  # torch threads inside its own ops
+        for _ in map_(query_block, starts):  # consumed, so that an error in a block is raised here
+            pass
     return y, None
 
 
@@ -119,26 +118,3 @@ def _online_softmax(xp, q, k, v, q0: int, block_size: int, causal: bool, key_mas
         acc = acc * rescale + p @ v[:, k0 : k0 + block_size]
         m = m_new
     return acc / l  # every row has seen at least one key (its own, or [CLS]), so l > 0
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _map_blocks(work, starts) -> None:
-    """work(q0) for every query block, one thread per core, BLAS held to one thread meanwhile.
-    numpy lets go of the GIL in its matrix products and large ufuncs (exp runs on one core
-    otherwise), and small products gain nothing from BLAS threads, which spin and wait badly
-    when another program shares the cores (30x slower in one such measurement here)."""
-    n = min(_cores(), len(starts))
-    if n < 2:
-        for q0 in starts:
-            work(q0)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n) as pool:
-        for _ in pool.map(work, starts):  # consume, so that an error in a block is raised here
-            pass

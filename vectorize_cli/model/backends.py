@@ -12,10 +12,8 @@ mask (B, 1, 1, T), True for padding:
 torch is imported only when the torch backend is asked for.
 """
 
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,6 +22,7 @@ import numpy as np
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention
 from vectorize_cli.errors import VectorizeError
 from vectorize_cli.model import nn
+from vectorize_cli.parallel import core_map
 
 
 @dataclass(frozen=True)
@@ -55,28 +54,10 @@ def numpy_backend() -> Backend:
                    threads=True)
 
 
-@contextmanager
-def workers(backend: Backend) -> Iterator[Callable]:
-    """A map() over batches. numpy: one thread per core, each batch on one core, BLAS held to one
-    thread. numpy lets go of the GIL inside BLAS and every large ufunc, so the pointwise steps
-    (GELU, LayerNorm, softmax) run on every core too, not only the matrix products (1.35x here on
-    2 cores); and two busy threads hold up far better than BLAS threads that spin and wait when
-    another program shares the cores (4 to 9x faster in one such measurement here). torch threads
-    inside each operation itself: plain map(). Without threadpoolctl: one batch at a time."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-    if not backend.threads or n < 2 or threadpool_limits is None:
-        yield map
-        return
-    pool = ThreadPoolExecutor(n)
-    try:
-        with threadpool_limits(1, user_api="blas"):
-            yield pool.map
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: do not wait for the batches not begun
+def workers(backend: Backend):
+    """A map() over batches: numpy runs one batch per core with BLAS held to one thread
+    (parallel.core_map; 1.35x here on 2 cores); torch threads inside each operation itself."""
+    return core_map(enabled=backend.threads)
 
 
 @lru_cache(maxsize=1)

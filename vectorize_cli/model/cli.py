@@ -14,7 +14,7 @@ import numpy as np
 from vectorize_cli.errors import UsageError
 from vectorize_cli.model import render
 from vectorize_cli.model.bert import Model, load
-from vectorize_cli.model.pipeline import VARIANTS, ModelResult, encode, l2_normalize, trace
+from vectorize_cli.model.pipeline import VARIANTS, encode, l2_normalize, trace
 from vectorize_cli.model.serialize import record, similarity_record
 from vectorize_cli.output import WRITERS, Output
 from vectorize_cli.sink import write_record
