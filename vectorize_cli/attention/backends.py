@@ -94,18 +94,23 @@ class FusedFlash:
         self.ran: str | None = None
         self.reasons: list[str] = []
 
-    def __call__(self, q, k, v, causal: bool = False, block_size: int = 0):
+    def __call__(self, q, k, v, causal: bool = False, block_size: int = 0, key_mask=None):
+        """q, k, v: (H, T, hs) or (B, H, T, hs); key_mask as in kernels.explicit_attention."""
         torch = _torch()
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
         order = ["FLASH_ATTENTION"] if self.strict else ["FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH"]
+        batched = q.ndim == 4
+        if not batched:  # SDPA's fused kernels take (batch, H, T, hs)
+            q, k, v = q[None], k[None], v[None]
+        allowed = None if key_mask is None else ~key_mask  # SDPA's boolean mask: True where attention is allowed
         for name in order:
             if (name, q.device.type) not in SDPA_OPS:
                 continue
             with warnings.catch_warnings(record=True) as caught, sdpa_kernel([getattr(SDPBackend, name)]):
                 warnings.simplefilter("always")
-                try:  # SDPA takes (batch, H, T, hs)
-                    y = torch.nn.functional.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=causal)
+                try:
+                    y = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=allowed, is_causal=causal)
                 except RuntimeError as e:
                     if "No available kernel" not in str(e):
                         raise
@@ -113,5 +118,5 @@ class FusedFlash:
                     self.reasons.append(f"{name.lower()}: {why or e}")
                     continue
             self.ran = SDPA_OPS[name, q.device.type]
-            return y[0], None
+            return (y if batched else y[0]), None
         raise VectorizeError("torch's flash kernel cannot run here (--strict): " + "; ".join(self.reasons))

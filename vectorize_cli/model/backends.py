@@ -6,8 +6,8 @@ in and out, erf (in place), and the attention kernel of each variant, on (B, H, 
 mask (B, 1, 1, T), True for padding:
 
   numpy  multi-head: kernels.explicit_attention (weights returned); flash: kernels.flash_attention
-  torch  multi-head: kernels.explicit_attention on the tensors' memory (weights returned);
-         flash: torch's fused F.scaled_dot_product_attention (weights never materialised)
+  torch  multi-head: kernels.explicit_attention on the tensors (array API; weights returned);
+         flash: torch's fused kernels, flash first (attention/backends.FusedFlash; no weights)
 
 torch is imported only when the torch backend is asked for.
 """
@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from vectorize_cli.attention.backends import FusedFlash
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention
 from vectorize_cli.errors import VectorizeError
 from vectorize_cli.model import nn
@@ -64,19 +65,14 @@ def workers(backend: Backend):
 def torch_backend() -> Backend:
     try:
         import torch
-        import torch.nn.functional as F
     except ImportError:
         raise VectorizeError("--backend torch needs torch: pip install 'vectorize-cli[torch]'") from None
 
-    def explicit(q, k, v, key_mask):  # the project's kernel, on the tensors' memory (CPU, no copy)
-        y, att = _explicit(q.numpy(), k.numpy(), v.numpy(), key_mask.numpy())
-        return torch.from_numpy(y), torch.from_numpy(att)
-
-    def fused(q, k, v, key_mask):  # SDPA's boolean mask is True where attention is allowed
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=~key_mask), None
+    def fused(q, k, v, key_mask):  # torch's fused kernels, flash first (attention/backends.py)
+        return FusedFlash(strict=False)(q, k, v, key_mask=key_mask)
 
     return Backend("torch", torch.from_numpy, lambda a: a.numpy(), torch.Tensor.erf_,
-                   {"multi-head": explicit, "flash": fused}, torch.inference_mode)
+                   {"multi-head": _explicit, "flash": fused}, torch.inference_mode)
 
 
 BACKENDS: dict[str, Callable[[], Backend]] = {"numpy": numpy_backend, "torch": torch_backend}
