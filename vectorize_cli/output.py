@@ -41,15 +41,26 @@ class _TextTo:
         return False
 
 
+def _width_without_a_terminal() -> int:
+    """Piped (`| less`, `| head`) while stderr is still the user's terminal: that terminal's width; else 120."""
+    import os
+    import sys
+
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns if sys.stderr.isatty() else 120
+    except (OSError, ValueError):
+        return 120
+
+
 def console_for(sink: BinaryIO):
-    """A rich Console writing UTF-8 to the sink; 120 columns when it is not a terminal."""
+    """A rich Console writing UTF-8 to the sink, as wide as the terminal (see _width_without_a_terminal)."""
     import os
     import sys
 
     from rich.console import Console
 
     text = sys.stdout if sink is sys.stdout.buffer else _TextTo(sink)
-    width = None if text.isatty() or "COLUMNS" in os.environ else 120
+    width = None if text.isatty() or "COLUMNS" in os.environ else _width_without_a_terminal()
     return Console(file=text, highlight=False, soft_wrap=False, width=width)
 
 

@@ -135,8 +135,9 @@ class Renderer:
             H = a.weights.shape[0]
             for h in range(H):
                 head = f", head {h + 1} of {H}" if H > 1 else ""
+                source = " from the explicit path" if a.explicit_max_abs_delta is not None else ""
                 parts.append(self.matrix(
-                    f"{a.variant} weights{head} (rows: queries, columns: keys)",
+                    f"{a.variant} weights{source}{head} (rows: queries, columns: keys)",
                     tokens, a.weights[h], col_labels=keys, heat=True,
                     caption="each row sums to 1; shade relative to the largest weight",
                 ))
