@@ -66,7 +66,7 @@ def run(text: str, config: Config) -> Result:
         raise UsageError("the text has no tokens (it is empty or only spaces and control characters)")
     T, d = len(tokens), config.dim
     memory.check(config, T)  # before allocating anything of size T
-    embedding = embed(tokens, config.embedding, d, config.seed).astype(DTYPE)  # (T, d)
+    embedding = embed(tokens, config.embedding, d, config.seed).astype(DTYPE, copy=False)  # (T, d)
     positional = positions(config.positional, T, d, config.seed).astype(DTYPE)  # (T, d)
     encoded = embedding + positional  # (T, d)
     attention = [attend(name, encoded, config) for name in config.attention]
