@@ -71,17 +71,23 @@ class Case:
     path: Path | None = None  # the --file written for an in-process run
 
     def argv(self, path: Path | None = None) -> list[str]:
-        """The command line; a `file` case reads `path`."""
+        """The command line; a `file` case reads `path`. A TEXT starting with `-` follows `--`."""
         if self.mode == "argument":
-            return ["run", self.text, *self.args]
+            return ["run", *self.args, "--", self.text] if self.text.startswith("-") else ["run", self.text, *self.args]
         return ["run", *(["--file", str(path)] if self.mode == "file" else ["-"]), *self.args]
 
     def __repr__(self) -> str:
         return f"Case(argv={self.argv(Path('FILE'))!r}, data={self.data!r})"
 
 
-SIZES = st.one_of(st.sampled_from([1, 2, 3, 4, 5, 6, 7, 8, 12, 16]), st.integers(-2, 40),
-                  st.sampled_from([0, -1, 10**9, INT64 - 1, INT64, 10**30]))
+VALID = {  # small and odd sizes, all legal (heads not dividing dim is refused unless --head-dim is given)
+    "--dim": [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 33], "--heads": [1, 1, 2, 3, 4], "--head-dim": [1, 2, 3, 5, 8],
+    "--block-size": [1, 2, 3, 7, 64, 256, 2**40], "--precision": [0, 1, 3, 12],
+}
+HOSTILE = {  # sizes to refuse: zero and negative (usage), beyond 64 bits (usage), or beyond any memory
+    "--dim": [0, -1, 10**9, INT64 - 1, INT64, 10**30], "--heads": [0, -3, 10**9, INT64], "--head-dim": [0, -1, 10**9],
+    "--block-size": [0, -1, INT64, 2**64], "--seed": [INT64, -INT64 - 1, 2**70], "--precision": [-1, 13],
+}
 MEMORY = {"64MiB": 64 * 2**20, "4GiB": 4 * 2**30, "1e9": 10**9, " 2 gb ": 2 * 10**9, "1.5e3kb": 1_500_000,
           "100": 100, "1KiB": 1024, "512MB": 512 * 10**6}
 BAD_MEMORY = ["0", ".5", "-1", "1e400", "1e30", "9" * 30, "lots", "", "inf", "nan", "16EiB", "1 2", "4 GiB/s"]
@@ -97,19 +103,17 @@ def options(draw) -> tuple[list[str], dict]:
     for v in variants:
         args += ["-a", v]
     opts["attention"] = list(dict.fromkeys(variants)) or ["multi-head"]
-    for name, strategy in (("--dim", SIZES), ("--heads", SIZES), ("--head-dim", SIZES),
-                           ("--block-size", st.one_of(SIZES, st.sampled_from([1, 2, 3, 256, 2**64]))),
-                           ("--seed", st.one_of(st.integers(-2**70, 2**70), st.sampled_from(
-                               [0, -1, INT64 - 1, INT64, -INT64, -INT64 - 1, 2**64]))),
-                           ("--precision", st.sampled_from([0, 1, 3, 12, -1, 13])),
-                           ("--positional", st.sampled_from(["sinusoidal", "learned", "linear", "none"])),
+    spoil = draw(st.sampled_from([None] * 24 + [*HOSTILE, "--max-memory", "--bogus"]))  # now and then, one to refuse
+    for name, strategy in (*((n, st.sampled_from(v)) for n, v in VALID.items()),
+                           ("--seed", st.one_of(st.integers(-INT64, INT64 - 1), st.sampled_from([0, -1, INT64 - 1])))
+                           , ("--positional", st.sampled_from(["sinusoidal", "learned", "linear", "none"])),
                            ("--tokenizer", st.sampled_from(["word", "whitespace", "char"])),
                            ("--pool", st.sampled_from(["mean", "max", "first", "none"]))):
-        value = maybe(strategy)
+        value = draw(st.sampled_from(HOSTILE[name])) if name == spoil else maybe(strategy)
         if value is not None:
             args += [name, str(value)]
             opts[name] = value
-    memory = maybe(st.sampled_from([*MEMORY, *BAD_MEMORY]))
+    memory = draw(st.sampled_from(BAD_MEMORY)) if spoil == "--max-memory" else maybe(st.sampled_from(list(MEMORY)))
     if memory is not None:
         args += ["--max-memory", memory]
         opts["--max-memory"] = memory
@@ -117,7 +121,7 @@ def options(draw) -> tuple[list[str], dict]:
         if draw(st.booleans()):
             args.append(flag)
             opts[flag] = True
-    fmt = draw(st.sampled_from(["json", "jsonl", "jsonl", "table", "npy"]))
+    fmt = draw(st.sampled_from(["json", "jsonl", "jsonl", "table"] * 4 + ["npy"]))
     args += ["--format", fmt]
     opts["format"] = fmt
     for o in draw(st.lists(st.sampled_from(["embedding", "positional", "encoded", "weights", "params", "output"]),
@@ -132,11 +136,16 @@ def options(draw) -> tuple[list[str], dict]:
         opts["half"] = dtype != "float32"
         if draw(st.booleans()):
             args.append("--strict")
-    elif draw(st.integers(0, 30)) == 0:  # now and then, what only fails: a bad name or option
+    elif spoil == "--bogus":  # what only fails: a bad name or option
         args += draw(st.sampled_from([["--bogus"], ["-a", "nope"], ["--dtype", "float16"], ["--device", "cuda"],
                                       ["--format", "xml"], ["--dim"], ["--layer", "2"]]))
         opts["bad"] = True
     return args, opts
+
+
+def one_in(n: int):
+    """True about once in n draws (st.integers leans to its bounds, so it would be far more often)."""
+    return st.sampled_from([True] + [False] * (n - 1))
 
 
 @st.composite
@@ -144,17 +153,22 @@ def cases(draw, modes=("argument", "stdin", "file")) -> Case:
     text = draw(texts())
     mode = draw(st.sampled_from(modes))
     args, opts = draw(options())
-    if len(text) > 2000 and opts.get("--max-memory") not in BAD_MEMORY:  # long: runs that stay quick
-        args += ["--max-memory", draw(st.sampled_from(["64MiB", "512MB"]))]
-        opts["--max-memory"] = args[-1]
+    if len(text) > 2000:  # long: runs that stay quick (flash in tiles of 1 x 1 is a Python loop over T^2 tiles)
+        if opts.get("--max-memory") not in BAD_MEMORY:
+            args += ["--max-memory", draw(st.sampled_from(["64MiB", "512MB"]))]
+            opts["--max-memory"] = args[-1]
+        if 0 < opts.get("--block-size", 256) < 64:
+            at = args.index("--block-size")
+            del args[at : at + 2], opts["--block-size"]
     if mode == "argument":
+        text = "<->" if text == "-" else text  # `-` alone means stdin
         args = [a for a in args if a != "--whole"]
         opts.pop("--whole", None)
         return Case(args, text, mode, None, opts)
     data = text.encode("utf-8", "surrogatepass")  # a lone surrogate becomes the bytes no decoder takes
-    if draw(st.integers(0, 4)) == 0:
+    if draw(one_in(5)):
         data = draw(st.sampled_from([b"", b"\xef\xbb\xbf"])) + data
-    if draw(st.integers(0, 5)) == 0:  # a bad byte somewhere
+    if draw(one_in(6)):  # a bad byte somewhere
         at = draw(st.integers(0, len(data)))
         data = data[:at] + draw(st.sampled_from(BAD_BYTES)) + data[at:]
     return Case(args, text, mode, data, opts)

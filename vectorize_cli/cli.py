@@ -58,6 +58,10 @@ class _PipeClosed(Exception):
     """stdout's reader went away; raised in place of BrokenPipeError, which Typer would turn into exit 1."""
 
 
+class _Interrupted(Exception):
+    """Ctrl-C; raised in place of KeyboardInterrupt, which Typer would turn into a silent exit 130."""
+
+
 class _Group(typer.core.TyperGroup):
     """Turns every failure into one line on stderr and a documented exit code."""
 
@@ -66,6 +70,8 @@ class _Group(typer.core.TyperGroup):
             return super().invoke(ctx)
         except BrokenPipeError:
             raise _PipeClosed() from None
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
 
     def main(self, args=None, prog_name=None, **extra):
         try:
@@ -77,7 +83,7 @@ class _Group(typer.core.TyperGroup):
             _fail("interrupted", EXIT_INTERRUPTED)
         except ClickException as e:  # click's usage errors: bad option, missing argument, ...
             _fail(e.format_message(), e.exit_code)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Interrupted):
             _fail("interrupted", EXIT_INTERRUPTED)
         except (_PipeClosed, BrokenPipeError):
             # The reader went away (`| head -1`): stop quietly, and let the interpreter's final
@@ -235,10 +241,10 @@ def run(
     """
     from vectorize_cli import inputs, progress, sink
     from vectorize_cli.errors import UsageError
-    from vectorize_cli.memory import check as check_memory, parse_size
+    from vectorize_cli.memory import parse_size
     from vectorize_cli.model.options import check_options
     from vectorize_cli.output import WRITERS, Output
-    from vectorize_cli.pipeline import run as run_pipeline
+    from vectorize_cli.pipeline import check as check_config, run as run_pipeline
     from vectorize_cli.render import Renderer
     from vectorize_cli.serialize import record
 
@@ -276,7 +282,7 @@ def run(
         weights=weights,
         max_memory=parse_size(max_memory),
     )
-    check_memory(config, 1)  # sizes that no text fits (the parameters) are refused before reading any input
+    check_config(config)  # before reading any input
 
     def results(advance):
         n = 0

@@ -30,8 +30,10 @@ def _decode(raw: bytes, name: str, offset: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
+        utf16 = offset == 0 and raw[:2] in (b"\xff\xfe", b"\xfe\xff")  # UTF-16's byte-order mark
+        hint = " (UTF-16? convert it to UTF-8: iconv -f UTF-16 -t UTF-8)" if utf16 else ""
         raise VectorizeError(
-            f"{name} is not valid UTF-8: byte 0x{raw[e.start]:02x} at byte offset {offset + e.start}"
+            f"{name} is not valid UTF-8: byte 0x{raw[e.start]:02x} at byte offset {offset + e.start}{hint}"
         ) from None
 
 
