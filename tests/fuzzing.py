@@ -262,11 +262,18 @@ def expected_texts(case: Case) -> list[str] | None:
     return [line.rstrip("\r") for line in text.split("\n") if line.rstrip("\r").strip()]
 
 
-def _bad_offset(data: bytes) -> int:
+def _bad_byte(case: Case) -> str:
+    """How the error names the first byte that is not UTF-8 (argv: a lone surrogate, or the
+    U+DC80..U+DCFF that Python puts for a byte it could not decode)."""
+    if case.mode == "argument":
+        i = re.search("[\ud800-\udfff]", case.text).start()
+        offset, c = len(case.text[:i].encode("utf-8")), ord(case.text[i])
+        what = f"byte 0x{c - 0xDC00:02x}" if 0xDC80 <= c <= 0xDCFF else f"lone surrogate U+{c:04X}"
+        return f"TEXT is not valid UTF-8: {what} at byte offset {offset}"
     try:
-        data.decode("utf-8")
+        case.data.decode("utf-8")
     except UnicodeDecodeError as e:
-        return e.start
+        return f"is not valid UTF-8: byte 0x{case.data[e.start]:02x} at byte offset {e.start}"
     raise AssertionError("valid UTF-8")
 
 
@@ -378,10 +385,10 @@ def check(case: Case, code: int, out: bytes, err: bytes) -> None:
         assert code == 2, f"{problem}: expected a usage error, got exit {code}: {stderr}"
         return
     texts = expected_texts(case)
-    if texts is None:  # not UTF-8: refused, with the byte offset of the first bad byte
+    if texts is None:  # not UTF-8: refused, naming the first bad byte and its offset
         assert code != 0, "invalid UTF-8 accepted"
-        if case.mode != "argument" and "UTF-8" in stderr:
-            assert f"at byte offset {_bad_offset(case.data)}" in stderr, stderr
+        if "UTF-8" in stderr:
+            assert _bad_byte(case) in stderr, (stderr, _bad_byte(case))
         return
     if huge(case):
         assert code == 1 and "over --max-memory" in stderr, f"huge sizes not refused up front: {code} {stderr}"

@@ -363,6 +363,16 @@ def test_output_is_never_a_device_or_a_pipe(tmp_path):
     assert fifo.exists() and not fifo.is_file()  # not replaced by a file
 
 
+@pytest.mark.parametrize("text, message", [
+    ("ab\udfff", "lone surrogate U+DFFF at byte offset 2"),  # was "byte 0x3ff": only U+DC80..U+DCFF are bytes
+    ("\ud83d!", "lone surrogate U+D83D at byte offset 0"),  # half an emoji
+    ("é\udcff", "byte 0xff at byte offset 2"),  # an argv byte Python could not decode
+])
+def test_lone_surrogates_in_text_are_named(text, message, tmp):
+    r = invoke("run", text)
+    _one_error_line(r.stderr_bytes, r.exit_code, 2, f"TEXT is not valid UTF-8: {message}")
+
+
 def test_text_starting_with_a_dash_follows_a_double_dash(tmp):
     code, out, err = in_process(_case("-1 is a number", "-a", "flash"), tmp)  # argv: run ... -- "-1 is a number"
     assert code == 0 and json.loads(out)["tokens"] == ["-", "1", "is", "a", "number"], err

@@ -21,7 +21,8 @@ def check_argument(text: str) -> str:
     for i, c in enumerate(text):
         if "\ud800" <= c <= "\udfff":
             offset = len(text[:i].encode("utf-8", "surrogateescape"))
-            byte = f"byte 0x{ord(c) - 0xDC00:02x}" if c >= "\udc80" else f"lone surrogate U+{ord(c):04X}"
+            escaped = "\udc80" <= c <= "\udcff"  # a byte Python could not decode, kept as U+DC80 + byte
+            byte = f"byte 0x{ord(c) - 0xDC00:02x}" if escaped else f"lone surrogate U+{ord(c):04X}"
             raise UsageError(f"TEXT is not valid UTF-8: {byte} at byte offset {offset}")
     return text
 
