@@ -42,6 +42,7 @@ def main() -> int:
 
     counts = defaultdict(int)
     failures = defaultdict(list)  # what broke -> [(how, case, message)]
+    slowest = []  # (seconds, exit code, case): the three slowest in-process runs
     tmp = Path(tempfile.mkdtemp(prefix="vectorize-fuzz-"))
     rng = random.Random(run_seed)
     start = time.perf_counter()
@@ -62,7 +63,11 @@ def main() -> int:
             with open(args.log, "a") as log:
                 log.write(f"{n} {case!r}\n")
         try:
+            t = time.perf_counter()
             code, out, err = fuzzing.in_process(case, tmp)
+            slowest.append((time.perf_counter() - t, code, case))
+            slowest.sort(key=lambda s: -s[0])
+            del slowest[3:]
             counts[f"exit {code}"] += 1
             fuzzing.check(case, code, out, err)
         except Exception as e:  # noqa: BLE001 - every failure is collected, none stops the run
@@ -90,6 +95,8 @@ def main() -> int:
     print(f"cases run: {counts['cases']} in {elapsed:.0f} s ({counts['subprocess']} also as a subprocess, "
           f"{counts['repeated in-process']} repeated); seed {run_seed}")
     print("exit codes: " + ", ".join(f"{k.split()[1]}: {v}" for k, v in sorted(counts.items()) if k.startswith("exit")))
+    for seconds, code, case in slowest:
+        print(f"slow: {seconds:.1f} s, exit {code}: {case!r}"[:300])
     print(f"failures: {n_fail} ({len(failures)} kinds)")
     for kind, items in sorted(failures.items(), key=lambda kv: -len(kv[1])):
         print(f"\n[{len(items)}x] {kind}")

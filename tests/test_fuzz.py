@@ -253,6 +253,17 @@ def test_no_nan_or_inf_at_extreme_scales_and_flash_agrees(scale, causal, backend
         assert np.abs(y_flash - y).max() <= 1e-5 * np.abs(y).max() + 1e-30, (T, scale)
 
 
+def test_mean_pooling_of_a_long_text_is_the_exact_mean():
+    """Found by benchmarks/fuzz.py: a float32 sum over thousands of tokens drifted by 2e-5."""
+    from vectorize_cli.pipeline import run
+
+    text = "one two three " * 3000  # no positions: the same few rows 3,000 times, rounding errors add up
+    for variant in ("flash", "scaled-dot"):
+        a = run(text, Config(attention=(variant,), heads=3, head_dim=8, positional="none")).attention[0]
+        exact = a.output.astype(np.float64).mean(axis=0)
+        np.testing.assert_allclose(a.sentence_vector, exact, rtol=1e-7, atol=1e-7)
+
+
 def test_half_precision_overflow_is_an_error_not_nan():
     pytest.importorskip("torch")
     x = (np.random.default_rng(0).standard_normal((16, 8)) * 1e4).astype(np.float32)
