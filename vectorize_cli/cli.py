@@ -48,13 +48,18 @@ Omit = _choices("Omit", ["embedding", "positional", "encoded", "weights", "param
 
 
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"vectorize: error: {message}\n")
-    sys.stderr.flush()
+    if sys.stderr is not None:  # closed by the shell (`2>&-`): the exit code alone tells
+        sys.stderr.write(f"vectorize: error: {message}\n")
+        sys.stderr.flush()
     sys.exit(code)
 
 
 class _PipeClosed(Exception):
     """stdout's reader went away; raised in place of BrokenPipeError, which Typer would turn into exit 1."""
+
+
+class _Interrupted(Exception):
+    """Ctrl-C; raised in place of KeyboardInterrupt, which Typer would turn into a silent exit 130."""
 
 
 class _Group(typer.core.TyperGroup):
@@ -65,6 +70,8 @@ class _Group(typer.core.TyperGroup):
             return super().invoke(ctx)
         except BrokenPipeError:
             raise _PipeClosed() from None
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
 
     def main(self, args=None, prog_name=None, **extra):
         try:
@@ -76,13 +83,20 @@ class _Group(typer.core.TyperGroup):
             _fail("interrupted", EXIT_INTERRUPTED)
         except ClickException as e:  # click's usage errors: bad option, missing argument, ...
             _fail(e.format_message(), e.exit_code)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Interrupted):
             _fail("interrupted", EXIT_INTERRUPTED)
         except (_PipeClosed, BrokenPipeError):
-            # The reader went away (`| head -1`): stop quietly. Point stdout at /dev/null so the
-            # interpreter's final flush does not complain about the closed pipe.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            # The reader went away (`| head -1`): stop quietly, and let the interpreter's final
+            # flush go to /dev/null rather than complain about the closed pipe.
+            from vectorize_cli.sink import discard_stdout
+
+            discard_stdout()
             sys.exit(EXIT_BROKEN_PIPE)
+        except OSError as e:  # I/O outside the readers and writers, e.g. `vectorize example > /dev/full`
+            from vectorize_cli.sink import discard_stdout
+
+            discard_stdout()
+            _fail(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""), 1)
         except MemoryError:
             _fail("out of memory; try a shorter text, a smaller --dim, or -a flash", 1)
         except Exception as e:  # a bug: say so in one line; VECTORIZE_DEBUG=1 shows the traceback
@@ -118,11 +132,19 @@ def _root(
     pass
 
 
+def _write(data: bytes) -> None:
+    from vectorize_cli.sink import stdout, write_record
+
+    write_record(stdout(), data)
+
+
 def _console():
     """stdout as rich sees it; 120 columns when it is not a terminal (a file or a pipe has no width)."""
     from vectorize_cli.output import console_for
 
-    return console_for(sys.stdout.buffer)
+    from vectorize_cli.sink import stdout
+
+    return console_for(stdout())
 
 
 MODEL_HELP = "A model folder (Hugging Face layout: config.json, model.safetensors, tokenizer.json) or `minilm`."
@@ -222,14 +244,14 @@ def run(
     from vectorize_cli.memory import parse_size
     from vectorize_cli.model.options import check_options
     from vectorize_cli.output import WRITERS, Output
-    from vectorize_cli.pipeline import run as run_pipeline
+    from vectorize_cli.pipeline import check as check_config, run as run_pipeline
     from vectorize_cli.render import Renderer
     from vectorize_cli.serialize import record
 
     check_options(ctx, model)
     source = inputs.from_cli([] if text is None else [text], file, whole)
     # a bar for batches, on a terminal's stderr, unless the data itself goes to that terminal
-    show_bar = source.stream is not None and not whole and progress.wanted() and (output or not sys.stdout.isatty())
+    show_bar = source.stream is not None and not whole and progress.wanted() and (output or not sink.stdout().isatty())
     if model is not None:  # a pretrained model: vectorize_cli/model/
         from vectorize_cli.model import cli as model_cli
 
@@ -260,6 +282,8 @@ def run(
         weights=weights,
         max_memory=parse_size(max_memory),
     )
+    check_config(config)  # before reading any input
+
     def results(advance):
         n = 0
         for t in source.sentences(advance):
@@ -272,7 +296,8 @@ def run(
     with sink.open_sink(output, force) as out, progress.bar(progress.size_of(source.stream) if show_bar else None,
                                                            show_bar) as advance:
         to_record = partial(record, omit=omitted)
-        WRITERS[output_format.value](results(advance), Output(source.single, to_record, Renderer.result, precision), out)
+        WRITERS[output_format.value](results(advance), Output(source.single, to_record, Renderer.result, precision,
+                                                              config.max_memory), out)
 
 
 @app.command(epilog="""
@@ -302,12 +327,12 @@ def similarity(
     ] = VectorFormat("table"),
 ) -> None:
     """Cosine similarity of every pair of texts, by a pretrained model's sentence vectors."""
-    from vectorize_cli import inputs
+    from vectorize_cli import inputs, sink
     from vectorize_cli.model import cli as model_cli
 
     source = inputs.from_cli(texts or [], file, False)
     model_cli.similarity(source.sentences(), model, [a.value for a in attention], backend.value, output_format.value,
-                         precision, batch_size, sys.stdout.buffer)
+                         precision, batch_size, sink.stdout())
 
 
 @app.command()
@@ -326,7 +351,7 @@ def example(
         console = _console()
         console.print(article.render(ex, Renderer(console, precision, trim=True)))
     else:
-        sys.stdout.buffer.write(dumps(article.record(ex), pretty=output_format.value == "json"))
+        _write(dumps(article.record(ex), pretty=output_format.value == "json"))
 
 
 @app.command()
@@ -341,7 +366,7 @@ def variants(
         for name, v in ATTENTION.items()
     ]
     if output_format.value != "table":
-        sys.stdout.buffer.write(dumps(rows, pretty=output_format.value == "json"))
+        _write(dumps(rows, pretty=output_format.value == "json"))
         return
     from vectorize_cli.render import new_table, titled
 
@@ -400,7 +425,7 @@ def bench(
     if output_format.value != "table":
         record = {"kind": "bench", "machine": b.machine(), "config": base.to_dict(), "repeat": repeat,
                   "warmup": warmup, "results": rows}
-        sys.stdout.buffer.write(dumps(record, pretty=output_format.value == "json"))
+        _write(dumps(record, pretty=output_format.value == "json"))
         return
     console = _console()
     console.print(b.table(rows, b.machine()))

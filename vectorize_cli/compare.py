@@ -8,11 +8,12 @@ from vectorize_cli.result import AttentionResult
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """cos(a, b) = a·b / (|a| |b|) over the last axis, in float64; 1.0 when both are zero."""
+    """cos(a, b) = a·b / (|a| |b|) over the last axis, in float64; 1.0 when both are zero, 0.0 when one is."""
     a, b = a.astype(np.float64), b.astype(np.float64)
     dot = (a * b).sum(axis=-1)
-    norms = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
-    return np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), 1.0)
+    na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
+    norms = na * nb
+    return np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), np.where((na > 0) | (nb > 0), 0.0, 1.0))
 
 
 def difference(a: AttentionResult, b: AttentionResult) -> dict:

@@ -6,6 +6,8 @@ from functools import cached_property
 
 from vectorize_cli.errors import UsageError
 
+INT64 = 2**63  # integer options are signed 64-bit, the widest integers orjson writes
+
 
 @dataclass(frozen=True)
 class Config:
@@ -29,6 +31,10 @@ class Config:
     max_memory: int = 4 * 2**30  # refuse runs whose estimated arrays exceed this many bytes
 
     def __post_init__(self) -> None:
+        for option in ("dim", "heads", "head_dim", "block_size", "seed", "max_memory"):
+            value = getattr(self, option)
+            if value is not None and not -INT64 <= value < INT64:  # so that the JSON record holds it exactly
+                raise UsageError(f"--{option.replace('_', '-')} {value} does not fit in a signed 64-bit integer")
         if self.dim < 1:
             raise UsageError(f"--dim must be at least 1, got {self.dim}")
         if self.heads < 1:

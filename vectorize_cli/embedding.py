@@ -16,6 +16,9 @@ from vectorize_cli.errors import lookup
 from vectorize_cli.seeded import uniform
 
 
+CACHED_DIM = 256  # vectors up to this width are cached: 65,536 of them hold 64 MiB at most
+
+
 @lru_cache(maxsize=1 << 16)
 def _hash_vector(token: str, seed: int, d: int) -> np.ndarray:
     v = uniform(f"embedding/{token}", seed, (d,), math.sqrt(3.0))  # (d,)
@@ -25,7 +28,8 @@ def _hash_vector(token: str, seed: int, d: int) -> np.ndarray:
 
 def hash_embedding(tokens: list[str], d: int, seed: int) -> np.ndarray:
     """E[t] = U(-sqrt(3), sqrt(3))^d seeded by the token itself."""
-    return np.stack([_hash_vector(t, seed, d) for t in tokens])  # (T, d)
+    vector = _hash_vector if d <= CACHED_DIM else _hash_vector.__wrapped__
+    return np.stack([vector(t, seed, d) for t in tokens])  # (T, d)
 
 EMBEDDINGS: dict[str, Callable[[list[str], int, int], np.ndarray]] = {"hash": hash_embedding}
 

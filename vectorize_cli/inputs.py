@@ -7,6 +7,7 @@ a leading byte-order mark and Windows line endings are accepted; blank lines are
 
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -20,7 +21,8 @@ def check_argument(text: str) -> str:
     for i, c in enumerate(text):
         if "\ud800" <= c <= "\udfff":
             offset = len(text[:i].encode("utf-8", "surrogateescape"))
-            byte = f"byte 0x{ord(c) - 0xDC00:02x}" if c >= "\udc80" else f"lone surrogate U+{ord(c):04X}"
+            escaped = "\udc80" <= c <= "\udcff"  # a byte Python could not decode, kept as U+DC80 + byte
+            byte = f"byte 0x{ord(c) - 0xDC00:02x}" if escaped else f"lone surrogate U+{ord(c):04X}"
             raise UsageError(f"TEXT is not valid UTF-8: {byte} at byte offset {offset}")
     return text
 
@@ -29,29 +31,43 @@ def _decode(raw: bytes, name: str, offset: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
+        utf16 = offset == 0 and raw[:2] in (b"\xff\xfe", b"\xfe\xff")  # UTF-16's byte-order mark
+        hint = " (UTF-16? convert it to UTF-8: iconv -f UTF-16 -t UTF-8)" if utf16 else ""
         raise VectorizeError(
-            f"{name} is not valid UTF-8: byte 0x{raw[e.start]:02x} at byte offset {offset + e.start}"
+            f"{name} is not valid UTF-8: byte 0x{raw[e.start]:02x} at byte offset {offset + e.start}{hint}"
         ) from None
+
+
+@contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """A read that fails inside (an I/O error) is an error naming the input."""
+    try:
+        yield
+    except OSError as e:
+        raise VectorizeError(f"cannot read {name}: {e.strerror or e}") from None
 
 
 def lines(stream: BinaryIO, name: str, on_read=lambda n: None) -> Iterator[str]:
     """Each non-blank line of a binary stream, decoded, without its line ending; read lazily.
     on_read(n) is told the bytes each line took (for a progress bar)."""
     offset = 0
-    for raw in stream:
-        on_read(len(raw))
-        text = _decode(raw, name, offset)
-        if offset == 0:
-            text = text.removeprefix("\ufeff")
-        offset += len(raw)
-        text = text.rstrip("\r\n")
-        if text.strip():
-            yield text
+    with _reading(name):
+        for raw in stream:
+            on_read(len(raw))
+            text = _decode(raw, name, offset)
+            if offset == 0:
+                text = text.removeprefix("\ufeff")
+            offset += len(raw)
+            text = text.rstrip("\r\n")
+            if text.strip():
+                yield text
 
 
 def whole(stream: BinaryIO, name: str) -> Iterator[str]:
     """The whole stream as one text."""
-    text = _decode(stream.read(), name, 0).removeprefix("\ufeff")
+    with _reading(name):
+        raw = stream.read()
+    text = _decode(raw, name, 0).removeprefix("\ufeff")
     if text.strip():
         yield text
 
@@ -97,4 +113,6 @@ def from_cli(texts: list[str], file: Path | None, as_one: bool) -> Source:
         return Source([check_argument(t) for t in texts], None, "TEXT", False)
     if file is not None:
         return Source(None, open_input(file), str(file), as_one)
+    if sys.stdin is None:
+        raise VectorizeError("stdin is closed: give TEXT or --file FILE, or redirect stdin")
     return Source(None, sys.stdin.buffer, "stdin", as_one)

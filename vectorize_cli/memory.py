@@ -1,9 +1,10 @@
 """Memory estimates made before allocating, so that a run that cannot fit is refused up front
 with the numbers, instead of being killed by the operating system half-way.
 
-The estimate counts the big arrays of one sentence: the stages (T x d), the parameters, and per
-variant its largest intermediates. It is a floor, not a bound: Python and the libraries add
-their own (tens of MiB; a few hundred with torch).
+The estimate counts the big arrays of one sentence: the stages (T x d), the parameters (and the
+hash bytes the largest is drawn from), and per variant its largest intermediates, projections and
+output; output.py adds the JSON text before writing it. It is a floor, not a bound: Python and
+the libraries add their own (tens of MiB; a few hundred with torch).
 """
 
 import re
@@ -16,30 +17,51 @@ UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, 
 
 
 def parse_size(text: str) -> int:
-    """'4GiB', '512MB', '1e9', '2 gb' -> bytes."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-z]*)\s*", text.lower())
+    """'4GiB', '512MB', '1e9', '2 gb' -> bytes: at least 1, below 2**63 (8 EiB)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*", text.lower())
     if not m or m.group(2) not in UNITS:
         raise UsageError(f"--max-memory: cannot read {text!r}; write e.g. 4GiB, 512MB or 1e9")
-    return int(float(m.group(1)) * UNITS[m.group(2)])
+    n = float(m.group(1)) * UNITS[m.group(2)]  # inf for 1e400
+    if not 1 <= n < 2**63:
+        raise UsageError(f"--max-memory {text.strip()!r} is out of range: at least 1 byte, below 8 EiB")
+    return int(n)
 
 
 def human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if n < 1024 or unit == "EiB":
+            return f"{n:.4g} EiB" if n >= 1024 else f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
     raise AssertionError
 
 
-def _attention(kernel: str, variant: str, T: int, c: Config, item: int) -> tuple[str, int]:
-    """(what, bytes) of a variant's largest intermediate."""
-    H, hs, d, B = c.heads, c.head_dim, c.dim, c.block_size
+def _parameters(variant: str, c: Config) -> tuple[str, int, int]:
+    """(family, numbers, the largest matrix's numbers) of a variant's parameters (attention/params.py).
+    flash uses multi-head's, cached once."""
+    d, width = c.dim, c.heads * c.head_dim
     if variant == "additive":
-        return f"additive scores {T} x {T} x {d}", 2 * T * T * d * item  # the tanh argument and its value
-    if kernel == "flash" and not c.weights:
-        return f"flash tiles {H} x {min(B, T)} x {min(B, T)}", (3 * H * min(B, T) ** 2 + 6 * H * T * hs) * item
+        return "additive", 2 * d * d + d, d * d  # w_q, w_k, v
+    if variant == "self":
+        return "self", 3 * d * d, d * d  # w_q, w_k, w_v
+    if variant in ("multi-head", "flash"):
+        return "multi-head", 3 * d * width + (0 if c.concat else width * d), d * width  # w_q, w_k, w_v, w_o
+    return variant, 0, 0  # scaled-dot: none
+
+
+def _attention(kernel: str, variant: str, T: int, c: Config, item: int) -> tuple[str, int]:
+    """(what, bytes) of a variant's intermediates: its largest array, the projections and its output."""
+    H, hs, d, B = c.heads, c.head_dim, c.dim, c.block_size
+    if variant == "additive":  # the tanh argument and its value, then the scores' softmax
+        return f"additive scores {T} x {T} x {d}", (2 * T * T * d + 3 * T * T + 4 * T * d) * item
+    width = {"scaled-dot": d, "self": d}.get(variant, H * hs)
+    projections = 4 * T * width  # q, k, v and the output
+    if kernel == "flash" and not c.weights:  # every core works on its own query block's tiles
+        from vectorize_cli.parallel import cores
+
+        tile, workers = min(B, T), min(cores(), -(-T // B))
+        return f"flash tiles {H} x {tile} x {tile}", (4 * H * tile * tile * workers + projections + 3 * H * T * hs) * item
     heads = 1 if variant in ("scaled-dot", "self") else H
-    return f"{variant} weights {heads} x {T} x {T}", 3 * heads * T * T * item  # scores, exp, weights
+    return f"{variant} weights {heads} x {T} x {T}", (3 * heads * T * T + projections) * item  # scores, exp, weights
 
 
 def estimate(c: Config, T: int) -> list[tuple[str, int]]:
@@ -47,20 +69,52 @@ def estimate(c: Config, T: int) -> list[tuple[str, int]]:
     from vectorize_cli.attention import ATTENTION
 
     item = 4  # float32; half precision needs less, so this errs on the safe side
-    d, width = c.dim, c.heads * c.head_dim
-    parts = [(f"stages {T} x {c.dim}", 4 * T * d * item), (f"projections {T} x {width}", 4 * T * width * item),
-             (f"parameters {d} x {width}", 4 * max(d, width) ** 2 * item)]
+    d = c.dim
+    # embedding, positional (float64 while computed), their float32 copies and the encoded sum
+    parts = [(f"stages {T} x {d}", 6 * T * d * item)]
+    families = {family: (n, largest) for family, n, largest in (_parameters(v, c) for v in c.attention) if n}
+    if families:  # held for the whole run (twice with torch: its copy); the largest is drawn from hash bytes
+        n = sum(n for n, _ in families.values()) * (2 if c.backend == "torch" else 1)
+        n += max(largest for _, largest in families.values())
+        parts.append((f"parameters of {' and '.join(families)}, d = {d}, H x hs = {c.heads * c.head_dim}", n * item))
     parts += [_attention(ATTENTION[v].kernel, v, T, c, item) for v in c.attention if v in ATTENTION]
     return parts
 
 
 def check(c: Config, T: int) -> None:
-    """Refuse, naming the biggest array and the way out, when the estimate exceeds --max-memory."""
+    """Refuse, naming the biggest array and the way out, when the estimate exceeds --max-memory.
+    T = 1 checks what does not depend on the text (the parameters), before any input is read."""
     parts = estimate(c, T)
     total = sum(n for _, n in parts)
     if total > c.max_memory:
         what, n = max(parts, key=lambda p: p[1])
         hint = "use -a flash (linear memory) or raise --max-memory" if "weights" in what or "scores" in what \
-            else "use a smaller --dim or raise --max-memory"
+            else "use smaller sizes (--dim, --heads, --head-dim) or raise --max-memory" if "parameters" in what \
+            else "use a shorter text, a smaller --dim, or raise --max-memory"
         raise VectorizeError(f"this run needs about {human(total)} ({what}: {human(n)}), over --max-memory "
                              f"{human(c.max_memory)}; {hint}")
+
+
+TEXT_BYTES = {False: 16, True: 32}  # most bytes one float32 takes in JSON: '-1.2345678e-25,'; pretty: on a line
+# of its own, indented by up to 16 spaces
+
+
+def numbers(obj) -> int:
+    """How many numbers the arrays in a record hold (numpy arrays inside dicts and lists)."""
+    if hasattr(obj, "size") and hasattr(obj, "dtype"):
+        return int(obj.size)
+    if isinstance(obj, dict):
+        return sum(numbers(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(numbers(v) for v in obj)
+    return 0
+
+
+def check_text(record: dict, pretty: bool, limit: int) -> None:
+    """Refuse, before writing it, a record whose JSON text and the arrays it comes from exceed --max-memory."""
+    n = numbers(record)
+    need = n * (TEXT_BYTES[pretty] + 4)
+    if need > limit:
+        raise VectorizeError(f"this record's JSON needs about {human(need)} ({n:,} numbers, as arrays and as text), "
+                             f"over --max-memory {human(limit)}; leave big fields out (--omit weights), "
+                             "use --format table, or raise --max-memory")

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from vectorize_cli.memory import check_text
 from vectorize_cli.serialize import dumps
-from vectorize_cli.sink import whole, write_record
+from vectorize_cli.sink import flush, whole, write_all, write_failed, write_record
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Output:
     record: Callable[[Any], dict]  # result -> its JSON record
     render: Callable[[Any, Any], Any]  # (Renderer, result) -> a rich renderable
     precision: int = 3  # decimals in tables
+    max_memory: int | None = None  # refuse a record whose JSON text would not fit (memory.check_text)
 
 
 class _TextTo:
@@ -47,7 +49,7 @@ def _width_without_a_terminal() -> int:
     import sys
 
     try:
-        return os.get_terminal_size(sys.stderr.fileno()).columns if sys.stderr.isatty() else 120
+        return os.get_terminal_size(sys.stderr.fileno()).columns if sys.stderr and sys.stderr.isatty() else 120
     except (OSError, ValueError):
         return 120
 
@@ -59,7 +61,7 @@ def console_for(sink: BinaryIO):
 
     from rich.console import Console
 
-    text = sys.stdout if sink is sys.stdout.buffer else _TextTo(sink)
+    text = sys.stdout if sys.stdout is not None and sink is sys.stdout.buffer else _TextTo(sink)
     width = None if text.isatty() or "COLUMNS" in os.environ else _width_without_a_terminal()
     return Console(file=text, highlight=False, soft_wrap=False, width=width)
 
@@ -71,19 +73,49 @@ def tables(results: Iterable, out: Output, sink: BinaryIO) -> None:
     for result in results:
         table = out.render(renderer, result)
         with whole():
-            renderer.console.print(table)
+            try:
+                renderer.console.print(table)
+            except BrokenPipeError:
+                raise
+            except OSError as e:
+                raise write_failed(e) from None
+
+
+def _dumps(result, out: Output, pretty: bool) -> bytes:
+    rec = out.record(result)
+    if out.max_memory is not None:
+        check_text(rec, pretty, out.max_memory)
+    return dumps(rec, pretty)
 
 
 def json(results: Iterable, out: Output, sink: BinaryIO) -> None:
-    """One document: the record for a TEXT argument, an array of records for stdin or a file."""
-    records = [out.record(r) for r in results]
-    write_record(sink, dumps(records[0] if out.single else records, pretty=True))
+    """One document: the record for a TEXT argument, an array of records for stdin or a file.
+    The array is written only once whole (an error leaves no output); meanwhile it waits in a
+    spool, on disk past 64 MiB, so that memory holds one record at a time, however many there are."""
+    if out.single:
+        for result in results:
+            write_record(sink, _dumps(result, out, pretty=True))
+        return
+    import tempfile
+
+    with tempfile.SpooledTemporaryFile(max_size=64 * 2**20) as spool:
+        n = 0
+        for result in results:  # each record as orjson indents it inside an array: two more spaces a line
+            spool.write(b",\n  " if n else b"[\n  ")
+            spool.write(_dumps(result, out, pretty=True)[:-1].replace(b"\n", b"\n  "))
+            n += 1
+        spool.write(b"\n]\n" if n else b"[]\n")
+        spool.seek(0)
+        with whole():
+            for chunk in iter(lambda: spool.read(1 << 20), b""):
+                write_all(sink, chunk)
+            flush(sink)
 
 
 def jsonl(results: Iterable, out: Output, sink: BinaryIO) -> None:
     """One compact record per line, streamed: each line is written as soon as it is ready."""
     for result in results:
-        write_record(sink, dumps(out.record(result)))
+        write_record(sink, _dumps(result, out, pretty=False))
 
 
 WRITERS: dict[str, Callable[[Iterable, Output, BinaryIO], None]] = {

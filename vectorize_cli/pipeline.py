@@ -14,7 +14,7 @@ from vectorize_cli.attention.backends import KERNEL_NAMES, Backend, FusedFlash, 
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention
 from vectorize_cli.config import Config
 from vectorize_cli.embedding import embed
-from vectorize_cli.errors import UsageError, lookup
+from vectorize_cli.errors import UsageError, VectorizeError, lookup
 from vectorize_cli.pooling import POOLING
 from vectorize_cli.positional import positions
 from vectorize_cli.result import AttentionResult, Result
@@ -42,6 +42,14 @@ def _forward(variant: Variant, family: str, x, params, config: Config, backend: 
     return backend.numpy(y), backend.numpy(att), name, notes
 
 
+def _finite(name: str, backend: Backend, *arrays) -> None:
+    """Never a wrong number: an overflow (float16 holds no more than 65504) is an error, not NaN in the output."""
+    if not all(a is None or np.isfinite(a).all() for a in arrays):
+        other = "float32 or bfloat16" if backend.dtype == "float16" else "float32"
+        raise VectorizeError(f"{name} overflowed in {backend.dtype}: some scores or outputs are beyond its range; "
+                             f"use --dtype {other}")
+
+
 def attend(name: str, x: np.ndarray, config: Config) -> AttentionResult:
     """Run one attention variant on the encoded tokens x (T, d) and pool its output."""
     variant = lookup(ATTENTION, "attention variant", name)
@@ -52,6 +60,7 @@ def attend(name: str, x: np.ndarray, config: Config) -> AttentionResult:
     if variant.kernel == "flash" and config.weights:  # the weights a fused kernel never holds, explicitly
         y_explicit, att, _, _ = _forward(variant, "explicit", x, params, config, backend)
         explicit_delta = float(np.abs(y - y_explicit).max())
+    _finite(name, backend, y, att)
     if len(config.attention) > 1 and backend != NUMPY:  # compared: how far from the float32 numpy reference
         y_ref = _forward(variant, variant.kernel, x, params, config, NUMPY)[0]
         reference_delta = float(np.abs(y - y_ref).max())
@@ -60,13 +69,21 @@ def attend(name: str, x: np.ndarray, config: Config) -> AttentionResult:
                            notes, explicit_delta, reference_delta)
 
 
+def check(config: Config) -> None:
+    """What can be refused before any text is read: a backend, device or dtype that cannot run
+    (--device cuda without torch or a GPU, half precision on numpy), and sizes no memory holds."""
+    for name in config.attention:
+        resolve(lookup(ATTENTION, "attention variant", name).kernel, config.backend, config.device, config.dtype)
+    memory.check(config, 1)  # T = 1: the parameters, whatever the text
+
+
 def run(text: str, config: Config) -> Result:
     tokens = tokenize(text, config.tokenizer)
     if not tokens:
         raise UsageError("the text has no tokens (it is empty or only spaces and control characters)")
     T, d = len(tokens), config.dim
     memory.check(config, T)  # before allocating anything of size T
-    embedding = embed(tokens, config.embedding, d, config.seed).astype(DTYPE)  # (T, d)
+    embedding = embed(tokens, config.embedding, d, config.seed).astype(DTYPE, copy=False)  # (T, d)
     positional = positions(config.positional, T, d, config.seed).astype(DTYPE)  # (T, d)
     encoded = embedding + positional  # (T, d)
     attention = [attend(name, encoded, config) for name in config.attention]

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 def wanted() -> bool:
     """stderr is a terminal (the cli also checks that the data does not go to that terminal)."""
-    return sys.stderr.isatty()
+    return sys.stderr is not None and sys.stderr.isatty()
 
 
 def size_of(stream: BinaryIO) -> int | None:

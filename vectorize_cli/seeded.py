@@ -15,13 +15,20 @@ import math
 import numpy as np
 
 
+CHUNK = 1 << 20  # numbers mapped at a time: the float64 steps never hold more than 8 MiB
+
+
 def uniform(key: str, seed: int, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
-    """Numbers uniform on [-scale, scale), float32, the same everywhere for (key, seed, shape)."""
+    """Numbers uniform on [-scale, scale), float32, the same everywhere for (key, seed, shape).
+    Holds twice the result at most (the digest and the result), whatever its size."""
     n = math.prod(shape)
     data = f"{seed}\0{key}".encode("utf-8", "surrogatepass")
     u = np.frombuffer(hashlib.shake_256(data).digest(4 * n), dtype="<u4")  # n uint32
-    unit = (u + 0.5) / 2.0**31 - 1.0  # float64 in (-1, 1)
-    return (unit * scale).astype(np.float32).reshape(shape)
+    out = np.empty(n, dtype=np.float32)
+    for i in range(0, n, CHUNK):
+        unit = (u[i : i + CHUNK] + 0.5) / 2.0**31 - 1.0  # float64 in (-1, 1)
+        out[i : i + CHUNK] = unit * scale
+    return out.reshape(shape)
 
 
 def xavier(key: str, seed: int, fan_in: int, fan_out: int) -> np.ndarray:

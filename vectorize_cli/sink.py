@@ -48,26 +48,69 @@ def whole() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
-def write_record(sink: BinaryIO, data: bytes) -> None:
-    """Write all of data and flush, with Ctrl-C held back until it is out. A signal can cut a
-    blocked write short (BufferedWriter.write then returns fewer bytes), so loop until all are out."""
-    with whole():
-        view = memoryview(data)
+def stdout() -> BinaryIO:
+    """stdout's bytes; an error when the shell closed it (`>&-`)."""
+    if sys.stdout is None:
+        raise VectorizeError("stdout is closed: redirect it, or write to a file with --output FILE")
+    return sys.stdout.buffer
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null after a failed write, so that the interpreter's last flush of
+    what it still buffers does not fail a second time."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no stdout, or not a real file (CliRunner)
+        pass
+
+
+def write_failed(e: OSError) -> VectorizeError:
+    """A write that failed (disk full, I/O error) as the error to report."""
+    discard_stdout()
+    return VectorizeError(f"cannot write the output: {e.strerror or e}")
+
+
+def write_all(sink: BinaryIO, data: bytes) -> None:
+    """Write all of data. A signal can cut a blocked write short (BufferedWriter.write then
+    returns fewer bytes), so loop until all are out."""
+    view = memoryview(data)
+    try:
         while view:
             view = view[sink.write(view) :]
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise write_failed(e) from None
+
+
+def write_record(sink: BinaryIO, data: bytes) -> None:
+    """Write all of data and flush, with Ctrl-C held back until it is out."""
+    with whole():
+        write_all(sink, data)
+        flush(sink)
+
+
+def flush(sink: BinaryIO) -> None:
+    try:
         sink.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise write_failed(e) from None
 
 
 @contextmanager
 def open_sink(path: Path | None, force: bool) -> Iterator[BinaryIO]:
     """stdout's bytes, or a temporary file renamed to `path` once the block ends without error."""
     if path is None:
-        yield sys.stdout.buffer
+        yield stdout()
         return
     if path.exists() and not force:
         raise UsageError(f"{path} exists; add --force to replace it")
     if path.is_dir():
         raise UsageError(f"{path} is a directory")
+    if path.exists() and not path.is_file():  # a device or a pipe (/dev/null): never replaced by a file
+        raise UsageError(f"{path} is not a regular file; write to it with the shell: > {path}")
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)

@@ -49,7 +49,7 @@ def _warn_truncated(model: Model, truncated: list[int], single: bool) -> None:
 
 def write_npy(a: np.ndarray, sink: BinaryIO) -> None:
     """N x d float32 little-endian, as np.save writes: np.load(io.BytesIO(sys.stdin.buffer.read()))."""
-    if sink is sys.stdout.buffer and sys.stdout.isatty():
+    if sink.isatty():
         raise UsageError("--format npy writes binary: redirect stdout to a file or a pipe, or use --output")
     buf = io.BytesIO()
     np.lib.format.write_array(buf, np.ascontiguousarray(a, dtype="<f4"), allow_pickle=False)

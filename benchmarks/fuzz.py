@@ -1,0 +1,110 @@
+"""Fuzz `vectorize run` with hostile text and options: 10,000+ cases by default (issue 4).
+
+    python benchmarks/fuzz.py                        # 10,000 cases, a fresh random seed
+    python benchmarks/fuzz.py --cases 20000 --seed 7 --subprocess-every 25
+
+Every case runs in-process through CliRunner and is checked by tests/fuzzing.py's `check` (no
+traceback, documented exit code, one error line, valid JSON matching the schema, finite numbers
+recomputed in float64, ...). Every --subprocess-every-th case also runs as a real process with a
+random PYTHONHASHSEED, its input as bytes on stdin or argv, and must give the same bytes; every
+--repeat-every-th runs twice in-process and must give the same bytes. Prints the cases run, the
+failures grouped by what broke, and one example of each. Exits 1 when anything failed.
+"""
+
+import argparse
+import random
+import re
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
+
+import fuzzing  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=None, help="hypothesis seed (default: random, printed)")
+    ap.add_argument("--subprocess-every", type=int, default=40, help="every N-th case also as a real process")
+    ap.add_argument("--repeat-every", type=int, default=10, help="every N-th case run twice in-process")
+    ap.add_argument("--log", help="append each case to this file before running it (to find a crash)")
+    ap.add_argument("--show", type=int, default=3, help="examples printed per kind of failure")
+    args = ap.parse_args()
+    run_seed = random.randrange(2**32) if args.seed is None else args.seed
+    print(f"fuzzing {args.cases} cases, seed {run_seed}", flush=True)
+
+    counts = defaultdict(int)
+    failures = defaultdict(list)  # what broke -> [(how, case, message)]
+    slowest = []  # (seconds, exit code, case): the three slowest in-process runs
+    tmp = Path(tempfile.mkdtemp(prefix="vectorize-fuzz-"))
+    rng = random.Random(run_seed)
+    start = time.perf_counter()
+
+    def fail(how: str, case, e: BaseException) -> None:
+        message = f"{type(e).__name__}: {e}".strip()
+        kind = re.sub(r"\d+", "N", message.splitlines()[0])[:160]
+        failures[kind].append((how, case, message))
+
+    @settings(max_examples=args.cases, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @seed(run_seed)
+    @given(case=fuzzing.cases())
+    def one(case):
+        counts["cases"] += 1
+        n = counts["cases"]
+        if args.log:
+            with open(args.log, "a") as log:
+                log.write(f"{n} {case!r}\n")
+        try:
+            t = time.perf_counter()
+            code, out, err = fuzzing.in_process(case, tmp)
+            slowest.append((time.perf_counter() - t, code, case))
+            slowest.sort(key=lambda s: -s[0])
+            del slowest[3:]
+            counts[f"exit {code}"] += 1
+            fuzzing.check(case, code, out, err)
+        except Exception as e:  # noqa: BLE001 - every failure is collected, none stops the run
+            fail("in-process", case, e)
+            return
+        try:
+            if n % args.repeat_every == 0:
+                counts["repeated in-process"] += 1
+                assert fuzzing.in_process(case, tmp) == (code, out, err), "a second run differs"
+            if n % args.subprocess_every == 0 and fuzzing.argv_safe(case):
+                counts["subprocess"] += 1
+                sub = fuzzing.in_subprocess(case, tmp, hash_seed=rng.randrange(2**32))
+                fuzzing.check(case, *sub)
+                if case.mode != "argument" or sub[0] == 0:  # argv errors name bytes the OS passed
+                    assert sub[0] == code and sub[1] == out, f"subprocess differs: exit {sub[0]} vs {code}"
+        except Exception as e:  # noqa: BLE001
+            fail("subprocess / repeat", case, e)
+        if n % 500 == 0:
+            print(f"  {n} cases, {sum(map(len, failures.values()))} failures, {time.perf_counter() - start:.0f} s",
+                  file=sys.stderr, flush=True)
+
+    one()
+    elapsed = time.perf_counter() - start
+    n_fail = sum(map(len, failures.values()))
+    print(f"cases run: {counts['cases']} in {elapsed:.0f} s ({counts['subprocess']} also as a subprocess, "
+          f"{counts['repeated in-process']} repeated); seed {run_seed}")
+    print("exit codes: " + ", ".join(f"{k.split()[1]}: {v}" for k, v in sorted(counts.items()) if k.startswith("exit")))
+    for seconds, code, case in slowest:
+        print(f"slow: {seconds:.1f} s, exit {code}: {case!r}"[:300])
+    print(f"failures: {n_fail} ({len(failures)} kinds)")
+    for kind, items in sorted(failures.items(), key=lambda kv: -len(kv[1])):
+        print(f"\n[{len(items)}x] {kind}")
+        for how, case, message in sorted(items, key=lambda i: len(repr(i[1])))[: args.show]:
+            print(f"  {how}: {case!r}"[:2000])
+            print("    " + message.replace("\n", "\n    ")[:1500])
+    return 1 if n_fail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
