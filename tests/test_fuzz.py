@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import fuzzing
 from fuzzing import FRAGMENTS, Case, argv_safe, cases, check, in_process, in_subprocess
 from vectorize_cli.attention import ATTENTION
 from vectorize_cli.config import Config

@@ -31,6 +31,7 @@ def hash_embedding(tokens: list[str], d: int, seed: int) -> np.ndarray:
     vector = _hash_vector if d <= CACHED_DIM else _hash_vector.__wrapped__
     return np.stack([vector(t, seed, d) for t in tokens])  # (T, d)
 
+
 EMBEDDINGS: dict[str, Callable[[list[str], int, int], np.ndarray]] = {"hash": hash_embedding}
 
 

@@ -130,7 +130,8 @@ class Renderer:
         parts = [Rule(f"[bold]{a.variant}[/bold] attention", style="cyan")]
         keys = [printable(t, 8) for t in tokens]
         if a.weights is None:
-            parts.append(Text(f"{a.variant}: weights never materialised (tiled online softmax); output below.", style="italic"))
+            parts.append(Text(f"{a.variant}: weights never materialised (tiled online softmax); output below.",
+                              style="italic"))
         else:
             H = a.weights.shape[0]
             for h in range(H):

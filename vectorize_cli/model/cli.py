@@ -19,6 +19,7 @@ from vectorize_cli.model.serialize import record, similarity_record
 from vectorize_cli.output import WRITERS, Output
 from vectorize_cli.sink import write_record
 
+
 def warn(message: str) -> None:
     sys.stderr.write(f"vectorize: warning: {message}\n")
     sys.stderr.flush()
