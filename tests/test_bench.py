@@ -71,5 +71,14 @@ def test_bench_cli_table_json_and_plot(tmp_path):
 def test_bench_cli_errors():
     r = invoke("bench", "-T", "0")
     assert r.exit_code == 2 and "--length" in r.stderr and len(r.stderr.splitlines()) == 1
-    r = invoke("bench", "-T", "8", "--dim", "8", "--plot", "/no/such/dir/plot.png")
-    assert r.exit_code == 1 and "cannot write the plot to /no/such/dir/plot.png" in r.stderr
+    r = invoke("bench", "-T", "8", "--dim", "8", "--plot", "/no/such/dir/plot.png")  # refused before any case runs
+    assert r.exit_code == 1 and "cannot write the plot to /no/such/dir/plot.png" in r.stderr and r.stdout == ""
+    r = invoke("bench", "-T", "8", "--dim", "8", "--plot", "plot.unknown")
+    assert r.exit_code == 2 and ".png" in r.stderr and r.stdout == "" and len(r.stderr.splitlines()) == 1
+
+
+def test_bench_results_survive_a_plot_that_cannot_be_written(tmp_path):
+    (tmp_path / "plot.png").mkdir()  # the folder is there, the file cannot be written: found only at the end
+    r = invoke("bench", "-T", "8", "--dim", "8", "-F", "json", "--plot", str(tmp_path / "plot.png"))
+    assert r.exit_code == 1 and "cannot write the plot" in r.stderr
+    assert json.loads(r.stdout)["results"][0]["T"] == 8  # the measurements were written first

@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -100,6 +101,21 @@ def test_truncation_is_one_warning_line(minilm):
     assert r.exit_code == 0 and np.load(io.BytesIO(r.stdout_bytes)).shape == (3, 384)
     assert r.stderr == ("vectorize: warning: 2 input(s) are longer than the model's 256 tokens (input 2, 3); "
                         "truncated to the first 256\n")
+    r = invoke("run", "-", "-m", "minilm", "-F", "jsonl", input="short\n" + long[0] + "\n")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 2  # stage by stage: a warning as each is written
+    assert r.stderr == ("vectorize: warning: 1 input(s) are longer than the model's 256 tokens (input 2); "
+                        "truncated to the first 256\n")
+
+
+def test_warnings_and_bench_with_stderr_closed(minilm):
+    """`2>&-`: a warning (or a progress bar) with nowhere to go is dropped; the run still succeeds."""
+    close_stderr = lambda: os.close(2)  # noqa: E731
+    long = (SAMPLES / "long.txt").read_text().splitlines()[0]
+    for args in (["run", long, "-m", "minilm", "-F", "jsonl"],
+                 ["bench", "-T", "8", "--dim", "8", "-r", "1", "-F", "json"]):
+        r = subprocess.run([sys.executable, "-m", "vectorize_cli", *args], stdout=subprocess.PIPE,
+                           preexec_fn=close_stderr, timeout=300, cwd=ROOT)
+        assert r.returncode == 0 and json.loads(r.stdout), args
 
 
 def test_similarity_table_and_json(minilm):

@@ -17,7 +17,7 @@ import typer
 from vectorize_cli import __version__
 from vectorize_cli.attention import ATTENTION
 from vectorize_cli.config import Config
-from vectorize_cli.errors import VectorizeError
+from vectorize_cli.errors import VectorizeError, tell
 from vectorize_cli.pooling import POOLING
 from vectorize_cli.positional import POSITIONAL
 from vectorize_cli.tokens import TOKENIZERS
@@ -48,9 +48,7 @@ Omit = _choices("Omit", ["embedding", "positional", "encoded", "weights", "param
 
 
 def _fail(message: str, code: int) -> None:
-    if sys.stderr is not None:  # closed by the shell (`2>&-`): the exit code alone tells
-        sys.stderr.write(f"vectorize: error: {message}\n")
-        sys.stderr.flush()
+    tell("error", message)
     sys.exit(code)
 
 
@@ -409,33 +407,35 @@ def bench(
     """Time and memory of the variants against sequence length: explicit grows as T², flash as T."""
     from vectorize_cli import bench as b
     from vectorize_cli import plot as plots
+    from vectorize_cli import progress
     from vectorize_cli.memory import parse_size
     from vectorize_cli.serialize import dumps
 
     base = Config(dim=dim, heads=heads, causal=causal, dtype=dtype.value, max_memory=parse_size(max_memory))
+    if plot is not None:
+        plots.check_file(str(plot))  # before the cases run, not after
     todo = b.cases([a.value for a in dict.fromkeys(attention)], [x.value for x in dict.fromkeys(backends)],
                    [x.value for x in dict.fromkeys(devices)], sorted(set(lengths)))
     rows = []
-    with b.progress(len(todo), sys.stderr.isatty()) as step:
+    with b.progress(len(todo), progress.wanted()) as step:
         for case in todo:
             step(f"{case.variant} {case.backend} {case.device} T={case.T}")
             rows.append(b.measure(case, base, repeat, warmup).to_dict())
-    if plot is not None:
-        plots.to_file(rows, str(plot))
     if output_format.value != "table":
         record = {"kind": "bench", "machine": b.machine(), "config": base.to_dict(), "repeat": repeat,
                   "warmup": warmup, "results": rows}
         _write(dumps(record, pretty=output_format.value == "json"))
-        return
-    console = _console()
-    console.print(b.table(rows, b.machine()))
-    chart = plots.terminal(rows, console.width, color=console.is_terminal and not console.no_color)
-    if chart is None:
-        console.print("[dim]pip install 'vectorize-cli[bench]' for plots[/dim]")
     else:
-        sys.stdout.write(chart + "\n")
-    if plot is not None:
-        console.print(f"plot written to {plot}")
+        console = _console()
+        console.print(b.table(rows, b.machine()))
+        chart = plots.terminal(rows, console.width, color=console.is_terminal and not console.no_color)
+        if chart is None:
+            console.print("[dim]pip install 'vectorize-cli[bench]' for plots[/dim]")
+        else:
+            sys.stdout.write(chart + "\n")
+    if plot is not None:  # the results are out first: a plot that fails to write does not lose them
+        plots.to_file(rows, str(plot))
+        tell("note", f"plot written to {plot}")
 
 
 def main() -> None:

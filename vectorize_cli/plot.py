@@ -7,7 +7,7 @@ In the terminal with plotext, to a PNG/SVG/PDF file with matplotlib; both are th
 
 from collections import defaultdict
 
-from vectorize_cli.errors import VectorizeError
+from vectorize_cli.errors import UsageError, VectorizeError
 
 
 def _series(rows: list[dict], key: str) -> dict[str, tuple[list[int], list[float]]]:
@@ -45,8 +45,7 @@ def terminal(rows: list[dict], width: int, color: bool) -> str | None:
     return "\n".join(out)
 
 
-def to_file(rows: list[dict], path: str) -> None:
-    """Both panels side by side, written as the file name's format (png, svg, pdf)."""
+def _pyplot():
     try:
         import matplotlib
 
@@ -54,6 +53,28 @@ def to_file(rows: list[dict], path: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise VectorizeError("--plot needs matplotlib: pip install 'vectorize-cli[bench]'") from None
+    return plt
+
+
+def check_file(path: str) -> None:
+    """Refuse up front a --plot that could not be written: no matplotlib, a folder that is not
+    there, or a format matplotlib does not know."""
+    import os
+
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise VectorizeError(f"cannot write the plot to {path}: no folder {folder}")
+    plt = _pyplot()
+    formats = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    suffix = path.rpartition(".")[2].lower() if "." in path.rpartition("/")[2] else ""
+    if suffix not in formats:
+        raise UsageError(f"--plot {path}: name a file ending in one of {', '.join('.' + f for f in sorted(formats))}")
+
+
+def to_file(rows: list[dict], path: str) -> None:
+    """Both panels side by side, written as the file name's format (png, svg, pdf)."""
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, (key, label) in zip(axes, PANELS):
         for name, (xs, ys) in _series(rows, key).items():

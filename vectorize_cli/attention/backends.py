@@ -16,7 +16,6 @@ import numpy as np
 
 from vectorize_cli.errors import UsageError, VectorizeError
 
-DTYPES = ("float32", "float16", "bfloat16")
 KERNEL_NAMES = {"explicit": "explicit", "flash": "tiled-online-softmax"}  # the array-API kernels
 SDPA_OPS = {  # (SDPA backend, device) -> the aten op that runs
     ("FLASH_ATTENTION", "cpu"): "aten::_scaled_dot_product_flash_attention_for_cpu",
@@ -28,11 +27,14 @@ SDPA_OPS = {  # (SDPA backend, device) -> the aten op that runs
 
 
 @lru_cache(maxsize=1)
-def _torch():
+def import_torch():
+    """torch, once asked for; array-api-compat too, through which kernels.py runs on torch tensors."""
     try:
         import torch
-    except ImportError:
-        raise VectorizeError("--backend torch needs torch: pip install 'vectorize-cli[torch]'") from None
+        import array_api_compat  # noqa: F401
+    except ImportError as e:
+        package = (e.name or "torch").replace("_", "-")
+        raise VectorizeError(f"--backend torch needs {package}: pip install 'vectorize-cli[torch]'") from None
     return torch
 
 
@@ -43,7 +45,7 @@ def resolve_device(device: str, backend: str) -> str:
         if device == "cuda":
             raise UsageError("--device cuda needs --backend torch (numpy runs on the CPU)")
         return "cpu"
-    cuda = _torch().cuda.is_available()
+    cuda = import_torch().cuda.is_available()
     if device == "cuda" and not cuda:
         raise VectorizeError("--device cuda: torch sees no CUDA GPU on this machine")
     return "cuda" if device == "cuda" or (device == "auto" and cuda) else "cpu"
@@ -59,7 +61,7 @@ class Backend:
     def asarray(self, a: np.ndarray):
         if self.name == "numpy":
             return np.asarray(a, dtype=np.float32)
-        torch = _torch()
+        torch = import_torch()
         return torch.from_numpy(np.ascontiguousarray(a)).to(device=self.device, dtype=getattr(torch, self.dtype))
 
     def numpy(self, a) -> np.ndarray | None:
@@ -78,7 +80,7 @@ def resolve(kernel: str, backend: str, device: str, dtype: str) -> Backend:
         return Backend("numpy", "cpu", "float32")
     notes = ()
     if kernel == "flash" and device == "cuda" and dtype == "float32":
-        dtype = "bfloat16" if _torch().cuda.is_bf16_supported() else "float16"
+        dtype = "bfloat16" if import_torch().cuda.is_bf16_supported() else "float16"
         notes = (f"torch's CUDA flash kernel takes float16/bfloat16 only: float32 inputs cast to {dtype}",)
     return Backend("torch", device, dtype, notes)
 
@@ -96,7 +98,7 @@ class FusedFlash:
 
     def __call__(self, q, k, v, causal: bool = False, block_size: int = 0, key_mask=None):
         """q, k, v: (H, T, hs) or (B, H, T, hs); key_mask as in kernels.explicit_attention."""
-        torch = _torch()
+        torch = import_torch()
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
         order = ["FLASH_ATTENTION"] if self.strict else ["FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH"]

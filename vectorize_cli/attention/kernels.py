@@ -1,7 +1,7 @@
 """Attention kernels on (H, T, hs) arrays: the one place the softmax-attention formula lives.
 
 Written once against the array API, so the same code runs on numpy arrays and on torch tensors
-(CPU or CUDA, through array-api-compat); `fused_flash_attention` in backends.py is torch's own
+(CPU or CUDA, through array-api-compat); `FusedFlash` in backends.py runs torch's own fused
 kernel, the only other implementation, and is tested against these.
 
 Notation, used the same way in every file: T tokens, d model width, H heads, hs head size,

@@ -19,9 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from vectorize_cli.attention.backends import FusedFlash
+from vectorize_cli.attention.backends import FusedFlash, import_torch
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention
-from vectorize_cli.errors import VectorizeError
 from vectorize_cli.model import nn
 from vectorize_cli.parallel import core_map
 
@@ -63,10 +62,7 @@ def workers(backend: Backend):
 
 @lru_cache(maxsize=1)
 def torch_backend() -> Backend:
-    try:
-        import torch
-    except ImportError:
-        raise VectorizeError("--backend torch needs torch: pip install 'vectorize-cli[torch]'") from None
+    torch = import_torch()
 
     def fused(q, k, v, key_mask):  # torch's fused kernels, flash first (attention/backends.py)
         return FusedFlash(strict=False)(q, k, v, key_mask=key_mask)

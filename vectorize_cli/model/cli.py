@@ -5,24 +5,18 @@ Data goes to stdout (tables, JSON, or .npy bytes), warnings to stderr as one lin
 """
 
 import io
-import sys
 from collections.abc import Iterable
 from typing import BinaryIO
 
 import numpy as np
 
-from vectorize_cli.errors import UsageError
+from vectorize_cli.errors import UsageError, tell
 from vectorize_cli.model import render
 from vectorize_cli.model.bert import Model, load
 from vectorize_cli.model.pipeline import VARIANTS, encode, l2_normalize, trace
 from vectorize_cli.model.serialize import record, similarity_record
 from vectorize_cli.output import WRITERS, Output
 from vectorize_cli.sink import write_record
-
-
-def warn(message: str) -> None:
-    sys.stderr.write(f"vectorize: warning: {message}\n")
-    sys.stderr.flush()
 
 
 def variant(attention: list[str]) -> str:
@@ -45,7 +39,7 @@ def _warn_truncated(model: Model, truncated: list[int], single: bool) -> None:
         which = "the text is" if single else f"{len(truncated)} input(s) are"
         where = "" if single else " (input " + ", ".join(str(i + 1) for i in truncated[:10]) + \
             (", ..." if len(truncated) > 10 else "") + ")"
-        warn(f"{which} longer than the model's {n} tokens{where}; truncated to the first {n}")
+        tell("warning", f"{which} longer than the model's {n} tokens{where}; truncated to the first {n}")
 
 
 def write_npy(a: np.ndarray, sink: BinaryIO) -> None:
@@ -86,9 +80,9 @@ def run(texts: Iterable[str], single: bool, source: str, attention: list[str], b
         return
 
     def results():
-        for t in texts:
+        for i, t in enumerate(texts):
             res = trace(model, t, name, backend)
-            _warn_truncated(model, [0] if res.encoding.truncated else [], True)
+            _warn_truncated(model, [i] if res.encoding.truncated else [], single)  # as each is written
             yield res
 
     f = model.folder
