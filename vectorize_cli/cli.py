@@ -16,7 +16,7 @@ import typer
 
 from vectorize_cli import __version__
 from vectorize_cli.attention import ATTENTION
-from vectorize_cli.config import Config
+from vectorize_cli.config import BACKENDS, DEVICES, DTYPES, Config
 from vectorize_cli.errors import VectorizeError, tell
 from vectorize_cli.pooling import POOLING
 from vectorize_cli.positional import POSITIONAL
@@ -41,10 +41,10 @@ Embedding = _choices("Embedding", EMBEDDINGS)
 Pool = _choices("Pool", POOLING)
 Format = _choices("Format", ["table", "json", "jsonl"])
 VectorFormat = _choices("VectorFormat", ["table", "json", "jsonl", "npy"])  # npy: --model's sentence vectors
-BackendName = _choices("BackendName", ["numpy", "torch"])
-Device = _choices("Device", ["auto", "cpu", "cuda"])
-Dtype = _choices("Dtype", ["float32", "float16", "bfloat16"])
-Omit = _choices("Omit", ["embedding", "positional", "encoded", "weights", "params", "output"])
+BackendName = _choices("BackendName", BACKENDS)
+Device = _choices("Device", DEVICES)
+Dtype = _choices("Dtype", DTYPES)
+Omit = _choices("Omit", ["embedding", "positional", "encoded", "weights", "params", "output"])  # big fields
 
 
 def _fail(message: str, code: int) -> None:
@@ -253,49 +253,42 @@ def run(
     if model is not None:  # a pretrained model: vectorize_cli/model/
         from vectorize_cli.model import cli as model_cli
 
-        with sink.open_sink(output, force) as out, progress.bar(
-                progress.size_of(source.stream) if show_bar else None, show_bar) as advance:
-            return model_cli.run(source.sentences(advance), source.single, model, [a.value for a in attention],
-                                 backend.value, layer, head, output_format.value, precision, batch_size, out)
-    if output_format.value == "npy":
-        raise UsageError("--format npy writes a model's sentence vectors: give --model")
+        def write(out, advance):
+            model_cli.run(source.sentences(advance), source.single, model, [a.value for a in attention], backend.value,
+                          layer, head, output_format.value, precision, batch_size, out)
+    else:
+        if output_format.value == "npy":
+            raise UsageError("--format npy writes a model's sentence vectors: give --model")
+        config = Config(
+            tokenizer=tokenizer.value,
+            embedding=embedding.value,
+            positional=positional.value,
+            dim=dim,
+            heads=heads,
+            head_dim=head_dim,
+            attention=tuple(dict.fromkeys(a.value for a in attention)),  # each variant once, in order
+            causal=causal,
+            concat=concat,
+            pool=pool.value,
+            seed=seed,
+            block_size=block_size,
+            backend=backend.value,
+            device=device.value,
+            dtype=dtype.value,
+            strict=strict,
+            weights=weights,
+            max_memory=parse_size(max_memory),
+        )
+        check_config(config)  # before reading any input
+        to_record = partial(record, omit=tuple(dict.fromkeys(o.value for o in omit)))
+        how = Output(source.single, to_record, Renderer.result, precision, config.max_memory)
 
-    config = Config(
-        tokenizer=tokenizer.value,
-        embedding=embedding.value,
-        positional=positional.value,
-        dim=dim,
-        heads=heads,
-        head_dim=head_dim,
-        attention=tuple(dict.fromkeys(a.value for a in attention)),  # each variant once, in order
-        causal=causal,
-        concat=concat,
-        pool=pool.value,
-        seed=seed,
-        block_size=block_size,
-        backend=backend.value,
-        device=device.value,
-        dtype=dtype.value,
-        strict=strict,
-        weights=weights,
-        max_memory=parse_size(max_memory),
-    )
-    check_config(config)  # before reading any input
+        def write(out, advance):
+            WRITERS[output_format.value]((run_pipeline(t, config) for t in source.sentences(advance)), how, out)
 
-    def results(advance):
-        n = 0
-        for t in source.sentences(advance):
-            n += 1
-            yield run_pipeline(t, config)
-        if n == 0:
-            raise UsageError("no text: the input is empty or blank")
-
-    omitted = tuple(dict.fromkeys(o.value for o in omit))
     with sink.open_sink(output, force) as out, progress.bar(progress.size_of(source.stream) if show_bar else None,
                                                            show_bar) as advance:
-        to_record = partial(record, omit=omitted)
-        WRITERS[output_format.value](results(advance), Output(source.single, to_record, Renderer.result, precision,
-                                                              config.max_memory), out)
+        write(out, advance)
 
 
 @app.command(epilog="""

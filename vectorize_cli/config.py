@@ -7,6 +7,9 @@ from functools import cached_property
 from vectorize_cli.errors import UsageError
 
 INT64 = 2**63  # integer options are signed 64-bit, the widest integers orjson writes
+BACKENDS = ("numpy", "torch")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float32", "float16", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,8 @@ class Config:
             raise UsageError(f"--block-size must be at least 1, got {self.block_size}")
         if not self.attention:
             raise UsageError("give at least one attention variant")
-        for option, value, allowed in (("--backend", self.backend, ("numpy", "torch")),
-                                       ("--device", self.device, ("auto", "cpu", "cuda")),
-                                       ("--dtype", self.dtype, ("float32", "float16", "bfloat16"))):
+        for option, value, allowed in (("--backend", self.backend, BACKENDS), ("--device", self.device, DEVICES),
+                                       ("--dtype", self.dtype, DTYPES)):
             if value not in allowed:
                 raise UsageError(f"{option} {value!r}: choose from {', '.join(allowed)}")
         if self.max_memory < 1:

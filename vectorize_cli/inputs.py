@@ -97,9 +97,15 @@ class Source:
         """One TEXT argument: JSON then writes one record, not an array."""
         return self.texts is not None and len(self.texts) == 1
 
-    def sentences(self, on_read=lambda n: None) -> Iterable[str]:
-        """The sentences, lazily; on_read(n) hears the bytes each line of a stream took."""
-        return self.texts if self.stream is None else sentences(self.stream, self.name, self.as_one, on_read)
+    def sentences(self, on_read=lambda n: None) -> Iterator[str]:
+        """The sentences, lazily; on_read(n) hears the bytes each line of a stream took.
+        A stream with none (empty or blank) is a usage error, raised when it ends."""
+        n = 0
+        for n, text in enumerate(self.texts if self.stream is None else
+                                 sentences(self.stream, self.name, self.as_one, on_read), 1):
+            yield text
+        if n == 0:
+            raise UsageError("no text: the input is empty or blank")
 
 
 def from_cli(texts: list[str], file: Path | None, as_one: bool) -> Source:

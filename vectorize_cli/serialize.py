@@ -38,9 +38,6 @@ def attention_record(a: AttentionResult) -> dict:
     }
 
 
-OMITTABLE = ("embedding", "positional", "encoded", "weights", "params", "output")  # the big fields
-
-
 def record(result: Result, omit: tuple[str, ...] = ()) -> dict:
     """One sentence's record (see README.md for every field); `omit` leaves big fields out and says so."""
     rec = {
