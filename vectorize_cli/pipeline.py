@@ -6,10 +6,12 @@
     vec    = pool(y)                            (d_out,)
 """
 
+from functools import lru_cache
+
 import numpy as np
 
 from vectorize_cli import memory
-from vectorize_cli.attention import ATTENTION, Variant
+from vectorize_cli.attention import ATTENTION
 from vectorize_cli.attention.backends import KERNEL_NAMES, Backend, FusedFlash, resolve
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention
 from vectorize_cli.config import Config
@@ -24,14 +26,21 @@ DTYPE = np.float32  # the stages before attention compute in float32, as models 
 NUMPY = Backend("numpy", "cpu", "float32")
 
 
-def _forward(variant: Variant, family: str, x, params, config: Config, backend: Backend):
-    """One forward pass on a backend with a kernel of the given family (explicit | flash).
-    Returns (y, att) as float32 numpy, the kernel that ran and any notes on how it ran."""
+@lru_cache(maxsize=16)
+def _params_on(name: str, config: Config, backend: Backend) -> dict:
+    """A variant's parameters as the backend's arrays: converted (on CUDA, copied to the GPU) once
+    per run, not once per sentence."""
+    return {k: backend.asarray(v) for k, v in ATTENTION[name].params(config).items()}
+
+
+def _forward(name: str, family: str, x, config: Config, backend: Backend):
+    """One forward pass of variant `name` on a backend with a kernel of the given family
+    (explicit | flash). Returns (y, att) as float32 numpy, the kernel that ran and any notes on how it ran."""
     if family == "explicit":
         kernel = explicit_attention
     else:
         kernel = FusedFlash(config.strict) if backend.name == "torch" else flash_attention
-    y, att = variant.forward(backend.asarray(x), {k: backend.asarray(v) for k, v in params.items()}, config, kernel)
+    y, att = ATTENTION[name].forward(backend.asarray(x), _params_on(name, config, backend), config, kernel)
     notes = backend.notes
     if isinstance(kernel, FusedFlash):
         if "flash" not in kernel.ran:
@@ -55,14 +64,14 @@ def attend(name: str, x: np.ndarray, config: Config) -> AttentionResult:
     variant = lookup(ATTENTION, "attention variant", name)
     params = variant.params(config)
     backend = resolve(variant.kernel, config.backend, config.device, config.dtype)
-    y, att, kernel, notes = _forward(variant, variant.kernel, x, params, config, backend)  # (T, d_out), (H, T, T)
+    y, att, kernel, notes = _forward(name, variant.kernel, x, config, backend)  # (T, d_out), (H, T, T)
     explicit_delta = reference_delta = None
     if variant.kernel == "flash" and config.weights:  # the weights a fused kernel never holds, explicitly
-        y_explicit, att, _, _ = _forward(variant, "explicit", x, params, config, backend)
+        y_explicit, att, _, _ = _forward(name, "explicit", x, config, backend)
         explicit_delta = float(np.abs(y - y_explicit).max())
     _finite(name, backend, y, att)
     if len(config.attention) > 1 and backend != NUMPY:  # compared: how far from the float32 numpy reference
-        y_ref = _forward(variant, variant.kernel, x, params, config, NUMPY)[0]
+        y_ref = _forward(name, variant.kernel, x, config, NUMPY)[0]
         reference_delta = float(np.abs(y - y_ref).max())
     pool = lookup(POOLING, "pooling", config.pool)
     return AttentionResult(name, y, att, params, pool(y), backend.name, backend.device, backend.dtype, kernel,
@@ -84,7 +93,7 @@ def run(text: str, config: Config) -> Result:
     T, d = len(tokens), config.dim
     memory.check(config, T)  # before allocating anything of size T
     embedding = embed(tokens, config.embedding, d, config.seed).astype(DTYPE, copy=False)  # (T, d)
-    positional = positions(config.positional, T, d, config.seed).astype(DTYPE)  # (T, d)
+    positional = positions(config.positional, T, d, config.seed)  # (T, d) float32, read-only
     encoded = embedding + positional  # (T, d)
     attention = [attend(name, encoded, config) for name in config.attention]
     return Result(text, config, tokens, embedding, positional, encoded, attention)

@@ -51,16 +51,17 @@ POSITIONAL: dict[str, Callable[[int, int, int], np.ndarray]] = {
 }
 
 
-CACHED_SIZE = 1 << 14  # tables of up to this many numbers are cached: 256 of them hold 32 MiB at most
+CACHED_SIZE = 1 << 14  # tables of up to this many numbers are cached: 256 of them hold 16 MiB at most
 
 
 def positions(name: str, T: int, d: int, seed: int) -> np.ndarray:
-    """The (T, d) table, read-only; small ones cached: sentences of one length share them."""
+    """The (T, d) table in float32 (computed in float64), read-only; small ones cached: sentences
+    of one length share them."""
     return (_cached if T * d <= CACHED_SIZE else _cached.__wrapped__)(name, T, d, seed)
 
 
 @lru_cache(maxsize=256)
 def _cached(name: str, T: int, d: int, seed: int) -> np.ndarray:
-    pe = lookup(POSITIONAL, "positional encoding", name)(T, d, seed)
+    pe = lookup(POSITIONAL, "positional encoding", name)(T, d, seed).astype(np.float32)
     pe.flags.writeable = False
     return pe
