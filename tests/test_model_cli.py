@@ -66,7 +66,8 @@ def test_json_record_is_complete_and_valid(minilm, source):
     validate(rec, "model-json-schema.json")
     T = len(rec["tokens"])
     assert rec["tokens"][0] == "[CLS]" and rec["tokens"][-1] == "[SEP]" and rec["ids"][0] == 101
-    assert rec["config"] == {"attention": "multi-head", "backend": "numpy", "layer": 1, "head": 2}
+    assert rec["config"] == {"attention": "multi-head", "backend": "numpy", "kernel": "explicit", "layer": 1,
+                             "head": 2}
     assert rec["model"]["name"] == "all-MiniLM-L6-v2" and rec["model"]["max_length"] == 256
     assert len(rec["layers"]) == 6 and np.shape(rec["layers"][5]["weights"]) == (12, T, T)
     assert np.shape(rec["word_embedding"]) == np.shape(rec["embedded"]) == (T, 384)
@@ -76,6 +77,26 @@ def test_json_record_is_complete_and_valid(minilm, source):
     validate(flash, "model-json-schema.json")
     assert all(L["weights"] is None for L in flash["layers"])
     assert np.abs(np.subtract(flash["sentence_vector"], rec["sentence_vector"])).max() <= 1e-6
+
+
+def test_the_kernel_reported_is_the_one_that_ran(minilm):
+    """numpy names its own kernels; torch's flash names the aten op, which the profiler must see run."""
+    import torch  # noqa: F401  (the torch backend)
+    from torch.profiler import ProfilerActivity, profile
+
+    from vectorize_cli.attention.backends import SDPA_OPS
+    from vectorize_cli.model.pipeline import trace
+
+    assert trace(minilm, SENTENCE, "multi-head", "numpy").kernel == "explicit"
+    assert trace(minilm, SENTENCE, "flash", "numpy").kernel == "tiled-online-softmax"
+    assert trace(minilm, SENTENCE, "multi-head", "torch").kernel == "explicit"
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        res = trace(minilm, SENTENCE, "flash", "torch")
+    ops = {e.name for e in prof.events()}
+    assert res.kernel in SDPA_OPS.values() and res.kernel in ops
+    assert "aten::_scaled_dot_product_attention_math" not in ops or res.kernel.endswith("_math")
+    r = invoke("run", SENTENCE, "-m", "minilm", "-a", "flash", "-b", "torch")
+    assert f"kernel: {res.kernel}" in r.stdout
 
 
 def test_npy_batches_in_input_order(minilm, tmp_path):

@@ -97,8 +97,10 @@ class FusedFlash:
         self.reasons: list[str] = []
 
     def __call__(self, q, k, v, causal: bool = False, block_size: int = 0, key_mask=None):
-        """q, k, v: (H, T, hs) or (B, H, T, hs); key_mask as in kernels.explicit_attention."""
+        """q, k, v: (H, T, hs) or (B, H, T, hs); key_mask as in kernels.explicit_attention.
+        `ran` and `reasons` describe this call (an instance may serve many)."""
         torch = import_torch()
+        self.reasons = []
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
         order = ["FLASH_ATTENTION"] if self.strict else ["FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH"]

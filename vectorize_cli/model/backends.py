@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from vectorize_cli.attention.backends import FusedFlash, import_torch
+from vectorize_cli.attention.backends import KERNEL_NAMES, FusedFlash, import_torch
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention
 from vectorize_cli.model import nn
 from vectorize_cli.parallel import core_map
@@ -32,6 +32,7 @@ class Backend:
     numpy: Callable  # this backend's array -> numpy array
     erf_: Callable  # erf in place
     attention: dict[str, Callable]  # variant -> (q, k, v, key_mask) -> (y (B, H, T, hs), weights or None)
+    kernel: Callable[[str], str]  # variant -> the kernel its latest call ran (attention/backends.KERNEL_NAMES, SDPA_OPS)
     no_grad: Callable = nullcontext  # context for the forward pass
     threads: bool = False  # batches may run in parallel threads (see workers())
 
@@ -49,9 +50,13 @@ def _flash(q, k, v, key_mask):
     return y.reshape(B, H, T, hs), None
 
 
+def _family(variant: str) -> str:
+    return "flash" if variant == "flash" else "explicit"
+
+
 def numpy_backend() -> Backend:
     return Backend("numpy", lambda a: a, lambda a: a, nn.erf_, {"multi-head": _explicit, "flash": _flash},
-                   threads=True)
+                   lambda variant: KERNEL_NAMES[_family(variant)], threads=True)
 
 
 def workers(backend: Backend):
@@ -64,11 +69,16 @@ def workers(backend: Backend):
 def torch_backend() -> Backend:
     torch = import_torch()
 
-    def fused(q, k, v, key_mask):  # torch's fused kernels, flash first (attention/backends.py)
-        return FusedFlash(strict=False)(q, k, v, key_mask=key_mask)
+    fused = FusedFlash(strict=False)  # torch's fused kernels, flash first; remembers the op that ran
+
+    def flash(q, k, v, key_mask):
+        return fused(q, k, v, key_mask=key_mask)
+
+    def kernel(variant: str) -> str:
+        return fused.ran if variant == "flash" else KERNEL_NAMES["explicit"]
 
     return Backend("torch", torch.from_numpy, lambda a: a.numpy(), torch.Tensor.erf_,
-                   {"multi-head": _explicit, "flash": fused}, torch.inference_mode)
+                   {"multi-head": _explicit, "flash": flash}, kernel, torch.inference_mode)
 
 
 BACKENDS: dict[str, Callable[[], Backend]] = {"numpy": numpy_backend, "torch": torch_backend}

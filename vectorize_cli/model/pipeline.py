@@ -34,6 +34,7 @@ class ModelResult:
     model: str  # the model's name
     variant: str  # multi-head | flash
     backend: str  # numpy | torch
+    kernel: str  # the attention kernel that ran: explicit, tiled-online-softmax or torch's aten op
     encoding: Encoding  # tokens, ids, type_ids, truncated
     word: np.ndarray  # (T, d) word embeddings
     position: np.ndarray  # (T, d) position embeddings
@@ -63,8 +64,8 @@ def trace(model: Model, text: str, variant: str = "multi-head", backend: str = "
     with be.no_grad():
         x0, layers = forward(model, be, ids, type_ids, np.zeros(ids.shape, dtype=bool), variant)
         layers = [Layer(None if att is None else be.numpy(att)[0], be.numpy(x)[0]) for att, x in layers]
-    return ModelResult(text, model.folder.name, variant, backend, enc, word[0], position, token_type[0],
-                       be.numpy(x0)[0], layers, sentence_vector(model, layers[-1].output))
+    return ModelResult(text, model.folder.name, variant, backend, be.kernel(variant), enc, word[0], position,
+                       token_type[0], be.numpy(x0)[0], layers, sentence_vector(model, layers[-1].output))
 
 
 def batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:

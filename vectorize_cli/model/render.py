@@ -46,7 +46,7 @@ def result(r: Renderer, res: ModelResult, layer: int, head: int | None, pool: st
     n_layer = len(res.layers)
     H = res.layers[0].weights.shape[0] if res.layers[0].weights is not None else None
     info = (f"{res.model}: {T} tokens, d={d}, {n_layer} layers" + (f" x {H} heads" if H else "")
-            + f", attention {res.variant} on {res.backend}")
+            + f", attention {res.variant} on {res.backend}\nkernel: {res.kernel}")
     parts = [Rule(Text(printable(res.text, 60)), style="bold"), Text(info, style="dim")]
     if e.truncated:
         parts.append(Text(f"truncated to the model's first {T} tokens", style="bold"))

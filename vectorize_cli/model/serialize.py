@@ -7,7 +7,8 @@ import numpy as np
 from vectorize_cli.model.bert import Model
 from vectorize_cli.model.pipeline import ModelResult
 
-SCHEMA_VERSION = 1  # of these two kinds of record; bump on any change a consumer could notice
+# bump on any change a consumer could notice; 2: config.kernel
+MODEL_SCHEMA_VERSION, SIMILARITY_SCHEMA_VERSION = 2, 1
 
 
 def model_info(model: Model, source: str) -> dict:
@@ -20,11 +21,12 @@ def model_info(model: Model, source: str) -> dict:
 def record(res: ModelResult, model: Model, source: str, layer: int, head: int | None) -> dict:
     e = res.encoding
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": MODEL_SCHEMA_VERSION,
         "kind": "model",
         "text": res.text,
         "model": model_info(model, source),
-        "config": {"attention": res.variant, "backend": res.backend, "layer": layer, "head": head},
+        "config": {"attention": res.variant, "backend": res.backend, "kernel": res.kernel, "layer": layer,
+                   "head": head},
         "tokens": e.tokens,
         "ids": e.ids,
         "type_ids": e.type_ids,
@@ -39,5 +41,5 @@ def record(res: ModelResult, model: Model, source: str, layer: int, head: int | 
 
 
 def similarity_record(model: Model, source: str, texts: list[str], cosine: np.ndarray) -> dict:
-    return {"schema_version": SCHEMA_VERSION, "kind": "similarity", "model": model_info(model, source),
+    return {"schema_version": SIMILARITY_SCHEMA_VERSION, "kind": "similarity", "model": model_info(model, source),
             "texts": texts, "cosine": cosine}
