@@ -9,6 +9,8 @@ the libraries add their own (tens of MiB; a few hundred with torch).
 
 import re
 
+import numpy as np
+
 from vectorize_cli.config import Config
 from vectorize_cli.errors import UsageError, VectorizeError
 
@@ -100,14 +102,15 @@ TEXT_BYTES = {False: 16, True: 32}  # most bytes one float32 takes in JSON: '-1.
 
 
 def numbers(obj) -> int:
-    """How many numbers the arrays in a record hold (numpy arrays inside dicts and lists)."""
-    if hasattr(obj, "size") and hasattr(obj, "dtype"):
-        return int(obj.size)
+    """How many numbers the arrays in a record hold (numpy arrays inside dicts and lists). Runs on
+    every record, so lists of strings (the tokens) are passed over whole, not item by item."""
+    if isinstance(obj, np.ndarray):
+        return obj.size
     if isinstance(obj, dict):
-        return sum(numbers(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(numbers(v) for v in obj)
-    return 0
+        obj = obj.values()
+    elif not isinstance(obj, (list, tuple)) or (obj and isinstance(obj[0], str)):
+        return 0
+    return sum(numbers(v) for v in obj)
 
 
 def check_text(record: dict, pretty: bool, limit: int) -> None:
