@@ -150,15 +150,18 @@ def test_memory_guard_refuses_before_allocating_and_names_flash():
 
 
 @pytest.mark.parametrize("text, expected", [("4GiB", 4 * 2**30), ("512MB", 512 * 10**6), ("1e9", 10**9),
-                                            ("2 gb", 2 * 10**9), ("100", 100), ("1.5KiB", 1536)])
+                                            ("2 gb", 2 * 10**9), ("100", 100), ("1.5KiB", 1536), ("1PiB", 2**50),
+                                            ("7EiB", 7 * 2**60), ("2eb", 2 * 10**18),
+                                            (str(2**63 - 1), 2**63 - 1), (str(2**63 - 2), 2**63 - 2)])
 def test_parse_size(text, expected):
     assert parse_size(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "lots", "4 GiBs", "-1GB"])
+@pytest.mark.parametrize("bad", ["", "lots", "4 GiBs", "-1GB", "8EiB", str(2**63), "0.5", "1e400", "1" * 5000])
 def test_parse_size_rejects_nonsense(bad):
-    with pytest.raises(UsageError, match="--max-memory"):
+    with pytest.raises(UsageError, match="--max-memory") as e:
         parse_size(bad)
+    assert len(str(e.value)) < 120  # one readable line, whatever was typed
 
 
 PEAK_RSS = (

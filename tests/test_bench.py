@@ -2,10 +2,12 @@
 sense against the float64 reference, JSON for the raw numbers, plots in the terminal and to files."""
 
 import json
+import re
+from dataclasses import replace
 
 from typer.testing import CliRunner
 
-from vectorize_cli import bench
+from vectorize_cli import bench, memory
 from vectorize_cli.cli import app
 from vectorize_cli.config import Config
 
@@ -43,9 +45,31 @@ def test_explicit_memory_grows_quadratically_and_flash_linearly():
 
 
 def test_cases_over_the_memory_limit_are_skipped_with_the_estimate():
-    m = bench.measure(bench.Case("multi-head", "numpy", "cpu", 5000), Config(dim=64, heads=8, max_memory=2**28),
-                      repeat=1, warmup=0)
-    assert m.skipped.startswith("this run needs about") and m.median_s is None
+    config = Config(dim=64, heads=8, max_memory=2**28)
+    m = bench.measure(bench.Case("multi-head", "numpy", "cpu", 5000), config, repeat=1, warmup=0)
+    need = memory.total(replace(config, attention=("multi-head",)), 5000)
+    assert need > 8 * 5000**2 * 4  # the H x T x T weights at least
+    assert m.skipped == f"needs {memory.human(need)} > --max-memory 256.0 MiB" and m.median_s is None
+
+
+def test_a_skipped_case_leaves_the_table_readable():
+    """The skip note wraps in its own column; the numbers of the other rows stay whole at 120 columns."""
+    r = invoke("bench", "-a", "multi-head", "-a", "flash", "-T", "64", "-T", "20000", "--dim", "64", "-r", "1")
+    assert r.exit_code == 0, r.stderr
+    assert re.search(r"skipped: needs [0-9.]+ GiB > --max-memory 4\.0 GiB", " ".join(r.stdout.split()))
+    for row in [line.split() for line in r.stdout.splitlines() if line.split()[:1] == ["64"]]:
+        assert row[1] in ("multi-head", "flash") and row[2] == "numpy" and float(row[4]) > 0, row
+
+
+def test_bench_cuda_without_a_gpu_is_an_error_as_in_run():
+    import torch
+
+    if torch.cuda.is_available():
+        return  # nothing to refuse
+    r = invoke("bench", "--device", "cuda", "-b", "torch", "-T", "8")
+    assert r.exit_code == 1 and r.stderr == "vectorize: error: --device cuda: torch sees no CUDA GPU on this machine\n"
+    r = invoke("bench", "--device", "cuda", "-T", "8")  # numpy only: no case exists
+    assert r.exit_code == 2 and "needs -b torch" in r.stderr and r.stdout == ""
 
 
 def test_bench_cli_table_json_and_plot(tmp_path):

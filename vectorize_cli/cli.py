@@ -17,7 +17,7 @@ import typer
 from vectorize_cli import __version__
 from vectorize_cli.attention import ATTENTION
 from vectorize_cli.config import BACKENDS, DEVICES, DTYPES, Config
-from vectorize_cli.errors import VectorizeError, tell
+from vectorize_cli.errors import UsageError, VectorizeError, tell
 from vectorize_cli.pooling import POOLING
 from vectorize_cli.positional import POSITIONAL
 from vectorize_cli.tokens import TOKENIZERS
@@ -238,7 +238,6 @@ def run(
     TEXT is the sentence; `-` reads stdin, one sentence per line (or all of it with --whole).
     """
     from vectorize_cli import inputs, progress, sink
-    from vectorize_cli.errors import UsageError
     from vectorize_cli.memory import parse_size
     from vectorize_cli.model.options import check_options
     from vectorize_cli.output import WRITERS, Output
@@ -407,15 +406,22 @@ def bench(
     base = Config(dim=dim, heads=heads, causal=causal, dtype=dtype.value, max_memory=parse_size(max_memory))
     if plot is not None:
         plots.check_file(str(plot))  # before the cases run, not after
-    todo = b.cases([a.value for a in dict.fromkeys(attention)], [x.value for x in dict.fromkeys(backends)],
-                   [x.value for x in dict.fromkeys(devices)], sorted(set(lengths)))
+    backend_names, device_names = [x.value for x in dict.fromkeys(backends)], [x.value for x in dict.fromkeys(devices)]
+    todo = b.cases([a.value for a in dict.fromkeys(attention)], backend_names, device_names, sorted(set(lengths)))
+    if not todo:
+        raise UsageError("--device cuda needs -b torch (numpy runs on the CPU only)")
+    if "cuda" in device_names and "torch" in backend_names:
+        from vectorize_cli.attention.backends import resolve_device
+
+        resolve_device("cuda", "torch")  # no GPU: an error before any case runs, as with `run`
     rows = []
     with b.progress(len(todo), progress.wanted()) as step:
         for case in todo:
             step(f"{case.variant} {case.backend} {case.device} T={case.T}")
             rows.append(b.measure(case, base, repeat, warmup).to_dict())
     if output_format.value != "table":
-        record = {"kind": "bench", "machine": b.machine(), "config": base.to_dict(), "repeat": repeat,
+        shared = {k: v for k, v in base.to_dict().items() if k not in ("attention", "backend", "device")}  # per row
+        record = {"kind": "bench", "machine": b.machine(), "config": shared, "repeat": repeat,
                   "warmup": warmup, "results": rows}
         _write(dumps(record, pretty=output_format.value == "json"))
     else:

@@ -14,18 +14,20 @@ import numpy as np
 from vectorize_cli.config import Config
 from vectorize_cli.errors import UsageError, VectorizeError
 
-UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20,
-         "g": 1e9, "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}
+UNITS = {"": 1, "b": 1, **{prefix + suffix: size for i, prefix in enumerate("kmgtpe", 1)
+                            for suffix, size in (("", 1000**i), ("b", 1000**i), ("ib", 1024**i))}}
 
 
 def parse_size(text: str) -> int:
     """'4GiB', '512MB', '1e9', '2 gb' -> bytes: at least 1, below 2**63 (8 EiB)."""
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*", text.lower())
     if not m or m.group(2) not in UNITS:
-        raise UsageError(f"--max-memory: cannot read {text!r}; write e.g. 4GiB, 512MB or 1e9")
-    n = float(m.group(1)) * UNITS[m.group(2)]  # inf for 1e400
+        raise UsageError(f"--max-memory: cannot read {text[:40]!r}; write e.g. 4GiB, 512MB or 1e9")
+    digits = m.group(1)
+    exact = digits.isdigit() and len(digits) < 20  # a whole number of bytes stays exact; others go through float
+    n = (int(digits) if exact else float(digits)) * UNITS[m.group(2)]  # inf for 1e400
     if not 1 <= n < 2**63:
-        raise UsageError(f"--max-memory {text.strip()!r} is out of range: at least 1 byte, below 8 EiB")
+        raise UsageError(f"--max-memory {text.strip()[:40]!r} is out of range: at least 1 byte, below 8 EiB")
     return int(n)
 
 
@@ -83,17 +85,21 @@ def estimate(c: Config, T: int) -> list[tuple[str, int]]:
     return parts
 
 
+def total(c: Config, T: int) -> int:
+    """The bytes of estimate(c, T) together."""
+    return sum(n for _, n in estimate(c, T))
+
+
 def check(c: Config, T: int) -> None:
     """Refuse, naming the biggest array and the way out, when the estimate exceeds --max-memory.
     T = 1 checks what does not depend on the text (the parameters), before any input is read."""
-    parts = estimate(c, T)
-    total = sum(n for _, n in parts)
-    if total > c.max_memory:
-        what, n = max(parts, key=lambda p: p[1])
+    need = total(c, T)
+    if need > c.max_memory:
+        what, n = max(estimate(c, T), key=lambda p: p[1])
         hint = "use -a flash (linear memory) or raise --max-memory" if "weights" in what or "scores" in what \
             else "use smaller sizes (--dim, --heads, --head-dim) or raise --max-memory" if "parameters" in what \
             else "use a shorter text, a smaller --dim, or raise --max-memory"
-        raise VectorizeError(f"this run needs about {human(total)} ({what}: {human(n)}), over --max-memory "
+        raise VectorizeError(f"this run needs about {human(need)} ({what}: {human(n)}), over --max-memory "
                              f"{human(c.max_memory)}; {hint}")
 
 

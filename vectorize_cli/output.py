@@ -8,6 +8,7 @@ sees half a record, even on Ctrl-C.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, BinaryIO
 
 from vectorize_cli.memory import check_text
@@ -54,16 +55,26 @@ def _width_without_a_terminal() -> int:
         return 120
 
 
+@lru_cache(maxsize=1)
+def _console_class():
+    from rich.console import Console
+
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            """rich would exit 1 here; the reader went away, which cli.py ends quietly with 141."""
+            raise BrokenPipeError
+
+    return PipeConsole
+
+
 def console_for(sink: BinaryIO):
     """A rich Console writing UTF-8 to the sink, as wide as the terminal (see _width_without_a_terminal)."""
     import os
     import sys
 
-    from rich.console import Console
-
     text = sys.stdout if sys.stdout is not None and sink is sys.stdout.buffer else _TextTo(sink)
     width = None if text.isatty() or "COLUMNS" in os.environ else _width_without_a_terminal()
-    return Console(file=text, highlight=False, soft_wrap=False, width=width)
+    return _console_class()(file=text, highlight=False, soft_wrap=False, width=width)
 
 
 def tables(results: Iterable, out: Output, sink: BinaryIO) -> None:
