@@ -174,7 +174,8 @@ def test_small_and_odd_sizes_give_correct_numbers(variant, sizes, tmp):
     (["--dim", "1" + "0" * 30], "does not fit in a signed 64-bit integer"),
     (["--max-memory", "1e400"], "--max-memory '1e400' is out of range"),
     (["--max-memory", "0.5"], "out of range: at least 1 byte"),
-    (["--max-memory", "16EiB"], "cannot read '16EiB'"),
+    (["--max-memory", "16EiB"], "'16EiB' is out of range"),
+    (["--max-memory", "16ZiB"], "cannot read '16ZiB'"),
     (["--device", "cuda"], "--device cuda needs --backend torch"),
 ])
 def test_sizes_that_do_not_fit_are_usage_errors(args, message, tmp):
