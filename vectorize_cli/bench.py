@@ -12,7 +12,6 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -188,24 +187,3 @@ def table(rows: list[dict], machine_info: dict):
     about = ", ".join(f"{k} {v}" for k, v in machine_info.items())
     note = "kernel: aten::_scaled_dot_product_* abbreviated; |Δ| f64: max |Δ| against float64 (n/a: too big)"
     return Group(titled("vectorize bench", t, f"{note}\n{about}"))
-
-
-@contextmanager
-def progress(total: int, enabled: bool):
-    """Yields step(description), called before each case; a rich bar on stderr when enabled."""
-    if not enabled:
-        yield lambda description: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("bench", total=total)
-        started = [False]
-
-        def step(description: str) -> None:
-            bar.update(task, description=description, advance=1 if started[0] else 0)
-            started[0] = True
-
-        yield step

@@ -415,7 +415,7 @@ def bench(
 
         resolve_device("cuda", "torch")  # no GPU: an error before any case runs, as with `run`
     rows = []
-    with b.progress(len(todo), progress.wanted()) as step:
+    with progress.steps(len(todo), progress.wanted()) as step:
         for case in todo:
             step(f"{case.variant} {case.backend} {case.device} T={case.T}")
             rows.append(b.measure(case, base, repeat, warmup).to_dict())

@@ -1,5 +1,6 @@
-"""A progress bar on stderr for batches: shown only when stderr is a terminal and the data does
-not go to that same terminal (so it never mixes with tables or reaches a file); transient, free when off."""
+"""Progress bars on stderr, for batches (bar) and for `vectorize bench` (steps): shown only when
+stderr is a terminal and the data does not go to that same terminal (so it never mixes with tables
+or reaches a file); transient, free when off."""
 
 import os
 import sys
@@ -24,18 +25,24 @@ def size_of(stream: BinaryIO) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
+def _on_stderr(*columns):
+    from rich.console import Console
+    from rich.progress import Progress
+
+    return Progress(*columns, console=Console(stderr=True), transient=True)
+
+
 @contextmanager
 def bar(total_bytes: int | None, enabled: bool) -> Iterator[Callable[[int], None]]:
     """Yields advance(n_bytes), to call once per sentence with the bytes it took."""
     if not enabled:
         yield lambda n: None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     columns = [TextColumn("{task.fields[sentences]:,} lines"), BarColumn(), DownloadColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with _on_stderr(*columns) as progress:
         task = progress.add_task("vectorize", total=total_bytes, sentences=0, rate="")
 
         def advance(n: int) -> None:
@@ -45,3 +52,24 @@ def bar(total_bytes: int | None, enabled: bool) -> Iterator[Callable[[int], None
             progress.update(task, advance=n, sentences=done, rate=rate)
 
         yield advance
+
+
+@contextmanager
+def steps(total: int, enabled: bool) -> Iterator[Callable[[str], None]]:
+    """Yields step(description), to call before each of `total` steps (bench's cases)."""
+    if not enabled:
+        yield lambda description: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    with _on_stderr(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn()) as progress:
+        task = progress.add_task("", total=total)
+        done = -1  # the first call starts the first step
+
+        def step(description: str) -> None:
+            nonlocal done
+            done += 1
+            progress.update(task, description=description, completed=done)
+
+        yield step
