@@ -16,7 +16,7 @@ from vectorize_cli.attention.sdpa import fused_attention as sdpa
 from vectorize_cli.config import Config
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.memory import check, parse_size
-from vectorize_cli.pipelines.toy import attend, run
+from vectorize_cli.pipelines.toy import attend, trace as run
 
 CUDA = torch.cuda.is_available()
 TOLERANCE = {"float32": 1e-5, "float16": 5e-3, "bfloat16": 4e-2}  # relative to the outputs' size

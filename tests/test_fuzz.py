@@ -255,7 +255,7 @@ def test_no_nan_or_inf_at_extreme_scales_and_flash_agrees(scale, causal, backend
 
 def test_mean_pooling_of_a_long_text_is_the_exact_mean():
     """Found by benchmarks/fuzz.py: a float32 sum over thousands of tokens drifted by 2e-5."""
-    from vectorize_cli.pipelines.toy import run
+    from vectorize_cli.pipelines.toy import trace as run
 
     text = "one two three " * 3000  # no positions: the same few rows 3,000 times, rounding errors add up
     for variant in ("flash", "scaled-dot"):

@@ -13,7 +13,7 @@ from conftest import ROOT
 from reference import POOL64, forward64
 from vectorize_cli.attention.variants import VARIANTS as REGISTRY
 from vectorize_cli.config import Config
-from vectorize_cli.pipelines.toy import run
+from vectorize_cli.pipelines.toy import trace as run
 from vectorize_cli.views.json import SCHEMA_VERSION, dumps, toy_record as record
 
 SCHEMA = json.loads((ROOT / "docs" / "json-schema.json").read_text())

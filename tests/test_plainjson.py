@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 import plainjson
 from vectorize_cli import example
 from vectorize_cli.config import Config
-from vectorize_cli.pipelines.toy import run
+from vectorize_cli.pipelines.toy import trace as run
 from vectorize_cli.views.json import dumps, toy_record as record
 
 

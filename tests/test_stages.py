@@ -11,7 +11,7 @@ import pytest
 from vectorize_cli.config import Config
 from vectorize_cli.embedding import embed
 from vectorize_cli.errors import UsageError
-from vectorize_cli.pipelines.toy import run
+from vectorize_cli.pipelines.toy import trace as run
 from vectorize_cli.positional import positions
 from vectorize_cli.tokens import tokenize
 

@@ -191,7 +191,7 @@ def table(rows: list[dict], machine_info: dict):
     return Group(titled("vectorize bench", t, f"{note}\n{about}"))
 
 
-def record(base: Config, repeat: int, warmup: int, rows: list[dict]) -> dict:
+def bench_record(base: Config, repeat: int, warmup: int, rows: list[dict]) -> dict:
     """bench's JSON record: the machine, the options every row shares, and the rows."""
     shared = {k: v for k, v in base.to_dict().items() if k not in ("attention", "backend", "device")}  # per row
     return {"kind": "bench", "machine": machine(), "config": shared, "repeat": repeat, "warmup": warmup,

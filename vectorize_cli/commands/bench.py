@@ -65,7 +65,7 @@ def bench(
             step(f"{case.variant} {case.backend} {case.device} T={case.T}")
             rows.append(b.measure(case, base, repeat, warmup).to_dict())
     if output_format.value != "table":
-        write_json(b.record(base, repeat, warmup, rows), pretty=output_format.value == "json")
+        write_json(b.bench_record(base, repeat, warmup, rows), pretty=output_format.value == "json")
     else:
         out = stdout_console()
         out.print(b.table(rows, b.machine()))

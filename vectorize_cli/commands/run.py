@@ -129,12 +129,12 @@ def run(
 
 def _write_toy(source, config: Config, out, advance, fmt: str, precision: int, omit: tuple[str, ...]) -> None:
     from vectorize_cli.output import WRITERS, Output
-    from vectorize_cli.pipelines.toy import run as run_toy
+    from vectorize_cli.pipelines.toy import trace
     from vectorize_cli.views.json import toy_record
     from vectorize_cli.views.table import trace_tables
 
     how = Output(source.single, partial(toy_record, omit=omit), trace_tables, precision, config.max_memory)
-    WRITERS[fmt]((run_toy(t, config) for t in source.sentences(advance)), how, out)
+    WRITERS[fmt]((trace(t, config) for t in source.sentences(advance)), how, out)
 
 
 def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str, precision: int,

@@ -27,7 +27,7 @@ from vectorize_cli.model.tokenizer import WordPiece
 @dataclass
 class Model:
     folder: files.Folder
-    weights: dict  # numpy, from weights.load
+    weights: dict  # numpy, from weights.from_safetensors
     tokenizer: WordPiece
     source: str = "minilm"  # --model as given
 
@@ -53,7 +53,7 @@ def _convert(tree, f):
 def load(model: str) -> Model:
     """--model's value (a folder or `minilm`) -> the model, read once per process."""
     folder = files.read(model)
-    return Model(folder, weights.load(folder.path / "model.safetensors", folder.config),
+    return Model(folder, weights.from_safetensors(folder.path / "model.safetensors", folder.config),
                  WordPiece(folder.path / "tokenizer.json", folder.max_length), model)
 
 

@@ -1,4 +1,4 @@
-"""The toy pipeline: run(text, config) -> Trace, read top to bottom like a forward().
+"""The toy pipeline: trace(text, config) -> Trace, read top to bottom like a forward().
 
     tokens = tokenize(text)                     T
     x      = embedding(tokens) + positional(T)  (T, d)
@@ -69,7 +69,7 @@ def check_before_input(config: Config) -> None:
     memory.check(config, 1)  # T = 1: the parameters, whatever the text
 
 
-def run(text: str, config: Config) -> Trace:
+def trace(text: str, config: Config) -> Trace:
     tokens = tokenize(text, config.tokenizer)
     if not tokens:
         raise UsageError("the text has no tokens (it is empty or only spaces and control characters)")
