@@ -34,11 +34,24 @@ class Model:
     def __post_init__(self):
         self._on: dict[Backend, dict] = {}
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes of every weight array."""
+        return _total(self.weights)
+
     def weights_on(self, backend: Backend) -> dict:
         """The weights as the backend's arrays, converted once (numpy float32: the same arrays)."""
         if backend not in self._on:
             self._on[backend] = _convert(self.weights, backend.asarray)
         return self._on[backend]
+
+
+def _total(tree) -> int:
+    if isinstance(tree, dict):
+        return sum(_total(v) for v in tree.values())
+    if isinstance(tree, (list, tuple)):
+        return sum(_total(v) for v in tree)
+    return tree.nbytes
 
 
 def _convert(tree, f):

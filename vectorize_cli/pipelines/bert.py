@@ -44,18 +44,19 @@ def info(model: Model) -> ModelInfo:
 
 
 def check_memory(model: Model, config: ModelConfig, B: int, T: int, kept_layers: int) -> None:
-    """Refuse, before allocating, a batch of B x T tokens whose arrays exceed --max-memory:
-    per layer the activations (B, T, 4d + d_ff) and the scores, exp and weights (B, H, T, T)
-    unless flash; a trace keeps every layer's weights and output."""
+    """Refuse, before running it, a batch of B x T tokens whose arrays exceed --max-memory: the weights
+    (twice when the backend holds its own copy), per layer the activations (B, T, 4d + d_ff) and the
+    scores, exp and weights (B, H, T, T) unless flash; a trace keeps every layer's weights and output."""
     c = model.folder.config
     explicit = VARIANTS[config.attention].family == "explicit"
+    weights = model.nbytes * (1 if (config.backend, config.dtype) == ("numpy", "float32") else 2)
     step = B * T * (4 * c.d_model + c.d_ff) + (3 * B * c.n_head * T * T if explicit else 0)
     kept = kept_layers * (c.n_head * T * T * explicit + T * c.d_model)
-    need = 4 * (step + kept)
+    need = weights + 4 * (step + kept)
     if need > config.max_memory:
-        raise VectorizeError(f"this input needs about {human(need)} ({B} x {T} tokens through {c.n_layer} layers), "
-                             f"over --max-memory {human(config.max_memory)}; use a smaller --batch-size, -a flash, "
-                             "or raise --max-memory")
+        raise VectorizeError(f"this run needs about {human(need)} (the weights: {human(weights)}; {B} x {T} "
+                             f"tokens through {c.n_layer} layers: {human(need - weights)}), over --max-memory "
+                             f"{human(config.max_memory)}; use a smaller --batch-size, -a flash, or raise --max-memory")
 
 
 def l2_normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
