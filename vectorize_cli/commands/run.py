@@ -154,9 +154,9 @@ def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str,
         return write_npy(vectors, out)
 
     def traces():
-        for t in texts:
+        for i, t in enumerate(texts):
             tr = trace(model, t, config)
-            warn_truncated(model.folder.max_length, [0] if tr.truncated else [], source.single)  # as each is written
+            warn_truncated(model.folder.max_length, [i] if tr.truncated else [], source.single)  # as each is written
             yield tr
 
     how = Output(source.single, partial(model_record, layer=config.layer, head=config.head, omit=omit),
