@@ -1,0 +1,77 @@
+"""Attention rollout and the head aggregates against float64 loops written here, independently."""
+
+import numpy as np
+import pytest
+
+from vectorize_cli.attention.rollout import head_max, head_mean, rollout
+
+
+def softmax_rows(rng, H, T, scale=3.0):
+    s = rng.normal(size=(H, T, T)) * scale
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def rollout_loop(layers):
+    """Abnar & Zuidema 2020, element by element in float64: A' = 0.5 mean_h A + 0.5 I, rows renormalised;
+    R_1 = A'_1, R_l = A'_l R_(l-1)."""
+    T = layers[0].shape[-1]
+    R = None
+    for att in layers:
+        H = att.shape[0]
+        A = [[0.5 * sum(float(att[h, i, j]) for h in range(H)) / H + (0.5 if i == j else 0.0) for j in range(T)]
+             for i in range(T)]
+        A = [[a / sum(row) for a in row] for row in A]
+        if R is None:
+            R = A
+        else:
+            R = [[sum(A[i][m] * R[m][j] for m in range(T)) for j in range(T)] for i in range(T)]
+    return np.array(R)
+
+
+@pytest.mark.parametrize("L,H,T", [(1, 1, 1), (1, 3, 5), (2, 2, 4), (6, 12, 7), (4, 3, 16)])
+def test_rollout_matches_an_independent_float64_loop(rng, L, H, T):
+    layers = [softmax_rows(rng, H, T) for _ in range(L)]
+    got = rollout(layers)
+    assert got.dtype == np.float32 and got.shape == (T, T)
+    np.testing.assert_allclose(got, rollout_loop(layers), rtol=0, atol=2e-7)
+
+
+def test_rollout_order_is_first_layer_first(rng):
+    a, b = softmax_rows(rng, 2, 6), softmax_rows(rng, 2, 6)
+    ab = rollout([a, b])
+    np.testing.assert_allclose(ab, rollout_loop([a, b]), atol=2e-7)
+    assert not np.allclose(ab, rollout([b, a]), atol=1e-4)  # the order matters, and is the paper's
+
+
+def test_rollout_properties(rng):
+    layers = [softmax_rows(rng, 4, 9, scale=10) for _ in range(5)]
+    r = rollout(layers).astype(np.float64)
+    assert (r >= 0).all()
+    np.testing.assert_allclose(r.sum(axis=-1), 1.0, atol=1e-6)
+    eye = np.broadcast_to(np.eye(9, dtype=np.float32), (3, 9, 9))
+    np.testing.assert_array_equal(rollout([eye, eye]), np.eye(9, dtype=np.float32))  # attention to self only
+    uniform = np.full((2, 4, 4), 0.25, dtype=np.float32)  # one layer: 0.5/4 everywhere + 0.5 on the diagonal
+    np.testing.assert_allclose(rollout([uniform]), 0.125 + 0.5 * np.eye(4), atol=1e-7)
+
+
+def test_rollout_of_nothing_is_an_error():
+    with pytest.raises(ValueError):
+        rollout([])
+
+
+def test_head_mean_and_max(rng):
+    w = softmax_rows(rng, 5, 6)
+    mean = np.array([[sum(float(w[h, i, j]) for h in range(5)) / 5 for j in range(6)] for i in range(6)])
+    np.testing.assert_allclose(head_mean(w), mean, atol=1e-7)
+    np.testing.assert_allclose(head_mean(w).sum(axis=-1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(head_max(w), np.array([[max(w[h, i, j] for h in range(5)) for j in range(6)]
+                                                         for i in range(6)]))
+
+
+def test_rollout_of_minilm(minilm):
+    from vectorize_cli.model.pipeline import trace
+
+    res = trace(minilm, "Attention flows from layer to layer.")
+    layers = [L.weights for L in res.layers]
+    np.testing.assert_allclose(rollout(layers), rollout_loop(layers), atol=2e-7)
