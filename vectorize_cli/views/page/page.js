@@ -176,7 +176,7 @@
     // the matrices of the current selection: [{key, colour, m (T, T) view}]
     function sources() {
       const b = blocks[st.block], w = mat(b.weights);
-      if (st.source === "heads") return [...st.heads].sort((a, c) => a - c).map((h) => ({ key: String(h), colour: HEAD[h % HEAD.length], label: `head ${h + 1}`, view: slice(w, h) }));
+      if (st.source === "heads") return [...st.heads].filter((h) => h < w.shape[0]).sort((a, c) => a - c).map((h) => ({ key: String(h), colour: HEAD[h % HEAD.length], label: `head ${h + 1}`, view: slice(w, h) }));
       const agg = st.source === "rollout" ? mat(tr.rollout[st.block])
         : reduceHeads(w, st.source === "mean" ? (a, c) => a + c : Math.max);
       const H = w.shape[0], view = slice(agg);
@@ -288,7 +288,10 @@
         caption.textContent = `Queries on the left, keys on the right: a line from query i to key j has width and opacity by its weight. ${what} Hover a token to focus it, click to pin (click again to release). ` +
           (f ? `Focused: ${f.side === "q" ? "query" : "key"} ${f.i} (${tr.tokens[f.i]}).` : `Without a focus, each head's strongest links (weight \u2265 0.05, at most ${3 * T}).`);
       }
-      pick.addEventListener("change", () => { st.block = Number(pick.value); markGrid(); drawHeadBoxes(); draw(); });
+      pick.addEventListener("change", () => {  // another variant or layer: all its heads
+        st.block = Number(pick.value); st.heads = new Set(Array.from({ length: H() }, (_, h) => h));
+        markGrid(); drawHeadBoxes(); draw();
+      });
       agg.addEventListener("change", () => { st.source = agg.value; drawHeadBoxes(); draw(); });
       clear.addEventListener("click", () => { st.focus = null; st.pinned = false; draw(); });
 
