@@ -96,22 +96,28 @@
     const i = Math.min(stops.length - 2, Math.floor(t)), f = t - i, a = stops[i], b = stops[i + 1];
     return [0, 1, 2].map((k) => Math.round(a[k] + f * (b[k] - a[k])));
   }
+  function lut(stops) {  // 256 colours of a ramp, r g b
+    const out = new Uint8Array(768);
+    for (let i = 0; i < 256; i++) out.set(ramp(stops, i / 255), 3 * i);
+    return out;
+  }
+  const LUTS = { seq: lut(BLUES), div: lut(DIVERGING) };
   function scale(view) {  // weights: 0..1 sequential; anything with negatives: diverging around 0
     let lo = Infinity, hi = -Infinity;
     for (let r = 0; r < view.R; r++) for (let c = 0; c < view.C; c++) {
       const x = view.at(r, c);
       if (Number.isFinite(x)) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
     }
-    if (lo >= 0) { const top = hi > 0 ? hi : 1; return { lo: 0, hi: top, colour: (x) => ramp(BLUES, x / top) }; }
+    if (lo >= 0) { const top = hi > 0 ? hi : 1; return { lo: 0, hi: top, lut: LUTS.seq, t: (x) => x / top }; }
     const m = Math.max(-lo, hi) || 1;
-    return { lo: -m, hi: m, colour: (x) => ramp(DIVERGING, (x / m + 1) / 2) };
+    return { lo: -m, hi: m, lut: LUTS.div, t: (x) => (x / m + 1) / 2 };
   }
   function paint(canvas, view, sc) {
     canvas.width = view.C; canvas.height = view.R;
-    const ctx = canvas.getContext("2d"), img = ctx.createImageData(view.C, view.R);
-    for (let r = 0; r < view.R; r++) for (let c = 0; c < view.C; c++) {
-      const [R, G, B] = sc.colour(view.at(r, c)), p = 4 * (r * view.C + c);
-      img.data[p] = R; img.data[p + 1] = G; img.data[p + 2] = B; img.data[p + 3] = 255;
+    const ctx = canvas.getContext("2d"), img = ctx.createImageData(view.C, view.R), d = img.data, lut = sc.lut;
+    for (let r = 0, p = 0; r < view.R; r++) for (let c = 0; c < view.C; c++, p += 4) {
+      const t = sc.t(view.at(r, c)), i = 3 * Math.round(255 * (t > 1 ? 1 : t > 0 ? t : 0));
+      d[p] = lut[i]; d[p + 1] = lut[i + 1]; d[p + 2] = lut[i + 2]; d[p + 3] = 255;
     }
     ctx.putImageData(img, 0, 0);
   }
