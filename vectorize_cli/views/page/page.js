@@ -175,7 +175,7 @@
                el("p", { cls: "note", text: what + (tr.truncated ? " (text truncated to the model's length)" : "") }));
     const withWeights = blocks.map((b, i) => i).filter((i) => blocks[i].weights);
     const figures = [];  // heat maps whose rows follow the focused token
-    const st = { block: withWeights.length ? withWeights[withWeights.length - 1] : -1, source: "heads",
+    const st = { block: withWeights.length ? withWeights[0] : -1, source: "heads",
                  heads: new Set(), focus: token == null || token >= T ? null : { side: "q", i: token }, pinned: token != null };
     if (st.block >= 0) for (let h = 0; h < blocks[st.block].weights.shape[0]; h++) st.heads.add(h);
 
