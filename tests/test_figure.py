@@ -108,3 +108,13 @@ def test_no_weights_is_an_error():
     with pytest.raises(VectorizeError, match="--weights"):
         figure(trace)
     assert len(panels(from_result(run("The cat sat.", Config(attention=("flash",), weights=True))))) == 2
+
+
+def test_the_registry_draws_one_sentence_per_figure(rng):
+    from vectorize_cli.views import PICTURES
+
+    a, b = random_trace(rng, ["a", "b"]), random_trace(rng, ["c", "d", "e"])
+    assert PICTURES["svg"]([a]) == figure(a)
+    with pytest.raises(UsageError, match="one sentence"):
+        PICTURES["pdf"]([a, b])
+    assert PICTURES["html"]([a, b], token=[1, None]).startswith(b"<!DOCTYPE html>")

@@ -260,6 +260,17 @@ def test_initial_token_focus(browser, tmp_path, rng):
     p.clean()
 
 
+def test_initial_focus_per_sentence(browser, tmp_path, rng):
+    a, b = softmax_trace(rng, ["a", "b", "c"], H=1), softmax_trace(rng, ["d", "e", "f", "g"], H=3)
+    p = Opened(browser, page([a, b], token=[None, 2]), tmp_path)
+    p.page.mouse.move(0, 0)
+    assert p.focused_lines(trace=0) == {}
+    lines = p.focused_lines(trace=1)
+    for h in range(3):
+        np.testing.assert_allclose(row_of(lines[str(h)], 2, 4), b.blocks[0].weights[h, 2], atol=5e-4)
+    p.clean()
+
+
 def test_hostile_tokens_are_text(browser, tmp_path, rng):
     trace = softmax_trace(rng, HOSTILE, H=2)
     p = Opened(browser, page([trace], title="<script>alert(1)</script>"), tmp_path)

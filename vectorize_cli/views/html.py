@@ -2,7 +2,7 @@
 per head), a model view (every layer x head), mean / max over heads, attention rollout across layers
 (Abnar & Zuidema 2020), variants side by side; also the article's worked example and a similarity matrix.
 
-The page is one file: inline style and script (vectorize_cli/views/page/), the data as one JSON blob in
+The page is one file: inline style and script (vectorize_cli/views/page/: page.html, page.css, heat.js, views.js), the data as one JSON blob in
 <script type="application/json"> with '<', '>' and '&' escaped (no token can close the tag). A
 Content-Security-Policy allows only that script and style, by hash, and no request of any kind, so it
 opens from file:// offline and a hostile token can only ever be text (the script writes every string
@@ -24,6 +24,7 @@ from vectorize_cli.compare import differences
 from vectorize_cli.trace import Block, Trace
 
 PAGE = files("vectorize_cli.views") / "page"
+SCRIPTS = ("heat.js", "views.js")  # one inline script, in this order
 Q16 = 65535  # weights are stored as round(w * Q16) in a uint16
 
 
@@ -64,14 +65,15 @@ def _block(b: Block) -> dict:
     }
 
 
-def trace_data(trace: Trace) -> dict:
-    """Everything the page shows of one trace."""
+def trace_data(trace: Trace, token: int | None = None) -> dict:
+    """Everything the page shows of one trace; token: the token it opens focused on."""
     weights = [b.weights for b in trace.blocks]
     layered = trace.layered and all(w is not None for w in weights)
     flows = [unit(rollout(weights[: i + 1])) for i in range(len(weights))] if layered else None  # (T, T) each
     compared = [] if trace.layered or len(trace.blocks) < 2 else differences(trace.blocks)
     return {
         "text": trace.text,
+        "token": token if token is not None and 0 <= token < len(trace.tokens) else None,
         "tokens": list(trace.tokens),
         "layered": trace.layered,
         "model": None if trace.model is None else trace.model.to_dict(),
@@ -99,7 +101,8 @@ def render(data: dict) -> bytes:
     """The page around a data blob: template, style and script from the package, the CSP by hash."""
     from html import escape
 
-    script, style = (PAGE / "page.js").read_text("utf-8"), (PAGE / "page.css").read_text("utf-8")
+    script = "".join((PAGE / name).read_text("utf-8") for name in SCRIPTS)
+    style = (PAGE / "page.css").read_text("utf-8")
     csp = (f"default-src 'none'; script-src {_sha256(script)}; style-src {_sha256(style)}; "
            "base-uri 'none'; form-action 'none'")
     parts = {"csp": csp, "title": escape(data["title"]), "style": style, "script": script,
@@ -113,10 +116,13 @@ def render(data: dict) -> bytes:
     return "".join(out + [rest]).encode("utf-8")
 
 
-def page(traces: list[Trace], *, token: int | None = None, title: str = "vectorize") -> bytes:
+def page(traces: list[Trace], *, token: int | list[int | None] | None = None, title: str = "vectorize") -> bytes:
     """`vectorize run --format html`: every trace (one per sentence), every variant or layer and head.
-    token: the token (index) the page opens focused on."""
-    return render({"kind": "run", "title": title, "token": token, "traces": [trace_data(t) for t in traces]})
+    token: the token (index) the page opens focused on: one for every trace, or one per trace."""
+    tokens = token if isinstance(token, list) else [token] * len(traces)
+    if len(tokens) != len(traces):
+        raise ValueError(f"{len(tokens)} tokens to focus for {len(traces)} traces")
+    return render({"kind": "run", "title": title, "traces": [trace_data(t, i) for t, i in zip(traces, tokens)]})
 
 
 def example_page(ex, title: str = "vectorize example: the article's worked example") -> bytes:
@@ -157,9 +163,8 @@ def example_page(ex, title: str = "vectorize example: the article's worked examp
     stages = [Stage("embedding", "Word embedding", ex.embedding), Stage("positional", "Positional", ex.positional),
               Stage("encoded", "Embedding + positional", ex.encoded)]
     trace = Trace(example.SENTENCE, list(T), stages, [block], False, config=ex.config)
-    return render({"kind": "example", "title": title, "token": example.QUERY, "sentence": example.SENTENCE,
-                   "article": article, "computed": computed, "notes": list(example.NOTES),
-                   "traces": [trace_data(trace)]})
+    return render({"kind": "example", "title": title, "sentence": example.SENTENCE, "article": article,
+                   "computed": computed, "notes": list(example.NOTES), "traces": [trace_data(trace, example.QUERY)]})
 
 
 def similarity_page(model_name: str, texts: list[str], cosine: np.ndarray,
