@@ -75,3 +75,55 @@ def test_rollout_of_minilm(minilm):
     res = trace(minilm, "Attention flows from layer to layer.")
     layers = [L.weights for L in res.layers]
     np.testing.assert_allclose(rollout(layers), rollout_loop(layers), atol=2e-7)
+
+
+def test_rollout_and_token_tables(rng):
+    """The terminal tables show the rollout and one token's weights, number for number."""
+    from rich.console import Console
+
+    from vectorize_cli.render import Renderer
+    from vectorize_cli.trace import Block, Trace
+    from vectorize_cli.views.tables import rollout_table, token_tables
+
+    T, H, L = 5, 3, 2
+    layers = [softmax_rows(rng, H, T) for _ in range(L)]
+    trace = Trace("t", [f"tok{i}" for i in range(T)], [], [Block("multi-head", w, np.zeros((T, 4)), layer=l + 1)
+                                                           for l, w in enumerate(layers)], True)
+    console = Console(record=True, width=200, color_system=None)
+    r = Renderer(console, precision=4)
+    console.print(rollout_table(r, trace))
+    text = console.export_text()
+    expect = rollout_loop(layers)
+    for i in range(T):
+        row = next(line.split() for line in text.splitlines() if line.split()[:2] == [str(i), f"tok{i}"])
+        assert [float(x) for x in row[2:]] == pytest.approx(expect[i], abs=6e-5)
+    q = int(rng.integers(T))
+    for table in token_tables(r, trace, q):
+        console.print(table)
+    text = console.export_text()
+    for l in range(L):
+        assert f"layer {l + 1}: the weights of token {q} (tok{q})" in text
+    rows = [line.split() for line in text.splitlines() if line.startswith("head ") and line.split()[1].isdigit()]
+    got = np.array([[float(x) for x in row[2:]] for row in rows]).reshape(L, H, T)
+    np.testing.assert_allclose(got, np.stack(layers)[:, :, q, :], atol=6e-5)
+
+
+def test_the_model_schema_takes_the_rollout(minilm):
+    import json
+    from pathlib import Path
+
+    jsonschema = pytest.importorskip("jsonschema")
+    from vectorize_cli.model.pipeline import trace
+    from vectorize_cli.model.serialize import record
+    from vectorize_cli.serialize import dumps
+
+    res = trace(minilm, "The cat sat on the mat.")
+    rec = record(res, minilm, "minilm", 1, None)
+    rec["rollout"] = rollout([L.weights for L in res.layers])
+    schema = json.loads((Path(__file__).resolve().parents[1] / "docs" / "model-json-schema.json").read_text())
+    back = json.loads(dumps(rec))
+    jsonschema.validate(back, schema)
+    np.testing.assert_allclose(back["rollout"], rollout_loop([L.weights for L in res.layers]), atol=2e-7)
+    back["rollout"] = "no"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(back, schema)
