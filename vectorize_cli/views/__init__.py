@@ -1,5 +1,5 @@
 """Pictures of a trace, beside the terminal's tables and the JSON: a self-contained HTML page (html.py,
-its static parts in page/) a static figure (figure.py: SVG, PNG, PDF through matplotlib) and the
+its static parts in page/), a static figure (figure.py: SVG, PNG, PDF through matplotlib) and the
 terminal tables of --rollout and --token (tables.py).
 
 PICTURES maps `--format` to one function, (traces, token, layer, head, title) -> the file's bytes;
