@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import zlib
 
 import numpy as np
 import pytest
@@ -127,23 +128,37 @@ def blob(html: bytes) -> dict:
     return json.loads(m.group(1))
 
 
-def decode(m: dict) -> np.ndarray:
-    raw = base64.b64decode(m["data"])
-    dtype = {"u16": "<u2", "f16": "<f2", "f32": "<f4"}[m["dtype"]]
-    v = np.frombuffer(raw, dtype=dtype).reshape(m["shape"]).astype(np.float64)
-    return v / 65535 if m["dtype"] == "u16" else v
+def decode(m: dict, store: str) -> np.ndarray:
+    """A matrix of the page, read back: the store is base64 of raw deflate; 16-bit arrays are two planes
+    (high bytes, then low bytes); uint16 weights are round(w * 65535)."""
+    raw = zlib.decompress(base64.b64decode(store), wbits=-15)
+    n, o = int(np.prod(m["shape"])), m["offset"]
+    if m["dtype"] == "f32":
+        return np.frombuffer(raw[o: o + 4 * n], dtype="<f4").reshape(m["shape"]).astype(np.float64)
+    hi, lo = np.frombuffer(raw[o: o + n], np.uint8), np.frombuffer(raw[o + n: o + 2 * n], np.uint8)
+    u = (hi.astype(np.uint16) << 8) | lo
+    v = u / 65535 if m["dtype"] == "u16" else u.view(np.float16).astype(np.float64)
+    return v.reshape(m["shape"])
 
 
 # ---- without a browser ----------------------------------------------------------------------------
 
 def test_the_data_blob_holds_the_weights_compactly(rng):
     trace = softmax_trace(rng, [f"t{i}" for i in range(int(rng.integers(2, 30)))], H=3, L=4, layered=True)
-    data = blob(page([trace]))["traces"][0]
+    everything = blob(page([trace]))
+    data, store = everything["traces"][0], everything["store"]
     for b, stored in zip(trace.blocks, data["blocks"]):
-        np.testing.assert_allclose(decode(stored["weights"]), b.weights, rtol=0, atol=0.5 / 65535 + 1e-9)
-        np.testing.assert_allclose(decode(stored["output"]), b.output, rtol=1e-3, atol=1e-4)  # float16
+        np.testing.assert_allclose(decode(stored["weights"], store), b.weights, rtol=0, atol=0.5 / 65535 + 1e-9)
+        np.testing.assert_allclose(decode(stored["output"], store), b.output, rtol=1e-3, atol=1e-4)  # float16
     for l, stored in enumerate(data["rollout"]):
-        np.testing.assert_allclose(decode(stored), rollout64([b.weights for b in trace.blocks[: l + 1]]), atol=2e-5)
+        expect = rollout64([b.weights for b in trace.blocks[: l + 1]])
+        np.testing.assert_allclose(decode(stored, store), expect, rtol=0, atol=2e-5)
+    huge = softmax_trace(rng, ["a", "b"], H=1)  # beyond float16's range: stored as float32
+    huge = Trace("t", ["a", "b"], [Stage("x", "X", np.array([[1e6, -3.5], [0.25, 7e4]], np.float32))], huge.blocks)
+    everything = blob(page([huge]))
+    stage = everything["traces"][0]["stages"][0]["values"]
+    assert stage["dtype"] == "f32"
+    np.testing.assert_array_equal(decode(stage, everything["store"]), [[1e6, -3.5], [0.25, 7e4]])
 
 
 def test_no_token_can_close_the_data_script(rng):
@@ -257,6 +272,25 @@ def test_initial_token_focus(browser, tmp_path, rng):
     lines = p.focused_lines()
     for h in range(2):
         np.testing.assert_allclose(row_of(lines[str(h)], 3, 7), trace.blocks[0].weights[h, 3], atol=5e-4)
+    p.clean()
+
+
+def test_values_on_hover(browser, tmp_path, rng):
+    """Hovering a stage's heat map shows the token, the column and the value (float16, or float32 beyond it)."""
+    T, d = int(rng.integers(2, 12)), int(rng.integers(2, 20))
+    values = (rng.normal(size=(T, d)) * 10.0 ** rng.integers(-2, 3)).astype(np.float32)
+    values[0, 0] = 1e6  # beyond float16: this stage is stored as float32
+    tokens = [f"t{i}" for i in range(T)]
+    base = softmax_trace(rng, tokens, H=1)
+    trace = Trace("x", tokens, [Stage("s", "My stage", values), *base.stages], base.blocks)
+    p = Opened(browser, page([trace]), tmp_path)
+    canvas = p.page.locator("figure", has=p.page.locator("figcaption", has_text="My stage")).locator("canvas").first
+    box = canvas.bounding_box()
+    for r, c in [(0, 0), (T - 1, d - 1), (int(rng.integers(T)), int(rng.integers(d)))]:
+        p.page.mouse.move(box["x"] + (c + 0.5) * box["width"] / d, box["y"] + (r + 0.5) * box["height"] / T)
+        first, value = p.page.text_content("#tip").split("\n")
+        assert first == f"t{r}  \u2192  column {c + 1}"
+        assert float(value) == pytest.approx(float(values[r, c]), rel=1e-3, abs=1e-4)
     p.clean()
 
 

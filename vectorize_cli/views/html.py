@@ -2,11 +2,11 @@
 per head), a model view (every layer x head), mean / max over heads, attention rollout across layers
 (Abnar & Zuidema 2020), variants side by side; also the article's worked example and a similarity matrix.
 
-The page is one file: inline style and script (vectorize_cli/views/page/: page.html, page.css, heat.js, views.js), the data as one JSON blob in
-<script type="application/json"> with '<', '>' and '&' escaped (no token can close the tag). A
-Content-Security-Policy allows only that script and style, by hash, and no request of any kind, so it
-opens from file:// offline and a hostile token can only ever be text (the script writes every string
-with textContent). Numbers are stored compactly as base64:
+The page is one file: inline style and script (vectorize_cli/views/page/: page.html, page.css, heat.js,
+views.js), the data as one JSON blob in <script type="application/json"> with '<', '>' and '&' escaped
+(no token can close the tag). A Content-Security-Policy allows only that script and style, by hash, and
+no request of any kind, so it opens from file:// offline and a hostile token can only ever be text (the
+script writes every string with textContent). Numbers are stored compactly, in one deflated base64 string (class Store):
 
     weights, rollout   in [0, 1]   uint16  q = round(w * 65535)     |error| <= 7.7e-6
     stages, outputs                float16 (float32 where a value is beyond float16's range)
@@ -15,6 +15,7 @@ with textContent). Numbers are stored compactly as base64:
 import base64
 import hashlib
 import json
+import zlib
 from importlib.resources import files
 
 import numpy as np
@@ -28,22 +29,40 @@ SCRIPTS = ("heat.js", "views.js")  # one inline script, in this order
 Q16 = 65535  # weights are stored as round(w * Q16) in a uint16
 
 
-def _b64(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+class Store:
+    """Every array of a page in one deflated byte string. A 16-bit array is stored as two planes, its high
+    bytes then its low bytes (neighbouring weights share high bytes, so they deflate better); a matrix
+    in the JSON is {shape, dtype, offset} into the inflated bytes."""
 
+    def __init__(self):
+        self.parts: list[bytes] = []
+        self.size = 0
 
-def unit(w: np.ndarray) -> dict:
-    """Values in [0, 1] (attention weights, rollout) as little-endian uint16."""
-    q = np.rint(np.clip(w.astype(np.float64), 0.0, 1.0) * Q16).astype("<u2")
-    return {"shape": list(w.shape), "dtype": "u16", "data": _b64(q)}
+    def _add(self, shape, dtype: str, raw: bytes) -> dict:
+        ref = {"shape": list(shape), "dtype": dtype, "offset": self.size}
+        self.parts.append(raw)
+        self.size += len(raw)
+        return ref
 
+    def _planes(self, shape, dtype: str, u: np.ndarray) -> dict:
+        u = u.reshape(-1).view(np.uint16)
+        return self._add(shape, dtype, (u >> 8).astype(np.uint8).tobytes() + (u & 0xFF).astype(np.uint8).tobytes())
 
-def real(x: np.ndarray) -> dict:
-    """Any float matrix as little-endian float16, or float32 where float16 would overflow."""
-    h = x.astype("<f2")
-    if np.isfinite(h).all() or not np.isfinite(x).all():
-        return {"shape": list(x.shape), "dtype": "f16", "data": _b64(h)}
-    return {"shape": list(x.shape), "dtype": "f32", "data": _b64(x.astype("<f4"))}
+    def unit(self, w: np.ndarray) -> dict:
+        """Values in [0, 1] (attention weights, rollout) as uint16 q = round(w * 65535)."""
+        return self._planes(w.shape, "u16", np.rint(np.clip(w.astype(np.float64), 0.0, 1.0) * Q16).astype(np.uint16))
+
+    def real(self, x: np.ndarray) -> dict:
+        """Any float matrix as float16, or as little-endian float32 where float16 would overflow."""
+        h = x.astype(np.float16)
+        if np.isfinite(h).all() or not np.isfinite(x).all():
+            return self._planes(x.shape, "f16", h)
+        return self._add(x.shape, "f32", x.astype("<f4").tobytes())
+
+    def blob(self) -> str:
+        """base64(raw deflate(every array)): the browser inflates it with DecompressionStream("deflate-raw")."""
+        pack = zlib.compressobj(6, zlib.DEFLATED, -15)
+        return base64.b64encode(pack.compress(b"".join(self.parts)) + pack.flush()).decode("ascii")
 
 
 def small(x) -> dict:
@@ -52,24 +71,24 @@ def small(x) -> dict:
     return {"shape": list(x.shape), "dtype": "json", "data": [float(v) for v in x.reshape(-1)]}
 
 
-def _block(b: Block) -> dict:
+def _block(b: Block, store: Store) -> dict:
     return {
         "name": b.name,
         "variant": b.variant,
         "layer": b.layer,
-        "weights": None if b.weights is None else unit(b.weights),  # (H, T, T)
-        "output": real(b.output),  # (T, d_out)
-        "sentence_vector": None if b.sentence_vector is None else real(b.sentence_vector[None]),  # (1, d_out)
+        "weights": None if b.weights is None else store.unit(b.weights),  # (H, T, T)
+        "output": store.real(b.output),  # (T, d_out)
+        "sentence_vector": None if b.sentence_vector is None else store.real(b.sentence_vector[None]),  # (1, d_out)
         "ran": f"{b.ran.backend} {b.ran.device} {b.ran.dtype}, {b.ran.op}",
         "notes": list(b.ran.notes),
     }
 
 
-def trace_data(trace: Trace, token: int | None = None) -> dict:
+def trace_data(trace: Trace, store: Store, token: int | None = None) -> dict:
     """Everything the page shows of one trace; token: the token it opens focused on."""
     weights = [b.weights for b in trace.blocks]
     layered = trace.layered and all(w is not None for w in weights)
-    flows = [unit(rollout(weights[: i + 1])) for i in range(len(weights))] if layered else None  # (T, T) each
+    flows = [store.unit(rollout(weights[: i + 1])) for i in range(len(weights))] if layered else None  # (T, T) each
     compared = [] if trace.layered or len(trace.blocks) < 2 else differences(trace.blocks)
     return {
         "text": trace.text,
@@ -79,11 +98,11 @@ def trace_data(trace: Trace, token: int | None = None) -> dict:
         "model": None if trace.model is None else trace.model.to_dict(),
         "config": None if trace.config is None else trace.config.to_dict(),
         "truncated": trace.truncated,
-        "stages": [{"key": s.key, "title": s.title, "values": real(s.values)} for s in trace.stages],
-        "blocks": [_block(b) for b in trace.blocks],
+        "stages": [{"key": s.key, "title": s.title, "values": store.real(s.values)} for s in trace.stages],
+        "blocks": [_block(b, store) for b in trace.blocks],
         "rollout": flows,  # rollout through layer l, for each l
         "comparison": compared,
-        "sentence_vector": None if trace.sentence_vector is None else real(trace.sentence_vector[None]),
+        "sentence_vector": None if trace.sentence_vector is None else store.real(trace.sentence_vector[None]),
     }
 
 
@@ -97,8 +116,9 @@ def _sha256(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def render(data: dict) -> bytes:
-    """The page around a data blob: template, style and script from the package, the CSP by hash."""
+def render(data: dict, store: Store | None = None) -> bytes:
+    """The page around a data blob and its arrays: template, style and script from the package, the CSP
+    by hash."""
     from html import escape
 
     script = "".join((PAGE / name).read_text("utf-8") for name in SCRIPTS)
@@ -106,7 +126,7 @@ def render(data: dict) -> bytes:
     csp = (f"default-src 'none'; script-src {_sha256(script)}; style-src {_sha256(style)}; "
            "base-uri 'none'; form-action 'none'")
     parts = {"csp": csp, "title": escape(data["title"]), "style": style, "script": script,
-             "data": _script_json(data)}
+             "data": _script_json({**data, "store": (store or Store()).blob()})}
     template = (PAGE / "page.html").read_text("utf-8")
     out, rest = [], template
     while "{{" in rest:  # one pass: a placeholder inside a value is never expanded
@@ -122,7 +142,9 @@ def page(traces: list[Trace], *, token: int | list[int | None] | None = None, ti
     tokens = token if isinstance(token, list) else [token] * len(traces)
     if len(tokens) != len(traces):
         raise ValueError(f"{len(tokens)} tokens to focus for {len(traces)} traces")
-    return render({"kind": "run", "title": title, "traces": [trace_data(t, i) for t, i in zip(traces, tokens)]})
+    store = Store()
+    return render({"kind": "run", "title": title, "traces": [trace_data(t, store, i) for t, i in zip(traces, tokens)]},
+                  store)
 
 
 def example_page(ex, title: str = "vectorize example: the article's worked example") -> bytes:
@@ -163,8 +185,10 @@ def example_page(ex, title: str = "vectorize example: the article's worked examp
     stages = [Stage("embedding", "Word embedding", ex.embedding), Stage("positional", "Positional", ex.positional),
               Stage("encoded", "Embedding + positional", ex.encoded)]
     trace = Trace(example.SENTENCE, list(T), stages, [block], False, config=ex.config)
+    store = Store()
     return render({"kind": "example", "title": title, "sentence": example.SENTENCE, "article": article,
-                   "computed": computed, "notes": list(example.NOTES), "traces": [trace_data(trace, example.QUERY)]})
+                   "computed": computed, "notes": list(example.NOTES),
+                   "traces": [trace_data(trace, store, example.QUERY)]}, store)
 
 
 def similarity_page(model_name: str, texts: list[str], cosine: np.ndarray,

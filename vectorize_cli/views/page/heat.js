@@ -41,11 +41,13 @@ function fmt(x) {
 }
 
 // ---- numbers: {shape, dtype, data} -> {shape, v} ----------------------------------------------
-function bytes(b64) {
-  const s = atob(b64), out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
+async function inflate(b64) {  // the page's arrays: base64 of raw deflate (html.py's Store)
+  const s = atob(b64), packed = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) packed[i] = s.charCodeAt(i);
+  const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
+let STORE = null;  // the inflated bytes, set before anything is drawn
 function half(h) {  // IEEE 754 binary16 -> number
   const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
   if (e === 0) return s * f * 2 ** -24;
@@ -58,15 +60,12 @@ function mat(m) {
   const n = m.shape.reduce((a, b) => a * b, 1);
   let v;
   if (m.dtype === "json") v = Float64Array.from(m.data);
-  else {
-    const b = bytes(m.data).buffer;
-    if (m.dtype === "f32") v = new Float32Array(b, 0, n);
-    else {
-      const u = new Uint16Array(b, 0, n);
-      v = new Float64Array(n);
-      if (m.dtype === "u16") for (let i = 0; i < n; i++) v[i] = u[i] / 65535;
-      else for (let i = 0; i < n; i++) v[i] = half(u[i]);
-    }
+  else if (m.dtype === "f32") v = new Float32Array(STORE.slice(m.offset, m.offset + 4 * n).buffer);
+  else {  // 16 bits in two planes: the high bytes, then the low bytes
+    const hi = STORE.subarray(m.offset, m.offset + n), lo = STORE.subarray(m.offset + n, m.offset + 2 * n);
+    v = new Float64Array(n);
+    if (m.dtype === "u16") for (let i = 0; i < n; i++) v[i] = ((hi[i] << 8) | lo[i]) / 65535;
+    else for (let i = 0; i < n; i++) v[i] = half((hi[i] << 8) | lo[i]);
   }
   const out = { shape: m.shape, v };
   decoded.set(m, out);

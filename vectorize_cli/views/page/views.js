@@ -238,6 +238,12 @@ const kinds = {
       { cell: Math.max(8, Math.min(40, Math.floor(600 / DATA.texts.length))) }));
   },
 };
-kinds[DATA.kind]();
-window.vectorizeRenderMs = performance.now() - t0;
-document.body.dataset.ready = "1";
+inflate(DATA.store).then((bytes) => {
+  STORE = bytes;
+  kinds[DATA.kind]();
+  window.vectorizeRenderMs = performance.now() - t0;
+  document.body.dataset.ready = "1";
+}, (e) => {
+  main.append(el("p", { text: `This browser could not unpack the page's numbers (${e}); any current browser can.` }));
+  throw e;
+});
