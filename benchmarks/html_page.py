@@ -21,23 +21,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vectorize_cli.config import Config  # noqa: E402
-from vectorize_cli.pipeline import run  # noqa: E402
 from vectorize_cli.views.html import page  # noqa: E402
-from vectorize_cli.views.legacy import from_model, from_result  # noqa: E402
+from vectorize_cli.views.legacy import model_trace, toy_trace  # noqa: E402
 
 
 def cases() -> dict:
     from vectorize_cli.model.bert import load
-    from vectorize_cli.model.pipeline import trace
-
     model = load("minilm")
     out = {}
     for T in (16, 128, 256):
-        t = from_model(trace(model, " ".join(["cat"] * (T - 2))), model)
+        t = model_trace(model, " ".join(["cat"] * (T - 2)))
         assert len(t.tokens) == T
         out[f"MiniLM, T = {T} (6 layers x 12 heads)"] = [t]
     words = " ".join(f"w{i}" for i in range(1000))
-    t = from_result(run(words, Config()))
+    t = toy_trace(words, Config())
     assert len(t.tokens) == 1000
     out["toy multi-head, T = 1,000 (2 heads, d = 8)"] = [t]
     return out

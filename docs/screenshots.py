@@ -15,11 +15,9 @@ sys.path.insert(0, str(DOCS.parent))
 
 from vectorize_cli.config import Config  # noqa: E402
 from vectorize_cli.model.bert import load  # noqa: E402
-from vectorize_cli.model.pipeline import trace  # noqa: E402
-from vectorize_cli.pipeline import run  # noqa: E402
 from vectorize_cli.views.figure import figure  # noqa: E402
 from vectorize_cli.views.html import page  # noqa: E402
-from vectorize_cli.views.legacy import from_model, from_result  # noqa: E402
+from vectorize_cli.views.legacy import model_trace, toy_trace  # noqa: E402
 
 SENTENCE = "The cat sat on the mat."
 
@@ -40,8 +38,8 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     model = load("minilm")
-    minilm = from_model(trace(model, SENTENCE), model)
-    toy = from_result(run(SENTENCE, Config(attention=("multi-head", "self", "additive"), heads=3, dim=12)))
+    minilm = model_trace(model, SENTENCE)
+    toy = toy_trace(SENTENCE, Config(attention=("multi-head", "self", "additive"), heads=3, dim=12))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=os.environ.get("VECTORIZE_CHROMIUM") or shutil.which("chromium"))
         shoot(browser, page([toy], title=f"vectorize run \"{SENTENCE}\" -a multi-head -a self -a additive"),

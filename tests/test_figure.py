@@ -6,15 +6,15 @@ import io
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vectorize_cli.config import Config
 from vectorize_cli.errors import UsageError, VectorizeError
-from vectorize_cli.pipeline import run
 from vectorize_cli.trace import Block, Stage, Trace
-from vectorize_cli.views.legacy import from_result
+from vectorize_cli.views.legacy import toy_trace
 
 pytest.importorskip("matplotlib")
 from vectorize_cli.views.figure import _label, figure, panels  # noqa: E402
@@ -43,8 +43,8 @@ def svg_texts(data: bytes) -> list[str]:
 
 def test_svg_parses_and_holds_every_token(rng):
     words = ["".join(rng.choice(list("abcdefghij"), size=rng.integers(1, 8))) for _ in range(rng.integers(3, 12))]
-    trace = from_result(run(" ".join(words), Config(attention=("multi-head", "self"), heads=3, dim=6,
-                                                    seed=int(rng.integers(1000)))))
+    config = Config(attention=("multi-head", "self"), heads=3, dim=6, seed=int(rng.integers(1000)))
+    trace = toy_trace(" ".join(words), config)
     data = figure(trace)
     texts = svg_texts(data)
     for t in trace.tokens:
@@ -71,12 +71,13 @@ def test_same_input_same_bytes(rng, fmt):
 
 
 def test_same_bytes_in_another_process():
-    code = ("import hashlib; from vectorize_cli.config import Config; from vectorize_cli.pipeline import run;"
-            "from vectorize_cli.views.legacy import from_result; from vectorize_cli.views.figure import figure;"
-            "t = from_result(run('The cat sat on the mat.', Config()));"
+    code = ("import hashlib; from vectorize_cli.config import Config;"
+            "from vectorize_cli.views.legacy import toy_trace; from vectorize_cli.views.figure import figure;"
+            "t = toy_trace('The cat sat on the mat.', Config());"
             "print(hashlib.sha256(figure(t)).hexdigest(), hashlib.sha256(figure(t, fmt='pdf')).hexdigest())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    t = from_result(run("The cat sat on the mat.", Config()))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    t = toy_trace("The cat sat on the mat.", Config())
     assert out == [hashlib.sha256(figure(t)).hexdigest(), hashlib.sha256(figure(t, fmt="pdf")).hexdigest()]
 
 
@@ -104,14 +105,14 @@ def test_layer_and_head(rng):
 
 
 def test_no_weights_is_an_error():
-    trace = from_result(run("The cat sat.", Config(attention=("flash",))))
+    trace = toy_trace("The cat sat.", Config(attention=("flash",)))
     with pytest.raises(VectorizeError, match="--weights"):
         figure(trace)
-    assert len(panels(from_result(run("The cat sat.", Config(attention=("flash",), weights=True))))) == 2
+    assert len(panels(toy_trace("The cat sat.", Config(attention=("flash",), weights=True)))) == 2
 
 
 def test_the_registry_draws_one_sentence_per_figure(rng):
-    from vectorize_cli.views import PICTURES
+    from vectorize_cli.views.pictures import PICTURES
 
     a, b = random_trace(rng, ["a", "b"]), random_trace(rng, ["c", "d", "e"])
     assert PICTURES["svg"]([a]) == figure(a)

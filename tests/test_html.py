@@ -18,10 +18,9 @@ import pytest
 
 from vectorize_cli.attention.rollout import rollout
 from vectorize_cli.config import Config
-from vectorize_cli.pipeline import run
 from vectorize_cli.trace import Block, Stage, Trace
 from vectorize_cli.views.html import example_page, page, similarity_page
-from vectorize_cli.views.legacy import from_model, from_result
+from vectorize_cli.views.legacy import model_trace, toy_trace
 
 HOSTILE = ["<script>alert(1)</script>", "</script><script>window.pwned=1</script>", "\"quoted' `x`",
            "\u202egnp.exe", "\u05e9\u05dc\u05d5\u05dd", "😀👩‍👩‍👧", "a\x00b", "&amp; <b>bold</b>", "<!--", "{{data}}",
@@ -175,9 +174,7 @@ def test_no_token_can_close_the_data_script(rng):
 
 
 def test_a_128_token_minilm_page_is_at_most_5_MB(minilm):
-    from vectorize_cli.model.pipeline import trace
-
-    t = from_model(trace(minilm, " ".join(["cat"] * 126)), minilm)
+    t = model_trace(minilm, " ".join(["cat"] * 126))
     assert len(t.tokens) == 128 and len(t.blocks) == 6 and t.blocks[0].weights.shape[0] == 12
     assert len(page([t])) <= 5_000_000
 
@@ -189,7 +186,7 @@ def test_toy_page_every_token_and_each_heads_weights(browser, tmp_path, rng):
     H = int(rng.integers(1, 5))
     config = Config(attention=("multi-head", "self", "flash"), heads=H, dim=4 * H, seed=int(rng.integers(10_000)),
                     weights=True)
-    trace = from_result(run(" ".join(words) + ".", config))
+    trace = toy_trace(" ".join(words) + ".", config)
     T = len(trace.tokens)
     p = Opened(browser, page([trace]), tmp_path)
     assert p.tokens("q") == trace.tokens and p.tokens("k") == trace.tokens
@@ -232,11 +229,9 @@ def test_heads_toggle_and_aggregates(browser, tmp_path, rng):
 
 
 def test_minilm_page_layers_heads_rollout(browser, tmp_path, rng, minilm):
-    from vectorize_cli.model.pipeline import trace as model_trace
-
     words = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "quickly", "home", "blue", "sky", "unbelievable"]
     text = " ".join(rng.choice(words, size=rng.integers(3, 12)))
-    t = from_model(model_trace(minilm, text), minilm)
+    t = model_trace(minilm, text)
     T, L = len(t.tokens), len(t.blocks)
     p = Opened(browser, page([t], title="minilm"), tmp_path)
     assert p.tokens("q") == t.tokens
@@ -319,8 +314,8 @@ def test_hostile_tokens_are_text(browser, tmp_path, rng):
 
 
 def test_two_sentences_and_a_fused_kernel(browser, tmp_path):
-    a = from_result(run("The cat sat.", Config(attention=("flash",))))
-    b = from_result(run("A dog ran far away.", Config()))
+    a = toy_trace("The cat sat.", Config(attention=("flash",)))
+    b = toy_trace("A dog ran far away.", Config())
     p = Opened(browser, page([a, b]), tmp_path)
     assert p.page.locator("section.trace").count() == 2
     assert p.tokens(trace=1) == b.tokens and p.tokens(trace=0) == []  # no weights: no head view

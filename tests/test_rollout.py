@@ -70,10 +70,9 @@ def test_head_mean_and_max(rng):
 
 
 def test_rollout_of_minilm(minilm):
-    from vectorize_cli.model.pipeline import trace
+    from vectorize_cli.views.legacy import model_trace
 
-    res = trace(minilm, "Attention flows from layer to layer.")
-    layers = [L.weights for L in res.layers]
+    layers = [b.weights for b in model_trace(minilm, "Attention flows from layer to layer.").blocks]
     np.testing.assert_allclose(rollout(layers), rollout_loop(layers), atol=2e-7)
 
 
@@ -83,7 +82,7 @@ def test_rollout_and_token_tables(rng):
 
     from vectorize_cli.render import Renderer
     from vectorize_cli.trace import Block, Trace
-    from vectorize_cli.views.tables import rollout_table, token_tables
+    from vectorize_cli.views.attention_tables import rollout_table, token_tables
 
     T, H, L = 5, 3, 2
     layers = [softmax_rows(rng, H, T) for _ in range(L)]

@@ -150,7 +150,7 @@ def page(traces: list[Trace], *, token: int | list[int | None] | None = None, ti
 def example_page(ex, title: str = "vectorize example: the article's worked example") -> bytes:
     """`vectorize example --format html`: the article's numbers beside the real computation, with the notes."""
     from vectorize_cli import example
-    from vectorize_cli.trace import Ran, Stage
+    from vectorize_cli.trace import Stage
 
     T, H = example.TOKENS, ex.config.heads
     heads = [f"head {h + 1}" for h in range(H)]
@@ -179,9 +179,9 @@ def example_page(ex, title: str = "vectorize example: the article's worked examp
         table(f"Each head's output for \"{q}\": sum_j w_j (x_j W_v)", heads, y_query.reshape(H, -1)),
         table("Concatenation, computed", [q], y_query[None], cols12),
     ]
-    a = ex.real
-    block = Block(a.variant, a.weights, a.output, Ran(a.backend, a.device, a.dtype, a.kernel, a.notes), None,
-                  a.params, a.sentence_vector)
+    from vectorize_cli.views.legacy import as_block  # ex.real is a Block after the "one shape" refactor
+
+    block = as_block(ex.real)
     stages = [Stage("embedding", "Word embedding", ex.embedding), Stage("positional", "Positional", ex.positional),
               Stage("encoded", "Embedding + positional", ex.encoded)]
     trace = Trace(example.SENTENCE, list(T), stages, [block], False, config=ex.config)
