@@ -68,6 +68,7 @@ class Opened:
         assert self.errors == [] and self.dialogs == []
         assert self.requests == [self.url]
         assert self.page.evaluate("window.pwned") is None
+        self.page.close()
 
     def tokens(self, side="q", trace=0) -> list[str]:
         return self.page.eval_on_selector_all(f"section[data-trace='{trace}'] .headview text.{side}",

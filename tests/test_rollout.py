@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vectorize_cli.attention.rollout import head_max, head_mean, rollout
+from vectorize_cli.attention.rollout import head_max, head_mean, rollout, rollouts
 
 
 def softmax_rows(rng, H, T, scale=3.0):
@@ -35,6 +35,12 @@ def test_rollout_matches_an_independent_float64_loop(rng, L, H, T):
     got = rollout(layers)
     assert got.dtype == np.float32 and got.shape == (T, T)
     np.testing.assert_allclose(got, rollout_loop(layers), rtol=0, atol=2e-7)
+
+
+def test_rollouts_through_each_layer(rng):
+    layers = [softmax_rows(rng, 3, 6) for _ in range(4)]
+    for l, r in enumerate(rollouts(layers)):
+        np.testing.assert_allclose(r, rollout_loop(layers[: l + 1]), atol=2e-7)
 
 
 def test_rollout_order_is_first_layer_first(rng):

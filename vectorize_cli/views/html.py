@@ -20,7 +20,7 @@ from importlib.resources import files
 
 import numpy as np
 
-from vectorize_cli.attention.rollout import rollout
+from vectorize_cli.attention.rollout import rollouts
 from vectorize_cli.compare import differences
 from vectorize_cli.trace import Block, Trace
 
@@ -88,7 +88,7 @@ def trace_data(trace: Trace, store: Store, token: int | None = None) -> dict:
     """Everything the page shows of one trace; token: the token it opens focused on."""
     weights = [b.weights for b in trace.blocks]
     layered = trace.layered and all(w is not None for w in weights)
-    flows = [store.unit(rollout(weights[: i + 1])) for i in range(len(weights))] if layered else None  # (T, T) each
+    flows = [store.unit(r) for r in rollouts(weights)] if layered else None  # (T, T) through each layer
     compared = [] if trace.layered or len(trace.blocks) < 2 else differences(trace.blocks)
     return {
         "text": trace.text,
