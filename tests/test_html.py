@@ -281,6 +281,7 @@ def test_values_on_hover(browser, tmp_path, rng):
     trace = Trace("x", tokens, [Stage("s", "My stage", values), *base.stages], base.blocks)
     p = Opened(browser, page([trace]), tmp_path)
     canvas = p.page.locator("figure", has=p.page.locator("figcaption", has_text="My stage")).locator("canvas").first
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     for r, c in [(0, 0), (T - 1, d - 1), (int(rng.integers(T)), int(rng.integers(d)))]:
         p.page.mouse.move(box["x"] + (c + 0.5) * box["width"] / d, box["y"] + (r + 0.5) * box["height"] / T)
