@@ -22,7 +22,7 @@ FORMATS = {  # format -> savefig metadata that would otherwise stamp a date or a
 CELL = 0.26  # inches per token in each heat map
 
 
-def _pyplot():
+def _matplotlib():
     try:
         import matplotlib
     except ImportError:
@@ -66,7 +66,7 @@ def figure(trace: Trace, *, layer: int | None = None, head: int | None = None, f
     """The attention weights of `trace` as a figure file's bytes (fmt: svg | png | pdf)."""
     if fmt not in FORMATS:
         raise UsageError(f"figure format {fmt}: use one of {', '.join(FORMATS)}")
-    matplotlib, Figure = _pyplot()
+    matplotlib, Figure = _matplotlib()
     maps = panels(trace, layer, head)
     T = len(trace.tokens)
     labels = [_label(t) for t in trace.tokens]

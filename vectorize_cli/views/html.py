@@ -116,7 +116,7 @@ def _sha256(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def render(data: dict, store: Store | None = None) -> bytes:
+def assemble(data: dict, store: Store | None = None) -> bytes:
     """The page around a data blob and its arrays: template, style and script from the package, the CSP
     by hash."""
     from html import escape
@@ -143,7 +143,7 @@ def page(traces: list[Trace], *, token: int | list[int | None] | None = None, ti
     if len(tokens) != len(traces):
         raise ValueError(f"{len(tokens)} tokens to focus for {len(traces)} traces")
     store = Store()
-    return render({"kind": "run", "title": title, "traces": [trace_data(t, store, i) for t, i in zip(traces, tokens)]},
+    return assemble({"kind": "run", "title": title, "traces": [trace_data(t, store, i) for t, i in zip(traces, tokens)]},
                   store)
 
 
@@ -186,7 +186,7 @@ def example_page(ex, title: str = "vectorize example: the article's worked examp
               Stage("encoded", "Embedding + positional", ex.encoded)]
     trace = Trace(example.SENTENCE, list(T), stages, [block], False, config=ex.config)
     store = Store()
-    return render({"kind": "example", "title": title, "sentence": example.SENTENCE, "article": article,
+    return assemble({"kind": "example", "title": title, "sentence": example.SENTENCE, "article": article,
                    "computed": computed, "notes": list(example.NOTES),
                    "traces": [trace_data(trace, store, example.QUERY)]}, store)
 
@@ -194,5 +194,5 @@ def example_page(ex, title: str = "vectorize example: the article's worked examp
 def similarity_page(model_name: str, texts: list[str], cosine: np.ndarray,
                     title: str = "vectorize similarity") -> bytes:
     """`vectorize similarity --format html`: the N x N cosine matrix, the texts as labels."""
-    return render({"kind": "similarity", "title": title, "model": model_name, "texts": list(texts),
+    return assemble({"kind": "similarity", "title": title, "model": model_name, "texts": list(texts),
                    "cosine": small(cosine)})
