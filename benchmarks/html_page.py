@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vectorize_cli.config import Config  # noqa: E402
 from vectorize_cli.views.html import page  # noqa: E402
-from vectorize_cli.views.legacy import model_trace, toy_trace  # noqa: E402
+from vectorize_cli.pipelines.bert import trace as model_trace  # noqa: E402
+from vectorize_cli.pipelines.toy import trace as toy_trace  # noqa: E402
 
 
 def cases() -> dict:

@@ -17,7 +17,8 @@ from vectorize_cli.config import Config  # noqa: E402
 from vectorize_cli.model.bert import load  # noqa: E402
 from vectorize_cli.views.figure import figure  # noqa: E402
 from vectorize_cli.views.html import page  # noqa: E402
-from vectorize_cli.views.legacy import model_trace, toy_trace  # noqa: E402
+from vectorize_cli.pipelines.bert import trace as model_trace  # noqa: E402
+from vectorize_cli.pipelines.toy import trace as toy_trace  # noqa: E402
 
 SENTENCE = "The cat sat on the mat."
 

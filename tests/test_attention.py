@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from reference import attention64, forward64
-from vectorize_cli.attention import ATTENTION
+from vectorize_cli.attention.variants import VARIANTS
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention, softmax
 from vectorize_cli.config import Config
-from vectorize_cli.pipeline import attend
+from vectorize_cli.pipelines.toy import attend
 
 LENGTHS = [1, 2, 7, 63, 64, 65, 130]
 
@@ -78,7 +78,7 @@ def _encoded(rng, T, d, scale=1.0):
     return (rng.standard_normal((T, d)) * scale).astype(np.float32)
 
 
-@pytest.mark.parametrize("variant", list(ATTENTION))
+@pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("T", [1, 2, 9])
 def test_every_variant_matches_its_float64_reference(rng, variant, causal, T):
@@ -136,7 +136,7 @@ def test_flash_equals_multi_head_with_the_same_parameters(rng, concat, causal, T
     assert fl.output.shape == (T, 20 if concat else 16)
 
 
-@pytest.mark.parametrize("variant", list(ATTENTION))
+@pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("scale", [1e4, 1e-8])
 def test_no_nan_or_inf_for_huge_or_tiny_inputs(rng, variant, scale):
     x = _encoded(rng, 17, 8, scale)
@@ -150,7 +150,7 @@ def test_no_nan_or_inf_for_huge_or_tiny_inputs(rng, variant, scale):
             np.testing.assert_allclose(a.output, mh.output, rtol=1e-4, atol=1e-5 * scale)
 
 
-@pytest.mark.parametrize("variant", list(ATTENTION))
+@pytest.mark.parametrize("variant", list(VARIANTS))
 def test_causal_output_of_a_token_ignores_later_tokens(rng, variant):
     config = Config(dim=8, heads=2, causal=True, block_size=3)
     x = _encoded(rng, 9, 8)
@@ -163,11 +163,11 @@ def test_causal_output_of_a_token_ignores_later_tokens(rng, variant):
 
 def test_parameters_are_deterministic_and_seeded():
     c0, c1 = Config(dim=8, heads=2, seed=0), Config(dim=8, heads=2, seed=1)
-    p0 = ATTENTION["multi-head"].params(c0)
-    p0_again = ATTENTION["multi-head"].params(Config(dim=8, heads=2, seed=0, pool="max"))
-    p1 = ATTENTION["multi-head"].params(c1)
+    p0 = VARIANTS["multi-head"].params(c0)
+    p0_again = VARIANTS["multi-head"].params(Config(dim=8, heads=2, seed=0, pool="max"))
+    p1 = VARIANTS["multi-head"].params(c1)
     for name in p0:
         np.testing.assert_array_equal(p0[name], p0_again[name])
         assert not np.allclose(p0[name], p1[name])
     assert p0["w_q"].shape == (8, 8) and p0["w_o"].shape == (8, 8)
-    assert "w_o" not in ATTENTION["multi-head"].params(Config(dim=8, heads=2, concat=True))
+    assert "w_o" not in VARIANTS["multi-head"].params(Config(dim=8, heads=2, concat=True))

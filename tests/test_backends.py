@@ -11,11 +11,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vectorize_cli.attention.backends import SDPA_OPS, FusedFlash
+from vectorize_cli.attention.sdpa import SDPA_OPS
+from vectorize_cli.attention.sdpa import fused_attention as sdpa
 from vectorize_cli.config import Config
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.memory import check, parse_size
-from vectorize_cli.pipeline import attend, run
+from vectorize_cli.pipelines.toy import attend, trace as run
 
 CUDA = torch.cuda.is_available()
 TOLERANCE = {"float32": 1e-5, "float16": 5e-3, "bfloat16": 4e-2}  # relative to the outputs' size
@@ -40,41 +41,39 @@ def test_torch_flash_agrees_with_numpy_flash_and_multi_head(rng, T, causal, dtyp
     np.testing.assert_allclose(numpy_flash.output, numpy_mh.output, atol=1e-5, rtol=1e-5)
     scale = np.abs(numpy_mh.output).max()
     for result in (torch_flash, torch_mh):
-        assert result.backend == "torch" and result.dtype == dtype and result.device == "cpu"
+        assert result.ran.backend == "torch" and result.ran.dtype == dtype and result.ran.device == "cpu"
         assert np.abs(result.output - numpy_mh.output).max() <= TOLERANCE[dtype] * max(scale, 1.0)
-    assert torch_flash.kernel == "aten::_scaled_dot_product_flash_attention_for_cpu"
-    assert torch_flash.weights is None and torch_mh.kernel == "explicit"
-    assert numpy_flash.kernel == "tiled-online-softmax"
+    assert torch_flash.ran.op == "aten::_scaled_dot_product_flash_attention_for_cpu"
+    assert torch_flash.weights is None and torch_mh.ran.op == "explicit"
+    assert numpy_flash.ran.op == "tiled-online-softmax"
 
 
 def test_fused_kernel_matches_sdpa_called_directly(rng):
     q, k, v = (torch.from_numpy(rng.standard_normal((8, 300, 64)).astype(np.float32)) for _ in range(3))
     for causal in (False, True):
-        y, att = FusedFlash(strict=True)(q, k, v, causal)
+        y, op, reasons = sdpa(q, k, v, causal, strict=True)
         direct = F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=causal)[0]
         torch.testing.assert_close(y, direct)
-        assert att is None
+        assert op == SDPA_OPS["FLASH_ATTENTION", "cpu"] and reasons == ()
 
 
 def test_the_reported_op_is_the_one_the_profiler_sees():
     from torch.profiler import ProfilerActivity, profile
 
     q = torch.randn(2, 33, 16)
-    kernel = FusedFlash(strict=False)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        kernel(q, q, q, True)
+        _, ran, _ = sdpa(q, q, q, True)
     ops = {e.name for e in prof.events()}
-    assert kernel.ran in ops and kernel.ran == SDPA_OPS["FLASH_ATTENTION", "cpu"]
+    assert ran in ops and ran == SDPA_OPS["FLASH_ATTENTION", "cpu"]
     assert "aten::_scaled_dot_product_attention_math" not in ops
 
 
 def test_strict_fails_with_torchs_reasons_and_lenient_says_what_ran():
     q, v = torch.randn(2, 5, 8), torch.randn(2, 5, 4)  # flash needs one head size for q, k and v
     with pytest.raises(VectorizeError, match="Flash attention requires q,k,v to have the same last dimension"):
-        FusedFlash(strict=True)(q, q, v)
-    lenient = FusedFlash(strict=False)
-    y, _ = lenient(q, q, v)
-    assert lenient.ran == "aten::_scaled_dot_product_attention_math" and lenient.reasons
+        sdpa(q, q, v, strict=True)
+    y, ran, reasons = sdpa(q, q, v)
+    assert ran == "aten::_scaled_dot_product_attention_math" and reasons
     torch.testing.assert_close(y, F.scaled_dot_product_attention(q, q, v))
 
 
@@ -90,10 +89,10 @@ def test_flash_weights_on_request_come_from_the_explicit_path(rng):
 def test_reference_delta_is_reported_when_variants_are_compared(rng):
     r = run("compare me against float32 please", Config(attention=("flash", "multi-head"), backend="torch",
                                                         device="cpu", dtype="bfloat16"))
-    for a in r.attention:
+    for a in r.blocks:
         assert 0 < a.reference_max_abs_delta < 0.1
     r32 = run("compare me", Config(attention=("flash", "multi-head")))
-    assert all(a.reference_max_abs_delta is None for a in r32.attention)
+    assert all(a.reference_max_abs_delta is None for a in r32.blocks)
 
 
 def test_every_variant_runs_on_the_torch_backend(rng):
@@ -130,10 +129,10 @@ def test_cuda_flash_agrees_with_numpy(rng, dtype, causal):
     c = dict(dim=64, heads=4, causal=causal)
     ref = attend("multi-head", x, Config(**c))
     flash = attend("flash", x, Config(**c, backend="torch", device="cuda", dtype=dtype, strict=True))
-    assert flash.device == "cuda" and flash.kernel == "aten::_scaled_dot_product_flash_attention"
+    assert flash.ran.device == "cuda" and flash.ran.op == "aten::_scaled_dot_product_flash_attention"
     if dtype == "float32":  # cast to half precision, and said so
-        assert flash.dtype in ("bfloat16", "float16") and "cast" in flash.notes[0]
-    tol = TOLERANCE[flash.dtype] * max(np.abs(ref.output).max(), 1.0)
+        assert flash.ran.dtype in ("bfloat16", "float16") and "cast" in flash.ran.notes[0]
+    tol = TOLERANCE[flash.ran.dtype] * max(np.abs(ref.output).max(), 1.0)
     assert np.abs(flash.output - ref.output).max() <= tol
 
 
@@ -204,17 +203,16 @@ def test_explicit_variant_on_long_input_is_refused_through_the_cli(tmp_path):
 ])
 def test_backend_torch_without_its_packages_says_how(monkeypatch, missing, args):
     from test_cli import invoke
-    from vectorize_cli.attention.backends import import_torch
-    from vectorize_cli.model.backends import torch_backend
+    from vectorize_cli.backend import import_torch, resolve_device
 
     import_torch.cache_clear()
-    torch_backend.cache_clear()
+    resolve_device.cache_clear()
     monkeypatch.setitem(sys.modules, missing, None)  # `import missing` raises ImportError
     try:
         r = invoke(*args)
     finally:
         import_torch.cache_clear()
-        torch_backend.cache_clear()
+        resolve_device.cache_clear()
     package = missing.replace("_", "-")
     assert r.exit_code == 1 and r.stdout == ""
     assert r.stderr == f"vectorize: error: --backend torch needs {package}: pip install 'vectorize-cli[torch]'\n"

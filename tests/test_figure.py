@@ -14,7 +14,7 @@ import pytest
 from vectorize_cli.config import Config
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.trace import Block, Stage, Trace
-from vectorize_cli.views.legacy import toy_trace
+from vectorize_cli.pipelines.toy import trace as toy_trace
 
 pytest.importorskip("matplotlib")
 from vectorize_cli.views.figure import _label, figure, panels  # noqa: E402
@@ -72,7 +72,7 @@ def test_same_input_same_bytes(rng, fmt):
 
 def test_same_bytes_in_another_process():
     code = ("import hashlib; from vectorize_cli.config import Config;"
-            "from vectorize_cli.views.legacy import toy_trace; from vectorize_cli.views.figure import figure;"
+            "from vectorize_cli.pipelines.toy import trace as toy_trace; from vectorize_cli.views.figure import figure;"
             "t = toy_trace('The cat sat on the mat.', Config());"
             "print(hashlib.sha256(figure(t)).hexdigest(), hashlib.sha256(figure(t, fmt='pdf')).hexdigest())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fuzzing import FRAGMENTS, Case, argv_safe, cases, check, in_process, in_subprocess
-from vectorize_cli.attention import ATTENTION
+from vectorize_cli.attention.variants import VARIANTS
 from vectorize_cli.config import Config
 from vectorize_cli.errors import VectorizeError
-from vectorize_cli.pipeline import attend
+from vectorize_cli.pipelines.toy import attend
 from test_cli import invoke
 
 SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
@@ -151,7 +151,7 @@ def test_100000_characters(tmp):
 
 # --- sizes: small, odd, zero, negative, beyond 64 bits, beyond any memory ----------------------------------------
 
-@pytest.mark.parametrize("variant", list(ATTENTION))
+@pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("sizes", [("--dim", "1", "--heads", "1"), ("--dim", "7", "--heads", "3", "--head-dim", "2"),
                                    ("--dim", "5", "--heads", "5", "--block-size", "1"),
                                    ("--dim", "3", "--heads", "1", "--concat")])
@@ -242,8 +242,8 @@ def test_no_nan_or_inf_at_extreme_scales_and_flash_agrees(scale, causal, backend
     for T, d, H, hs, block in ((1, 1, 1, 1, 1), (9, 6, 3, 2, 4), (37, 12, 2, 5, 8)):
         x = (rng.standard_normal((T, d)) * scale).astype(np.float32)
         c = Config(dim=d, heads=H, head_dim=hs, causal=causal, block_size=block, backend=backend, device="cpu",
-                   attention=tuple(ATTENTION))
-        out = {v: attend(v, x, c) for v in ATTENTION}
+                   attention=tuple(VARIANTS))
+        out = {v: attend(v, x, c) for v in VARIANTS}
         for v, r in out.items():
             assert np.isfinite(r.output).all() and np.isfinite(r.sentence_vector).all(), v
             if r.weights is not None:
@@ -255,11 +255,11 @@ def test_no_nan_or_inf_at_extreme_scales_and_flash_agrees(scale, causal, backend
 
 def test_mean_pooling_of_a_long_text_is_the_exact_mean():
     """Found by benchmarks/fuzz.py: a float32 sum over thousands of tokens drifted by 2e-5."""
-    from vectorize_cli.pipeline import run
+    from vectorize_cli.pipelines.toy import trace as run
 
     text = "one two three " * 3000  # no positions: the same few rows 3,000 times, rounding errors add up
     for variant in ("flash", "scaled-dot"):
-        a = run(text, Config(attention=(variant,), heads=3, head_dim=8, positional="none")).attention[0]
+        a = run(text, Config(attention=(variant,), heads=3, head_dim=8, positional="none")).blocks[0]
         exact = a.output.astype(np.float64).mean(axis=0)
         np.testing.assert_allclose(a.sentence_vector, exact, rtol=1e-7, atol=1e-7)
 

@@ -20,7 +20,8 @@ from vectorize_cli.attention.rollout import rollout
 from vectorize_cli.config import Config
 from vectorize_cli.trace import Block, Stage, Trace
 from vectorize_cli.views.html import example_page, page, similarity_page
-from vectorize_cli.views.legacy import model_trace, toy_trace
+from vectorize_cli.pipelines.bert import trace as model_trace
+from vectorize_cli.pipelines.toy import trace as toy_trace
 
 HOSTILE = ["<script>alert(1)</script>", "</script><script>window.pwned=1</script>", "\"quoted' `x`",
            "\u202egnp.exe", "\u05e9\u05dc\u05d5\u05dd", "😀👩‍👩‍👧", "a\x00b", "&amp; <b>bold</b>", "<!--", "{{data}}",

@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 
 from conftest import ROOT
 from reference import POOL64, forward64
-from vectorize_cli.attention import ATTENTION
+from vectorize_cli.attention.variants import VARIANTS as REGISTRY
 from vectorize_cli.config import Config
-from vectorize_cli.pipeline import run
-from vectorize_cli.serialize import SCHEMA_VERSION, dumps, record
+from vectorize_cli.pipelines.toy import trace as run
+from vectorize_cli.views.json import SCHEMA_VERSION, dumps, toy_record as record
 
 SCHEMA = json.loads((ROOT / "docs" / "json-schema.json").read_text())
-VARIANTS = list(ATTENTION)
+VARIANTS = list(REGISTRY)
 
 
 def _roundtrip(result) -> dict:
@@ -73,8 +73,8 @@ def test_params_layout_is_documented_shape():
 def test_float32_values_round_trip_exactly():
     result = run("exact numbers please", Config(attention=("multi-head",)))
     rec = _roundtrip(result)
-    np.testing.assert_array_equal(np.array(rec["encoded"], dtype=np.float32), result.encoded)
-    np.testing.assert_array_equal(np.array(rec["attention"][0]["output"], dtype=np.float32), result.attention[0].output)
+    np.testing.assert_array_equal(np.array(rec["encoded"], dtype=np.float32), result.stage("encoded"))
+    np.testing.assert_array_equal(np.array(rec["attention"][0]["output"], dtype=np.float32), result.blocks[0].output)
 
 
 def test_same_input_gives_byte_identical_json():

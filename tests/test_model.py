@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLES
-from vectorize_cli.model.pipeline import batches, encode, trace
+from vectorize_cli.config import ModelConfig
+from vectorize_cli.pipelines.bert import batches, encode, trace
 
 FILES = ["english.txt", "chinese.txt", "long.txt", "punctuation.txt"]
 COSINE, DELTA, SAME = 0.99999, 1e-5, 1e-6
@@ -46,7 +47,7 @@ def test_long_inputs_are_truncated_to_max_seq_length(minilm):
     texts = lines("long.txt")
     assert minilm.folder.max_length == 256  # sentence_bert_config.json, as sentence-transformers reads
     res = trace(minilm, texts[0])
-    assert res.encoding.truncated and len(res.encoding.tokens) == 256 and res.encoding.tokens[-1] == "[SEP]"
+    assert res.truncated and len(res.tokens) == 256 and res.tokens[-1] == "[SEP]"
     _, truncated = encode(minilm, ["short one", *texts])
     assert truncated == [1, 2]
 
@@ -57,13 +58,13 @@ def test_a_sentence_is_the_same_alone_and_in_any_batch(minilm, rng):
     texts = [texts[i] for i in rng.permutation(len(texts))]
     alone = np.stack([encode(minilm, [t])[0][0] for t in texts])
     for batch_size in (3, 7, 32):
-        together, _ = encode(minilm, texts, batch_size=batch_size)
+        together, _ = encode(minilm, texts, ModelConfig(batch_size=batch_size))
         assert np.abs(together - alone).max() <= SAME, batch_size  # and in input order
     for variant, backend in [("flash", "numpy"), ("multi-head", "torch"), ("flash", "torch")]:
         if backend == "torch":
             pytest.importorskip("torch")
-        one = np.stack([encode(minilm, [t], variant, backend)[0][0] for t in texts[:6]])
-        many, _ = encode(minilm, texts[:6] + lines("long.txt"), variant, backend, batch_size=4)
+        one = np.stack([encode(minilm, [t], ModelConfig(variant, backend))[0][0] for t in texts[:6]])
+        many, _ = encode(minilm, texts[:6] + lines("long.txt"), ModelConfig(variant, backend, batch_size=4))
         assert np.abs(many[:6] - one).max() <= SAME, (variant, backend)
 
 
@@ -71,9 +72,9 @@ def test_batches_on_one_core_give_the_same_vectors(minilm, monkeypatch):
     from vectorize_cli import parallel
 
     texts = lines("english.txt")
-    threaded, _ = encode(minilm, texts, batch_size=4)
+    threaded, _ = encode(minilm, texts, ModelConfig(batch_size=4))
     monkeypatch.setattr(parallel, "cores", lambda: 1)
-    serial, _ = encode(minilm, texts, batch_size=4)
+    serial, _ = encode(minilm, texts, ModelConfig(batch_size=4))
     assert np.abs(serial - threaded).max() <= SAME
 
 
@@ -89,11 +90,11 @@ def test_variants_and_backends_give_the_same_vectors(minilm, variant, backend):
         pytest.importorskip("torch")
     texts = lines("english.txt")
     base, _ = encode(minilm, texts)
-    ours, _ = encode(minilm, texts, variant, backend)
+    ours, _ = encode(minilm, texts, ModelConfig(variant, backend))
     assert np.abs(ours - base).max() <= 2e-6
-    res = trace(minilm, texts[1], variant, backend)
+    res = trace(minilm, texts[1], ModelConfig(variant, backend))
     assert np.abs(res.sentence_vector - base[1]).max() <= 2e-6
-    assert (res.layers[0].weights is None) == (variant == "flash")
+    assert (res.blocks[0].weights is None) == (variant == "flash")
 
 
 def test_every_stage_matches_hugging_face_bert(minilm, minilm_path):
@@ -103,12 +104,12 @@ def test_every_stage_matches_hugging_face_bert(minilm, minilm_path):
     hf = transformers.BertModel.from_pretrained(str(minilm_path), attn_implementation="eager").eval()
     text = "My deskmate and I made an appointment to play games at his house tomorrow."
     res = trace(minilm, text)
-    ids = torch.tensor(res.encoding.ids[None])
+    ids = torch.tensor(res.ids[None])
     with torch.no_grad():
         out = hf(input_ids=ids, output_hidden_states=True, output_attentions=True)
-    np.testing.assert_allclose(res.word, hf.embeddings.word_embeddings.weight[ids[0]].detach().numpy())
-    np.testing.assert_allclose(res.embedded, out.hidden_states[0][0].numpy(), atol=1e-5)
-    for layer, h, att in zip(res.layers, out.hidden_states[1:], out.attentions):
+    np.testing.assert_allclose(res.stage("word_embedding"), hf.embeddings.word_embeddings.weight[ids[0]].detach().numpy())
+    np.testing.assert_allclose(res.stage("embedded"), out.hidden_states[0][0].numpy(), atol=1e-5)
+    for layer, h, att in zip(res.blocks, out.hidden_states[1:], out.attentions):
         np.testing.assert_allclose(layer.output, h[0].numpy(), atol=2e-5)
         np.testing.assert_allclose(layer.weights, att[0].numpy(), atol=5e-6)
         np.testing.assert_allclose(layer.weights.sum(-1), 1.0, atol=1e-5)
@@ -126,7 +127,7 @@ def test_without_sentence_bert_config_the_model_reads_512_tokens(minilm_path, tm
     assert model.folder.max_length == 512
     texts = lines("long.txt")
     ours, truncated = encode(model, texts)
-    assert truncated == [0, 1] and len(trace(model, texts[1]).encoding.tokens) == 512
+    assert truncated == [0, 1] and len(trace(model, texts[1]).tokens) == 512
     saved = reference.max_seq_length
     try:
         reference.max_seq_length = 512

@@ -13,7 +13,8 @@ from referencing import Registry, Resource
 
 from conftest import ROOT, SAMPLES
 from test_cli import invoke
-from vectorize_cli.model.pipeline import encode
+from vectorize_cli.config import ModelConfig
+from vectorize_cli.pipelines.bert import encode
 
 SCHEMAS = {name: json.loads((ROOT / "docs" / name).read_text()) for name in
            ("model-json-schema.json", "similarity-json-schema.json")}
@@ -66,8 +67,8 @@ def test_json_record_is_complete_and_valid(minilm, source):
     validate(rec, "model-json-schema.json")
     T = len(rec["tokens"])
     assert rec["tokens"][0] == "[CLS]" and rec["tokens"][-1] == "[SEP]" and rec["ids"][0] == 101
-    assert rec["config"] == {"attention": "multi-head", "backend": "numpy", "kernel": "explicit", "layer": 1,
-                             "head": 2}
+    assert rec["config"] == {"attention": "multi-head", "backend": "numpy", "device": "cpu", "dtype": "float32",
+                             "kernel": "explicit", "notes": [], "layer": 1, "head": 2}
     assert rec["model"]["name"] == "all-MiniLM-L6-v2" and rec["model"]["max_length"] == 256
     assert len(rec["layers"]) == 6 and np.shape(rec["layers"][5]["weights"]) == (12, T, T)
     assert np.shape(rec["word_embedding"]) == np.shape(rec["embedded"]) == (T, 384)
@@ -84,19 +85,22 @@ def test_the_kernel_reported_is_the_one_that_ran(minilm):
     import torch  # noqa: F401  (the torch backend)
     from torch.profiler import ProfilerActivity, profile
 
-    from vectorize_cli.attention.backends import SDPA_OPS
-    from vectorize_cli.model.pipeline import trace
+    from vectorize_cli.attention.sdpa import SDPA_OPS
+    from vectorize_cli.pipelines.bert import trace
 
-    assert trace(minilm, SENTENCE, "multi-head", "numpy").kernel == "explicit"
-    assert trace(minilm, SENTENCE, "flash", "numpy").kernel == "tiled-online-softmax"
-    assert trace(minilm, SENTENCE, "multi-head", "torch").kernel == "explicit"
+    def op(variant, backend):
+        return trace(minilm, SENTENCE, ModelConfig(variant, backend)).blocks[0].ran.op
+
+    assert op("multi-head", "numpy") == "explicit"
+    assert op("flash", "numpy") == "tiled-online-softmax"
+    assert op("multi-head", "torch") == "explicit"
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        res = trace(minilm, SENTENCE, "flash", "torch")
+        ran = op("flash", "torch")
     ops = {e.name for e in prof.events()}
-    assert res.kernel in SDPA_OPS.values() and res.kernel in ops
-    assert "aten::_scaled_dot_product_attention_math" not in ops or res.kernel.endswith("_math")
+    assert ran in SDPA_OPS.values() and ran in ops
+    assert "aten::_scaled_dot_product_attention_math" not in ops or ran.endswith("_math")
     r = invoke("run", SENTENCE, "-m", "minilm", "-a", "flash", "-b", "torch")
-    assert f"kernel: {res.kernel}" in r.stdout
+    assert f"kernel: {ran}" in r.stdout
 
 
 def test_npy_batches_in_input_order(minilm, tmp_path):

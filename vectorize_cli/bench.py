@@ -13,15 +13,16 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
 from vectorize_cli import memory
-from vectorize_cli.attention import ATTENTION
-from vectorize_cli.attention.kernels import explicit_attention, flash_attention
+from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS
+from vectorize_cli.attention.variants import VARIANTS
 from vectorize_cli.config import Config
 from vectorize_cli.errors import VectorizeError
-from vectorize_cli.pipeline import attend
+from vectorize_cli.pipelines.toy import attend
 
 
 @dataclass(frozen=True)
@@ -89,15 +90,16 @@ def _peak_bytes(run: Callable[[], object], backend: str, device: str) -> int:
 
 
 def _reference64(variant: str, x: np.ndarray, config: Config) -> np.ndarray | None:
-    """The same function in float64 (flash and multi-head through the tiled kernel, which needs
+    """The same function in float64 (multi-head's parameters through the tiled kernel, which needs
     no T x T matrix), or None where an explicit float64 reference would exceed the memory limit."""
-    v = ATTENTION[variant]
-    tiled = variant in ("flash", "multi-head")
+    v = VARIANTS[variant]
+    tiled = v.param_group == "multi-head"
     if not tiled and 2 * memory.total(config, x.shape[0]) > config.max_memory:
         return None  # float64 doubles the float32 estimate
     params = {k: a.astype(np.float64) for k, a in v.params(config).items()}
-    kernel = flash_attention if tiled else explicit_attention
-    return v.forward(x.astype(np.float64), params, config, kernel)[0]
+    attend_64 = partial(ATTENTION_FUNCTIONS["tiled" if tiled else "explicit"], causal=config.causal,
+                        block_size=config.block_size)
+    return v.forward(x.astype(np.float64), params, config, attend_64).y
 
 
 def measure(case: Case, base: Config, repeat: int, warmup: int) -> Measurement:
@@ -131,7 +133,7 @@ def measure(case: Case, base: Config, repeat: int, warmup: int) -> Measurement:
         m.skipped = str(e)
         return m
     m.median_s, m.min_s, m.max_s = statistics.median(times), min(times), max(times)
-    m.kernel = result.kernel
+    m.kernel = result.ran.op
     m.peak_mib = _peak_bytes(run, case.backend, case.device) / 2**20
     ref = _reference64(case.variant, x, config)
     if ref is not None:
@@ -170,7 +172,7 @@ def table(rows: list[dict], machine_info: dict):
     from rich.console import Group
     from rich.text import Text
 
-    from vectorize_cli.render import new_table, titled
+    from vectorize_cli.views.matrix import new_table, titled
 
     t = new_table()
     for name in ("T", "variant", "backend", "kernel", "median ms", "min-max ms", "peak MiB", "|Δ| f64"):
@@ -187,3 +189,10 @@ def table(rows: list[dict], machine_info: dict):
     about = ", ".join(f"{k} {v}" for k, v in machine_info.items())
     note = "kernel: aten::_scaled_dot_product_* abbreviated; |Δ| f64: max |Δ| against float64 (n/a: too big)"
     return Group(titled("vectorize bench", t, f"{note}\n{about}"))
+
+
+def bench_record(base: Config, repeat: int, warmup: int, rows: list[dict]) -> dict:
+    """bench's JSON record: the machine, the options every row shares, and the rows."""
+    shared = {k: v for k, v in base.to_dict().items() if k not in ("attention", "backend", "device")}  # per row
+    return {"kind": "bench", "machine": machine(), "config": shared, "repeat": repeat, "warmup": warmup,
+            "results": rows}

@@ -1,10 +1,10 @@
-"""Pairwise differences between the variants run on one sentence."""
+"""Pairwise differences between the attention blocks of the variants run on one sentence."""
 
 from itertools import combinations
 
 import numpy as np
 
-from vectorize_cli.result import AttentionResult
+from vectorize_cli.trace import Block
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -16,7 +16,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), np.where((na > 0) | (nb > 0), 0.0, 1.0))
 
 
-def difference(a: AttentionResult, b: AttentionResult) -> dict:
+def difference(a: Block, b: Block) -> dict:
     """max |a - b| over the outputs, the mean cosine between the two outputs of each token and the
     cosine of the sentence vectors; None where the widths differ (e.g. --concat) or nothing was pooled."""
     same_width = a.output.shape == b.output.shape
@@ -32,5 +32,5 @@ def difference(a: AttentionResult, b: AttentionResult) -> dict:
     }
 
 
-def differences(results: list[AttentionResult]) -> list[dict]:
-    return [difference(a, b) for a, b in combinations(results, 2)]
+def differences(blocks: list[Block]) -> list[dict]:
+    return [difference(a, b) for a, b in combinations(blocks, 2)]

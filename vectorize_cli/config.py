@@ -1,5 +1,9 @@
-"""The resolved options of one run. Frozen, hashable (it keys the parameter cache), and written
-whole into every JSON record so that any run can be repeated from its output."""
+"""The resolved options of one run: Config for the toy pipeline, ModelConfig for a pretrained model.
+Frozen, hashable (Config keys the parameter cache), and written into every JSON record so that any
+run can be repeated from its output. Their fields are the options' names: which options apply with
+--model is read off them (commands/run.py), never kept in a list by hand. Ranges are checked here,
+once, for the CLI and the library alike.
+"""
 
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -7,9 +11,7 @@ from functools import cached_property
 from vectorize_cli.errors import UsageError
 
 INT64 = 2**63  # integer options are signed 64-bit, the widest integers orjson writes
-BACKENDS = ("numpy", "torch")
-DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("float32", "float16", "bfloat16")
+GiB = 2**30
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Config:
     dtype: str = "float32"  # float32 | float16 | bfloat16 (the last two need --backend torch)
     strict: bool = False  # fail when the requested fused kernel cannot run, instead of falling back
     weights: bool = False  # flash: also compute the weights by the explicit path, and the difference
-    max_memory: int = 4 * 2**30  # refuse runs whose estimated arrays exceed this many bytes
+    max_memory: int = 4 * GiB  # refuse runs whose estimated arrays exceed this many bytes
 
     def __post_init__(self) -> None:
         for option in ("dim", "heads", "head_dim", "block_size", "seed", "max_memory"):
@@ -55,10 +57,6 @@ class Config:
             raise UsageError(f"--block-size must be at least 1, got {self.block_size}")
         if not self.attention:
             raise UsageError("give at least one attention variant")
-        for option, value, allowed in (("--backend", self.backend, BACKENDS), ("--device", self.device, DEVICES),
-                                       ("--dtype", self.dtype, DTYPES)):
-            if value not in allowed:
-                raise UsageError(f"{option} {value!r}: choose from {', '.join(allowed)}")
         if self.max_memory < 1:
             raise UsageError(f"--max-memory must be positive, got {self.max_memory}")
         object.__setattr__(self, "attention", tuple(self.attention))
@@ -72,3 +70,24 @@ class Config:
         d = asdict(self)
         d["attention"] = list(self.attention)
         return d
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A pretrained model's run (--model): the model fixes the sizes, tokenizer and pooling."""
+
+    attention: str = "multi-head"  # multi-head | flash: the same function, two ways to compute it
+    backend: str = "numpy"  # numpy | torch
+    device: str = "auto"  # auto | cpu | cuda
+    dtype: str = "float32"  # float32 | float16 | bfloat16 (torch)
+    strict: bool = False  # fail when torch's flash kernel cannot run
+    layer: int | None = None  # the layer whose attention tables show, 1-based [1]
+    head: int | None = None  # show only this head, 1-based [all]
+    batch_size: int = 32  # sentences per batch (npy, similarity)
+    max_memory: int = 4 * GiB  # refuse inputs whose arrays would exceed this many bytes
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.max_memory < 1:
+            raise UsageError(f"--max-memory must be positive, got {self.max_memory}")

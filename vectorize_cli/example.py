@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from vectorize_cli.config import Config
-from vectorize_cli.pipeline import DTYPE, attend
+from vectorize_cli.pipelines.toy import DTYPE, attend
 from vectorize_cli.positional import linear
-from vectorize_cli.result import AttentionResult
+from vectorize_cli.trace import Block
 
 SENTENCE = "My deskmate and I made an appointment to play games at his house tomorrow."
 # The article's segmentation (translated from Chinese), in its order.
@@ -54,7 +54,7 @@ class Example:
     article_concat: np.ndarray  # (12,)
     article_weighted_sums: np.ndarray  # (3, 4): sum_j w_hj x_j with the article's weights
     config: Config  # of the real multi-head attention
-    real: AttentionResult  # multi-head, 3 heads of size 4, concatenated
+    real: Block  # multi-head, 3 heads of size 4, concatenated
 
 
 def build(seed: int = 0) -> Example:
@@ -68,7 +68,7 @@ def build(seed: int = 0) -> Example:
 
 
 def record(ex: Example) -> dict:
-    from vectorize_cli.serialize import SCHEMA_VERSION, attention_record
+    from vectorize_cli.views.json import SCHEMA_VERSION, block_record
 
     H, hs = ex.config.heads, ex.config.head_dim
     y_query = ex.real.output[QUERY]  # (H * hs,)
@@ -95,7 +95,7 @@ def record(ex: Example) -> dict:
                 {"weights": ex.real.weights[h, QUERY], "output": y_query[h * hs : (h + 1) * hs]} for h in range(H)
             ],
             "concatenation": y_query,
-            "attention": attention_record(ex.real),
+            "attention": block_record(ex.real),
         },
         "notes": NOTES,
     }

@@ -63,7 +63,7 @@ def lines(stream: BinaryIO, name: str, on_read=lambda n: None) -> Iterator[str]:
                 yield text
 
 
-def whole(stream: BinaryIO, name: str) -> Iterator[str]:
+def read_whole(stream: BinaryIO, name: str) -> Iterator[str]:
     """The whole stream as one text."""
     with _reading(name):
         raw = stream.read()
@@ -80,7 +80,7 @@ def open_input(path: Path) -> BinaryIO:
 
 
 def sentences(stream: BinaryIO, name: str, as_one: bool, on_read=lambda n: None) -> Iterable[str]:
-    return whole(stream, name) if as_one else lines(stream, name, on_read)
+    return read_whole(stream, name) if as_one else lines(stream, name, on_read)
 
 
 @dataclass(frozen=True)

@@ -39,49 +39,24 @@ def human(n: float) -> str:
     raise AssertionError
 
 
-def _parameters(variant: str, c: Config) -> tuple[str, int, int]:
-    """(family, numbers, the largest matrix's numbers) of a variant's parameters (attention/params.py).
-    flash uses multi-head's, cached once."""
-    d, width = c.dim, c.heads * c.head_dim
-    if variant == "additive":
-        return "additive", 2 * d * d + d, d * d  # w_q, w_k, v
-    if variant == "self":
-        return "self", 3 * d * d, d * d  # w_q, w_k, w_v
-    if variant in ("multi-head", "flash"):
-        return "multi-head", 3 * d * width + (0 if c.concat else width * d), d * width  # w_q, w_k, w_v, w_o
-    return variant, 0, 0  # scaled-dot: none
-
-
-def _attention(kernel: str, variant: str, T: int, c: Config, item: int) -> tuple[str, int]:
-    """(what, bytes) of a variant's intermediates: its largest array, the projections and its output."""
-    H, hs, d, B = c.heads, c.head_dim, c.dim, c.block_size
-    if variant == "additive":  # the tanh argument and its value, then the scores' softmax
-        return f"additive scores {T} x {T} x {d}", (2 * T * T * d + 3 * T * T + 4 * T * d) * item
-    width = {"scaled-dot": d, "self": d}.get(variant, H * hs)
-    projections = 4 * T * width  # q, k, v and the output
-    if kernel == "flash" and not c.weights:  # every core works on its own query block's tiles
-        from vectorize_cli.parallel import cores
-
-        tile, workers = min(B, T), min(cores(), -(-T // B))
-        return f"flash tiles {H} x {tile} x {tile}", (4 * H * tile * tile * workers + projections + 3 * H * T * hs) * item
-    heads = 1 if variant in ("scaled-dot", "self") else H
-    return f"{variant} weights {heads} x {T} x {T}", (3 * heads * T * T + projections) * item  # scores, exp, weights
-
-
 def estimate(c: Config, T: int) -> list[tuple[str, int]]:
-    """The big arrays of one sentence of T tokens under config c, as (what, bytes)."""
-    from vectorize_cli.attention import ATTENTION
+    """The big arrays of one sentence of T tokens under config c, as (what, bytes); each variant
+    says its own parameters and intermediates (attention/variants.py)."""
+    from vectorize_cli.attention.variants import VARIANTS
 
     item = 4  # float32; half precision needs less, so this errs on the safe side
     d = c.dim
     # embedding, positional (float64 while computed), their float32 copies and the encoded sum
     parts = [(f"stages {T} x {d}", 6 * T * d * item)]
-    families = {family: (n, largest) for family, n, largest in (_parameters(v, c) for v in c.attention) if n}
-    if families:  # held for the whole run (twice with torch: its copy); the largest is drawn from hash bytes
-        n = sum(n for n, _ in families.values()) * (2 if c.backend == "torch" else 1)
-        n += max(largest for _, largest in families.values())
-        parts.append((f"parameters of {' and '.join(families)}, d = {d}, H x hs = {c.heads * c.head_dim}", n * item))
-    parts += [_attention(ATTENTION[v].kernel, v, T, c, item) for v in c.attention if v in ATTENTION]
+    variants = {v: VARIANTS[v] for v in c.attention if v in VARIANTS}
+    groups = {v.param_group: v.param_numbers(c) for v in variants.values() if v.param_group}
+    if groups:  # held for the whole run (twice with torch: its copy); the largest is drawn from hash bytes
+        n = sum(n for n, _ in groups.values()) * (2 if c.backend == "torch" else 1)
+        n += max(largest for _, largest in groups.values())
+        parts.append((f"parameters of {' and '.join(groups)}, d = {d}, H x hs = {c.heads * c.head_dim}", n * item))
+    for name, v in variants.items():
+        what, numbers = v.memory(name, T, c)
+        parts.append((what, numbers * item))
     return parts
 
 

@@ -12,13 +12,13 @@ from functools import lru_cache
 from typing import Any, BinaryIO
 
 from vectorize_cli.memory import check_text
-from vectorize_cli.serialize import dumps
-from vectorize_cli.sink import flush, whole, write_all, write_failed, write_record
+from vectorize_cli.views.json import dumps
+from vectorize_cli.sink import flush, uninterrupted, write_all, write_failed, write_record
 
 
 @dataclass(frozen=True)
 class Output:
-    """How results become output; the same writers serve the toy pipeline and --model."""
+    """How traces (or any results) become output; the same writers serve every command."""
 
     single: bool  # the input was one TEXT argument (json: an object, not an array)
     record: Callable[[Any], dict]  # result -> its JSON record
@@ -77,13 +77,27 @@ def console_for(sink: BinaryIO):
     return _console_class()(file=text, highlight=False, soft_wrap=False, width=width)
 
 
+def stdout_console():
+    """stdout as rich sees it; 120 columns when it is not a terminal (a file or a pipe has no width)."""
+    from vectorize_cli.sink import stdout
+
+    return console_for(stdout())
+
+
+def write_json(obj, pretty: bool) -> None:
+    """One JSON document (pretty) or line to stdout, whole."""
+    from vectorize_cli.sink import stdout
+
+    write_record(stdout(), dumps(obj, pretty))
+
+
 def tables(results: Iterable, out: Output, sink: BinaryIO) -> None:
-    from vectorize_cli.render import Renderer
+    from vectorize_cli.views.matrix import Renderer
 
     renderer = Renderer(console_for(sink), out.precision)
     for result in results:
         table = out.render(renderer, result)
-        with whole():
+        with uninterrupted():
             try:
                 renderer.console.print(table)
             except BrokenPipeError:
@@ -117,7 +131,7 @@ def json(results: Iterable, out: Output, sink: BinaryIO) -> None:
             n += 1
         spool.write(b"\n]\n" if n else b"[]\n")
         spool.seek(0)
-        with whole():
+        with uninterrupted():
             for chunk in iter(lambda: spool.read(1 << 20), b""):
                 write_all(sink, chunk)
             flush(sink)
@@ -134,3 +148,18 @@ WRITERS: dict[str, Callable[[Iterable, Output, BinaryIO], None]] = {
     "json": json,
     "jsonl": jsonl,
 }
+
+
+def write_npy(a, sink: BinaryIO) -> None:
+    """N x d float32 little-endian, as np.save writes: np.load(io.BytesIO(sys.stdin.buffer.read()))."""
+    import io
+
+    import numpy as np
+
+    from vectorize_cli.errors import UsageError
+
+    if sink.isatty():
+        raise UsageError("--format npy writes binary: redirect stdout to a file or a pipe, or use --output")
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(a, dtype="<f4"), allow_pickle=False)
+    write_record(sink, buf.getvalue())

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 
-CHUNK = 1 << 20  # numbers mapped at a time: the float64 steps never hold more than 8 MiB
+NUMBERS_PER_STEP = 1 << 20  # numbers mapped at a time: the float64 steps never hold more than 8 MiB
 
 
 def uniform(key: str, seed: int, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
@@ -25,9 +25,9 @@ def uniform(key: str, seed: int, shape: tuple[int, ...], scale: float = 1.0) -> 
     data = f"{seed}\0{key}".encode("utf-8", "surrogatepass")
     u = np.frombuffer(hashlib.shake_256(data).digest(4 * n), dtype="<u4")  # n uint32
     out = np.empty(n, dtype=np.float32)
-    for i in range(0, n, CHUNK):
-        unit = (u[i : i + CHUNK] + 0.5) / 2.0**31 - 1.0  # float64 in (-1, 1)
-        out[i : i + CHUNK] = unit * scale
+    for i in range(0, n, NUMBERS_PER_STEP):
+        unit = (u[i : i + NUMBERS_PER_STEP] + 0.5) / 2.0**31 - 1.0  # float64 in (-1, 1)
+        out[i : i + NUMBERS_PER_STEP] = unit * scale
     return out.reshape(shape)
 
 

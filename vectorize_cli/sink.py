@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from vectorize_cli.errors import UsageError, VectorizeError
 
-_writing = False  # inside whole(): SIGINT waits
+_writing = False  # inside uninterrupted(): SIGINT waits
 _interrupted = False  # SIGINT arrived while writing
 
 
@@ -35,7 +35,7 @@ def install_sigint_handler() -> None:
 
 
 @contextmanager
-def whole() -> Iterator[None]:
+def uninterrupted() -> Iterator[None]:
     """Write one record inside: an interrupt during it takes effect right after it."""
     global _writing, _interrupted
     _writing = True
@@ -85,7 +85,7 @@ def write_all(sink: BinaryIO, data: bytes) -> None:
 
 def write_record(sink: BinaryIO, data: bytes) -> None:
     """Write all of data and flush, with Ctrl-C held back until it is out."""
-    with whole():
+    with uninterrupted():
         write_all(sink, data)
         flush(sink)
 

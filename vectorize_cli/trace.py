@@ -34,6 +34,7 @@ class Stage:
     key: str  # its JSON field: "embedding", "word_embedding", ...
     title: str  # its table title
     values: np.ndarray  # (T, d)
+    in_tables: bool = True  # tables show it (a single sentence's token types are all one row: tables skip it)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,2 @@
-"""Attention: kernels (the formula), params (seeded weights) and variants (the registry)."""
-
-from vectorize_cli.attention.variants import ATTENTION, Variant
-
-__all__ = ["ATTENTION", "Variant"]
+"""Attention: kernels (the formula), dispatch (which function computes it), params (seeded
+weights), variants (the registry)."""

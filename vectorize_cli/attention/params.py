@@ -11,7 +11,7 @@ from vectorize_cli.seeded import xavier
 
 
 @lru_cache(maxsize=64)
-def additive(d: int, seed: int) -> dict:
+def additive_params(d: int, seed: int) -> dict:
     """Bahdanau scoring: w_q, w_k (d, d_a) and v (d_a,), with attention size d_a = d."""
     return {
         "w_q": xavier("additive/w_q", seed, d, d),
@@ -21,13 +21,13 @@ def additive(d: int, seed: int) -> dict:
 
 
 @lru_cache(maxsize=64)
-def self_attention(d: int, seed: int) -> dict:
+def self_attention_params(d: int, seed: int) -> dict:
     """One head as wide as the model: w_q, w_k, w_v (d, d_k) with d_k = d."""
     return {name: xavier(f"self/{name}", seed, d, d) for name in ("w_q", "w_k", "w_v")}
 
 
 @lru_cache(maxsize=64)
-def multi_head(d: int, H: int, hs: int, concat: bool, seed: int) -> dict:
+def multi_head_params(d: int, H: int, hs: int, concat: bool, seed: int) -> dict:
     """w_q, w_k, w_v (d, H*hs): head h uses columns h*hs:(h+1)*hs; w_o (H*hs, d) unless concat."""
     p = {name: xavier(f"multi-head/{name}", seed, d, H * hs) for name in ("w_q", "w_k", "w_v")}
     if not concat:

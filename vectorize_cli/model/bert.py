@@ -8,8 +8,8 @@ encoder of Vaswani et al. 2017), the function Hugging Face's BertModel computes:
     x     = LayerNorm(x + a W_o + b_o)                                       (B, T, d)
     x     = LayerNorm(x + GELU(x W_1 + b_1) W_2 + b_2)                       (B, T, d)
 
-Written once for numpy and torch (see backends.py). The dense layers run on (B*T, d) matrices:
-one matrix product per weight per batch.
+Written once for numpy and torch (the one Backend moves arrays, attention/dispatch.py picks the
+attention function). The dense layers run on (B*T, d) matrices: one matrix product per weight per batch.
 """
 
 from dataclasses import dataclass
@@ -17,26 +17,41 @@ from functools import lru_cache
 
 import numpy as np
 
+from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
+from vectorize_cli.backend import Backend
 from vectorize_cli.model import files, weights
-from vectorize_cli.model.backends import Backend
-from vectorize_cli.model.nn import gelu, layer_norm, linear
+from vectorize_cli.model.nn import dense, gelu, layer_norm
 from vectorize_cli.model.tokenizer import WordPiece
 
 
 @dataclass
 class Model:
     folder: files.Folder
-    weights: dict  # numpy, from weights.load
+    weights: dict  # numpy, from weights.from_safetensors
     tokenizer: WordPiece
+    source: str = "minilm"  # --model as given
 
     def __post_init__(self):
-        self._on: dict[str, dict] = {"numpy": self.weights}
+        self._on: dict[Backend, dict] = {}
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes of every weight array."""
+        return _total(self.weights)
 
     def weights_on(self, backend: Backend) -> dict:
-        """The weights as the backend's arrays, converted once (torch.from_numpy shares the memory)."""
-        if backend.name not in self._on:
-            self._on[backend.name] = _convert(self.weights, backend.asarray)
-        return self._on[backend.name]
+        """The weights as the backend's arrays, converted once (numpy float32: the same arrays)."""
+        if backend not in self._on:
+            self._on[backend] = _convert(self.weights, backend.asarray)
+        return self._on[backend]
+
+
+def _total(tree) -> int:
+    if isinstance(tree, dict):
+        return sum(_total(v) for v in tree.values())
+    if isinstance(tree, (list, tuple)):
+        return sum(_total(v) for v in tree)
+    return tree.nbytes
 
 
 def _convert(tree, f):
@@ -51,8 +66,8 @@ def _convert(tree, f):
 def load(model: str) -> Model:
     """--model's value (a folder or `minilm`) -> the model, read once per process."""
     folder = files.read(model)
-    return Model(folder, weights.load(folder.path / "model.safetensors", folder.config),
-                 WordPiece(folder.path / "tokenizer.json", folder.max_length))
+    return Model(folder, weights.from_safetensors(folder.path / "model.safetensors", folder.config),
+                 WordPiece(folder.path / "tokenizer.json", folder.max_length), model)
 
 
 def embeddings(w: dict, ids, type_ids):
@@ -62,31 +77,32 @@ def embeddings(w: dict, ids, type_ids):
 
 
 def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad: np.ndarray,
-            variant: str = "multi-head"):
-    """ids, type_ids (B, T) int64; pad (B, T) bool, True for padding.
-    -> (x0 (B, T, d) after the embedding LayerNorm, [(weights (B, H, T, T) or None, x (B, T, d)) per layer]),
+            attention: str = "explicit", strict: bool = False):
+    """ids, type_ids (B, T) int64; pad (B, T) bool, True for padding; attention: a name of
+    dispatch.ATTENTION_FUNCTIONS. -> (x0 (B, T, d) after the embedding LayerNorm,
+    [(weights (B, H, T, T) or None, x (B, T, d)) per layer], how the attention ran (Attended without y, att)),
     as the backend's arrays."""
     c = model.folder.config
     w = model.weights_on(backend)
     B, T = ids.shape
     H, d = c.n_head, c.d_model
     hs = d // H
-    attend = backend.attention[variant]
+    attend = ATTENTION_FUNCTIONS[attention]
     key_mask = backend.asarray(np.ascontiguousarray(pad[:, None, None, :]))  # (B, 1, 1, T)
     word, position, token_type = embeddings(w, backend.asarray(ids), backend.asarray(type_ids))
     x = layer_norm((word + position + token_type).reshape(B * T, d), *w["ln"], c.eps)  # (B*T, d)
-    x0, layers = x.reshape(B, T, d), []
+    x0, layers, ran = x.reshape(B, T, d), [], None
     for L in w["layers"]:
-        qkv = linear(x, L["w_qkv"], L["b_qkv"])  # (B*T, 3d)
+        qkv = dense(x, L["w_qkv"], L["b_qkv"])  # (B*T, 3d)
         q, k, v = (qkv[:, i * d : (i + 1) * d].reshape(B, T, H, hs).swapaxes(1, 2) for i in range(3))  # (B, H, T, hs)
-        a, att = attend(q, k, v, key_mask)  # (B, H, T, hs), (B, H, T, T) or None
-        a = a.swapaxes(1, 2).reshape(B * T, d)  # the heads side by side
-        y = linear(a, L["w_o"], L["b_o"])  # (B*T, d)
+        ran = attend(q, k, v, key_mask=key_mask, strict=strict)  # (B, H, T, hs), (B, H, T, T) or None
+        a = ran.y.swapaxes(1, 2).reshape(B * T, d)  # the heads side by side
+        y = dense(a, L["w_o"], L["b_o"])  # (B*T, d)
         y += x  # residual
         x = layer_norm(y, *L["ln_1"], c.eps)  # (B*T, d)
-        h = gelu(linear(x, L["w_1"], L["b_1"]), backend.erf_)  # (B*T, d_ff)
-        y = linear(h, L["w_2"], L["b_2"])  # (B*T, d)
+        h = gelu(dense(x, L["w_1"], L["b_1"]))  # (B*T, d_ff)
+        y = dense(h, L["w_2"], L["b_2"])  # (B*T, d)
         y += x  # residual
         x = layer_norm(y, *L["ln_2"], c.eps)  # (B*T, d)
-        layers.append((att, x.reshape(B, T, d)))
-    return x0, layers
+        layers.append((ran.att, x.reshape(B, T, d)))
+    return x0, layers, Attended(None, None, ran.op, ran.notes)

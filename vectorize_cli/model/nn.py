@@ -1,5 +1,5 @@
 """The pointwise pieces of a BERT layer, written once for numpy arrays and torch tensors alike
-(only operators and methods both share); erf comes from the backend, since numpy has none.
+(only operators and methods both share); erf is torch's own, or erf_ below, since numpy has none.
 
 Notation: B sentences, T tokens, d = d_model, x (..., d).
 """
@@ -11,7 +11,7 @@ import numpy as np
 SQRT_HALF = 1.0 / math.sqrt(2.0)
 
 
-def linear(x, w, b):
+def dense(x, w, b):
     """x W + b, W in "x @ W" layout (in, out); the bias is added in place (no second temporary)."""
     y = x @ w
     y += b
@@ -29,10 +29,11 @@ def layer_norm(x, g, b, eps: float):
     return xc
 
 
-def gelu(x, erf_):
+def gelu(x):
     """GELU(x) = x Phi(x) = x * (1 + erf(x / sqrt(2))) / 2   (Hendrycks & Gimpel 2016): the exact
-    form BERT uses (hidden_act "gelu"), not the tanh approximation. erf_ works in place."""
-    e = erf_(x * SQRT_HALF)
+    form BERT uses (hidden_act "gelu"), not the tanh approximation. erf runs in place."""
+    e = x * SQRT_HALF
+    e = erf_(e) if isinstance(e, np.ndarray) else e.erf_()
     e *= 0.5
     e += 0.5
     e *= x

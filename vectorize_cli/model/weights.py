@@ -25,7 +25,7 @@ def _load(path: Path) -> dict[str, np.ndarray]:
         raise VectorizeError(f"cannot read {path}: {e}") from None
 
 
-def load(path: Path, c: BertConfig) -> dict:
+def from_safetensors(path: Path, c: BertConfig) -> dict:
     """{"word", "position", "token_type", "ln": (g, b), "layers": [{w_qkv, b_qkv, w_o, b_o, ln_1, w_1, b_1,
     w_2, b_2, ln_2}, ...]} as float32 numpy arrays."""
     raw = _load(path)

@@ -5,7 +5,7 @@ from rich.console import Group
 from rich.text import Text
 
 from vectorize_cli.attention.rollout import rollout
-from vectorize_cli.render import Renderer, printable
+from vectorize_cli.views.matrix import Renderer, printable
 from vectorize_cli.trace import Trace
 
 

@@ -179,9 +179,7 @@ def example_page(ex, title: str = "vectorize example: the article's worked examp
         table(f"Each head's output for \"{q}\": sum_j w_j (x_j W_v)", heads, y_query.reshape(H, -1)),
         table("Concatenation, computed", [q], y_query[None], cols12),
     ]
-    from vectorize_cli.views.legacy import as_block  # ex.real is a Block after the "one shape" refactor
-
-    block = as_block(ex.real)
+    block = ex.real
     stages = [Stage("embedding", "Word embedding", ex.embedding), Stage("positional", "Positional", ex.positional),
               Stage("encoded", "Embedding + positional", ex.encoded)]
     trace = Trace(example.SENTENCE, list(T), stages, [block], False, config=ex.config)

@@ -1,4 +1,5 @@
-"""Rich tables for the terminal: one table per stage, rows are tokens, numbers right-aligned.
+"""A matrix as a rich table for the terminal: rows are tokens, numbers right-aligned; the house style
+every table view shares (views/table.py).
 
 Attention weights are heat-shaded on a single-hue ramp (light -> dark blue) with query rows and
 key columns. Wide or long matrices show their first and last rows/columns around an ellipsis.
@@ -10,13 +11,9 @@ import unicodedata
 import numpy as np
 from rich import box
 from rich.console import Console, Group
-from rich.rule import Rule
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-
-from vectorize_cli.compare import differences
-from vectorize_cli.result import AttentionResult, Result
 
 ELLIPSIS = "…"
 _LIGHT, _DARK = np.array([247, 251, 255]), np.array([8, 48, 107])  # ColorBrewer "Blues" ends
@@ -57,7 +54,7 @@ def titled(title: str, table: Table, caption: str | None = None) -> Group:
 
 
 class Renderer:
-    """Turns results into rich renderables sized to the console."""
+    """Turns matrices into rich renderables sized to the console."""
 
     def __init__(self, console: Console, precision: int = 3, max_rows: int = 24, trim: bool = False):
         self.console = console
@@ -124,64 +121,3 @@ class Renderer:
                 cells.append(Text(strings[r][c], style=style))
             table.add_row(*([str(r)] if index else []), Text(row_labels[r]), *cells)
         return titled(title, table, "; ".join(notes) or None)
-
-    def attention(self, a: AttentionResult, tokens: list[str]) -> list:
-        """One variant: each head's weights (heat), its token outputs and the sentence vector."""
-        parts = [Rule(f"[bold]{a.variant}[/bold] attention", style="cyan")]
-        keys = [printable(t, 8) for t in tokens]
-        if a.weights is None:
-            parts.append(Text(f"{a.variant}: weights never materialised (tiled online softmax); output below.",
-                              style="italic"))
-        else:
-            H = a.weights.shape[0]
-            for h in range(H):
-                head = f", head {h + 1} of {H}" if H > 1 else ""
-                source = " from the explicit path" if a.explicit_max_abs_delta is not None else ""
-                parts.append(self.matrix(
-                    f"{a.variant} weights{source}{head} (rows: queries, columns: keys)",
-                    tokens, a.weights[h], col_labels=keys, heat=True,
-                    caption="each row sums to 1; shade relative to the largest weight",
-                ))
-        T, d_out = a.output.shape
-        parts.append(self.matrix(f"{a.variant} output ({T} x {d_out})", tokens, a.output))
-        ran = f"ran on {a.backend}, {a.device}, {a.dtype}; kernel {a.kernel}"
-        if a.explicit_max_abs_delta is not None:
-            ran += f"; weights from the explicit path, whose output differs by max |Δ| {a.explicit_max_abs_delta:.3g}"
-        if a.reference_max_abs_delta is not None:
-            ran += f"; max |Δ| against numpy float32: {a.reference_max_abs_delta:.3g}"
-        parts += [Text(ran, style="dim"), *(Text(f"note: {n}", style="yellow") for n in a.notes), Text("")]
-        if a.sentence_vector is not None:
-            parts.append(self.matrix(f"{a.variant} sentence vector", ["sentence"], a.sentence_vector[None]))
-        return parts
-
-    def comparison(self, results: list[AttentionResult]) -> Group:
-        table = new_table()
-        for name in ("a", "b", "max |Δ output|", "mean token cosine", "sentence cosine"):
-            table.add_column(name, justify="left" if len(name) == 1 else "right")
-
-        def fmt(v, spec):
-            return "n/a" if v is None else format(v, spec)
-
-        rows = differences(results)
-        for row in rows:
-            table.add_row(row["a"], row["b"], fmt(row["max_abs_delta"], ".3g"),
-                          fmt(row["mean_token_cosine"], ".6f"), fmt(row["sentence_cosine"], ".6f"))
-        missing = any(v is None for row in rows for k, v in row.items() if k != "weights_max_abs_delta")
-        return titled("Variants compared (same sentence, same encoded input)", table,
-                       "n/a: outputs of different widths (--concat) or no sentence vector" if missing else None)
-
-    def result(self, result: Result) -> Group:
-        c, T = result.config, len(result.tokens)
-        parts = [
-            Rule(Text(printable(result.text, 60)), style="bold"),
-            Text(f"{T} tokens ({c.tokenizer}), d={c.dim}, embedding {c.embedding}, positional {c.positional}, "
-                 f"seed {c.seed}{', causal' if c.causal else ''}", style="dim"),
-            self.matrix(f"Embedding ({c.embedding})", result.tokens, result.embedding),
-            self.matrix(f"Positional encoding ({c.positional})", result.tokens, result.positional),
-            self.matrix("Encoded = embedding + positional", result.tokens, result.encoded),
-        ]
-        for a in result.attention:
-            parts += self.attention(a, result.tokens)
-        if len(result.attention) > 1:
-            parts.append(self.comparison(result.attention))
-        return Group(*parts)

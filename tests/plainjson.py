@@ -1,8 +1,7 @@
 """The plain JSON writer: the standard library only, byte for byte what the orjson path writes.
 
-It is the reference for serialize.dumps (the tests hold the two to the same bytes over every kind
-of record and over random numbers), the path taken when orjson is missing or VECTORIZE_JSON=plain,
-and the baseline that shows what orjson is worth (benchmarks/README.md). Numbers follow orjson's
+It is the test oracle for views/json.dumps (the tests hold the two to the same bytes over every kind
+of record and over random numbers), and the baseline that shows what orjson is worth (benchmarks/README.md). Numbers follow orjson's
 layout: the shortest digits that read back to the same float32 (numpy float32 arrays and scalars)
 or float64 (everything else); positional notation for decimal exponents -6..12 (float32) or
 -5..15 (float64), with ".0" on whole numbers; scientific otherwise ("1.5e-7", "1e+16").

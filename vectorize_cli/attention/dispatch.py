@@ -1,0 +1,62 @@
+"""From an attention family and a backend to the function that computes it: the one dispatch both
+pipelines use, and the one place that reports the kernel that ran (returned with the output).
+
+    ATTENTION_FUNCTIONS[name](q, k, v, causal, block_size, key_mask, strict) -> Attended(y, att | None, op, notes)
+
+    explicit  kernels.explicit_attention on numpy or torch: the (H, T, T) weights materialised
+    tiled     kernels.flash_attention: tiles and an online softmax, never the weights (numpy)
+    sdpa      torch's fused kernel, flash first (sdpa.py), never the weights (torch)
+
+q, k, v are (H, T, hs) or (B, H, T, hs); key_mask, broadcastable to (..., 1, T), is True for
+the keys no query may see (padding).
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from vectorize_cli.attention.kernels import explicit_attention, flash_attention
+from vectorize_cli.backend import Backend
+
+
+class Attended(NamedTuple):
+    y: object  # (..., H, T, hs)
+    att: object | None  # (..., H, T, T), or None where never materialised
+    op: str  # the kernel that ran: explicit | tiled-online-softmax | an aten op of torch
+    notes: tuple[str, ...] = ()  # why it is not the kernel asked for
+
+
+def explicit(q, k, v, causal=False, block_size=0, key_mask=None, strict=False) -> Attended:
+    y, att = explicit_attention(q, k, v, causal, key_mask=key_mask)
+    return Attended(y, att, "explicit")
+
+
+def tiled(q, k, v, causal=False, block_size=256, key_mask=None, strict=False) -> Attended:
+    """flash_attention (numpy) works on (H, T, hs): a batch's sentences and heads are folded into one axis."""
+    if q.ndim == 4:
+        B, H, T, hs = q.shape
+        fold = lambda a: a.reshape(B * H, T, hs)  # noqa: E731
+        mask = None if key_mask is None else np.broadcast_to(key_mask, (B, H, 1, T)).reshape(B * H, 1, T)
+        y, _ = flash_attention(fold(q), fold(k), fold(v), causal, block_size, mask)
+        return Attended(y.reshape(B, H, T, hs), None, "tiled-online-softmax")
+    y, _ = flash_attention(q, k, v, causal, block_size, key_mask)
+    return Attended(y, None, "tiled-online-softmax")
+
+
+def sdpa(q, k, v, causal=False, block_size=0, key_mask=None, strict=False) -> Attended:
+    from vectorize_cli.attention.sdpa import fused_attention
+
+    y, op, reasons = fused_attention(q, k, v, causal, key_mask, strict)
+    notes = (f"torch's flash kernel could not run ({'; '.join(reasons)}); {op} ran instead",) if reasons else ()
+    return Attended(y, None, op, notes)
+
+
+ATTENTION_FUNCTIONS: dict[str, Callable[..., Attended]] = {"explicit": explicit, "tiled": tiled, "sdpa": sdpa}
+
+
+def implementation(family: str, backend: Backend) -> str:
+    """A variant's family (explicit | flash) on a backend -> the name of the function that computes it."""
+    if family == "explicit":
+        return "explicit"
+    return "sdpa" if backend.name == "torch" else "tiled"

@@ -1,0 +1,107 @@
+"""The one Backend: where arrays live (numpy | torch), on which device, in which dtype.
+
+numpy (default): the CPU in float32. torch: CPU or CUDA, float32 / float16 / bfloat16. Both
+pipelines (the toy and a pretrained model) and every attention function ask this one object to
+move arrays in and out, so `--backend`, `--device` and `--dtype` mean the same thing everywhere.
+The kernels themselves are written once against the array API (attention/kernels.py, model/nn.py).
+torch is imported here only, and only when `--backend torch` asks for it.
+"""
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from vectorize_cli.errors import UsageError, VectorizeError
+
+BACKEND_NAMES = ("numpy", "torch")
+DEVICE_NAMES = ("auto", "cpu", "cuda")
+DTYPE_NAMES = ("float32", "float16", "bfloat16")
+
+
+@lru_cache(maxsize=1)
+def import_torch():
+    """torch, once asked for; array-api-compat too, through which the kernels run on torch tensors."""
+    try:
+        import torch
+        import array_api_compat  # noqa: F401
+    except ImportError as e:
+        package = (e.name or "torch").replace("_", "-")
+        raise VectorizeError(f"--backend torch needs {package}: pip install 'vectorize-cli[torch]'") from None
+    return torch
+
+
+@lru_cache(maxsize=8)
+def resolve_device(device: str, backend: str) -> str:
+    """auto -> cuda when torch (asked for) sees a GPU, else cpu; cuda without one is an error."""
+    if backend == "numpy":
+        if device == "cuda":
+            raise UsageError("--device cuda needs --backend torch (numpy runs on the CPU)")
+        return "cpu"
+    cuda = import_torch().cuda.is_available()
+    if device == "cuda" and not cuda:
+        raise VectorizeError("--device cuda: torch sees no CUDA GPU on this machine")
+    return "cuda" if device == "cuda" or (device == "auto" and cuda) else "cpu"
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str  # numpy | torch
+    device: str  # cpu | cuda
+    dtype: str  # the dtype that runs, which may differ from --dtype (see resolve)
+    notes: tuple[str, ...] = ()  # why it differs
+
+    @property
+    def threads(self) -> bool:
+        """Batches may run one per core in Python threads (numpy); torch threads inside each op."""
+        return self.name == "numpy"
+
+    def asarray(self, a: np.ndarray):
+        """A numpy array as this backend's: floats in its dtype on its device, integers and booleans as they are."""
+        floating = np.issubdtype(np.asarray(a).dtype, np.floating)
+        if self.name == "numpy":
+            return np.asarray(a, dtype=np.float32) if floating else np.asarray(a)
+        torch = import_torch()
+        t = torch.from_numpy(np.ascontiguousarray(a))
+        return t.to(device=self.device, dtype=getattr(torch, self.dtype)) if floating else t.to(self.device)
+
+    def numpy(self, a) -> np.ndarray | None:
+        """Back to a float32 numpy array (bfloat16 has no numpy dtype)."""
+        if a is None or isinstance(a, np.ndarray):
+            return a
+        return a.detach().float().cpu().numpy()
+
+    def no_grad(self):
+        """The context of a forward pass: no autograd graph on torch."""
+        return import_torch().inference_mode() if self.name == "torch" else nullcontext()
+
+
+NUMPY = Backend("numpy", "cpu", "float32")
+
+
+def check_finite(what: str, backend: Backend, *arrays) -> None:
+    """Never a wrong number: an overflow (float16 holds no more than 65504) is an error, not NaN in the output."""
+    if not all(a is None or np.isfinite(a).all() for a in arrays):
+        other = "float32 or bfloat16" if backend.dtype == "float16" else "float32"
+        raise VectorizeError(f"{what} overflowed in {backend.dtype}: some scores or outputs are beyond its range; "
+                             f"use --dtype {other}")
+
+
+def resolve(backend: str, device: str, dtype: str, family: str = "explicit") -> Backend:
+    """The backend a computation runs on. family is the attention's: explicit | flash
+    (CUDA's flash kernel takes half precision only, so float32 is cast there, and said so)."""
+    for option, value, allowed in (("--backend", backend, BACKEND_NAMES), ("--device", device, DEVICE_NAMES),
+                                   ("--dtype", dtype, DTYPE_NAMES)):
+        if value not in allowed:
+            raise UsageError(f"{option} {value!r}: choose from {', '.join(allowed)}")
+    device = resolve_device(device, backend)
+    if backend == "numpy":
+        if dtype != "float32":
+            raise UsageError(f"--dtype {dtype} needs --backend torch (numpy computes in float32)")
+        return NUMPY
+    notes = ()
+    if family == "flash" and device == "cuda" and dtype == "float32":
+        dtype = "bfloat16" if import_torch().cuda.is_bf16_supported() else "float16"
+        notes = (f"torch's CUDA flash kernel takes float16/bfloat16 only: float32 inputs cast to {dtype}",)
+    return Backend("torch", device, dtype, notes)

@@ -1,0 +1,49 @@
+"""What the commands that run a pretrained model share (`run --model`, `similarity`): loading it with
+the options checked against it, the texts checked, truncation reported."""
+
+from collections.abc import Iterable
+
+from vectorize_cli.config import ModelConfig
+from vectorize_cli.errors import UsageError, tell
+
+
+def load_checked(source: str, config: ModelConfig):
+    """The model, with the options that depend on it checked: the backend can run, --layer and --head exist."""
+    from vectorize_cli.model.bert import load as load_model
+    from vectorize_cli.pipelines.bert import backend_for
+
+    backend_for(config)  # a variant a BERT has, a backend that can run: before reading the weights
+    model = load_model(source)
+    c = model.folder.config
+    for name, value, n, what in (("layer", config.layer, c.n_layer, "layers"), ("head", config.head, c.n_head, "heads")):
+        if value is not None and not 1 <= value <= n:
+            raise UsageError(f"--{name} {value}: the model has {n} {what}, numbered 1 to {n}")
+    return model
+
+
+def nonempty(texts: Iterable[str]) -> Iterable[str]:
+    """The texts, each checked: a blank TEXT argument is a usage error (stream lines are never blank)."""
+    for t in texts:
+        if not t.strip():
+            raise UsageError("the text is empty")
+        yield t
+
+
+def warn_truncated(max_length: int, truncated: list[int], single: bool) -> None:
+    if truncated:
+        which = "the text is" if single else f"{len(truncated)} input(s) are"
+        where = "" if single else " (input " + ", ".join(str(i + 1) for i in truncated[:10]) + \
+            (", ..." if len(truncated) > 10 else "") + ")"
+        tell("warning", f"{which} longer than the model's {max_length} tokens{where}; truncated to the first "
+                        f"{max_length}")
+
+
+def one_attention(names: list[str]) -> str:
+    """-a, given once or repeated, as the one variant a model's run takes."""
+    if len(names) == 1:
+        return names[0]
+    from vectorize_cli.pipelines.bert import MODEL_VARIANTS
+
+    bad = [n for n in names if n not in MODEL_VARIANTS]
+    why = f"-a {bad[0]} does not exist in a pretrained BERT" if bad else "give one -a with --model"
+    raise UsageError(f"{why}; its attention is {' or '.join(MODEL_VARIANTS)} (the same function)")

@@ -1,0 +1,72 @@
+"""Every option shared by more than one command, declared once as an `Annotated` alias (the way
+huggingface_hub's CLI does it): one flag, one help text, one set of choices. Defaults stay with each
+command; ranges are checked once, by config.py's dataclasses (or here, where no dataclass holds it).
+Choices come from the registries, so a new variant or tokenizer is an option value at once.
+"""
+
+import enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vectorize_cli.attention.variants import VARIANTS
+from vectorize_cli.backend import BACKEND_NAMES, DEVICE_NAMES, DTYPE_NAMES
+from vectorize_cli.embedding import EMBEDDINGS
+from vectorize_cli.pooling import POOLING
+from vectorize_cli.positional import POSITIONAL
+from vectorize_cli.tokens import TOKENIZERS
+
+
+def _choices(name: str, names) -> type[enum.Enum]:
+    """A str Enum of a registry's names: Typer shows them in --help and rejects others (exit 2)."""
+    return enum.Enum(name, [(n, n) for n in names], type=str)
+
+
+AttentionName = _choices("AttentionName", VARIANTS)
+PositionalName = _choices("PositionalName", POSITIONAL)
+TokenizerName = _choices("TokenizerName", TOKENIZERS)
+EmbeddingName = _choices("EmbeddingName", EMBEDDINGS)
+PoolName = _choices("PoolName", POOLING)
+BackendName = _choices("BackendName", BACKEND_NAMES)
+DeviceName = _choices("DeviceName", DEVICE_NAMES)
+DtypeName = _choices("DtypeName", DTYPE_NAMES)
+Format = _choices("Format", ["table", "json", "jsonl"])
+VectorFormat = _choices("VectorFormat", ["table", "json", "jsonl", "npy"])  # npy: a model's sentence vectors
+Omit = _choices("Omit", ["embedding", "positional", "encoded", "weights", "params", "output"])  # big fields
+
+
+def values(options) -> list:
+    """Enum options (one or repeated) -> their values, each once, in order."""
+    return list(dict.fromkeys(getattr(o, "value", o) for o in options))
+
+
+MODEL_HELP = "A model folder (Hugging Face layout: config.json, model.safetensors, tokenizer.json) or `minilm`."
+
+FileOpt = Annotated[
+    Optional[Path], typer.Option("--file", "-f", help="Read texts from FILE, one per line.", show_default=False)]
+AttentionOpt = Annotated[
+    list[AttentionName],
+    typer.Option("--attention", "-a", help="Attention variant; repeat to compare (--model: multi-head or flash)."),
+]
+BackendOpt = Annotated[
+    BackendName, typer.Option("--backend", "-b", help="numpy (CPU, float32) or torch (fused flash kernel, CUDA).")]
+DeviceOpt = Annotated[DeviceName, typer.Option("--device", help="auto: cuda when torch sees a GPU.")]
+DtypeOpt = Annotated[DtypeName, typer.Option("--dtype", help="float16 / bfloat16 need --backend torch.")]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Fail when torch's flash kernel cannot run, with torch's reasons.")]
+MaxMemoryOpt = Annotated[
+    str, typer.Option("--max-memory", help="Refuse runs whose arrays would exceed this (e.g. 8GiB).")]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="--model: sentences per batch (npy, similarity).")]
+PrecisionOpt = Annotated[int, typer.Option("--precision", min=0, max=12, help="Decimals shown in tables.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")]
+VectorFormatOpt = Annotated[
+    VectorFormat, typer.Option("--format", "-F", help="table, json, jsonl, or npy (a model's vectors).")]
+OutputOpt = Annotated[
+    Optional[Path],
+    typer.Option("--output", "-o", help="Write to FILE atomically instead of stdout.", show_default=False)]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Let --output replace an existing file.")]
+SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="Seeds embeddings and all parameters.")]
+DimOpt = Annotated[int, typer.Option("--dim", "-d", help="Model width d of every token vector.")]
+HeadsOpt = Annotated[int, typer.Option("--heads", "-H", help="Heads of multi-head / flash.")]
+CausalOpt = Annotated[bool, typer.Option("--causal", help="Mask future tokens (key after query).")]

@@ -1,0 +1,164 @@
+"""`vectorize run`: a sentence (or one per line) through the toy pipeline or a pretrained model,
+every stage shown. Which options apply to which is read off config.py's two dataclasses: an option
+that is a field of Config only is the toy's, of ModelConfig only the model's; the others (input,
+output, format) apply to both. A new option cannot be silently ignored by either."""
+
+from dataclasses import fields
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vectorize_cli.commands.options import (
+    AttentionName, AttentionOpt, BackendName, BackendOpt, BatchSizeOpt, CausalOpt, DeviceName, DeviceOpt, DimOpt,
+    DtypeName, DtypeOpt, EmbeddingName, FileOpt, ForceOpt, HeadsOpt, MaxMemoryOpt, MODEL_HELP, Omit, OutputOpt,
+    PoolName, PositionalName, PrecisionOpt, SeedOpt, StrictOpt, TokenizerName, VectorFormat, VectorFormatOpt, values)
+from vectorize_cli.config import Config, ModelConfig
+from vectorize_cli.errors import UsageError
+
+TOY_ONLY = tuple(f.name for f in fields(Config) if f.name not in {g.name for g in fields(ModelConfig)})
+MODEL_ONLY = tuple(f.name for f in fields(ModelConfig) if f.name not in {g.name for g in fields(Config)})
+
+EPILOG = """
+\b
+Examples:
+  vectorize run "My deskmate and I made an appointment to play games at his house tomorrow."
+  vectorize run "The cat sat." -a scaled-dot -a multi-head -a flash      # compare variants
+  vectorize run "The cat sat." --format json | jq '.attention[0].sentence_vector'
+  cat sentences.txt | vectorize run - --format jsonl                     # one record per line
+  vectorize run "我和同桌约好明天在他家玩游戏" --dim 12 --heads 3 --causal
+  vectorize run "The cat sat." --model minilm --layer 6 --head 3   # a pretrained model
+  vectorize run - --model minilm --format npy < sentences.txt > vectors.npy
+"""
+
+
+def _given(ctx: typer.Context, names) -> list[str]:
+    """The options among names that the user gave (not left at their defaults)."""
+    sources = {n: ctx.get_parameter_source(n) for n in names}  # typer's own click: compare by name
+    return [n for n, src in sources.items() if src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")]
+
+
+def _config(cls, params: dict, **given):
+    """A config dataclass from the command's parameters of the same names (or as given)."""
+    from vectorize_cli.memory import parse_size
+
+    plain = {"attention": lambda v: tuple(values(v)), "max_memory": parse_size}
+    return cls(**{f.name: given[f.name] if f.name in given else
+                  plain.get(f.name, lambda v: getattr(v, "value", v))(params[f.name]) for f in fields(cls)})
+
+
+def run(
+    ctx: typer.Context,
+    text: Annotated[
+        Optional[str], typer.Argument(help="The sentence; `-` reads stdin, one sentence per line.", show_default=False)
+    ] = None,
+    file: FileOpt = None,
+    whole: Annotated[bool, typer.Option("--whole", help="Treat all of stdin / FILE as one text.")] = False,
+    attention: AttentionOpt = [AttentionName("multi-head")],
+    dim: DimOpt = 8,
+    heads: HeadsOpt = 2,
+    head_dim: Annotated[
+        Optional[int], typer.Option("--head-dim", help="Size of each head [default: dim / heads].", show_default=False)
+    ] = None,
+    positional: Annotated[PositionalName, typer.Option("--positional", "-p", help="Positional encoding.")] = \
+        PositionalName("sinusoidal"),
+    tokenizer: Annotated[TokenizerName, typer.Option("--tokenizer", "-t", help="How text is split into tokens.")] = \
+        TokenizerName("word"),
+    embedding: Annotated[EmbeddingName, typer.Option("--embedding", "-e", help="Token -> vector.")] = \
+        EmbeddingName("hash"),
+    seed: SeedOpt = 0,
+    causal: CausalOpt = False,
+    concat: Annotated[
+        bool, typer.Option("--concat", help="multi-head / flash: concatenate heads, no output projection W_o.")
+    ] = False,
+    pool: Annotated[PoolName, typer.Option("--pool", help="Token outputs -> sentence vector.")] = PoolName("mean"),
+    precision: PrecisionOpt = 3,
+    output_format: VectorFormatOpt = VectorFormat("table"),
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    omit: Annotated[
+        list[Omit], typer.Option("--omit", help="Leave a big field out of the JSON (repeat); the record lists what it omits.")
+    ] = [],
+    backend: BackendOpt = BackendName("numpy"),
+    device: DeviceOpt = DeviceName("auto"),
+    dtype: DtypeOpt = DtypeName("float32"),
+    strict: StrictOpt = False,
+    weights: Annotated[bool, typer.Option("--weights", help="flash: also compute the weights by the explicit path.")] = False,
+    block_size: Annotated[int, typer.Option("--block-size", help="flash on numpy: tile size.")] = 256,
+    max_memory: MaxMemoryOpt = "4GiB",
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP)] = None,
+    layer: Annotated[Optional[int], typer.Option(
+        "--layer", help="--model: the layer whose attention is shown [default: 1].", show_default=False)] = None,
+    head: Annotated[
+        Optional[int], typer.Option("--head", help="--model: show only this head [default: all].", show_default=False)
+    ] = None,
+    batch_size: BatchSizeOpt = 32,
+) -> None:
+    """Run a sentence through the pipeline and show every stage.
+
+    TEXT is the sentence; `-` reads stdin, one sentence per line (or all of it with --whole).
+    """
+    from vectorize_cli import inputs, progress, sink
+
+    for name in _given(ctx, TOY_ONLY if model is not None else MODEL_ONLY):
+        raise UsageError(f"--{name.replace('_', '-')} does not apply with --model: the model fixes it"
+                         if model is not None else f"--{name.replace('_', '-')} applies with --model")
+    source = inputs.from_cli([] if text is None else [text], file, whole)
+    # a bar for batches, on a terminal's stderr, unless the data itself goes to that terminal
+    show_bar = source.stream is not None and not whole and progress.wanted() and (output or not sink.stdout().isatty())
+    how = dict(fmt=output_format.value, precision=precision, omit=tuple(values(omit)))
+    if model is not None:
+        from vectorize_cli.commands.model import one_attention
+
+        config = _config(ModelConfig, ctx.params, attention=one_attention(values(attention)))
+        write = partial(_write_model, source, model, config, **how)
+    else:
+        from vectorize_cli.pipelines.toy import check_before_input
+
+        if output_format.value == "npy":
+            raise UsageError("--format npy writes a model's sentence vectors: give --model")
+        config = _config(Config, ctx.params)
+        check_before_input(config)  # before reading any input
+        write = partial(_write_toy, source, config, **how)
+
+    with sink.open_sink(output, force) as out, progress.bar(progress.size_of(source.stream) if show_bar else None,
+                                                           show_bar) as advance:
+        write(out, advance)
+
+
+def _write_toy(source, config: Config, out, advance, fmt: str, precision: int, omit: tuple[str, ...]) -> None:
+    from vectorize_cli.output import WRITERS, Output
+    from vectorize_cli.pipelines.toy import trace
+    from vectorize_cli.views.json import toy_record
+    from vectorize_cli.views.table import trace_tables
+
+    how = Output(source.single, partial(toy_record, omit=omit), trace_tables, precision, config.max_memory)
+    WRITERS[fmt]((trace(t, config) for t in source.sentences(advance)), how, out)
+
+
+def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str, precision: int,
+           omit: tuple[str, ...]) -> None:
+    from vectorize_cli.commands.model import load_checked, nonempty, warn_truncated
+    from vectorize_cli.output import WRITERS, Output, write_npy
+    from vectorize_cli.pipelines.bert import encode, trace
+    from vectorize_cli.views.json import model_record
+    from vectorize_cli.views.table import trace_tables
+
+    model = load_checked(name, config)
+    texts = nonempty(source.sentences(advance))
+    if fmt == "npy":
+        texts = list(texts)
+        vectors, truncated = encode(model, texts, config)
+        warn_truncated(model.folder.max_length, truncated, source.single)
+        return write_npy(vectors, out)
+
+    def traces():
+        for t in texts:
+            tr = trace(model, t, config)
+            warn_truncated(model.folder.max_length, [0] if tr.truncated else [], source.single)  # as each is written
+            yield tr
+
+    how = Output(source.single, partial(model_record, layer=config.layer, head=config.head, omit=omit),
+                 partial(trace_tables, layer=config.layer, head=config.head), precision, config.max_memory)
+    WRITERS[fmt](traces(), how, out)

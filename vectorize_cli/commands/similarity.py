@@ -1,0 +1,65 @@
+"""`vectorize similarity`: the cosine of every pair of texts, by a pretrained model's sentence vectors."""
+
+from typing import Annotated, Optional
+
+import typer
+
+from vectorize_cli.commands.options import (
+    AttentionName, AttentionOpt, BackendName, BackendOpt, BatchSizeOpt, DeviceName, DeviceOpt, DtypeName, DtypeOpt,
+    FileOpt, MaxMemoryOpt, MODEL_HELP, PrecisionOpt, StrictOpt, VectorFormat, VectorFormatOpt, values)
+
+EPILOG = """
+\b
+Examples:
+  vectorize similarity "A man is eating food." "A man eats." "The sky is blue."
+  vectorize similarity - --format json < sentences.txt
+"""
+
+
+def similarity(
+    texts: Annotated[
+        Optional[list[str]], typer.Argument(help="Two or more texts; `-` reads stdin, one per line.", show_default=False)
+    ] = None,
+    file: FileOpt = None,
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "minilm",
+    attention: AttentionOpt = [AttentionName("multi-head")],
+    backend: BackendOpt = BackendName("numpy"),
+    device: DeviceOpt = DeviceName("auto"),
+    dtype: DtypeOpt = DtypeName("float32"),
+    strict: StrictOpt = False,
+    batch_size: BatchSizeOpt = 32,
+    max_memory: MaxMemoryOpt = "4GiB",
+    precision: PrecisionOpt = 3,
+    output_format: VectorFormatOpt = VectorFormat("table"),
+) -> None:
+    """Cosine similarity of every pair of texts, by a pretrained model's sentence vectors."""
+    import numpy as np
+
+    from vectorize_cli import inputs, sink
+    from vectorize_cli.commands.model import load_checked, nonempty, one_attention, warn_truncated
+    from vectorize_cli.config import ModelConfig
+    from vectorize_cli.errors import UsageError
+    from vectorize_cli.memory import parse_size
+    from vectorize_cli.output import WRITERS, Output, write_npy
+    from vectorize_cli.pipelines.bert import encode, info, l2_normalize
+    from vectorize_cli.views.json import similarity_record
+    from vectorize_cli.views.table import similarity_table
+
+    config = ModelConfig(one_attention(values(attention)), backend.value, device.value, dtype.value, strict,
+                         batch_size=batch_size, max_memory=parse_size(max_memory))
+    source = inputs.from_cli(texts or [], file, False)
+    texts = list(nonempty(source.sentences()))
+    if len(texts) < 2:
+        raise UsageError("give at least two texts to compare")
+    m = load_checked(model, config)
+    vectors, truncated = encode(m, texts, config)
+    warn_truncated(m.folder.max_length, truncated, False)
+    unit = l2_normalize(vectors)
+    cosine = np.clip(unit @ unit.T, -1.0, 1.0)  # (N, N)
+    out = sink.stdout()
+    if output_format.value == "npy":
+        return write_npy(cosine, out)
+    about = info(m)
+    how = Output(True, lambda c: similarity_record(about, texts, c),
+                 lambda r, c: similarity_table(r, about.name, texts, c), precision)
+    WRITERS[output_format.value]([cosine], how, out)

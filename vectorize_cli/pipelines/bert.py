@@ -1,0 +1,132 @@
+"""A pretrained model's pipeline: one sentence stage by stage (trace -> Trace), or many to vectors (encode).
+
+    tokens  = WordPiece(text)                       T, [CLS] ... [SEP], at most max_length
+    x0, ... = bert.forward(tokens)                  (T, d) after the embeddings, then each layer
+    vector  = pool(last layer over real tokens)     (d,), then / |vector| when the model normalises
+
+encode() batches: sentences sorted by token count, cut into batches of similar lengths, padded
+to the longest of their batch; padding is masked everywhere (attention keys and pooling), so a
+sentence's vector does not depend on the batch it was in, and the output is in input order.
+numpy runs one batch per core at a time (parallel.core_map).
+"""
+
+import numpy as np
+
+from vectorize_cli.attention.dispatch import implementation
+from vectorize_cli.attention.variants import VARIANTS, multi_head
+from vectorize_cli.backend import Backend, check_finite, resolve
+from vectorize_cli.config import ModelConfig
+from vectorize_cli.errors import UsageError, VectorizeError
+from vectorize_cli.memory import human
+from vectorize_cli.model.bert import Model, embeddings, forward
+from vectorize_cli.parallel import core_map
+from vectorize_cli.pooling import POOLING
+from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
+
+# the attention a pretrained BERT has: the variants that compute multi-head attention (two ways)
+MODEL_VARIANTS = tuple(name for name, v in VARIANTS.items() if v.forward is multi_head)
+
+
+def backend_for(config: ModelConfig) -> tuple[Backend, str]:
+    """The backend and the attention function (a name of dispatch.ATTENTION_FUNCTIONS) of a model's run."""
+    if config.attention not in MODEL_VARIANTS:
+        raise UsageError(f"-a {config.attention} does not exist in a pretrained BERT; its attention is "
+                         f"{' or '.join(MODEL_VARIANTS)} (the same function)")
+    family = VARIANTS[config.attention].family
+    backend = resolve(config.backend, config.device, config.dtype, family)
+    return backend, implementation(family, backend)
+
+
+def info(model: Model) -> ModelInfo:
+    f, c = model.folder, model.folder.config
+    return ModelInfo(f.name, model.source, c.d_model, c.n_layer, c.n_head, c.d_ff, c.vocab_size, f.max_length,
+                     f.pool, f.normalize)
+
+
+def check_memory(model: Model, config: ModelConfig, B: int, T: int, kept_layers: int) -> None:
+    """Refuse, before running it, a batch of B x T tokens whose arrays exceed --max-memory: the weights
+    (twice when the backend holds its own copy), per layer the activations (B, T, 4d + d_ff) and the
+    scores, exp and weights (B, H, T, T) unless flash; a trace keeps every layer's weights and output."""
+    c = model.folder.config
+    explicit = VARIANTS[config.attention].family == "explicit"
+    weights = model.nbytes * (1 if (config.backend, config.dtype) == ("numpy", "float32") else 2)
+    step = B * T * (4 * c.d_model + c.d_ff) + (3 * B * c.n_head * T * T if explicit else 0)
+    kept = kept_layers * (c.n_head * T * T * explicit + T * c.d_model)
+    need = weights + 4 * (step + kept)
+    if need > config.max_memory:
+        raise VectorizeError(f"this run needs about {human(need)} (the weights: {human(weights)}; {B} x {T} "
+                             f"tokens through {c.n_layer} layers: {human(need - weights)}), over --max-memory "
+                             f"{human(config.max_memory)}; use a smaller --batch-size, -a flash, or raise --max-memory")
+
+
+def l2_normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """v / max(|v|, eps) over the last axis: sentence-transformers' Normalize (F.normalize)."""
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), v.dtype.type(eps))
+
+
+def sentence_vector(model: Model, y: np.ndarray) -> np.ndarray:
+    """A sentence's real tokens' outputs (T, d) -> its vector (d,), by the model's own pooling."""
+    v = POOLING[model.folder.pool](y)
+    return l2_normalize(v) if model.folder.normalize else v
+
+
+def trace(model: Model, text: str, config: ModelConfig = ModelConfig()) -> Trace:
+    """One sentence, every stage and layer kept."""
+    backend, attention = backend_for(config)
+    (enc,) = model.tokenizer.encode([text])
+    ids, type_ids = enc.ids[None], enc.type_ids[None]  # (1, T)
+    check_memory(model, config, 1, ids.shape[1], model.folder.config.n_layer)
+    word, position, token_type = embeddings(model.weights, ids, type_ids)  # numpy lookups
+    with backend.no_grad():
+        x0, layers, ran = forward(model, backend, ids, type_ids, np.zeros(ids.shape, dtype=bool), attention,
+                                  config.strict)
+        layers = [(None if att is None else backend.numpy(att)[0], backend.numpy(x)[0]) for att, x in layers]
+    how = Ran(backend.name, backend.device, backend.dtype, ran.op, backend.notes + ran.notes)
+    blocks = [Block(config.attention, att, y, how, layer=i + 1) for i, (att, y) in enumerate(layers)]
+    check_finite("the model", backend, *(b.output for b in blocks))
+    stages = [
+        Stage("word_embedding", "Word embeddings (E_word[id])", word[0]),
+        Stage("position_embedding", "Position embeddings (E_pos[0 .. T-1], learned)", position),
+        Stage("token_type_embedding", "Token type embeddings (E_type[type id])", token_type[0], in_tables=False),
+        Stage("embedded", "Embedded = LayerNorm(word + position + token type): layer 1's input",
+              backend.numpy(x0)[0]),
+    ]
+    return Trace(text, enc.tokens, stages, blocks, layered=True,
+                 sentence_vector=sentence_vector(model, blocks[-1].output), model=info(model), ids=enc.ids,
+                 type_ids=enc.type_ids, truncated=enc.truncated)
+
+
+def batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
+    """Indices of the inputs, sorted by length (longest first) and cut into batches."""
+    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig()) -> tuple[np.ndarray, list[int]]:
+    """texts -> (vectors (N, d) float32 in input order, indices of the inputs that were truncated)."""
+    backend, attention = backend_for(config)
+    encs = model.tokenizer.encode(texts)
+    out = np.empty((len(texts), model.folder.config.d_model), dtype=np.float32)
+    todo = batches([len(e.ids) for e in encs], config.batch_size)
+    if todo:
+        check_memory(model, config, len(todo[0]), len(encs[todo[0][0]].ids), 0)  # the first batch is the longest
+
+    def run(batch: np.ndarray) -> None:
+        n = [len(encs[i].ids) for i in batch]
+        T = max(n)
+        ids = np.full((len(batch), T), model.folder.config.pad_id, dtype=np.int64)  # (B, T)
+        type_ids = np.zeros((len(batch), T), dtype=np.int64)
+        for b, i in enumerate(batch):
+            ids[b, : n[b]], type_ids[b, : n[b]] = encs[i].ids, encs[i].type_ids
+        pad = np.arange(T)[None, :] >= np.asarray(n)[:, None]  # (B, T) True for padding
+        with backend.no_grad():
+            _, layers, _ = forward(model, backend, ids, type_ids, pad, attention, config.strict)
+        y = backend.numpy(layers[-1][1])  # (B, T, d)
+        check_finite("the model", backend, y)
+        for b, i in enumerate(batch):
+            out[i] = sentence_vector(model, y[b, : n[b]])  # real tokens only; each batch its own rows
+
+    with core_map(enabled=backend.threads) as map_:
+        for _ in map_(run, todo):
+            pass
+    return out, [i for i, e in enumerate(encs) if e.truncated]
