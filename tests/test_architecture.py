@@ -14,12 +14,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "vectorize_cli"
 
 # lower layers first; a module may import only from its own layer or below (docs/architecture.md)
 LAYERS = [
-    ["errors", "seeded", "config", "parallel", "pooling", "tokens", "embedding", "positional", "backend", "trace"],
+    ["errors", "seeded", "config", "parallel", "pooling", "tokens", "embedding", "positional", "backend", "trace",
+     "focus"],
     ["attention.kernels", "attention.dispatch", "attention.sdpa", "attention.params", "attention.variants",
+     "attention.rollout",
      "model.nn", "model.files", "model.weights", "model.tokenizer", "model.bert"],
     ["memory", "compare"],
-    ["pipelines.toy", "pipelines.bert", "views.matrix", "views.table", "views.json"],
-    ["sink", "inputs", "progress", "output", "example", "bench", "plot"],
+    ["pipelines.toy", "pipelines.bert", "views.matrix", "views.table", "views.json", "views.figure",
+     "views.attention_tables"],
+    ["sink", "inputs", "progress", "output", "example", "bench", "plot", "views.html", "views.pictures"],
     ["commands.options", "commands.model", "commands.run", "commands.similarity", "commands.info", "commands.bench"],
     ["cli", "__main__"],
 ]

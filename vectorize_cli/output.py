@@ -150,6 +150,15 @@ WRITERS: dict[str, Callable[[Iterable, Output, BinaryIO], None]] = {
 }
 
 
+def write_picture(data: bytes, fmt: str, sink: BinaryIO) -> None:
+    """A page or a figure (views.pictures), whole, to a file or a pipe."""
+    from vectorize_cli.errors import UsageError
+
+    if sink.isatty():
+        raise UsageError(f"--format {fmt} writes a file: use --output FILE, or redirect stdout")
+    write_record(sink, data)
+
+
 def write_npy(a, sink: BinaryIO) -> None:
     """N x d float32 little-endian, as np.save writes: np.load(io.BytesIO(sys.stdin.buffer.read()))."""
     import io

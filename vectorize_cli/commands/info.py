@@ -19,6 +19,12 @@ def example(
     from vectorize_cli.views.matrix import Renderer
 
     ex = article.build(seed)
+    if output_format.value == "html":
+        from vectorize_cli.output import write_picture
+        from vectorize_cli.sink import stdout
+        from vectorize_cli.views.html import example_page
+
+        return write_picture(example_page(ex), "html", stdout())
     if output_format.value == "table":
         con = stdout_console()
         con.print(article.render(ex, Renderer(con, precision, trim=True)))

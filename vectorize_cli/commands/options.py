@@ -31,8 +31,9 @@ PoolName = _choices("PoolName", POOLING)
 BackendName = _choices("BackendName", BACKEND_NAMES)
 DeviceName = _choices("DeviceName", DEVICE_NAMES)
 DtypeName = _choices("DtypeName", DTYPE_NAMES)
-Format = _choices("Format", ["table", "json", "jsonl"])
-VectorFormat = _choices("VectorFormat", ["table", "json", "jsonl", "npy"])  # npy: a model's sentence vectors
+PICTURE_FORMATS = ["html", "svg", "png", "pdf"]  # views.pictures.PICTURES: a file, not a stream of records
+Format = _choices("Format", ["table", "json", "jsonl", "html"])
+VectorFormat = _choices("VectorFormat", ["table", "json", "jsonl", "npy", *PICTURE_FORMATS])  # npy: a model's vectors
 Omit = _choices("Omit", ["embedding", "positional", "encoded", "weights", "params", "output"])  # big fields
 
 
@@ -59,9 +60,9 @@ MaxMemoryOpt = Annotated[
     str, typer.Option("--max-memory", help="Refuse runs whose arrays would exceed this (e.g. 8GiB).")]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="--model: sentences per batch (npy, similarity).")]
 PrecisionOpt = Annotated[int, typer.Option("--precision", min=0, max=12, help="Decimals shown in tables.")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")]
-VectorFormatOpt = Annotated[
-    VectorFormat, typer.Option("--format", "-F", help="table, json, jsonl, or npy (a model's vectors).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-F", help="table, json, jsonl or html (a page).")]
+VectorFormatOpt = Annotated[VectorFormat, typer.Option(
+    "--format", "-F", help="table, json, jsonl, npy (a model's vectors), html (a page), svg, png or pdf (a figure).")]
 OutputOpt = Annotated[
     Optional[Path],
     typer.Option("--output", "-o", help="Write to FILE atomically instead of stdout.", show_default=False)]

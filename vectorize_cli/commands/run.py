@@ -94,6 +94,12 @@ def run(
         Optional[int], typer.Option("--head", help="--model: show only this head [default: all].", show_default=False)
     ] = None,
     batch_size: BatchSizeOpt = 32,
+    token: Annotated[Optional[str], typer.Option(
+        "--token", help="Focus one token (WORD, or N: its row number from 0): its weights in every layer or "
+                        "variant, and the page's first view.", show_default=False)] = None,
+    rollout: Annotated[bool, typer.Option(
+        "--rollout", help="--model: attention rollout across layers (Abnar & Zuidema 2020), in the JSON and a table.")
+    ] = False,
 ) -> None:
     """Run a sentence through the pipeline and show every stage.
 
@@ -107,7 +113,9 @@ def run(
     source = inputs.from_cli([] if text is None else [text], file, whole)
     # a bar for batches, on a terminal's stderr, unless the data itself goes to that terminal
     show_bar = source.stream is not None and not whole and progress.wanted() and (output or not sink.stdout().isatty())
-    how = dict(fmt=output_format.value, precision=precision, omit=tuple(values(omit)))
+    if rollout and model is None:
+        raise UsageError("--rollout applies with --model: it combines a model's layers")
+    how = dict(fmt=output_format.value, precision=precision, omit=tuple(values(omit)), token=token, rollout=rollout)
     if model is not None:
         from vectorize_cli.commands.model import one_attention
 
@@ -127,18 +135,52 @@ def run(
         write(out, advance)
 
 
-def _write_toy(source, config: Config, out, advance, fmt: str, precision: int, omit: tuple[str, ...]) -> None:
+def _focused(tables, token: str | None, rollout: bool):
+    """The tables of a trace, then --rollout's and --token's."""
+    if token is None and not rollout:
+        return tables
+
+    def render(r, t):
+        from rich.console import Group
+
+        from vectorize_cli.focus import token_index
+        from vectorize_cli.views.attention_tables import rollout_table, token_tables
+
+        extra = [rollout_table(r, t)] if rollout else []
+        return Group(tables(r, t), *extra, *(token_tables(r, t, token_index(t.tokens, token)) if token else []))
+
+    return render
+
+
+def _picture(traces, fmt: str, out, token: str | None, layer: int | None = None, head: int | None = None) -> None:
+    """--format html | svg | png | pdf: every trace into one file."""
+    from vectorize_cli.focus import token_index
+    from vectorize_cli.output import write_picture
+    from vectorize_cli.views.pictures import PICTURES
+
+    traces = list(traces)
+    focus = [token_index(t.tokens, token) if token else None for t in traces]
+    title = "vectorize: " + (traces[0].text if len(traces) == 1 else f"{len(traces)} texts")
+    write_picture(PICTURES[fmt](traces, token=focus, layer=layer, head=head, title=title[:200]), fmt, out)
+
+
+def _write_toy(source, config: Config, out, advance, fmt: str, precision: int, omit: tuple[str, ...],
+               token: str | None, rollout: bool) -> None:
     from vectorize_cli.output import WRITERS, Output
     from vectorize_cli.pipelines.toy import trace
     from vectorize_cli.views.json import toy_record
     from vectorize_cli.views.table import trace_tables
 
-    how = Output(source.single, partial(toy_record, omit=omit), trace_tables, precision, config.max_memory)
-    WRITERS[fmt]((trace(t, config) for t in source.sentences(advance)), how, out)
+    traces = (trace(t, config) for t in source.sentences(advance))
+    if fmt not in WRITERS:
+        return _picture(traces, fmt, out, token)
+    how = Output(source.single, partial(toy_record, omit=omit), _focused(trace_tables, token, False), precision,
+                 config.max_memory)
+    WRITERS[fmt](traces, how, out)
 
 
 def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str, precision: int,
-           omit: tuple[str, ...]) -> None:
+                 omit: tuple[str, ...], token: str | None, rollout: bool) -> None:
     from vectorize_cli.commands.model import load_checked, nonempty, warn_truncated
     from vectorize_cli.output import WRITERS, Output, write_npy
     from vectorize_cli.pipelines.bert import encode, trace
@@ -159,6 +201,19 @@ def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str,
             warn_truncated(model.folder.max_length, [i] if tr.truncated else [], source.single)  # as each is written
             yield tr
 
-    how = Output(source.single, partial(model_record, layer=config.layer, head=config.head, omit=omit),
-                 partial(trace_tables, layer=config.layer, head=config.head), precision, config.max_memory)
+    if fmt not in WRITERS:
+        return _picture(traces(), fmt, out, token, config.layer, config.head)
+
+    def record(t):
+        rec = model_record(t, layer=config.layer, head=config.head, omit=omit)
+        if rollout:
+            from vectorize_cli.attention.rollout import rollout as rollout_of
+
+            if any(b.weights is None for b in t.blocks):
+                raise UsageError("--rollout needs every layer's weights: use -a multi-head")
+            rec["rollout"] = rollout_of([b.weights for b in t.blocks])  # (T, T)
+        return rec
+
+    tables = _focused(partial(trace_tables, layer=config.layer, head=config.head), token, rollout)
+    how = Output(source.single, record, tables, precision, config.max_memory)
     WRITERS[fmt](traces(), how, out)

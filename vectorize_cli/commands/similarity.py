@@ -60,6 +60,14 @@ def similarity(
     if output_format.value == "npy":
         return write_npy(cosine, out)
     about = info(m)
+    if output_format.value in ("svg", "png", "pdf"):
+        raise UsageError(f"--format {output_format.value} draws attention; similarity writes table, json, jsonl, "
+                         "npy or html")
+    if output_format.value == "html":
+        from vectorize_cli.output import write_picture
+        from vectorize_cli.views.html import similarity_page
+
+        return write_picture(similarity_page(about.name, texts, cosine), "html", out)
     how = Output(True, lambda c: similarity_record(about, texts, c),
                  lambda r, c: similarity_table(r, about.name, texts, c), precision)
     WRITERS[output_format.value]([cosine], how, out)
