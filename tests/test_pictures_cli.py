@@ -69,6 +69,7 @@ def test_token_on_the_toy(tmp_path):
 
 @pytest.mark.parametrize("args,code,says", [
     (["run", "The cat sat.", "--rollout"], 2, "--rollout applies with --model"),
+    (["run", "The cat sat.", "--model", "minilm", "-a", "flash", "--rollout", "-F", "json"], 2, "use -a multi-head"),
     (["run", "The cat sat.", "--token", "dog"], 2, "--token 'dog': no such token"),
     (["run", "The cat sat.", "--token", "9", "-F", "html", "-o", "{tmp}/x.html"], 2, "numbered 0 to 3"),
     (["run", "-", "-F", "svg", "-o", "{tmp}/x.svg"], 2, "draws one sentence"),

@@ -84,6 +84,7 @@ class ModelConfig:
     layer: int | None = None  # the layer whose attention tables show, 1-based [1]
     head: int | None = None  # show only this head, 1-based [all]
     batch_size: int = 32  # sentences per batch (npy, similarity)
+    rollout: bool = False  # add the attention rollout across the layers to the JSON and the tables
     max_memory: int = 4 * GiB  # refuse inputs whose arrays would exceed this many bytes
 
     def __post_init__(self) -> None:

@@ -113,9 +113,7 @@ def run(
     source = inputs.from_cli([] if text is None else [text], file, whole)
     # a bar for batches, on a terminal's stderr, unless the data itself goes to that terminal
     show_bar = source.stream is not None and not whole and progress.wanted() and (output or not sink.stdout().isatty())
-    if rollout and model is None:
-        raise UsageError("--rollout applies with --model: it combines a model's layers")
-    how = dict(fmt=output_format.value, precision=precision, omit=tuple(values(omit)), token=token, rollout=rollout)
+    how = dict(fmt=output_format.value, precision=precision, omit=tuple(values(omit)), token=token)
     if model is not None:
         from vectorize_cli.commands.model import one_attention
 
@@ -165,7 +163,7 @@ def _picture(traces, fmt: str, out, token: str | None, layer: int | None = None,
 
 
 def _write_toy(source, config: Config, out, advance, fmt: str, precision: int, omit: tuple[str, ...],
-               token: str | None, rollout: bool) -> None:
+               token: str | None) -> None:
     from vectorize_cli.output import WRITERS, Output
     from vectorize_cli.pipelines.toy import trace
     from vectorize_cli.views.json import toy_record
@@ -180,7 +178,8 @@ def _write_toy(source, config: Config, out, advance, fmt: str, precision: int, o
 
 
 def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str, precision: int,
-                 omit: tuple[str, ...], token: str | None, rollout: bool) -> None:
+                 omit: tuple[str, ...], token: str | None) -> None:
+    from vectorize_cli.attention.variants import VARIANTS
     from vectorize_cli.commands.model import load_checked, nonempty, warn_truncated
     from vectorize_cli.output import WRITERS, Output, write_npy
     from vectorize_cli.pipelines.bert import encode, trace
@@ -204,16 +203,10 @@ def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str,
     if fmt not in WRITERS:
         return _picture(traces(), fmt, out, token, config.layer, config.head)
 
-    def record(t):
-        rec = model_record(t, layer=config.layer, head=config.head, omit=omit)
-        if rollout:
-            from vectorize_cli.attention.rollout import rollout as rollout_of
-
-            if any(b.weights is None for b in t.blocks):
-                raise UsageError("--rollout needs every layer's weights: use -a multi-head")
-            rec["rollout"] = rollout_of([b.weights for b in t.blocks])  # (T, T)
-        return rec
-
-    tables = _focused(partial(trace_tables, layer=config.layer, head=config.head), token, rollout)
+    if config.rollout and VARIANTS[config.attention].family != "explicit":
+        raise UsageError(f"--rollout needs every layer's weights, which -a {config.attention} never holds: "
+                         "use -a multi-head")
+    record = partial(model_record, layer=config.layer, head=config.head, omit=omit, rollout=config.rollout)
+    tables = _focused(partial(trace_tables, layer=config.layer, head=config.head), token, config.rollout)
     how = Output(source.single, record, tables, precision, config.max_memory)
     WRITERS[fmt](traces(), how, out)

@@ -65,8 +65,10 @@ def toy_record(t: Trace, omit: tuple[str, ...] = ()) -> dict:
     return _omit(rec, "attention", omit) if omit else rec
 
 
-def model_record(t: Trace, layer: int | None = None, head: int | None = None, omit: tuple[str, ...] = ()) -> dict:
-    """A pretrained model's record ("kind": "model"): every layer, whatever `layer` and `head` the tables show."""
+def model_record(t: Trace, layer: int | None = None, head: int | None = None, omit: tuple[str, ...] = (),
+                 rollout: bool = False) -> dict:
+    """A pretrained model's record ("kind": "model"): every layer, whatever `layer` and `head` the tables show;
+    with rollout, the attention rollout through all of them (T, T)."""
     ran = t.blocks[0].ran
     rec = {
         "schema_version": MODEL_SCHEMA_VERSION,
@@ -83,6 +85,10 @@ def model_record(t: Trace, layer: int | None = None, head: int | None = None, om
         "layers": [{"layer": b.layer, "weights": b.weights, "output": b.output} for b in t.blocks],
         "sentence_vector": t.sentence_vector,
     }
+    if rollout:
+        from vectorize_cli.attention.rollout import rollout as rollout_of
+
+        rec["rollout"] = rollout_of([b.weights for b in t.blocks])  # (T, T)
     return _omit(rec, "layers", omit) if omit else rec
 
 
