@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from vectorize_cli.model import files, weights
+from vectorize_cli.model import files, validate, weights
 from vectorize_cli.model.backends import Backend
 from vectorize_cli.model.nn import gelu, layer_norm, linear
 from vectorize_cli.model.tokenizer import WordPiece
@@ -51,8 +51,10 @@ def _convert(tree, f):
 def load(model: str) -> Model:
     """--model's value (a folder or `minilm`) -> the model, read once per process."""
     folder = files.read(model)
-    return Model(folder, weights.load(folder.path / "model.safetensors", folder.config),
-                 WordPiece(folder.path / "tokenizer.json", folder.max_length))
+    w, converted = weights.load(folder.path / "model.safetensors", folder.config)
+    tokenizer = WordPiece(folder.path / "tokenizer.json", folder.max_length)
+    validate.check(folder, w, converted, tokenizer)  # before any text runs
+    return Model(folder, w, tokenizer)
 
 
 def embeddings(w: dict, ids, type_ids):
