@@ -73,7 +73,16 @@ def console_for(sink: BinaryIO):
     import sys
 
     text = sys.stdout if sys.stdout is not None and sink is sys.stdout.buffer else _TextTo(sink)
-    width = None if text.isatty() or "COLUMNS" in os.environ else _width_without_a_terminal()
+    if text is sys.stdout and "utf" not in (sys.stdout.encoding or "").lower().replace("_", "-"):
+        sys.stdout.reconfigure(errors="replace")  # PYTHONIOENCODING=latin-1: '?' for what it cannot hold
+    columns = os.environ.get("COLUMNS")
+    usable = columns is not None and columns.isdigit() and 0 < int(columns) < 10_000  # rich reads it; 0: nothing
+    width = None if usable or (text.isatty() and columns is None) else _width_without_a_terminal()
+    if width is not None and text.isatty():  # a terminal with an unusable COLUMNS: its real width
+        try:
+            width = os.get_terminal_size(sys.stdout.fileno()).columns
+        except (OSError, ValueError):
+            pass
     return _console_class()(file=text, highlight=False, soft_wrap=False, width=width)
 
 
