@@ -57,7 +57,19 @@ class _PipeClosed(Exception):
 
 
 class _Interrupted(Exception):
-    """Ctrl-C; raised in place of KeyboardInterrupt, which Typer would turn into a silent exit 130."""
+    """Ctrl-C (or SIGTERM / SIGHUP: sink.Terminated); raised in place of KeyboardInterrupt, which Typer
+    would turn into a silent exit 130."""
+
+    def __init__(self, signum: int = 2):
+        self.signum = signum
+
+
+def _interrupted(signum: int) -> None:
+    """Exit 128 + signal number, as shells report a process a signal stopped."""
+    import signal
+
+    name = signal.Signals(signum).name
+    _fail("interrupted" if name == "SIGINT" else f"terminated by {name}", 128 + signum)
 
 
 class _Group(typer.core.TyperGroup):
@@ -68,8 +80,8 @@ class _Group(typer.core.TyperGroup):
             return super().invoke(ctx)
         except BrokenPipeError:
             raise _PipeClosed() from None
-        except KeyboardInterrupt:
-            raise _Interrupted() from None
+        except KeyboardInterrupt as e:
+            raise _Interrupted(getattr(e, "signum", 2)) from None
 
     def main(self, args=None, prog_name=None, **extra):
         try:
@@ -77,12 +89,12 @@ class _Group(typer.core.TyperGroup):
             sys.exit(rv or 0)
         except VectorizeError as e:
             _fail(str(e), e.exit_code)
-        except typer.Abort:
-            _fail("interrupted", EXIT_INTERRUPTED)
+        except typer.Abort as e:  # click's: a signal while the options were read
+            _interrupted(getattr(e.__cause__, "signum", 2))
         except ClickException as e:  # click's usage errors: bad option, missing argument, ...
             _fail(e.format_message(), e.exit_code)
-        except (KeyboardInterrupt, _Interrupted):
-            _fail("interrupted", EXIT_INTERRUPTED)
+        except (KeyboardInterrupt, _Interrupted) as e:
+            _interrupted(getattr(e, "signum", 2))
         except (_PipeClosed, BrokenPipeError):
             # The reader went away (`| head -1`): stop quietly, and let the interpreter's final
             # flush go to /dev/null rather than complain about the closed pipe.
@@ -394,6 +406,7 @@ def bench(
     plot: Annotated[
         Optional[Path], typer.Option("--plot", help="Also write the plot to FILE (.png, .svg, .pdf).", show_default=False)
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Let --plot replace an existing file.")] = False,
     output_format: Annotated[Format, typer.Option("--format", "-F", help="table, json or jsonl.")] = Format("table"),
 ) -> None:
     """Time and memory of the variants against sequence length: explicit grows as T², flash as T."""
@@ -405,7 +418,7 @@ def bench(
 
     base = Config(dim=dim, heads=heads, causal=causal, dtype=dtype.value, max_memory=parse_size(max_memory))
     if plot is not None:
-        plots.check_file(str(plot))  # before the cases run, not after
+        plots.check_file(str(plot), force)  # before the cases run, not after
     backend_names, device_names = [x.value for x in dict.fromkeys(backends)], [x.value for x in dict.fromkeys(devices)]
     todo = b.cases([a.value for a in dict.fromkeys(attention)], backend_names, device_names, sorted(set(lengths)))
     if not todo:
@@ -433,12 +446,14 @@ def bench(
         else:
             sys.stdout.write(chart + "\n")
     if plot is not None:  # the results are out first: a plot that fails to write does not lose them
-        plots.to_file(rows, str(plot))
+        plots.to_file(rows, str(plot), force)
         tell("note", f"plot written to {plot}")
 
 
 def main() -> None:
-    from vectorize_cli.sink import install_sigint_handler
+    """The `vectorize` command (pyproject's entry point is vectorize_cli.__main__:main, which installs the
+    signal handlers before this module's imports)."""
+    from vectorize_cli.sink import install_signal_handlers
 
-    install_sigint_handler()
+    install_signal_handlers()
     app()
