@@ -49,6 +49,11 @@ class Terminated(KeyboardInterrupt):
 
 
 def _interrupt(signum: int) -> KeyboardInterrupt:
+    """The exception for a signal, raised now: a retry still armed is cancelled (at exit, SIGALRM's
+    default action would kill the process)."""
+    global _pending
+    _pending = None
+    signal.setitimer(signal.ITIMER_REAL, 0)
     return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 
 
@@ -78,8 +83,7 @@ def _on_retry(signum, frame) -> None:
     if _importing(frame):
         signal.setitimer(signal.ITIMER_REAL, RETRY_S)
         return
-    waiting, _pending = _pending, None
-    raise _interrupt(waiting)
+    raise _interrupt(_pending)
 
 
 def install_signal_handlers() -> None:
@@ -112,8 +116,7 @@ def whole() -> Iterator[None]:
     finally:
         _writing, _record_start = False, None
         if _pending is not None:
-            waiting, _pending = _pending, None
-            raise _interrupt(waiting)
+            raise _interrupt(_pending)
 
 
 def stdout() -> BinaryIO:
