@@ -21,6 +21,7 @@ When stdout is a regular file and a write fails (a full disk), the file is cut b
 the last whole record.
 """
 
+import errno
 import os
 import signal
 import stat
@@ -38,6 +39,7 @@ RETRY_S = 0.01  # a signal that arrived during an import is looked at again this
 _writing = False  # inside whole(): signals wait
 _pending: int | None = None  # a signal that arrived while writing or importing
 _record_start: int | None = None  # stdout's offset at the start of the record being written (a regular file)
+_record_bytes = 0  # bytes of that record handed to stdout by write_all
 
 
 class Terminated(KeyboardInterrupt):
@@ -110,9 +112,14 @@ def _stdout_offset() -> int | None:
 def whole() -> Iterator[None]:
     """Write one record inside: a signal during it takes effect right after it."""
     global _writing, _pending, _record_start
-    _writing, _record_start = True, _stdout_offset()
+    global _record_bytes
+    _writing, _record_start, _record_bytes = True, _stdout_offset(), 0
     try:
         yield
+        # A disk filling up can take part of a flush without an error (CPython drops the rest of a short
+        # write); the file's offset tells, while this record can still be taken back.
+        if _record_start is not None and _record_bytes and _stdout_offset() != _record_start + _record_bytes:
+            raise write_failed(OSError(errno.ENOSPC, "the file took only part of the record (disk full?)"))
     finally:
         _writing, _record_start = False, None
         if _pending is not None:
@@ -157,6 +164,9 @@ def write_failed(e: OSError) -> VectorizeError:
 def write_all(sink: BinaryIO, data: bytes) -> None:
     """Write all of data. A signal can cut a blocked write short (BufferedWriter.write then
     returns fewer bytes), so loop until all are out."""
+    global _record_bytes
+    if _record_start is not None and sys.stdout is not None and sink is sys.stdout.buffer:
+        _record_bytes += len(data)
     view = memoryview(data)
     try:
         while view:

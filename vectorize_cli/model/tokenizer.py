@@ -8,7 +8,9 @@ max_length tokens ([SEP] kept last) and reported as truncated, never an index er
 Truncation happens while tokenizing: a long text is tokenized from its first CHARS_PER_TOKEN *
 max_length characters, and the cut is kept only when the tokens kept end well before it
 (MARGIN characters: a word cut in two is never among them); otherwise the cut grows. A 50 MB line
-costs what its first few thousand characters cost, with the tokens of the whole text.
+costs what its first few thousand characters cost, with the tokens of the whole text. Only a
+text with fewer than max_length tokens in its first MAX_CHARS characters (262,144) differs: it
+is read that far.
 
 tokenizer.json is untrusted (see safe_read.py). The Rust tokenizer can panic on it (a regex that
 gives up): pyo3's PanicException is a BaseException, caught here as a VectorizeError, with Rust's
@@ -30,6 +32,9 @@ from vectorize_cli.safe_read import read_bytes
 TOKENIZER_CAP = 256 << 20  # the largest multilingual tokenizer.json files are tens of MiB
 CHARS_PER_TOKEN = 16  # the first cut: max_length tokens rarely need more characters than this many each
 MARGIN = 256  # characters between the last token kept and the cut (WordPiece words are at most 100)
+MAX_CHARS = 1 << 18  # the most characters of one text ever tokenized (a long word costs the Rust side
+# time that grows faster than its length): a text with fewer than max_length tokens in its first
+# MAX_CHARS characters (one endless word) is read that far, and reported as truncated
 
 
 @dataclass(frozen=True)
@@ -97,27 +102,30 @@ class WordPiece:
         with _rust(self.path, "{path}: the tokenizer failed on the text"):
             return self.tok.encode_batch(texts)
 
-    def _cut(self, texts: list[str]) -> list:
-        """Each text's encoding, truncated while tokenizing (see the module docstring)."""
-        encs = [None] * len(texts)
-        todo, cut = list(range(len(texts))), CHARS_PER_TOKEN * self.max_length + MARGIN
+    def _cut(self, texts: list[str]) -> list[tuple[object, bool]]:
+        """Each text's (encoding, truncated), truncated while tokenizing (see the module docstring)."""
+        encs: list = [None] * len(texts)
+        todo = list(range(len(texts)))
+        cut = first = CHARS_PER_TOKEN * self.max_length + MARGIN
         while todo:
             short = [i for i in todo if len(texts[i]) <= cut]  # whole: no cut to check
             long = [i for i in todo if len(texts[i]) > cut]
             for i, e in zip(short + long, self.raw([texts[i] for i in short] + [texts[i][:cut] for i in long])):
-                encs[i] = e
-            # a cut holds when the tokens kept end MARGIN characters before it and more were cut away
-            todo = [i for i in long if not (encs[i].overflowing and max(end for _, end in encs[i].offsets) <= cut - MARGIN)]
-            cut *= 4
+                encs[i] = (e, bool(e.overflowing) or i in long)
+            # a cut holds when more tokens were cut away and the tokens kept end MARGIN characters before
+            # it; past MAX_CHARS, the first MAX_CHARS characters are all that is read
+            todo = [i for i in long if cut < max(MAX_CHARS, first) and not (
+                encs[i][0].overflowing and max(end for _, end in encs[i][0].offsets) <= cut - MARGIN)]
+            cut = min(cut * 4, max(MAX_CHARS, first))
         return encs
 
     def encode(self, texts: list[str]) -> list[Encoding]:
         """Every text at once (the Rust side uses all cores)."""
         out = []
-        for i, e in enumerate(self._cut(texts)):
+        for i, (e, truncated) in enumerate(self._cut(texts)):
             if not e.ids:
                 which = "the text" if len(texts) == 1 else f"input {i + 1}"
                 raise UsageError(f"{which} gives no tokens with this model's tokenizer ({self.path})")
             out.append(Encoding(e.tokens, np.array(e.ids, dtype=np.int64), np.array(e.type_ids, dtype=np.int64),
-                                len(e.overflowing) > 0))
+                                truncated))
         return out
