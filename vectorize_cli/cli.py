@@ -266,7 +266,7 @@ def run(
 
         def write(out, advance):
             model_cli.run(source.sentences(advance), source.single, model, [a.value for a in attention], backend.value,
-                          layer, head, output_format.value, precision, batch_size, out)
+                          layer, head, output_format.value, precision, batch_size, out, parse_size(max_memory))
     else:
         if output_format.value == "npy":
             raise UsageError("--format npy writes a model's sentence vectors: give --model")
@@ -327,14 +327,20 @@ def similarity(
     output_format: Annotated[
         VectorFormat, typer.Option("--format", "-F", help="table, json, jsonl (one line), npy (N x N).")
     ] = VectorFormat("table"),
+    max_memory: Annotated[
+        str, typer.Option("--max-memory", help="Refuse runs whose arrays would exceed this (e.g. 8GiB).")
+    ] = "4GiB",
 ) -> None:
     """Cosine similarity of every pair of texts, by a pretrained model's sentence vectors."""
     from vectorize_cli import inputs, sink
     from vectorize_cli.model import cli as model_cli
 
+    from vectorize_cli.memory import parse_size
+
+    limit = parse_size(max_memory)
     source = inputs.from_cli(texts or [], file, False)
     model_cli.similarity(source.sentences(), model, [a.value for a in attention], backend.value, output_format.value,
-                         precision, batch_size, sink.stdout())
+                         precision, batch_size, sink.stdout(), limit)
 
 
 @app.command()

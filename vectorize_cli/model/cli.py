@@ -11,7 +11,7 @@ from typing import BinaryIO
 import numpy as np
 
 from vectorize_cli.errors import UsageError, tell
-from vectorize_cli.model import render
+from vectorize_cli.model import budget, render
 from vectorize_cli.model.bert import Model, load
 from vectorize_cli.model.pipeline import VARIANTS, encode, l2_normalize, trace
 from vectorize_cli.model.serialize import record, similarity_record
@@ -60,7 +60,8 @@ def _nonempty(texts: Iterable[str]) -> Iterable[str]:
 
 
 def run(texts: Iterable[str], single: bool, source: str, attention: list[str], backend: str, layer: int | None,
-        head: int | None, fmt: str, precision: int, batch_size: int, sink: BinaryIO) -> None:
+        head: int | None, fmt: str, precision: int, batch_size: int, sink: BinaryIO,
+        max_memory: int = 4 << 30) -> None:
     """`vectorize run --model`: each sentence stage by stage (table, json, jsonl), or all their
     sentence vectors at once as an N x d array (npy)."""
     name = variant(attention)
@@ -71,6 +72,7 @@ def run(texts: Iterable[str], single: bool, source: str, attention: list[str], b
     texts = _nonempty(texts)
     if fmt == "npy":
         texts = list(texts)
+        budget.check_encode(model.folder, [len(t) for t in texts], name, batch_size, max_memory)
         vectors, truncated = encode(model, texts, name, backend, batch_size)
         _warn_truncated(model, truncated, single)
         write_npy(vectors, sink)
@@ -78,24 +80,28 @@ def run(texts: Iterable[str], single: bool, source: str, attention: list[str], b
 
     def results():
         for i, t in enumerate(texts):
+            budget.check_trace(model.folder, len(t), max_memory)
             res = trace(model, t, name, backend)
             _warn_truncated(model, [i] if res.encoding.truncated else [], single)  # as each is written
             yield res
 
     f = model.folder
     out = Output(single, lambda res: record(res, model, source, layer or 1, head),
-                 lambda renderer, res: render.result(renderer, res, layer or 1, head, f.pool, f.normalize), precision)
+                 lambda renderer, res: render.result(renderer, res, layer or 1, head, f.pool, f.normalize), precision,
+                 max_memory)
     WRITERS[fmt](results(), out, sink)
 
 
 def similarity(texts: Iterable[str], source: str, attention: list[str], backend: str, fmt: str, precision: int,
-               batch_size: int, sink: BinaryIO) -> None:
+               batch_size: int, sink: BinaryIO, max_memory: int = 4 << 30) -> None:
     """`vectorize similarity`: the cosine of every pair of sentence vectors, N x N."""
     name = variant(attention)
     texts = list(_nonempty(texts))
     if len(texts) < 2:
         raise UsageError("give at least two texts to compare")
+    budget.check_similarity(len(texts), fmt, max_memory)
     model = load(source)
+    budget.check_encode(model.folder, [len(t) for t in texts], name, batch_size, max_memory)
     vectors, truncated = encode(model, texts, name, backend, batch_size)
     _warn_truncated(model, truncated, False)
     unit = l2_normalize(vectors)
@@ -103,5 +109,5 @@ def similarity(texts: Iterable[str], source: str, attention: list[str], backend:
     if fmt == "npy":
         return write_npy(cosine, sink)
     out = Output(True, lambda c: similarity_record(model, source, texts, c),
-                 lambda renderer, c: render.similarity(renderer, model.folder.name, texts, c), precision)
+                 lambda renderer, c: render.similarity(renderer, model.folder.name, texts, c), precision, max_memory)
     WRITERS[fmt]([cosine], out, sink)
