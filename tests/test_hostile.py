@@ -243,7 +243,7 @@ def test_truncation_while_tokenizing_gives_the_tokenizers_own_truncation(minilm,
     ref.enable_truncation(minilm.folder.max_length)
     words = ["the", "cat", "sat", "on", "mat", "naïve", "café", "漢字", ",", ".", "—", "unbelievable", "x" * 120,
              "antidisestablishmentarianism", "12345", "  ", "\n", "日本語のテキスト"]
-    texts = ["".join(rng.choice(words, int(rng.integers(100, 6000))) + " " for _ in range(1)) for _ in range(12)]
+    texts = ["".join(w + " " for w in rng.choice(words, int(rng.integers(100, 6000)))) for _ in range(12)]
     texts += [" ".join(rng.choice(words, int(rng.integers(2000, 20000)))) for _ in range(12)]
     ours = minilm.tokenizer.encode(texts)
     for t, e, r in zip(texts, ours, ref.encode_batch(texts)):
