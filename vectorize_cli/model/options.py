@@ -4,7 +4,7 @@ Kept apart from model/cli.py so that checking them imports nothing heavy."""
 from vectorize_cli.errors import UsageError
 
 TOY_OPTIONS = ("dim", "heads", "head_dim", "positional", "tokenizer", "embedding", "seed", "causal", "concat", "pool",
-               "device", "dtype", "strict", "weights", "block_size", "max_memory", "omit")
+               "device", "dtype", "strict", "weights", "block_size", "omit")  # --max-memory: both (model/budget.py)
 MODEL_OPTIONS = ("layer", "head", "batch_size")
 
 
