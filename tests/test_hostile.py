@@ -118,6 +118,18 @@ def test_non_finite_weights_are_refused_before_any_text_runs(tmp_path, value, fm
     assert "RuntimeWarning" not in err and not out
 
 
+def test_finite_weights_that_overflow_are_one_error_not_nan(tmp_path, rng):
+    """Found by the model-folder fuzzer: a LayerNorm gain of 1e38 is finite, but the forward pass overflows."""
+    cfg = mf.config()
+    w = mf.tensors(cfg, rng)
+    w["embeddings.LayerNorm.weight"][int(rng.integers(cfg["hidden_size"]))] = 1e38
+    folder = mf.write(tmp_path / "m", cfg, w, mf.tokenizer_json())
+    for cmd in (["run", "the cat", "-F", "json"], ["similarity", "the cat", "a dog", "-F", "npy"]):
+        rc, out, err = cli(*cmd, "--model", folder)
+        one_error(rc, err, 1, "overflowed float32")
+        assert not out
+
+
 @pytest.mark.parametrize("eps", ["NaN", "-1e-12", "0", "Infinity", "1e400"])
 def test_layer_norm_eps_must_be_a_positive_finite_number(tiny, eps):
     path = tiny / "config.json"

@@ -7,7 +7,14 @@ computes finite vectors for every text, or is refused here with the file and the
     tokenizer    every id it can give is a row of the word table (vocab_size), every token type a
                  row of the type table (type_vocab_size); checked on its vocabulary and on a probe
     sizes        max_length tokens fit the position table (files.py keeps max_length <= it)
+
+Finite weights can still overflow float32 on the way (a LayerNorm gain of 1e38): a probe sentence
+runs before any text (probe), and every result is checked before it is written (finite); numpy's
+RuntimeWarnings are kept off stderr (quiet), the error says what happened instead.
 """
+
+import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -55,6 +62,31 @@ def tokenizer(folder: Folder, tok: WordPiece) -> None:
             bad = int(got.max() if got.max() >= n else got.min())
             raise VectorizeError(f"{path}: gives {what} {bad}, not a row of the model's table "
                                  f"(config.json: {key} {n})")
+
+
+@contextmanager
+def quiet():
+    """numpy's overflow / invalid-value warnings off (every thread: warnings' filters are global)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def finite(what: str, *arrays) -> None:
+    """Refuse a result holding NaN or inf: the model's numbers overflowed float32."""
+    for a in arrays:
+        if a is not None and not np.isfinite(a).all():
+            raise VectorizeError(f"the model's numbers overflowed float32 on {what} (NaN or inf); its weights "
+                                 "are finite but too large to compute with")
+
+
+def probe(model) -> None:
+    """One sentence through the whole model, before any text: finite weights that overflow fail here."""
+    from vectorize_cli.model.pipeline import encode
+
+    with quiet():
+        vectors, _ = encode(model, [PROBE])
+    finite(f"a probe sentence ({model.folder.path / 'model.safetensors'})", vectors)
 
 
 def check(folder: Folder, w: dict, converted: dict[str, int], tok: WordPiece) -> None:
