@@ -54,7 +54,9 @@ def load(model: str) -> Model:
     w, converted = weights.load(folder.path / "model.safetensors", folder.config)
     tokenizer = WordPiece(folder.path / "tokenizer.json", folder.max_length)
     validate.check(folder, w, converted, tokenizer)  # before any text runs
-    return Model(folder, w, tokenizer)
+    model = Model(folder, w, tokenizer)
+    validate.probe(model)
+    return model
 
 
 def embeddings(w: dict, ids, type_ids):
