@@ -12,6 +12,7 @@ import numpy as np
 
 from vectorize_cli.errors import UsageError, tell
 from vectorize_cli.model import budget, render
+from vectorize_cli.model.validate import finite, quiet
 from vectorize_cli.model.bert import Model, load
 from vectorize_cli.model.pipeline import VARIANTS, encode, l2_normalize, trace
 from vectorize_cli.model.serialize import record, similarity_record
@@ -73,7 +74,9 @@ def run(texts: Iterable[str], single: bool, source: str, attention: list[str], b
     if fmt == "npy":
         texts = list(texts)
         budget.check_encode(model.folder, [len(t) for t in texts], name, batch_size, max_memory)
-        vectors, truncated = encode(model, texts, name, backend, batch_size)
+        with quiet():
+            vectors, truncated = encode(model, texts, name, backend, batch_size)
+        finite("the input", vectors)
         _warn_truncated(model, truncated, single)
         write_npy(vectors, sink)
         return
@@ -81,7 +84,10 @@ def run(texts: Iterable[str], single: bool, source: str, attention: list[str], b
     def results():
         for i, t in enumerate(texts):
             budget.check_trace(model.folder, len(t), max_memory)
-            res = trace(model, t, name, backend)
+            with quiet():
+                res = trace(model, t, name, backend)
+            finite(f"input {i + 1}", res.embedded, res.sentence_vector, *(x for L in res.layers
+                                                                         for x in (L.output, L.weights)))
             _warn_truncated(model, [i] if res.encoding.truncated else [], single)  # as each is written
             yield res
 
@@ -102,7 +108,9 @@ def similarity(texts: Iterable[str], source: str, attention: list[str], backend:
     budget.check_similarity(len(texts), fmt, max_memory)
     model = load(source)
     budget.check_encode(model.folder, [len(t) for t in texts], name, batch_size, max_memory)
-    vectors, truncated = encode(model, texts, name, backend, batch_size)
+    with quiet():
+        vectors, truncated = encode(model, texts, name, backend, batch_size)
+    finite("the input", vectors)
     _warn_truncated(model, truncated, False)
     unit = l2_normalize(vectors)
     cosine = np.clip(unit @ unit.T, -1.0, 1.0)  # (N, N)
