@@ -326,7 +326,8 @@ def check(case: Case, rc: int, out: bytes, err: bytes) -> str | None:
         if not np.isfinite(a).all():
             return "non-finite numbers in npy"
     elif "json" in case.command or "jsonl" in case.command:
-        docs = [json.loads(ln) for ln in out.splitlines() if ln.strip()] if "jsonl" in case.command else [json.loads(out)]
+        jsonl = "jsonl" in case.command
+        docs = [json.loads(ln) for ln in out.splitlines() if ln.strip()] if jsonl else [json.loads(out)]
         if any(_nulls(doc) for doc in docs) or b"NaN" in out or b"Infinity" in out:
             return "null (where a number belongs) or NaN in the JSON"
         if not docs:

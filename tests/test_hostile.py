@@ -304,7 +304,8 @@ def test_a_signal_during_output_removes_the_temporary_file(tmp_path, sig):
     p.send_signal(sig)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 128 + sig, err.decode()
-    one_error(p.returncode, err.decode(), 128 + sig, "interrupted" if sig == signal.SIGINT else signal.Signals(sig).name)
+    name = "interrupted" if sig == signal.SIGINT else signal.Signals(sig).name
+    one_error(p.returncode, err.decode(), 128 + sig, name)
     assert list(tmp_path.iterdir()) == []
 
 

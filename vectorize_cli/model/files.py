@@ -116,7 +116,8 @@ def bert_config(path: Path) -> BertConfig:
     if not (math.isfinite(c.eps) and c.eps > 0):
         raise VectorizeError(f"{path}: 'layer_norm_eps' must be a positive number, not {c.eps}")
     if not 0 <= c.pad_id < c.vocab_size:
-        raise VectorizeError(f"{path}: 'pad_token_id' {c.pad_id} is not a row of the vocabulary (0 to {c.vocab_size - 1})")
+        raise VectorizeError(f"{path}: 'pad_token_id' {c.pad_id} is not a row of the vocabulary "
+                             f"(0 to {c.vocab_size - 1})")
     if c.d_model % c.n_head:
         raise VectorizeError(f"{path}: hidden_size {c.d_model} does not split into {c.n_head} heads")
     return c

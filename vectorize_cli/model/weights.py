@@ -82,7 +82,8 @@ def _header(path: Path, fd: int, size: int) -> dict[str, tuple[str, tuple[int, .
         if not ok:
             raise VectorizeError(f"cannot read {path}: tensor {name!r} is described wrongly in the header")
         item = FLOATS[dtype].itemsize if dtype in FLOATS else None
-        if item is not None and end - start != int(np.prod(shape, dtype=object)) * item or not start <= end <= size - base:
+        wrong_size = item is not None and end - start != int(np.prod(shape, dtype=object)) * item
+        if wrong_size or not start <= end <= size - base:
             raise VectorizeError(f"cannot read {path}: tensor {name!r}'s bytes do not match its shape or the file")
         entries[name] = (dtype, shape, base + start, base + end)
     return entries
