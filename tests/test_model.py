@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SAMPLES
+from conftest import SAMPLES, link_or_copy
 from vectorize_cli.model.pipeline import batches, encode, trace
 
 FILES = ["english.txt", "chinese.txt", "long.txt", "punctuation.txt"]
