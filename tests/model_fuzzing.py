@@ -171,7 +171,8 @@ def _edit_weight(w: dict, name: str, edit: str) -> None:
         w[name] = np.concatenate([a, a[:1]])
     else:
         a = a.copy()
-        a.flat[0] = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf, "huge": 1e38, "zero": 0}[edit]
+        with np.errstate(over="ignore"):  # 1e38 in float16 is inf: a case like any other
+            a.flat[0] = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf, "huge": 1e38, "zero": 0}[edit]
         w[name] = a
 
 
