@@ -83,7 +83,8 @@ def check_file(path: str, force: bool = False) -> None:
     suffix = path.rpartition(".")[2].lower() if "." in path.rpartition("/")[2] else ""
     if suffix not in formats:
         raise UsageError(f"--plot {path}: name a file ending in one of {', '.join('.' + f for f in sorted(formats))}")
-    check_target(Path(path), force)
+    if not os.path.isdir(path):  # a folder in the way is found at the end, once the results are out
+        check_target(Path(path), force)
 
 
 def to_file(rows: list[dict], path: str, force: bool = False) -> None:
@@ -96,8 +97,11 @@ def to_file(rows: list[dict], path: str, force: bool = False) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. no data for a log axis, or tight_layout giving up
         data = _draw(plt, rows, path.rpartition(".")[2].lower(), io.BytesIO())
-    with open_file(Path(path), force) as f:
-        write_all(f, data)
+    try:
+        with open_file(Path(path), force) as f:
+            write_all(f, data)
+    except VectorizeError as e:  # UsageError too: the results are already out, so this is exit 1
+        raise VectorizeError(f"cannot write the plot to {path}: {e}") from None
 
 
 def _draw(plt, rows: list[dict], fmt: str, buf) -> bytes:
