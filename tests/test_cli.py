@@ -178,7 +178,7 @@ def test_closed_pipe_ends_quietly(fmt):
 
 
 def test_default_run_never_imports_torch():
-    code = ("import sys; from vectorize_cli.cli import main; sys.argv = ['vectorize', 'run', 'a b', '-F', 'jsonl', "
+    code = ("import sys; from vectorize_cli.__main__ import main; sys.argv = ['vectorize', 'run', 'a b', '-F', 'jsonl', "
             "'-a', 'flash', '-a', 'additive']\ntry: main()\nexcept SystemExit: pass\n"
             "assert 'torch' not in sys.modules, 'torch was imported'")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

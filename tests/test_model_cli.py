@@ -199,7 +199,7 @@ def test_missing_model_package_says_how(monkeypatch):
 
 
 def test_numpy_backend_never_imports_torch(minilm_path):
-    code = ("import sys; from vectorize_cli.cli import main; sys.argv = ['vectorize', 'run', 'a b', '-m', 'minilm', "
+    code = ("import sys; from vectorize_cli.__main__ import main; sys.argv = ['vectorize', 'run', 'a b', '-m', 'minilm', "
             "'-F', 'npy', '-a', 'flash']\ntry: main()\nexcept SystemExit as e: assert not e.code, e.code\n"
             "bad = [m for m in ('torch', 'sentence_transformers', 'transformers', 'scipy') if m in sys.modules]\n"
             "assert not bad, bad")

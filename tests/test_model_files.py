@@ -4,6 +4,7 @@ import json
 import sys
 
 import pytest
+from conftest import link_or_copy
 
 from vectorize_cli.errors import VectorizeError
 from vectorize_cli.model import files
@@ -12,13 +13,14 @@ from vectorize_cli.model.bert import load
 
 @pytest.fixture
 def folder(minilm_path, tmp_path):
-    """A copy of all-MiniLM-L6-v2's folder (links to the weights, copies of the small files)."""
+    """A copy of all-MiniLM-L6-v2's folder (a hard link to the weights where it can, copies of the small
+    files); a symbolic link out of the folder is refused (safe_read.py)."""
     for f in minilm_path.rglob("*"):
         if f.is_file():
             dest = tmp_path / f.relative_to(minilm_path)
             dest.parent.mkdir(parents=True, exist_ok=True)
             if f.suffix == ".safetensors":
-                dest.symlink_to(f)
+                link_or_copy(f, dest)
             else:
                 dest.write_bytes(f.read_bytes())
     return tmp_path

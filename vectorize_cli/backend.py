@@ -83,6 +83,8 @@ NUMPY = Backend("numpy", "cpu", "float32")
 def check_finite(what: str, backend: Backend, *arrays) -> None:
     """Never a wrong number: an overflow (float16 holds no more than 65504) is an error, not NaN in the output."""
     if not all(a is None or np.isfinite(a).all() for a in arrays):
+        if backend.dtype == "float32":
+            raise VectorizeError(f"{what} overflowed float32 (NaN or inf): its numbers are too large to compute with")
         other = "float32 or bfloat16" if backend.dtype == "float16" else "float32"
         raise VectorizeError(f"{what} overflowed in {backend.dtype}: some scores or outputs are beyond its range; "
                              f"use --dtype {other}")

@@ -31,7 +31,19 @@ class _PipeClosed(Exception):
 
 
 class _Interrupted(Exception):
-    """Ctrl-C; raised in place of KeyboardInterrupt, which Typer would turn into a silent exit 130."""
+    """Ctrl-C (or SIGTERM / SIGHUP: sink.Terminated); raised in place of KeyboardInterrupt, which Typer
+    would turn into a silent exit 130."""
+
+    def __init__(self, signum: int = 2):
+        self.signum = signum
+
+
+def _interrupted(signum: int) -> None:
+    """Exit 128 + signal number, as shells report a process a signal stopped."""
+    import signal
+
+    name = signal.Signals(signum).name
+    _fail("interrupted" if name == "SIGINT" else f"terminated by {name}", 128 + signum)
 
 
 class _Group(typer.core.TyperGroup):
@@ -42,8 +54,8 @@ class _Group(typer.core.TyperGroup):
             return super().invoke(ctx)
         except BrokenPipeError:
             raise _PipeClosed() from None
-        except KeyboardInterrupt:
-            raise _Interrupted() from None
+        except KeyboardInterrupt as e:
+            raise _Interrupted(getattr(e, "signum", 2)) from None
 
     def main(self, args=None, prog_name=None, **extra):
         try:
@@ -51,12 +63,12 @@ class _Group(typer.core.TyperGroup):
             sys.exit(rv or 0)
         except VectorizeError as e:
             _fail(str(e), e.exit_code)
-        except typer.Abort:
-            _fail("interrupted", EXIT_INTERRUPTED)
+        except typer.Abort as e:  # click's: a signal while the options were read
+            _interrupted(getattr(e.__cause__, "signum", 2))
         except ClickException as e:  # click's usage errors: bad option, missing argument, ...
             _fail(e.format_message(), e.exit_code)
-        except (KeyboardInterrupt, _Interrupted):
-            _fail("interrupted", EXIT_INTERRUPTED)
+        except (KeyboardInterrupt, _Interrupted) as e:
+            _interrupted(getattr(e, "signum", 2))
         except (_PipeClosed, BrokenPipeError):
             # The reader went away (`| head -1`): stop quietly, and let the interpreter's final
             # flush go to /dev/null rather than complain about the closed pipe.
@@ -111,8 +123,12 @@ app.command()(info.variants)
 app.command(epilog=bench.EPILOG)(bench.bench)
 
 
-def main() -> None:
-    from vectorize_cli.sink import install_sigint_handler
 
-    install_sigint_handler()
+
+def run_app() -> None:
+    """The `vectorize` command (pyproject's entry point is vectorize_cli.__main__:main, which installs the
+    signal handlers before this module's imports)."""
+    from vectorize_cli.sink import install_signal_handlers
+
+    install_signal_handlers()
     app()

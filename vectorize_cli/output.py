@@ -34,7 +34,7 @@ class _TextTo:
         self.sink = sink
 
     def write(self, text: str) -> int:
-        self.sink.write(text.encode("utf-8"))
+        write_all(self.sink, text.encode("utf-8"))
         return len(text)
 
     def flush(self) -> None:
@@ -67,13 +67,33 @@ def _console_class():
     return PipeConsole
 
 
+def _is_regular(sink: BinaryIO) -> bool:
+    import os
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(sink.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def console_for(sink: BinaryIO):
     """A rich Console writing UTF-8 to the sink, as wide as the terminal (see _width_without_a_terminal)."""
     import os
     import sys
 
-    text = sys.stdout if sys.stdout is not None and sink is sys.stdout.buffer else _TextTo(sink)
-    width = None if text.isatty() or "COLUMNS" in os.environ else _width_without_a_terminal()
+    regular = _is_regular(sink)  # a file: bytes counted per record (sink.uninterrupted takes back a short write)
+    text = sys.stdout if sys.stdout is not None and sink is sys.stdout.buffer and not regular else _TextTo(sink)
+    if text is sys.stdout and "utf" not in (sys.stdout.encoding or "").lower().replace("_", "-"):
+        sys.stdout.reconfigure(errors="replace")  # PYTHONIOENCODING=latin-1: '?' for what it cannot hold
+    columns = os.environ.get("COLUMNS")
+    usable = columns is not None and columns.isdigit() and 0 < int(columns) < 10_000  # rich reads it; 0: nothing
+    width = None if usable or (text.isatty() and columns is None) else _width_without_a_terminal()
+    if width is not None and text.isatty():  # a terminal with an unusable COLUMNS: its real width
+        try:
+            width = os.get_terminal_size(sys.stdout.fileno()).columns
+        except (OSError, ValueError):
+            pass
     return _console_class()(file=text, highlight=False, soft_wrap=False, width=width)
 
 

@@ -38,6 +38,7 @@ def bench(
     plot: Annotated[
         Optional[Path], typer.Option("--plot", help="Also write the plot to FILE (.png, .svg, .pdf).", show_default=False)
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Let --plot replace an existing file.")] = False,
     output_format: FormatOpt = Format("table"),
 ) -> None:
     """Time and memory of the variants against sequence length: explicit grows as T², flash as T."""
@@ -52,7 +53,7 @@ def bench(
 
     base = Config(dim=dim, heads=heads, causal=causal, dtype=dtype.value, max_memory=parse_size(max_memory))
     if plot is not None:
-        plots.check_file(str(plot))  # before the cases run, not after
+        plots.check_file(str(plot), force)  # before the cases run, not after
     backend_names, device_names = values(backends), values(devices)
     todo = b.cases(values(attention), backend_names, device_names, sorted(set(lengths)))
     if not todo:
@@ -75,5 +76,5 @@ def bench(
         else:
             sys.stdout.write(chart + "\n")
     if plot is not None:  # the results are out first: a plot that fails to write does not lose them
-        plots.to_file(rows, str(plot))
+        plots.to_file(rows, str(plot), force)
         tell("note", f"plot written to {plot}")

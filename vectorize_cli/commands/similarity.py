@@ -40,6 +40,7 @@ def similarity(
     from vectorize_cli.config import ModelConfig
     from vectorize_cli.errors import UsageError
     from vectorize_cli.memory import parse_size
+    from vectorize_cli.model import budget
     from vectorize_cli.output import WRITERS, Output, write_npy
     from vectorize_cli.pipelines.bert import encode, info, l2_normalize
     from vectorize_cli.views.json import similarity_record
@@ -51,6 +52,7 @@ def similarity(
     texts = list(nonempty(source.sentences()))
     if len(texts) < 2:
         raise UsageError("give at least two texts to compare")
+    budget.check_similarity(len(texts), output_format.value, config.max_memory)
     m = load_checked(model, config)
     vectors, truncated = encode(m, texts, config)
     warn_truncated(m.folder.max_length, truncated, False)

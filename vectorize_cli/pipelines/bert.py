@@ -14,11 +14,12 @@ import numpy as np
 
 from vectorize_cli.attention.dispatch import implementation
 from vectorize_cli.attention.variants import VARIANTS, multi_head
-from vectorize_cli.backend import Backend, check_finite, resolve
+from vectorize_cli.backend import NUMPY, Backend, check_finite, resolve
 from vectorize_cli.config import ModelConfig
 from vectorize_cli.errors import UsageError, VectorizeError
-from vectorize_cli.memory import human
+from vectorize_cli.model import budget
 from vectorize_cli.model.bert import Model, embeddings, forward
+from vectorize_cli.model.validate import PROBE, quiet
 from vectorize_cli.parallel import core_map
 from vectorize_cli.pooling import POOLING
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
@@ -43,20 +44,15 @@ def info(model: Model) -> ModelInfo:
                      f.pool, f.normalize)
 
 
-def check_memory(model: Model, config: ModelConfig, B: int, T: int, kept_layers: int) -> None:
-    """Refuse, before running it, a batch of B x T tokens whose arrays exceed --max-memory: the weights
-    (twice when the backend holds its own copy), per layer the activations (B, T, 4d + d_ff) and the
-    scores, exp and weights (B, H, T, T) unless flash; a trace keeps every layer's weights and output."""
-    c = model.folder.config
-    explicit = VARIANTS[config.attention].family == "explicit"
-    weights = model.nbytes * (1 if (config.backend, config.dtype) == ("numpy", "float32") else 2)
-    step = B * T * (4 * c.d_model + c.d_ff) + (3 * B * c.n_head * T * T if explicit else 0)
-    kept = kept_layers * (c.n_head * T * T * explicit + T * c.d_model)
-    need = weights + 4 * (step + kept)
-    if need > config.max_memory:
-        raise VectorizeError(f"this run needs about {human(need)} (the weights: {human(weights)}; {B} x {T} "
-                             f"tokens through {c.n_layer} layers: {human(need - weights)}), over --max-memory "
-                             f"{human(config.max_memory)}; use a smaller --batch-size, -a flash, or raise --max-memory")
+def _held(model: Model, backend: Backend) -> int:
+    """Bytes of the weights while the model runs: twice where the backend holds its own copy."""
+    return model.nbytes * (1 if backend.name == "numpy" else 2)
+
+
+def probe(model: Model) -> None:
+    """One sentence through the whole model before any text: finite weights that overflow fail here."""
+    vectors, _ = encode(model, [PROBE])
+    check_finite(f"the model in {model.folder.path / 'model.safetensors'}, on a probe sentence,", NUMPY, vectors)
 
 
 def l2_normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
@@ -73,11 +69,11 @@ def sentence_vector(model: Model, y: np.ndarray) -> np.ndarray:
 def trace(model: Model, text: str, config: ModelConfig = ModelConfig()) -> Trace:
     """One sentence, every stage and layer kept."""
     backend, attention = backend_for(config)
+    budget.check_trace(model.folder, len(text), _held(model, backend), config.max_memory)
     (enc,) = model.tokenizer.encode([text])
     ids, type_ids = enc.ids[None], enc.type_ids[None]  # (1, T)
-    check_memory(model, config, 1, ids.shape[1], model.folder.config.n_layer)
     word, position, token_type = embeddings(model.weights, ids, type_ids)  # numpy lookups
-    with backend.no_grad():
+    with backend.no_grad(), quiet():
         x0, layers, ran = forward(model, backend, ids, type_ids, np.zeros(ids.shape, dtype=bool), attention,
                                   config.strict)
         layers = [(None if att is None else backend.numpy(att)[0], backend.numpy(x)[0]) for att, x in layers]
@@ -105,11 +101,11 @@ def batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
 def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig()) -> tuple[np.ndarray, list[int]]:
     """texts -> (vectors (N, d) float32 in input order, indices of the inputs that were truncated)."""
     backend, attention = backend_for(config)
+    budget.check_encode(model.folder, [len(t) for t in texts], config.attention, config.batch_size,
+                        _held(model, backend), config.max_memory)
     encs = model.tokenizer.encode(texts)
     out = np.empty((len(texts), model.folder.config.d_model), dtype=np.float32)
     todo = batches([len(e.ids) for e in encs], config.batch_size)
-    if todo:
-        check_memory(model, config, len(todo[0]), len(encs[todo[0][0]].ids), 0)  # the first batch is the longest
 
     def run(batch: np.ndarray) -> None:
         n = [len(encs[i].ids) for i in batch]
@@ -119,7 +115,7 @@ def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig()) 
         for b, i in enumerate(batch):
             ids[b, : n[b]], type_ids[b, : n[b]] = encs[i].ids, encs[i].type_ids
         pad = np.arange(T)[None, :] >= np.asarray(n)[:, None]  # (B, T) True for padding
-        with backend.no_grad():
+        with backend.no_grad(), quiet():
             _, layers, _ = forward(model, backend, ids, type_ids, pad, attention, config.strict)
         y = backend.numpy(layers[-1][1])  # (B, T, d)
         check_finite("the model", backend, y)

@@ -1,0 +1,68 @@
+"""--max-memory for a pretrained model: estimates made before allocating, as memory.py's are for
+the toy pipeline, so that a run that cannot fit is refused with the numbers, not killed half-way.
+
+    weights     the model's arrays (twice where torch holds a copy) held, given by the caller
+    tokens      N texts, each at most max_length tokens          N x T x TOKEN_BYTES (tokenizers' Encoding)
+    a batch     B sentences of T tokens, per core at a time      activations B T (6 d + 2 d_ff) x 4
+                                                                 + multi-head's weights 3 B H T² x 4
+    a trace     one sentence, every layer's weights kept         n_layer (H T² + 2 T d) x 4
+    similarity  the N x N cosines, and their JSON text           N² (8 + text bytes)
+
+Floors, not bounds: Python and the libraries add their own. A long text costs only its first
+max_length tokens (the tokenizer cuts while tokenizing, tokenizer.py).
+"""
+
+from vectorize_cli.attention.variants import VARIANTS
+from vectorize_cli.errors import VectorizeError
+from vectorize_cli.memory import TEXT_BYTES, human
+from vectorize_cli.model.files import Folder
+
+TOKEN_BYTES = 96  # one token in tokenizers' Encoding and ours: id, type id, offsets, masks, the token string
+ITEM = 4  # float32
+TABLE_CELL = 400  # a similarity table cell in rich: the Text, the Segment, the padding
+
+
+def _refuse(need: int, what: str, limit: int, hint: str) -> None:
+    if need > limit:
+        raise VectorizeError(f"this run needs about {human(need)} ({what}), over --max-memory {human(limit)}; {hint}")
+
+
+def _tokens(folder: Folder, lengths: list[int]) -> int:
+    """Bytes of the encodings of texts of these character lengths ([CLS] and [SEP] included)."""
+    return sum(min(n + 2, folder.max_length) for n in lengths) * TOKEN_BYTES
+
+
+def batch(folder: Folder, B: int, T: int, variant: str, workers: int) -> int:
+    """Bytes of the batches the cores run at once: activations, and the scores, exp and weights (H, T, T)
+    of an explicit variant (a tiled one holds (H, T, 256) tiles)."""
+    c = folder.config
+    keys = T if VARIANTS[variant].family == "explicit" else min(T, 256)
+    weights = 3 * B * c.n_head * T * keys * ITEM
+    return workers * (B * T * (6 * c.d_model + 2 * c.d_ff) * ITEM + weights)
+
+
+def check_encode(folder: Folder, lengths: list[int], variant: str, batch_size: int, held: int, limit: int) -> None:
+    """Before tokenizing N texts and running them in batches (npy, similarity); held: the weights' bytes."""
+    from vectorize_cli.parallel import cores
+
+    T = min(max(lengths, default=0) + 2, folder.max_length)
+    tokens, per_batch = _tokens(folder, lengths), batch(folder, min(batch_size, len(lengths)), T, variant, cores())
+    _refuse(held + tokens + per_batch, f"the weights: {human(held)}; {len(lengths):,} texts as tokens: "
+            f"{human(tokens)}; batches of {batch_size} at {T} tokens: {human(per_batch)}", limit,
+            "give fewer texts or a smaller --batch-size, or raise --max-memory")
+
+
+def check_trace(folder: Folder, length: int, held: int, limit: int) -> None:
+    """Before one sentence, stage by stage (table, json, jsonl): every layer's weights are kept."""
+    c, T = folder.config, min(length + 2, folder.max_length)
+    need = held + _tokens(folder, [length]) + c.n_layer * (c.n_head * T * T + 2 * T * c.d_model) * ITEM
+    _refuse(need, f"the weights: {human(held)}; {c.n_layer} layers of {c.n_head} x {T} x {T} weights", limit,
+            "use --format npy for the vectors alone, or raise --max-memory")
+
+
+def check_similarity(n: int, fmt: str, limit: int) -> None:
+    """Before the N x N matrix (the product and its clipped copy) and its output."""
+    text = {"json": TEXT_BYTES[True], "jsonl": TEXT_BYTES[False], "table": TABLE_CELL}.get(fmt, 0)
+    need = n * n * (2 * ITEM + text)
+    _refuse(need, f"{n:,} x {n:,} cosines{' and their ' + fmt if text else ''}", limit,
+            "compare fewer texts, use --format npy, or raise --max-memory")
