@@ -437,6 +437,11 @@ def bench(
         tell("note", f"plot written to {plot}")
 
 
+from vectorize_cli.commands.embed import EMBED_EXAMPLES, embed  # noqa: E402  (imports nothing heavy)
+
+app.command(epilog=EMBED_EXAMPLES)(embed)
+
+
 def main() -> None:
     from vectorize_cli.sink import install_sigint_handler
 
