@@ -99,7 +99,7 @@ def embed(
     total = None if None in sizes else sum(sizes)
     with progress.bar(total, progress.wanted()) as advance:
         done = jobs.run(job, advance)
-    if done.written == 0 and resume:
+    if done.already:
         tell("note", f"{out} is already complete: {done.rows:,} rows")
     for node, n in sorted(done.stats.get("rows_per_node", {}).items()):
         tell("note", f"ray: {n:,} rows embedded on node {node[:12]}")

@@ -66,6 +66,7 @@ class Done:
     written: int  # rows this run wrote
     parts: list[str]
     stats: dict  # what the engine reports (ray: rows per node)
+    already: bool = False  # --resume found the dataset complete
 
 
 @lru_cache(maxsize=4)
@@ -153,7 +154,7 @@ def run(job: Job, advance=lambda n: None) -> Done:
         meta = existing.meta  # every part has the same metadata, ranges included
         ranges = None if meta["ranges"] is None else np.asarray(meta["ranges"], dtype=np.float32)
     if existing.complete:
-        return Done(existing.rows, 0, existing.parts, {})
+        return Done(existing.rows, 0, existing.parts, {}, already=True)
 
     rows = inputs.rows(found, job.column)
     _skip(rows, existing.rows, existing.last, advance)
@@ -185,7 +186,7 @@ def run(job: Job, advance=lambda n: None) -> Done:
     written = 0
     try:
         for e in embed(job.spec, chunks(rows, existing.rows, size, lambda r: sizes.append(r.size)),
-                       stats=stats, **job.engine_options):
+                       stats=stats, out=job.out, size=size, **job.engine_options):
             written += len(e.chunk.ids)
             if p.calibrated and ranges is None:
                 pending.append(e)
