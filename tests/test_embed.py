@@ -331,3 +331,19 @@ def test_resume_refuses_other_inputs_or_options(minilm, tmp_path):
     assert read(out).column("text").to_pylist() == ["one", "two", "three"]
     embed(tmp_path / "b.txt", "-o", out, "--force")
     assert read(out).column("text").to_pylist() == ["uno", "dos", "tres"]
+
+
+def test_heavy_extras_are_imported_only_by_the_paths_that_need_them():
+    code = ("import sys, vectorize_cli.cli; from vectorize_cli.commands import embed; "
+            "print(sorted(m for m in ('pyarrow', 'ray', 'torch', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("module, extra, args", [("pyarrow", "corpus", []), ("ray", "ray", ["--engine", "ray"])])
+def test_a_missing_extra_names_what_to_install(monkeypatch, tmp_path, module, extra, args):
+    (tmp_path / "in.txt").write_text("one\n", encoding="utf-8")
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed: `import` raises ImportError
+    r = invoke("embed", str(tmp_path / "in.txt"), "-o", str(tmp_path / "ds"), *args)
+    one_error(r, 1, f"pip install 'vectorize-cli[{extra}]'")
+    assert not (tmp_path / "ds").exists()  # nothing created before the check

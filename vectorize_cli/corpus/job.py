@@ -38,6 +38,7 @@ def _local():
 def _ray():
     from vectorize_cli.corpus import ray_engine
 
+    ray_engine.import_ray()  # missing: the error naming the extra, before anything is written
     return ray_engine.embed
 
 
