@@ -1,5 +1,5 @@
 """`vectorize embed --engine ray` on a real two-node Ray cluster (ray.cluster_utils.Cluster: two raylets on
-loopback, one CPU each): the local engine's dataset, with rows embedded on both nodes."""
+this machine, one CPU each): the local engine's dataset, with rows embedded on both nodes."""
 
 import numpy as np
 import pytest
@@ -14,12 +14,12 @@ ray = pytest.importorskip("ray", reason="the ray extra: pip install 'vectorize-c
 def cluster():
     from ray.cluster_utils import Cluster
 
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
-                                                      "include_dashboard": False})
-    c.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+    # Ray on Linux replaces 127.0.0.1 by the machine's own address when connecting (services.
+    # resolve_ip_for_localhost), so both raylets use that address: all on this machine, nothing reached outside
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    c.add_node(num_cpus=1)
     c.wait_for_nodes()
     yield c
-    ray.shutdown()
     c.shutdown()
 
 
@@ -34,7 +34,7 @@ def test_two_nodes_give_the_local_engines_dataset(minilm, cluster, rng, tmp_path
     done = job.run(job.Job([str(tmp_path / "in.txt")], tmp_path / "ray", spec, part_rows=8, engine="ray",
                            engine_options={"workers": 2, "address": cluster.address}))
     assert done.rows == local.rows == 48 and done.parts == local.parts
-    nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    nodes = {n.node_id for n in cluster.list_all_nodes()}
     per_node = done.stats["rows_per_node"]
     assert set(per_node) == nodes and len(nodes) == 2, per_node  # both nodes embedded rows
     assert sum(per_node.values()) == 48

@@ -161,8 +161,9 @@ def clear(p: Path) -> None:
 
 
 class Writer:
-    """Parts of part_rows rows, row groups of at most ROW_GROUP rows; a part is renamed into place when full,
-    and by close() (the last, or the rows so far after an error: nothing written is lost)."""
+    """Parts of part_rows rows (ending at ids that are multiples of part_rows, so that a resumed run cuts
+    where the first one did), row groups of at most ROW_GROUP rows; a part is renamed into place when full, and
+    by close() (the last, or the rows so far after an error: nothing written is lost)."""
 
     def __init__(self, out: Path, schema, part_rows: int, first_part: int, first_id: int):
         self.out, self.schema, self.part_rows = out, schema, part_rows
@@ -179,11 +180,12 @@ class Writer:
         while start < len(table):
             if self.writer is None:
                 self._open()
-            n = min(len(table) - start, self.part_rows - self.in_part)
+            room = self.part_rows - int(batch.ids[start]) % self.part_rows  # parts end at multiples of part_rows
+            n = min(len(table) - start, room)
             self.writer.write_table(table.slice(start, n), row_group_size=ROW_GROUP)
             self.in_part += n
             start += n
-            if self.in_part == self.part_rows:
+            if n == room:
                 self._commit()
 
     def _tmp(self) -> Path:

@@ -2,7 +2,7 @@
 or a running cluster (--address).
 
     driver   rows -> DIR/.staging/chunk-NNNNN.parquet           (the inputs read and checked once, streaming)
-    Ray Data read_parquet("local://DIR/.staging")               read on the driver's node
+    Ray Data from_items(paths).map_batches(read, on this node)  each staged file read on the driver's node
              .map_batches(Embedder, concurrency=--workers)      each actor loads the model once, anywhere
              .iter_batches() -> driver                          streamed back in id order, with backpressure
     driver   quantize, dataset.Writer                           the same parts as the local engine
@@ -19,9 +19,7 @@ import numpy as np
 from vectorize_cli.corpus.local import Chunk, Embedded, Spec, embed_texts
 from vectorize_cli.errors import VectorizeError
 
-# Ray's CPU accounting for one worker: half a CPU leaves room for Ray Data's own file-listing task (1 CPU) on
-# one-CPU nodes; a worker runs its batches on all of its node's cores anyway (threads, model/backends.workers).
-WORKER_CPUS = 0.5
+WORKER_CPUS = 1  # Ray's CPU accounting for one worker; it runs its batches on all of its node's cores anyway
 
 
 def import_ray():
@@ -53,6 +51,13 @@ class Embedder:
                 "node": np.full(len(texts), self.node)}
 
 
+def _read_staged(batch: dict):
+    """One staged file's rows (a Ray Data batch of one path)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(str(batch["path"][0]))
+
+
 def _stage(chunks: Iterator[Chunk], staging: Path) -> int:
     """The rows as Parquet files the cluster reads; returns how many rows."""
     import pyarrow as pa
@@ -69,7 +74,7 @@ def _stage(chunks: Iterator[Chunk], staging: Path) -> int:
 
 
 def _connect(ray, address: str | None) -> bool:
-    """Join the cluster at address, or start Ray here on loopback; True when this call started it."""
+    """Join the cluster at address, or start Ray on this machine alone; True when this call started it."""
     if ray.is_initialized():
         return False
     import logging
@@ -81,7 +86,7 @@ def _connect(ray, address: str | None) -> bool:
         if address is not None:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, **kwargs)
+            ray.init(include_dashboard=False, **kwargs)  # this machine only
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise VectorizeError(f"cannot start or join Ray{f' at {address}' if address else ''}: {e}") from None
     return True
@@ -92,6 +97,8 @@ def embed(spec: Spec, chunks: Iterator[Chunk], stats: dict, out: Path, size: int
     """Each chunk embedded by the actor pool, in id order; stats["rows_per_node"] counts rows per node id."""
     ray = import_ray()
     from ray.data import DataContext
+
+    import logging
 
     from vectorize_cli.corpus.dataset import STAGING, clear
 
@@ -106,8 +113,12 @@ def embed(spec: Spec, chunks: Iterator[Chunk], stats: dict, out: Path, size: int
         ctx.print_on_execution_start = False
         for name in ("ray", "ray.data"):
             logging.getLogger(name).setLevel(logging.ERROR)
-        here = {"ray.io/node-id": ray.get_runtime_context().get_node_id()}  # the staged files are on this node
-        ds = ray.data.read_parquet(str(staging.resolve()), num_cpus=0, label_selector=here)
+        # the staged files are read on this node, by tasks that hold no CPU (read_parquet's file listing would
+        # hold one, which one-CPU nodes whose CPU a worker holds never free)
+        here = {"ray.io/node-id": ray.get_runtime_context().get_node_id()}
+        files = [{"path": str(p.resolve())} for p in sorted(staging.glob("chunk-*.parquet"))]
+        ds = ray.data.from_items(files, override_num_blocks=len(files))
+        ds = ds.map_batches(_read_staged, batch_size=1, num_cpus=0, label_selector=here)
         replica = type("Embedder", (Embedder,), {"spec": spec})
         ds = ds.map_batches(replica, batch_size=size, batch_format="numpy",
                             compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=WORKER_CPUS,
