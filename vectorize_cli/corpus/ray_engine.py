@@ -80,7 +80,10 @@ def _connect(ray, address: str | None) -> bool:
     import logging
     import warnings
 
-    warnings.filterwarnings("ignore", module="ray")  # its deprecation notes are for its own callers
+    from ray.util.annotations import RayDeprecationWarning
+
+    warnings.filterwarnings("ignore", module="ray")  # Ray's notes on its own API are not the user's business
+    warnings.filterwarnings("ignore", category=RayDeprecationWarning)
     kwargs = {"log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if address is not None:
