@@ -27,7 +27,7 @@ def check_argument(text: str) -> str:
     return text
 
 
-def _decode(raw: bytes, name: str, offset: int) -> str:
+def decode(raw: bytes, name: str, offset: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -39,7 +39,7 @@ def _decode(raw: bytes, name: str, offset: int) -> str:
 
 
 @contextmanager
-def _reading(name: str) -> Iterator[None]:
+def reading(name: str) -> Iterator[None]:
     """A read that fails inside (an I/O error) is an error naming the input."""
     try:
         yield
@@ -51,10 +51,10 @@ def lines(stream: BinaryIO, name: str, on_read=lambda n: None) -> Iterator[str]:
     """Each non-blank line of a binary stream, decoded, without its line ending; read lazily.
     on_read(n) is told the bytes each line took (for a progress bar)."""
     offset = 0
-    with _reading(name):
+    with reading(name):
         for raw in stream:
             on_read(len(raw))
-            text = _decode(raw, name, offset)
+            text = decode(raw, name, offset)
             if offset == 0:
                 text = text.removeprefix("\ufeff")
             offset += len(raw)
@@ -65,9 +65,9 @@ def lines(stream: BinaryIO, name: str, on_read=lambda n: None) -> Iterator[str]:
 
 def read_whole(stream: BinaryIO, name: str) -> Iterator[str]:
     """The whole stream as one text."""
-    with _reading(name):
+    with reading(name):
         raw = stream.read()
-    text = _decode(raw, name, 0).removeprefix("\ufeff")
+    text = decode(raw, name, 0).removeprefix("\ufeff")
     if text.strip():
         yield text
 

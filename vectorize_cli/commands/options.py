@@ -18,28 +18,34 @@ from vectorize_cli.positional import POSITIONAL
 from vectorize_cli.tokens import TOKENIZERS
 
 
-def _choices(name: str, names) -> type[enum.Enum]:
+def choices(name: str, names) -> type[enum.Enum]:
     """A str Enum of a registry's names: Typer shows them in --help and rejects others (exit 2)."""
     return enum.Enum(name, [(n, n) for n in names], type=str)
 
 
-AttentionName = _choices("AttentionName", VARIANTS)
-PositionalName = _choices("PositionalName", POSITIONAL)
-TokenizerName = _choices("TokenizerName", TOKENIZERS)
-EmbeddingName = _choices("EmbeddingName", EMBEDDINGS)
-PoolName = _choices("PoolName", POOLING)
-BackendName = _choices("BackendName", BACKEND_NAMES)
-DeviceName = _choices("DeviceName", DEVICE_NAMES)
-DtypeName = _choices("DtypeName", DTYPE_NAMES)
+AttentionName = choices("AttentionName", VARIANTS)
+PositionalName = choices("PositionalName", POSITIONAL)
+TokenizerName = choices("TokenizerName", TOKENIZERS)
+EmbeddingName = choices("EmbeddingName", EMBEDDINGS)
+PoolName = choices("PoolName", POOLING)
+BackendName = choices("BackendName", BACKEND_NAMES)
+DeviceName = choices("DeviceName", DEVICE_NAMES)
+DtypeName = choices("DtypeName", DTYPE_NAMES)
 PICTURE_FORMATS = ["html", "svg", "png", "pdf"]  # views.pictures.PICTURES: a file, not a stream of records
-Format = _choices("Format", ["table", "json", "jsonl", "html"])
-VectorFormat = _choices("VectorFormat", ["table", "json", "jsonl", "npy", *PICTURE_FORMATS])  # npy: a model's vectors
-Omit = _choices("Omit", ["embedding", "positional", "encoded", "weights", "params", "output"])  # big fields
+Format = choices("Format", ["table", "json", "jsonl", "html"])
+VectorFormat = choices("VectorFormat", ["table", "json", "jsonl", "npy", *PICTURE_FORMATS])  # npy: a model's vectors
+Omit = choices("Omit", ["embedding", "positional", "encoded", "weights", "params", "output"])  # big fields
 
 
 def values(options) -> list:
     """Enum options (one or repeated) -> their values, each once, in order."""
     return list(dict.fromkeys(getattr(o, "value", o) for o in options))
+
+
+def given(ctx: typer.Context, names) -> list[str]:
+    """The options among names that the user gave (not left at their defaults)."""
+    sources = {n: ctx.get_parameter_source(n) for n in names}  # typer's own click: compare by name
+    return [n for n, src in sources.items() if src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")]
 
 
 MODEL_HELP = "A model folder (Hugging Face layout: config.json, model.safetensors, tokenizer.json) or `minilm`."

@@ -13,7 +13,8 @@ import typer
 from vectorize_cli.commands.options import (
     AttentionName, AttentionOpt, BackendName, BackendOpt, BatchSizeOpt, CausalOpt, DeviceName, DeviceOpt, DimOpt,
     DtypeName, DtypeOpt, EmbeddingName, FileOpt, ForceOpt, HeadsOpt, MaxMemoryOpt, MODEL_HELP, Omit, OutputOpt,
-    PoolName, PositionalName, PrecisionOpt, SeedOpt, StrictOpt, TokenizerName, VectorFormat, VectorFormatOpt, values)
+    PoolName, PositionalName, PrecisionOpt, SeedOpt, StrictOpt, TokenizerName, VectorFormat, VectorFormatOpt, given,
+    values)
 from vectorize_cli.config import Config, ModelConfig
 from vectorize_cli.errors import UsageError
 
@@ -31,12 +32,6 @@ Examples:
   vectorize run "The cat sat." --model minilm --layer 6 --head 3   # a pretrained model
   vectorize run - --model minilm --format npy < sentences.txt > vectors.npy
 """
-
-
-def _given(ctx: typer.Context, names) -> list[str]:
-    """The options among names that the user gave (not left at their defaults)."""
-    sources = {n: ctx.get_parameter_source(n) for n in names}  # typer's own click: compare by name
-    return [n for n, src in sources.items() if src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")]
 
 
 def _config(cls, params: dict, **given):
@@ -107,7 +102,7 @@ def run(
     """
     from vectorize_cli import inputs, progress, sink
 
-    for name in _given(ctx, TOY_ONLY if model is not None else MODEL_ONLY):
+    for name in given(ctx, TOY_ONLY if model is not None else MODEL_ONLY):
         raise UsageError(f"--{name.replace('_', '-')} does not apply with --model: the model fixes it"
                          if model is not None else f"--{name.replace('_', '-')} applies with --model")
     source = inputs.from_cli([] if text is None else [text], file, whole)

@@ -1,0 +1,99 @@
+"""`vectorize embed`: a corpus to a Parquet dataset of sentence vectors (vectorize_cli/corpus/). Options only;
+imports nothing heavy until the command runs."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vectorize_cli.commands.options import (
+    AttentionName, AttentionOpt, BackendName, BackendOpt, BatchSizeOpt, MODEL_HELP, choices, given, values)
+from vectorize_cli.errors import UsageError
+
+ENGINE_NAMES = ("local", "ray")  # corpus/job.ENGINES' keys, kept light here
+PRECISION_NAMES = ("float32", "int8", "uint8", "binary", "ubinary")  # corpus/quantize.PRECISIONS' keys
+RAY_OPTIONS = ("workers", "gpus_per_worker", "address")
+
+
+Engine = choices("Engine", ENGINE_NAMES)
+Precision = choices("Precision", PRECISION_NAMES)
+
+EPILOG = """
+\b
+Examples:
+  vectorize embed sample_inputs/sentences-10k.txt -o vectors/                # one Parquet dataset
+  vectorize embed corpus/ 'more/*.jsonl' --column body -o vectors/ --no-text
+  vectorize embed big.txt -o vectors/ --resume                               # after a crash: finish it
+  vectorize embed big.txt -o vectors-int8/ --precision int8                  # 4x smaller vectors
+  vectorize embed big.txt -o vectors/ --engine ray --address HEAD:6379       # on a Ray cluster
+  python -c "import pyarrow.dataset as ds; print(ds.dataset('vectors/').to_table().num_rows)"
+"""
+
+
+def embed(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str], typer.Argument(metavar="INPUT...", help="Text files (one text per line), `-` (stdin), .jsonl, "
+                                  ".csv, .parquet (--column), directories, globs.", show_default=False)
+    ],
+    out: Annotated[Path, typer.Option("--output", "-o", help="The dataset's directory.", show_default=False)],
+    model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "minilm",
+    attention: AttentionOpt = [AttentionName("multi-head")],
+    backend: BackendOpt = BackendName("numpy"),
+    batch_size: BatchSizeOpt = 32,
+    column: Annotated[
+        Optional[str], typer.Option("--column", help=".jsonl / .csv / .parquet: the text's column [default: text].",
+                                    show_default=False)
+    ] = None,
+    no_text: Annotated[bool, typer.Option("--no-text", help="Leave the text column out.")] = False,
+    precision: Annotated[Precision, typer.Option("--precision", help="Stored vectors: float32, int8, uint8 (ranges "
+                                                 "calibrated), binary, ubinary (1 bit a dimension).")
+                         ] = Precision("float32"),
+    ranges: Annotated[
+        Optional[Path], typer.Option("--ranges", help="int8/uint8: ranges (2 x d, .npy or JSON) instead of "
+                                     "calibrating on the first 8,192 rows.", show_default=False)
+    ] = None,
+    part_rows: Annotated[int, typer.Option("--part-rows", min=1, help="Rows per part file (at most what a crash "
+                                           "loses): up to 8192 or a multiple of it.")] = 65536,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish a dataset a crash cut short.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace the dataset in -o DIR.")] = False,
+    engine: Annotated[Engine, typer.Option("--engine", help="local (this process) or ray (pip install "
+                                           "'vectorize-cli[ray]').")] = Engine("local"),
+    workers: Annotated[int, typer.Option("--workers", min=1, help="ray: model replicas (actors), spread over "
+                                         "the nodes.")] = 2,
+    gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", min=0, help="ray: GPUs each worker "
+                                                   "holds (with -b torch).")] = 0,
+    address: Annotated[
+        Optional[str], typer.Option("--address", help="ray: join this running cluster (HEAD:6379) [default: start "
+                                    "Ray on this machine].", show_default=False)
+    ] = None,
+) -> None:
+    """Embed a corpus into a Parquet dataset: resumable, quantized, on this machine or a Ray cluster."""
+    from vectorize_cli import progress
+    from vectorize_cli.corpus import job as jobs
+    from vectorize_cli.corpus.inputs import resolve
+    from vectorize_cli.corpus.local import Spec
+    from vectorize_cli.errors import tell
+    from vectorize_cli.commands.model import one_attention
+    from vectorize_cli.config import ModelConfig
+    from vectorize_cli.pipelines.bert import backend_for
+
+    if engine.value != "ray":
+        for name in given(ctx, RAY_OPTIONS):
+            raise UsageError(f"--{name.replace('_', '-')} applies with --engine ray")
+    if ranges is not None and precision.value not in ("int8", "uint8"):
+        raise UsageError("--ranges applies with --precision int8 or uint8")
+    options = {"workers": workers, "gpus_per_worker": gpus_per_worker, "address": address} \
+        if engine.value == "ray" else {}
+    config = ModelConfig(one_attention(values(attention)), backend.value, batch_size=batch_size)
+    backend_for(config)  # a variant a BERT has, a backend that can run: before reading anything
+    job = jobs.Job(paths, out, Spec(model, config.attention, config.backend, config.batch_size), precision.value, ranges,
+                   column, not no_text, resume, force, part_rows, engine.value, options)
+    sizes = [i.size() for i in resolve(paths)] if progress.wanted() else [None]
+    total = None if None in sizes else sum(sizes)
+    with progress.bar(total, progress.wanted()) as advance:
+        done = jobs.run(job, advance)
+    if done.already:
+        tell("note", f"{out} is already complete: {done.rows:,} rows")
+    for node, n in sorted(done.stats.get("rows_per_node", {}).items()):
+        tell("note", f"ray: {n:,} rows embedded on node {node[:12]}")

@@ -1,0 +1,207 @@
+"""One `vectorize embed` run: inputs -> chunks of rows -> an engine's vectors -> quantized -> Parquet parts.
+
+    rows    = inputs.rows(INPUT...)                      (source, line, text), blank texts skipped, id = order
+    chunks  = rows cut at multiples of chunk_rows ids    so that a resumed run cuts where the first run did
+    vectors = ENGINES[engine](chunks)                    (N, d) float32, in id order
+    stored  = PRECISIONS[precision].quantize(vectors, ranges)
+    dataset.Writer -> part-NNNNN.parquet ..., then _SUCCESS
+
+int8 / uint8 ranges come from --ranges FILE, or from the first CALIBRATION rows' vectors (all of them in a smaller
+corpus: then exactly quantize_embeddings' own default), and are kept in the metadata, which a resumed run reuses.
+"""
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from vectorize_cli import __version__
+from vectorize_cli.corpus import dataset, inputs
+from vectorize_cli.corpus.local import Chunk, Embedded, Spec
+from vectorize_cli.corpus.quantize import PRECISIONS, calibrate, read_ranges
+from vectorize_cli.errors import UsageError, VectorizeError
+
+CALIBRATION = 8192  # rows whose vectors give the int8 / uint8 ranges when --ranges is not given
+RESUME_KEYS = ("inputs", "column", "text")  # options a resumed run must share with the first (besides the model)
+
+
+def _local():
+    from vectorize_cli.corpus import local
+
+    return local.embed
+
+
+def _ray():
+    from vectorize_cli.corpus import ray_engine
+
+    ray_engine.import_ray()  # missing: the error naming the extra, before anything is written
+    return ray_engine.embed
+
+
+ENGINES: dict[str, Callable[[], Callable[..., Iterator[Embedded]]]] = {"local": _local, "ray": _ray}
+
+
+@dataclass
+class Job:
+    inputs: list[str]  # INPUT... as given
+    out: Path
+    spec: Spec
+    precision: str = "float32"
+    ranges_file: Path | None = None
+    column: str | None = None
+    text: bool = True  # keep the text column
+    resume: bool = False
+    force: bool = False
+    part_rows: int = 65536  # rows per part file: at most what a crash loses
+    engine: str = "local"
+    engine_options: dict = field(default_factory=dict)  # ray: workers, gpus_per_worker, address
+
+
+@dataclass
+class Done:
+    rows: int  # rows in the dataset
+    written: int  # rows this run wrote
+    parts: list[str]
+    stats: dict  # what the engine reports (ray: rows per node)
+    already: bool = False  # --resume found the dataset complete
+
+
+@lru_cache(maxsize=4)
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def chunk_rows(part_rows: int) -> int:
+    """Rows embedded at a time: a row group, or a whole part when parts are smaller."""
+    if part_rows > dataset.ROW_GROUP and part_rows % dataset.ROW_GROUP:
+        raise UsageError(f"--part-rows {part_rows}: give at most {dataset.ROW_GROUP} or a multiple of it")
+    return min(part_rows, dataset.ROW_GROUP)
+
+
+def metadata(job: Job, model, ranges: np.ndarray | None) -> dict:
+    f = model.folder
+    return {"format": dataset.FORMAT, "tool_version": __version__,
+            "model": {"name": f.name, "source": job.spec.model, "sha256": sha256(f.path / "model.safetensors"),
+                      "d": f.config.d_model, "pool": f.pool, "normalize": f.normalize, "max_length": f.max_length},
+            "attention": job.spec.variant, "precision": job.precision,
+            "ranges": None if ranges is None else ranges.tolist(),
+            "options": {"inputs": job.inputs, "column": job.column, "text": job.text, "part_rows": job.part_rows,
+                        "engine": job.engine, "backend": job.spec.backend, "batch_size": job.spec.batch_size,
+                        "ranges_file": None if job.ranges_file is None else str(job.ranges_file)}}
+
+
+def _check_resumable(old: dict, new: dict, out: Path) -> None:
+    pairs = [("model", old["model"]["sha256"], new["model"]["sha256"]), ("precision", old["precision"],
+             new["precision"]), ("attention", old["attention"], new["attention"])]
+    pairs += [(k, old["options"].get(k), new["options"].get(k)) for k in RESUME_KEYS]
+    for name, a, b in pairs:
+        if a != b:
+            raise UsageError(f"--resume: {out} was made with {name} {a!r}, not {b!r}; give the same, or --force")
+
+
+def chunks(rows: Iterator[inputs.Row], first_id: int, size: int, on_row) -> Iterator[Chunk]:
+    """Rows from id first_id on, cut where ids reach multiples of size."""
+    i = first_id
+    while True:
+        take = list(islice(rows, size - i % size))
+        if not take:
+            return
+        for r in take:
+            on_row(r)
+        yield Chunk(np.arange(i, i + len(take), dtype=np.int64), [r.source for r in take],
+                    np.array([r.line for r in take], dtype=np.int64), [r.text for r in take])
+        i += len(take)
+
+
+def _skip(rows: Iterator[inputs.Row], n: int, last: tuple[str, int] | None, advance) -> None:
+    """The first n rows, already in the dataset: the n-th must be the row the dataset ends with."""
+    seen = None
+    for seen in islice(rows, n):
+        advance(seen.size)
+    got = None if seen is None else (seen.source, seen.line)
+    if n and got != last:
+        raise UsageError(f"--resume: the dataset's row {n - 1} is {last[0]} line {last[1]}, but the inputs give "
+                         f"{'no such row' if got is None else f'{got[0]} line {got[1]}'}: not the same inputs")
+
+
+def run(job: Job, advance=lambda n: None) -> Done:
+    """The dataset in job.out, complete; advance(bytes) is told each row written (a progress bar)."""
+    if job.engine not in ENGINES:
+        raise UsageError(f"unknown engine {job.engine!r}; choose from: {', '.join(ENGINES)}")
+    found = inputs.resolve(job.inputs)
+    if job.column is not None and all(i.kind == "text" for i in found):
+        raise UsageError("--column applies to .jsonl, .csv and .parquet inputs")
+    size = chunk_rows(job.part_rows)
+    inputs.import_pyarrow()
+    embed = ENGINES[job.engine]()  # a missing extra fails here, before the directory is touched
+    from vectorize_cli.model.bert import load
+
+    model = load(job.spec.model)
+    d = model.folder.config.d_model
+    p = PRECISIONS[job.precision]
+    ranges = read_ranges(job.ranges_file, d) if job.ranges_file is not None and p.calibrated else None
+    existing = dataset.prepare(job.out, job.resume, job.force)
+    meta = metadata(job, model, ranges)
+    if existing.meta is not None:
+        _check_resumable(existing.meta, meta, job.out)
+        meta = existing.meta  # every part has the same metadata, ranges included
+        ranges = None if meta["ranges"] is None else np.asarray(meta["ranges"], dtype=np.float32)
+    if existing.complete:
+        return Done(existing.rows, 0, existing.parts, {}, already=True)
+
+    rows = inputs.rows(found, job.column)
+    _skip(rows, existing.rows, existing.last, advance)
+    sizes: list[int] = []  # bytes of the rows embedded but not yet written
+    stats: dict = {}
+    writer = None
+    pending: list[Embedded] = []  # embedded before the ranges are known
+
+    def write(e: Embedded) -> None:
+        nonlocal writer
+        if writer is None:
+            writer = dataset.Writer(job.out, dataset.schema(d, job.precision, job.text, meta), job.part_rows,
+                                    len(existing.parts), existing.rows)
+        c = e.chunk
+        writer.write(dataset.Batch(c.ids, c.sources, c.lines, c.texts, p.quantize(e.vectors, ranges),
+                                   e.n_tokens, e.truncated))
+        for n in sizes[: len(c.ids)]:
+            advance(n)
+        del sizes[: len(c.ids)]
+
+    def calibrated() -> None:
+        nonlocal ranges, meta
+        ranges = calibrate(np.concatenate([e.vectors for e in pending]))  # (2, d)
+        meta = {**meta, "ranges": ranges.tolist()}
+        for e in pending:
+            write(e)
+        pending.clear()
+
+    written = 0
+    try:
+        for e in embed(job.spec, chunks(rows, existing.rows, size, lambda r: sizes.append(r.size)),
+                       stats=stats, out=job.out, size=size, **job.engine_options):
+            written += len(e.chunk.ids)
+            if p.calibrated and ranges is None:
+                pending.append(e)
+                if sum(len(x.chunk.ids) for x in pending) >= CALIBRATION:
+                    calibrated()
+            else:
+                write(e)
+        if pending:
+            calibrated()
+    finally:
+        if writer is not None:
+            writer.close()  # the rows written so far stay, as a complete part
+    total = existing.rows + written
+    if total == 0:
+        raise UsageError("no text: the inputs are empty or blank")
+    dataset.finish(job.out, total, job.precision, d, meta["model"]["sha256"])
+    return Done(total, written, sorted(q.name for q in job.out.glob("part-*.parquet")), stats)

@@ -1,0 +1,141 @@
+"""The Ray engine (--engine ray): the rows through an actor pool of model replicas with Ray Data, on this machine
+or a running cluster (--address).
+
+    driver   rows -> DIR/.staging/chunk-NNNNN.parquet           (the inputs read and checked once, streaming)
+    Ray Data from_items(paths).map_batches(read, on this node)  each staged file read on the driver's node
+             .map_batches(Embedder, concurrency=--workers)      each actor loads the model once, anywhere
+             .iter_batches() -> driver                          streamed back in id order, with backpressure
+    driver   quantize, dataset.Writer                           the same parts as the local engine
+
+Only the driver touches DIR, so the cluster needs no shared filesystem. Each batch also reports the node that
+embedded it (rows per node, in the run's stats).
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from vectorize_cli.corpus.local import Chunk, Embedded, Spec, embed_texts
+from vectorize_cli.errors import VectorizeError
+
+WORKER_CPUS = 1  # Ray's CPU accounting for one worker; it runs its batches on all of its node's cores anyway
+
+
+def import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise VectorizeError("--engine ray needs Ray Data: pip install 'vectorize-cli[ray]'") from None
+    return ray
+
+
+class Embedder:
+    """One model replica (a Ray actor): loads the model once, then embeds batch after batch."""
+
+    spec: Spec  # set on a subclass per run (see embed()): no constructor arguments to keep in the object store
+
+    def __init__(self):
+        import ray
+
+        from vectorize_cli.model.bert import load
+
+        load(self.spec.model)
+        self.node = ray.get_runtime_context().get_node_id()
+
+    def __call__(self, batch: dict) -> dict:
+        texts = [str(t) for t in batch["text"]]
+        vectors, n_tokens, truncated = embed_texts(self.spec, texts)
+        return {**batch, "vector": vectors, "n_tokens": n_tokens, "truncated": truncated,
+                "node": np.full(len(texts), self.node)}
+
+
+def _read_staged(batch: dict):
+    """One staged file's rows (a Ray Data batch of one path)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(str(batch["path"][0]))
+
+
+def _stage(chunks: Iterator[Chunk], staging: Path) -> int:
+    """The rows as Parquet files the cluster reads; returns how many rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    staging.mkdir()
+    n = 0
+    for k, c in enumerate(chunks):
+        table = pa.table({"id": pa.array(c.ids, pa.int64()), "source": pa.array(c.sources, pa.string()),
+                          "line": pa.array(c.lines, pa.int64()), "text": pa.array(c.texts, pa.string())})
+        pq.write_table(table, staging / f"chunk-{k:05d}.parquet")
+        n += len(c.ids)
+    return n
+
+
+def _connect(ray, address: str | None) -> bool:
+    """Join the cluster at address, or start Ray on this machine alone; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    import logging
+    import warnings
+
+    from ray.util.annotations import RayDeprecationWarning
+
+    warnings.filterwarnings("ignore", module="ray")  # Ray's notes on its own API are not the user's business
+    warnings.filterwarnings("ignore", category=RayDeprecationWarning)
+    kwargs = {"log_to_driver": False, "logging_level": logging.ERROR}
+    try:
+        if address is not None:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(include_dashboard=False, **kwargs)  # this machine only
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise VectorizeError(f"cannot start or join Ray{f' at {address}' if address else ''}: {e}") from None
+    return True
+
+
+def embed(spec: Spec, chunks: Iterator[Chunk], stats: dict, out: Path, size: int, workers: int = 2,
+          gpus_per_worker: float = 0, address: str | None = None) -> Iterator[Embedded]:
+    """Each chunk embedded by the actor pool, in id order; stats["rows_per_node"] counts rows per node id."""
+    ray = import_ray()
+    from ray.data import DataContext
+
+    import logging
+
+    from vectorize_cli.corpus.dataset import STAGING, clear
+
+    staging = out / STAGING
+    started = _connect(ray, address)
+    try:
+        if _stage(chunks, staging) == 0:
+            return
+        ctx = DataContext.get_current()
+        ctx.execution_options.preserve_order = True  # ids leave in the order they came in
+        ctx.enable_progress_bars = False
+        ctx.print_on_execution_start = False
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        # the staged files are read on this node, by tasks that hold no CPU (read_parquet's file listing would
+        # hold one, which one-CPU nodes whose CPU a worker holds never free)
+        here = {"ray.io/node-id": ray.get_runtime_context().get_node_id()}
+        files = [{"path": str(p.resolve())} for p in sorted(staging.glob("chunk-*.parquet"))]
+        ds = ray.data.from_items(files, override_num_blocks=len(files))
+        ds = ds.map_batches(_read_staged, batch_size=1, num_cpus=0, label_selector=here)
+        replica = type("Embedder", (Embedder,), {"spec": spec})
+        ds = ds.map_batches(replica, batch_size=size, batch_format="numpy",
+                            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=WORKER_CPUS,
+                            num_gpus=gpus_per_worker or None,
+                            ray_remote_args_fn=lambda: {"scheduling_strategy": "SPREAD"})  # one per node first
+        per_node = stats.setdefault("rows_per_node", {})
+        for b in ds.iter_batches(batch_size=size, batch_format="numpy"):
+            for node, n in zip(*np.unique(b["node"], return_counts=True)):
+                per_node[str(node)] = per_node.get(str(node), 0) + int(n)
+            chunk = Chunk(b["id"].astype(np.int64), [str(s) for s in b["source"]], b["line"].astype(np.int64),
+                          [str(t) for t in b["text"]])
+            yield Embedded(chunk, np.asarray(b["vector"], dtype=np.float32), b["n_tokens"].astype(np.int32),
+                           b["truncated"].astype(bool))
+    finally:
+        clear(staging)
+        if started:
+            ray.shutdown()
