@@ -437,6 +437,12 @@ def bench(
         tell("note", f"plot written to {plot}")
 
 
+from vectorize_cli.commands.search import SEARCH_EPILOG, index, search  # noqa: E402
+
+app.command(epilog=SEARCH_EPILOG)(search)
+app.command()(index)
+
+
 def main() -> None:
     from vectorize_cli.sink import install_sigint_handler
 
