@@ -139,7 +139,4 @@ def search(ds: Dataset, index, queries: np.ndarray, k: int, rescore: int | None 
     else:
         x = stored.reshape(-1, ds.d).astype(np.float32)
     x = x.reshape(Q, keys.shape[1], ds.d)  # (Q, m, d)
-    q_unit = vectors.query_as(ds.precision, queries)  # (Q, d)
-    inv = vectors.inverse_norms(x.reshape(-1, ds.d)).reshape(Q, -1)  # (Q, m)
-    s = np.einsum("qd,qmd->qm", q_unit, x) * inv  # (Q, m)
-    return Top(s.astype(np.float32), ids).best(k)
+    return Top(vectors.score(vectors.query_as(ds.precision, queries), x), ids).best(k)

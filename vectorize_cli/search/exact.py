@@ -1,9 +1,14 @@
 """Exact k-nearest-neighbour search by cosine, streamed over a dataset's blocks on every core.
 
     per block (one row group, at most 8,192 rows):   x' = AS_FLOAT[precision](stored)      (B, d)
-                                                     S  = q'_unit x'ᵀ / |x'|                (Q, B)
-                                                     top = best(S, ids, m)                  (Q, m)
+                                                     S  = q'_unit x'ᵀ / |x'|  (float32 BLAS)  (Q, B)
+                                                     candidates: S >= m-th best S - 2 err   (Q, c)
+                                                     top = best(score(candidates), ids, m)  (Q, m)
     over the blocks:                                 top = merge(top, block's top)          (Q, m)
+
+BLAS's estimate is within err of the exact score (vectors.error_bound), so a row below the m-th best
+estimate by more than 2 err cannot be among the m best: only the candidates are scored exactly (float64),
+which makes a row's score the same wherever it sits, and ties between equal vectors fall to the id.
 
 m = k, or k * rescore for binary --rescore: the m best by Hamming distance, then each rescored against the
 float query (q . bits(x)) and the k best of those kept, as sentence-transformers' semantic_search_usearch
@@ -17,7 +22,7 @@ from vectorize_cli.errors import UsageError
 from vectorize_cli.parallel import core_map
 from vectorize_cli.search import vectors
 from vectorize_cli.search.dataset import Block, Dataset, read_block
-from vectorize_cli.search.topk import Top, best, merge
+from vectorize_cli.search.topk import Top, merge
 
 QUERY_CHUNK = 256  # queries scored at once against a block: S stays (256, 8192) float32 = 8 MiB
 
@@ -37,15 +42,23 @@ def score_block(ds: Dataset, q_unit: np.ndarray, stored: np.ndarray, ids: np.nda
                 keep_rows: bool) -> Top:
     """Queries (Q, d) against one block's stored rows (B, width) -> each query's m best of the block."""
     x = vectors.AS_FLOAT[ds.precision](stored, ds.ranges, ds.d)  # (B, d) float32
-    inv = vectors.inverse_norms(x)  # (B,)
+    margin = np.float32(2 * vectors.error_bound(ds.d))
     tops = []
     for start in range(0, len(q_unit), QUERY_CHUNK):
         q = q_unit[start : start + QUERY_CHUNK]  # (Qc, d)
-        s = (q @ x.T) * inv[None, :]  # (Qc, B)
-        block_ids = np.broadcast_to(ids, s.shape)
-        at = best(s, block_ids, m)  # (Qc, m)
-        rows = stored[at] if keep_rows else None  # (Qc, m, width)
-        tops.append(Top(np.take_along_axis(s, at, axis=1), np.take_along_axis(block_ids, at, axis=1), rows))
+        s = vectors.estimate(q, x)  # (Qc, B)
+        B = s.shape[1]
+        if B > m:
+            cut = np.partition(s, B - m, axis=1)[:, B - m : B - m + 1] - margin  # (Qc, 1)
+            c = int((s >= cut).sum(axis=1).max())  # candidates: the most any query has
+            at = np.argpartition(-s, c - 1, axis=1)[:, :c] if c < B else np.broadcast_to(np.arange(B), s.shape)
+        else:
+            at = np.broadcast_to(np.arange(B), s.shape)
+        for lo in range(0, len(q), max(1, 2**23 // (at.shape[1] * ds.d))):  # gathers of 64 MiB at most
+            a = at[lo : lo + max(1, 2**23 // (at.shape[1] * ds.d))]  # (Qs, c)
+            exact = vectors.score(q[lo : lo + len(a)], x[a])  # (Qs, c)
+            cand = Top(exact, ids[a], stored[a] if keep_rows else None)
+            tops.append(cand.best(m))
     return Top(np.concatenate([t.scores for t in tops]), np.concatenate([t.ids for t in tops]),
                None if not keep_rows else np.concatenate([t.rows for t in tops]))
 
