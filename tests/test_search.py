@@ -128,10 +128,10 @@ def test_binary_rescoring_equals_sentence_transformers(tmp_path, rng, fresh):
         warnings.simplefilter("ignore")
         from sentence_transformers.util.quantization import semantic_search_usearch
     g = rng if fresh else np.random.default_rng(3)
-    d, k, n = 384, 10, 4
+    d, k, n = 384, 5, 2  # a short candidate list: fewer Hamming ties at its end
     centers = unit_vectors(g, 50, d)
     x = clustered_vectors(g, 4000, d, centers)
-    q = clustered_vectors(g, 30, d, centers)
+    q = clustered_vectors(g, 100, d, centers)
     ds = open_dataset(write_dataset(tmp_path / "ds", x, "binary", group_rows=1000))
     top = exact.search(ds, q, k, rescore=n)
 
@@ -147,12 +147,13 @@ def test_binary_rescoring_equals_sentence_transformers(tmp_path, rng, fresh):
         s = bits[cand] @ q[i].astype(np.float64)
         mine = cand[np.lexsort((cand, -s))[:k]]
         np.testing.assert_array_equal(top.ids[i], mine)
-        np.testing.assert_allclose(top.scores[i], np.sort(s)[::-1][:k], atol=1e-6, rtol=0)
+        # q . bits is no cosine: about 7 here, so float32's own rounding is 5e-7 of it
+        np.testing.assert_allclose(top.scores[i], np.sort(s)[::-1][:k], atol=1e-6, rtol=1e-6)
         if h[i][order[n * k - 1]] != h[i][order[n * k]]:  # sentence-transformers' candidates are these too
             checked += 1
             assert [r["corpus_id"] for r in ref[i]] == top.ids[i].tolist()
-            np.testing.assert_allclose([r["score"] for r in ref[i]], top.scores[i], atol=1e-6, rtol=0)
-    assert checked >= 5, f"only {checked} queries had an unambiguous candidate set"
+            np.testing.assert_allclose([r["score"] for r in ref[i]], top.scores[i], atol=1e-6, rtol=1e-6)
+    assert checked >= 10, f"only {checked} queries had an unambiguous candidate set"
 
 
 def test_rescore_only_for_binary(tmp_path, rng):
