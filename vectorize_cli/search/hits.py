@@ -25,7 +25,7 @@ def results(ds: dataset.Dataset, queries: list[str], top: Top) -> list[Result]:
     fields = dataset.rows(ds, set(top.ids.ravel().tolist()))
     out = []
     for q, scores, ids in zip(queries, top.scores, top.ids):
-        hits = [{"id": int(i), "score": float(np.float32(s)), **fields.get(int(i), {})} for s, i in zip(scores, ids)]
+        hits = [{"id": int(i), "score": s, **fields.get(int(i), {})} for s, i in zip(scores, ids)]
         out.append(Result(q, hits))
     return out
 
