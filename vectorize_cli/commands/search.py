@@ -32,7 +32,9 @@ def search(
                                     help="Binary datasets: take N x k candidates by Hamming distance, rescore them "
                                          "against the float query, keep k.")
     ] = None,
-    ann: Annotated[bool, typer.Option("--ann", help="Search the HNSW index (`vectorize index DIR`), not exactly.")] = False,
+    ann: Annotated[
+        bool, typer.Option("--ann", help="Search the HNSW index (`vectorize index DIR`), not exactly.")
+    ] = False,
     ef: Annotated[int, typer.Option("--ef", min=1, max=1_000_000,
                                     help="--ann: candidates the graph search keeps (more: better recall, slower).")
                   ] = 256,
@@ -56,9 +58,9 @@ def search(
     source = inputs.from_cli(queries or [], file, False)
     ds = open_dataset(index)
     texts = query.check_queries(list(source.sentences()))
+    n = exact.check_rescore(ds.precision, rescore)
     if ann:
-        hnsw.check_ef(ef, k * exact.check_rescore(ds.precision, rescore))
-    exact.check_rescore(ds.precision, rescore)
+        hnsw.check_ef(ef, k * n)
     graph = hnsw.load(ds, ef) if ann else None  # a missing or stale index is refused before any work
     vectors = query.embed(ds, texts, model, batch_size)
     if graph is not None:

@@ -28,7 +28,7 @@ QUERY_CHUNK = 256  # queries scored at once against a block: S stays (256, 8192)
 
 
 def check_rescore(precision: str, rescore: int | None) -> int:
-    """--rescore N: binary precisions only (default 1: the Hamming ranking itself); 1 <= N."""
+    """--rescore N -> the candidates per hit: N for binary precisions only (1 <= N), 1 without --rescore."""
     if rescore is None:
         return 1
     if precision not in vectors.BINARY:

@@ -7,7 +7,6 @@
 
 from dataclasses import dataclass
 
-import numpy as np
 
 from vectorize_cli.render import new_table, printable, titled
 from vectorize_cli.search import dataset
