@@ -218,3 +218,25 @@ def test_datasets_refused(tmp_path, rng, damage, message):
         (path / "_SUCCESS").write_text(json.dumps({**s, "rows": 11}))
     with pytest.raises(VectorizeError, match=message):
         open_dataset(path)
+
+
+@pytest.mark.parametrize("module, call, extra", [
+    ("pyarrow.parquet", lambda p: open_dataset(p), "vectorize-cli[search]"),
+    ("usearch.index", lambda p: __import__("vectorize_cli.search.ann", fromlist=["x"]).import_usearch(),
+     "vectorize-cli[search]"),
+])
+def test_a_missing_extra_says_what_to_install(tmp_path, monkeypatch, module, call, extra):
+    monkeypatch.setitem(__import__("sys").modules, module, None)  # `import module` raises ImportError
+    with pytest.raises(VectorizeError, match=extra.replace("[", r"\[").replace("]", r"\]")):
+        call(tmp_path)
+
+
+def test_the_cli_starts_without_pyarrow_or_usearch():
+    import subprocess
+    import sys
+
+    code = ("import sys, vectorize_cli.cli\n"
+            "bad = [m for m in ('pyarrow', 'usearch', 'vectorize_cli.search.dataset') if m in sys.modules]\n"
+            "assert not bad, bad")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
