@@ -47,10 +47,11 @@ def score_block(ds: Dataset, q_unit: np.ndarray, stored: np.ndarray, ids: np.nda
     for start in range(0, len(q_unit), QUERY_CHUNK):
         q = q_unit[start : start + QUERY_CHUNK]  # (Qc, d)
         s = vectors.estimate(q, x)  # (Qc, B)
+        np.nan_to_num(s, copy=False, nan=-np.inf)  # a row of NaN (a broken vector) ranks last, never first
         B = s.shape[1]
         if B > m:
             cut = np.partition(s, B - m, axis=1)[:, B - m : B - m + 1] - margin  # (Qc, 1)
-            c = int((s >= cut).sum(axis=1).max())  # candidates: the most any query has
+            c = max(m, int((s >= cut).sum(axis=1).max()))  # candidates: the most any query has
             at = np.argpartition(-s, c - 1, axis=1)[:, :c] if c < B else np.broadcast_to(np.arange(B), s.shape)
         else:
             at = np.broadcast_to(np.arange(B), s.shape)
