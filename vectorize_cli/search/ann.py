@@ -74,9 +74,10 @@ def build(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: int = EX
         os.replace(tmp, path)
         os.replace(tmp_info, info)
     except OSError as e:
+        raise VectorizeError(f"cannot write the index in {ds.path}: {e.strerror or e}") from None
+    finally:  # an error or Ctrl-C leaves no temporary file behind (and the previous index, if any, whole)
         for p in (tmp, tmp_info):
             p.unlink(missing_ok=True)
-        raise VectorizeError(f"cannot write the index in {ds.path}: {e.strerror or e}") from None
     return path
 
 
