@@ -19,10 +19,22 @@ def quantize(x: np.ndarray, precision: str, ranges: np.ndarray | None = None) ->
     """sentence-transformers' quantize_embeddings (the reference)."""
     if precision == "float32":
         return x.astype(np.float32)
+    return st_quantization().quantize_embeddings(x, precision=precision, ranges=ranges)
+
+
+def st_quantization():
+    """sentence-transformers' quantization module: sentence_transformers.util.quantization since 5.x,
+    sentence_transformers.quantization before (now a deprecated alias)."""
+    import pytest
+
+    pytest.importorskip("sentence_transformers", reason="the reference: pip install 'vectorize-cli[test]'")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from sentence_transformers.quantization import quantize_embeddings
-    return quantize_embeddings(x, precision=precision, ranges=ranges)
+        try:
+            from sentence_transformers.util import quantization
+        except ImportError:
+            from sentence_transformers import quantization
+    return quantization
 
 
 def minilm_meta() -> dict:

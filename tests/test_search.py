@@ -3,14 +3,13 @@ order, scores to 1e-6, ties broken by id), binary rescoring against sentence-tra
 semantic_search_usearch, the HNSW path's recall, and the datasets it refuses."""
 
 import json
-import warnings
 
 import numpy as np
 import pytest
 
 pytest.importorskip("pyarrow", reason="pip install 'vectorize-cli[search]'")
 
-from corpus_fixtures import clustered_vectors, quantize, unit_vectors, write_dataset  # noqa: E402
+from corpus_fixtures import clustered_vectors, quantize, st_quantization, unit_vectors, write_dataset  # noqa: E402
 from vectorize_cli.errors import UsageError, VectorizeError  # noqa: E402
 from vectorize_cli.search import exact  # noqa: E402
 from vectorize_cli.search.dataset import open_dataset  # noqa: E402
@@ -25,10 +24,10 @@ def reference_floats(stored: np.ndarray, precision: str, ranges: np.ndarray | No
     if precision == "float32":
         return stored.astype(np.float64)
     if precision in ("int8", "uint8"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from sentence_transformers.util.quantization import _dequantize_embeddings
-        return _dequantize_embeddings(stored, precision, ranges).astype(np.float64)
+        dequantize = getattr(st_quantization(), "_dequantize_embeddings", None)
+        if dequantize is None:
+            pytest.skip("this sentence-transformers has no _dequantize_embeddings (added with int8 rescoring)")
+        return dequantize(stored, precision, ranges).astype(np.float64)
     raw = stored.astype(np.int16) + 128 if precision == "binary" else stored.astype(np.int16)
     bits = np.unpackbits(raw.astype(np.uint8), axis=1)[:, :d]
     return bits * 2.0 - 1.0
@@ -124,9 +123,7 @@ def test_binary_rescoring_equals_sentence_transformers(tmp_path, rng, fresh):
     unambiguous (no Hamming tie at the N*k-th candidate, which it breaks its own way). Every query is
     checked against a float64 brute force with ties broken by id."""
     usearch = pytest.importorskip("usearch", reason="pip install 'vectorize-cli[search]'")  # noqa: F841
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from sentence_transformers.util.quantization import semantic_search_usearch
+    semantic_search_usearch = st_quantization().semantic_search_usearch
     g = rng if fresh else np.random.default_rng(3)
     d, k, n = 384, 5, 2  # a short candidate list: fewer Hamming ties at its end
     centers = unit_vectors(g, 50, d)
