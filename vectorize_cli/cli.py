@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from vectorize_cli import __version__
-from vectorize_cli.commands import bench, embed, info, run, similarity
+from vectorize_cli.commands import bench, embed, info, run, search, similarity
 from vectorize_cli.errors import VectorizeError, tell
 
 EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 70, 130, 141
@@ -122,6 +122,8 @@ app.command()(info.example)
 app.command()(info.variants)
 app.command(epilog=bench.EPILOG)(bench.bench)
 app.command(epilog=embed.EPILOG)(embed.embed)
+app.command(epilog=search.EPILOG)(search.search)
+app.command()(search.index)
 
 
 def run_app() -> None:

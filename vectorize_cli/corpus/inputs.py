@@ -207,10 +207,10 @@ def rows(found: list[Input], column: str | None) -> Iterator[Row]:
         yield from READERS[inp.kind](inp, column)
 
 
-def import_pyarrow():
+def import_pyarrow(command: str = "embed", extra: str = "corpus"):
     """pyarrow.parquet, or the error naming the extra to install."""
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise VectorizeError("vectorize embed needs pyarrow: pip install 'vectorize-cli[corpus]'") from None
+        raise VectorizeError(f"vectorize {command} needs pyarrow: pip install 'vectorize-cli[{extra}]'") from None
     return pq

@@ -10,10 +10,8 @@ int8 / uint8 ranges come from --ranges FILE, or from the first CALIBRATION rows'
 corpus: then exactly quantize_embeddings' own default), and are kept in the metadata, which a resumed run reuses.
 """
 
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
@@ -70,15 +68,6 @@ class Done:
     already: bool = False  # --resume found the dataset complete
 
 
-@lru_cache(maxsize=4)
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def chunk_rows(part_rows: int) -> int:
     """Rows embedded at a time: a row group, or a whole part when parts are smaller."""
     if part_rows > dataset.ROW_GROUP and part_rows % dataset.ROW_GROUP:
@@ -89,7 +78,7 @@ def chunk_rows(part_rows: int) -> int:
 def metadata(job: Job, model, ranges: np.ndarray | None) -> dict:
     f = model.folder
     return {"format": dataset.FORMAT, "tool_version": __version__,
-            "model": {"name": f.name, "source": job.spec.model, "sha256": sha256(f.path / "model.safetensors"),
+            "model": {"name": f.name, "source": job.spec.model, "sha256": model.sha256,
                       "d": f.config.d_model, "pool": f.pool, "normalize": f.normalize, "max_length": f.max_length},
             "attention": job.spec.variant, "precision": job.precision,
             "ranges": None if ranges is None else ranges.tolist(),

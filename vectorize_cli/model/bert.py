@@ -12,8 +12,9 @@ Written once for numpy and torch (the one Backend moves arrays, attention/dispat
 attention function). The dense layers run on (B*T, d) matrices: one matrix product per weight per batch.
 """
 
+import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -33,6 +34,15 @@ class Model:
 
     def __post_init__(self):
         self._on: dict[Backend, dict] = {}
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hex sha256 of model.safetensors: which weights these are (datasets record it; search checks it)."""
+        h = hashlib.sha256()
+        with open(self.folder.path / "model.safetensors", "rb") as f:
+            for piece in iter(lambda: f.read(1 << 20), b""):
+                h.update(piece)
+        return h.hexdigest()
 
     @property
     def nbytes(self) -> int:

@@ -1,0 +1,103 @@
+"""`vectorize search` and `vectorize index`: the Typer commands over vectorize_cli/search/.
+
+They only adapt options; the work is in the library (dataset, exact, ann, query, hits). Heavy imports
+(pyarrow, usearch, the model) happen inside the commands, never when the CLI starts.
+"""
+
+import enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vectorize_cli.errors import UsageError
+
+SearchFormat = enum.Enum("SearchFormat", [(n, n) for n in ("table", "json", "jsonl")], type=str)
+
+IndexOpt = Annotated[Path, typer.Option("--index", "-i", help="The dataset directory `vectorize embed` wrote.",
+                                        show_default=False)]
+
+
+def search(
+    queries: Annotated[
+        Optional[list[str]], typer.Argument(help="Queries; `-` reads stdin, one per line.", show_default=False)
+    ] = None,
+    index: IndexOpt = None,
+    file: Annotated[
+        Optional[Path], typer.Option("--file", "-f", help="Read queries from FILE, one per line.", show_default=False)
+    ] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=100_000, help="Hits per query.")] = 10,
+    rescore: Annotated[
+        Optional[int], typer.Option("--rescore", min=1, max=10_000, show_default=False,
+                                    help="Binary datasets: take N x k candidates by Hamming distance, rescore them "
+                                         "against the float query, keep k.")
+    ] = None,
+    ann: Annotated[
+        bool, typer.Option("--ann", help="Search the HNSW index (`vectorize index DIR`), not exactly.")
+    ] = False,
+    ef: Annotated[int, typer.Option("--ef", min=1, max=1_000_000,
+                                    help="--ann: candidates the graph search keeps (more: better recall, slower).")
+                  ] = 256,
+    model: Annotated[
+        Optional[str], typer.Option("--model", "-m", show_default=False,
+                                    help="The query model, if not the one the dataset names (same weights only).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Queries embedded per batch.")] = 32,
+    output_format: Annotated[
+        SearchFormat, typer.Option("--format", "-F", help="table, json, or jsonl (one line per query).")
+    ] = SearchFormat("table"),
+) -> None:
+    """The k nearest rows of an embedded corpus to each query, by cosine: exact by default."""
+    from vectorize_cli import inputs, sink
+    from vectorize_cli.output import WRITERS, Output
+    from vectorize_cli.search import ann as hnsw, exact, hits, query
+    from vectorize_cli.search.dataset import open_dataset
+
+    if index is None:
+        raise UsageError("give --index DIR, a dataset `vectorize embed` wrote")
+    source = inputs.from_cli(queries or [], file, False)
+    ds = open_dataset(index)
+    texts = query.check_queries(list(source.sentences()))
+    n = exact.check_rescore(ds.precision, rescore)
+    if ann:
+        hnsw.check_ef(ef, k * n)
+    graph = hnsw.load(ds, ef) if ann else None  # a missing or stale index is refused before any work
+    vectors = query.embed(ds, texts, model, batch_size)
+    if graph is not None:
+        top = hnsw.search(ds, graph, vectors, k, rescore)
+    else:
+        top = exact.search(ds, vectors, k, rescore)
+    what = ("HNSW" if ann else "exact") + f", {ds.precision}" + (f", rescored {rescore} x k" if rescore else "")
+    out = Output(source.single, hits.record, lambda renderer, r: hits.table(renderer, r, what), 4)
+    WRITERS[output_format.value](hits.results(ds, texts, top), out, sink.stdout())
+
+
+def index(
+    directory: Annotated[Path, typer.Argument(help="The dataset directory `vectorize embed` wrote.",
+                                              show_default=False)],
+    connectivity: Annotated[int, typer.Option("--connectivity", min=2, max=256, help="HNSW M: edges per node.")] = 16,
+    expansion_add: Annotated[
+        int, typer.Option("--expansion-add", min=1, max=100_000, help="HNSW efConstruction: candidates per insert.")
+    ] = 128,
+) -> None:
+    """Build the HNSW index of a dataset (DIR/index.usearch) for `vectorize search --ann`."""
+    import time
+
+    from vectorize_cli.errors import tell
+    from vectorize_cli.search import ann as hnsw
+    from vectorize_cli.search.dataset import open_dataset
+
+    ds = open_dataset(directory)
+    t0 = time.perf_counter()
+    path = hnsw.build(ds, connectivity, expansion_add)
+    tell("note", f"{path}: {ds.rows} vectors ({ds.precision}, d={ds.d}) in {time.perf_counter() - t0:.1f} s")
+
+
+EPILOG = """
+\b
+Examples:
+  vectorize search "how do I reset my password" --index corpus/ -k 5
+  vectorize search - --index corpus/ --format jsonl < questions.txt
+  vectorize search "cheap flights" -i corpus-binary/ --rescore 4     # Hamming, then float rescoring
+  vectorize index corpus/ && vectorize search "cheap flights" -i corpus/ --ann
+"""

@@ -1,0 +1,143 @@
+"""Approximate search: an HNSW graph (Malkov & Yashunin 2016, arXiv:1603.09320) over a dataset, by usearch.
+
+    vectorize index DIR      DIR/index.usearch   the graph and its vectors
+                             DIR/index.json      what it was built from: sha256 of DIR/_SUCCESS, precision, d, ...
+    search --ann             the m nearest by the graph (m = k, or k * rescore for binary), then each scored
+                             exactly as exact.py scores it, best first, ties broken by id
+
+float32 / int8 / uint8 datasets: a cosine graph over x' (the dequantized vectors of vectors.py), f32.
+binary / ubinary: a Hamming graph over the packed bits (usearch's b1), as sentence-transformers'
+semantic_search_usearch builds one. An index whose dataset has changed since (another _SUCCESS) is refused.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vectorize_cli.errors import UsageError, VectorizeError
+from vectorize_cli.search import vectors
+from vectorize_cli.search.dataset import Dataset, read_block
+from vectorize_cli.search.exact import check_rescore, rescored
+from vectorize_cli.search.topk import Top
+
+INDEX, INFO = "index.usearch", "index.json"
+INDEX_FORMAT = 1
+CONNECTIVITY = 16  # M: graph edges per node (usearch's default)
+EXPANSION_ADD = 128  # efConstruction: candidates kept while inserting (usearch's default)
+EXPANSION_SEARCH = 256  # ef: candidates kept while searching; recall rises with it (benchmarks/README.md)
+
+
+def import_usearch():
+    try:
+        from usearch.index import Index
+    except ImportError:
+        raise VectorizeError("the HNSW index needs usearch: pip install 'vectorize-cli[search]'") from None
+    return Index
+
+
+def _graph_vectors(ds: Dataset, stored: np.ndarray) -> np.ndarray:
+    """A block's rows as the graph holds them: packed bits (binary), else x' float32 (B, d)."""
+    if ds.precision in vectors.BINARY:
+        raw = stored.view(np.uint8)
+        return raw ^ np.uint8(0x80) if ds.precision == "binary" else raw
+    return vectors.AS_FLOAT[ds.precision](stored, ds.ranges, ds.d)
+
+
+def _new_index(ds: Dataset, connectivity: int, expansion_add: int, expansion_search: int):
+    Index = import_usearch()
+    binary = ds.precision in vectors.BINARY
+    width = (ds.d + 7) // 8
+    return Index(ndim=width * 8 if binary else ds.d, metric="hamming" if binary else "cos",
+                 dtype="b1" if binary else "f32", connectivity=connectivity, expansion_add=expansion_add,
+                 expansion_search=expansion_search)
+
+
+def build(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: int = EXPANSION_ADD,
+          progress=lambda n: None) -> Path:
+    """Write DIR/index.usearch and DIR/index.json (each to a temporary name, then renamed)."""
+    index = _new_index(ds, connectivity, expansion_add, EXPANSION_SEARCH)
+    for block in ds.blocks:  # usearch inserts on every core; one block in memory at a time besides the graph
+        cols = read_block(block, ["id", "vector"])
+        index.add(cols["id"].astype(np.uint64), _graph_vectors(ds, cols["vector"]), threads=0)
+        progress(block.rows)
+    path, info = ds.path / INDEX, ds.path / INFO
+    tmp, tmp_info = ds.path / f".{INDEX}.tmp", ds.path / f".{INFO}.tmp"
+    try:
+        index.save(str(tmp))
+        tmp_info.write_text(json.dumps({
+            "format": INDEX_FORMAT, "dataset_success_sha256": ds.success_sha256, "rows": ds.rows,
+            "precision": ds.precision, "d": ds.d, "metric": "hamming" if ds.precision in vectors.BINARY else "cos",
+            "connectivity": connectivity, "expansion_add": expansion_add, "usearch": _version(),
+        }, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        os.replace(tmp_info, info)
+    except OSError as e:
+        raise VectorizeError(f"cannot write the index in {ds.path}: {e.strerror or e}") from None
+    finally:  # an error or Ctrl-C leaves no temporary file behind (and the previous index, if any, whole)
+        for p in (tmp, tmp_info):
+            p.unlink(missing_ok=True)
+    return path
+
+
+def _version() -> str:
+    import usearch
+
+    return usearch.__version__
+
+
+def load(ds: Dataset, expansion_search: int):
+    """The dataset's index, checked to be built from this very dataset."""
+    path, info_path = ds.path / INDEX, ds.path / INFO
+    if not path.is_file() or not info_path.is_file():
+        raise VectorizeError(f"{ds.path}: no HNSW index; build it with `vectorize index {ds.path}`")
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise VectorizeError(f"{info_path}: not valid JSON ({e})") from None
+    if info.get("dataset_success_sha256") != ds.success_sha256 or info.get("rows") != ds.rows:
+        raise VectorizeError(f"{path} is stale: it was built from another version of the dataset; "
+                             f"rebuild it with `vectorize index {ds.path}`")
+    Index = import_usearch()
+    index = Index.restore(str(path), view=True)
+    if index is None or len(index) != ds.rows:
+        raise VectorizeError(f"{path}: unreadable or not {ds.rows} vectors; rebuild it with `vectorize index`")
+    index.expansion_search = expansion_search
+    return index
+
+
+def check_ef(expansion_search: int, m: int) -> None:
+    """The graph search keeps at least the m candidates asked for."""
+    if expansion_search < m:
+        raise UsageError(f"--ef {expansion_search} is below the {m} candidates asked for; give --ef {m} or more")
+
+
+def search(ds: Dataset, index, queries: np.ndarray, k: int, rescore: int | None = None) -> Top:
+    """Queries (Q, d) -> the k best of the graph's candidates (index from load()), scored exactly (Top (Q, k'))."""
+    m = k * check_rescore(ds.precision, rescore)
+    check_ef(index.expansion_search, m)
+    Q = len(queries)
+    if ds.precision in vectors.BINARY:
+        q = np.packbits(np.asarray(queries) > 0, axis=-1)  # (Q, width) the queries' bits, as the graph's
+    else:
+        q = vectors.query_as(ds.precision, queries)
+    matches = index.search(q, count=m, threads=0)
+    keys = np.asarray(matches.keys).reshape(Q, -1)[:, :m]  # (Q, m)
+    counts = np.asarray(getattr(matches, "counts", [keys.shape[1]] * Q)).reshape(Q)
+    if counts.min() < keys.shape[1]:  # fewer rows than asked: keep the columns every query filled
+        keys = keys[:, : counts.min()]
+    ids = keys.astype(np.int64)
+    stored = np.asarray(index.get(keys.reshape(-1))).reshape(Q, keys.shape[1], -1)  # (Q, m, width)
+    if ds.precision in vectors.BINARY:
+        packed = stored.astype(np.uint8)
+        if ds.precision == "binary":
+            packed = packed ^ np.uint8(0x80)  # back to the dataset's stored bytes
+        if rescore is not None:
+            return rescored(ds, queries, Top(np.zeros(ids.shape, np.float32), ids, packed.view(np.int8)
+                                             if ds.precision == "binary" else packed), k)
+        x = vectors.AS_FLOAT[ds.precision](packed.reshape(-1, packed.shape[-1]), None, ds.d)
+    else:
+        x = stored.reshape(-1, ds.d).astype(np.float32)
+    x = x.reshape(Q, keys.shape[1], ds.d)  # (Q, m, d)
+    return Top(vectors.score(vectors.query_as(ds.precision, queries), x), ids).best(k)

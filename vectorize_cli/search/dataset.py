@@ -1,0 +1,174 @@
+"""An embedded-corpus dataset, read for search: checked complete, its metadata, its rows block by block.
+
+    DIR/_SUCCESS                          JSON {format, rows, parts, precision, d, model_sha256}, written last
+    DIR/part-00000.parquet, ...           rows in `id` order; row groups of at most 8,192 rows (the blocks)
+    schema metadata `vectorize`           JSON {format, model {name, source, sha256, d, ...}, precision, ranges, ...}
+
+A block is one row group: reading it holds one block's columns in memory, whatever the corpus's size.
+A missing or partial dataset, or parts that disagree with _SUCCESS, is a VectorizeError naming the file.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vectorize_cli.errors import VectorizeError
+
+from vectorize_cli.corpus.inputs import import_pyarrow
+from vectorize_cli.corpus.dataset import FORMAT, META_KEY, SUCCESS  # the format vectorize embed writes
+PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """One row group of one part."""
+
+    part: Path
+    group: int  # row group number in the part
+    rows: int
+
+
+@dataclass(frozen=True)
+class Dataset:
+    path: Path
+    success: dict  # _SUCCESS's JSON
+    success_sha256: str  # of _SUCCESS's bytes: what an ANN index records of the dataset it was built from
+    meta: dict  # the parts' `vectorize` metadata
+    blocks: list[RowGroup]
+    columns: tuple[str, ...]
+
+    @property
+    def precision(self) -> str:
+        return self.meta["precision"]
+
+    @property
+    def d(self) -> int:
+        return int(self.meta["model"]["d"])
+
+    @property
+    def rows(self) -> int:
+        return int(self.success["rows"])
+
+    @property
+    def ranges(self) -> np.ndarray | None:
+        """(2, d) float32 mins and maxs of int8 / uint8 calibration, else None."""
+        r = self.meta.get("ranges")
+        return None if r is None else np.asarray(r, dtype=np.float32)
+
+
+def _json(raw: bytes, what: str) -> dict:
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise VectorizeError(f"{what}: not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise VectorizeError(f"{what}: not a JSON object")
+    return value
+
+
+def open_dataset(path: Path) -> Dataset:
+    """Check DIR is a complete dataset whose parts agree with _SUCCESS; list its blocks (reads metadata only)."""
+    pq = import_pyarrow("search", "search")
+    if not path.is_dir():
+        raise VectorizeError(f"--index {path}: no such directory (make one with `vectorize embed`)")
+    marker = path / SUCCESS
+    if not marker.is_file():
+        if any(path.glob("part-*.parquet")):
+            raise VectorizeError(f"--index {path}: the dataset is partial (no {SUCCESS}); "
+                                 "finish it with `vectorize embed --resume`")
+        raise VectorizeError(f"--index {path}: not a vectorize dataset (no {SUCCESS})")
+    raw = marker.read_bytes()
+    success = _json(raw, str(marker))
+    if success.get("format") != FORMAT:
+        raise VectorizeError(f"{marker}: dataset format {success.get('format')!r}; this version reads {FORMAT}")
+    meta, blocks, columns, rows = None, [], (), 0
+    for name in success.get("parts", []):
+        part = path / name
+        try:
+            f = pq.ParquetFile(part)
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            raise VectorizeError(f"cannot read {part}: {e}") from None
+        m = _json((f.schema_arrow.metadata or {}).get(META_KEY, b"null"), f"{part}: metadata `vectorize`")
+        if meta is not None and m != meta:
+            raise VectorizeError(f"{part}: its metadata differs from {success['parts'][0]}'s")
+        meta, columns = m, tuple(f.schema_arrow.names)
+        blocks += [RowGroup(part, g, f.metadata.row_group(g).num_rows) for g in range(f.num_row_groups)]
+        rows += f.metadata.num_rows
+    if meta is None:
+        raise VectorizeError(f"{marker}: lists no parts")
+    ds = Dataset(path, success, hashlib.sha256(raw).hexdigest(), meta, blocks, columns)
+    if ds.precision not in PRECISIONS:
+        raise VectorizeError(f"{path}: unknown precision {ds.precision!r}")
+    agree = {"rows": rows, "precision": ds.precision, "d": ds.d, "model_sha256": meta["model"].get("sha256")}
+    for key, value in agree.items():
+        if success.get(key) != value:
+            raise VectorizeError(f"{marker}: {key} is {success.get(key)!r}, the parts say {value!r}")
+    if "id" not in columns or "vector" not in columns:
+        raise VectorizeError(f"{path}: the parts have no `id` or `vector` column")
+    return ds
+
+
+def _numpy(arr, block: RowGroup) -> np.ndarray:
+    """A primitive Arrow array as numpy, sharing its memory (pyarrow's to_numpy imports pandas: 1 s or more)."""
+    import pyarrow as pa
+
+    dtype = {pa.float32(): np.float32, pa.int8(): np.int8, pa.uint8(): np.uint8, pa.int64(): np.int64}.get(arr.type)
+    if dtype is None or arr.null_count:
+        raise VectorizeError(f"{block.part}: a column of {arr.type}{' with nulls' if arr.null_count else ''}, "
+                             "not the dataset format's")
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * np.dtype(dtype).itemsize)
+
+
+def read_block(block: RowGroup, columns: list[str]) -> dict[str, np.ndarray | list]:
+    """One block's columns: id (B,) int64, vector (B, width) as stored; source, text as lists, line (B,)."""
+    pq = import_pyarrow("search", "search")
+    try:
+        t = pq.ParquetFile(block.part).read_row_group(block.group, columns=columns)
+    except (OSError, ValueError) as e:
+        raise VectorizeError(f"cannot read {block.part} (row group {block.group}): {e}") from None
+    out: dict = {}
+    for name in columns:
+        col = t.column(name).combine_chunks()
+        if name == "vector":
+            flat = col.values.slice(col.offset * col.type.list_size, len(col) * col.type.list_size)
+            out[name] = _numpy(flat, block).reshape(len(col), col.type.list_size)  # (B, width)
+        elif name in ("id", "line"):
+            out[name] = _numpy(col, block)
+        else:
+            out[name] = col.to_pylist()
+    return out
+
+
+def _id_range(block: RowGroup) -> tuple[int, int]:
+    """(min id, max id) of a block: the row group's statistics, or its id column when it has none."""
+    pq = import_pyarrow("search", "search")
+    meta = pq.ParquetFile(block.part).metadata.row_group(block.group)
+    for c in range(meta.num_columns):
+        col = meta.column(c)
+        if col.path_in_schema == "id" and col.statistics is not None and col.statistics.has_min_max:
+            return int(col.statistics.min), int(col.statistics.max)
+    ids = read_block(block, ["id"])["id"]
+    return (int(ids.min()), int(ids.max())) if len(ids) else (0, -1)
+
+
+def rows(ds: Dataset, ids: set[int]) -> dict[int, dict]:
+    """The stored fields of the rows with these ids: {id: {source, line, text (when stored)}}.
+    Reads only the blocks that hold them, without their vectors."""
+    columns = ["id"] + [c for c in ("source", "line", "text") if c in ds.columns]
+    found: dict[int, dict] = {}
+    for block in ds.blocks:
+        lo, hi = _id_range(block)
+        wanted = {i for i in ids if lo <= i <= hi and i not in found}
+        if not wanted:
+            continue
+        cols = read_block(block, columns)
+        for r, i in enumerate(cols["id"].tolist()):
+            if i in wanted:
+                found[i] = {c: (cols[c][r].item() if isinstance(cols[c], np.ndarray) else cols[c][r])
+                            for c in columns[1:]}
+        if len(found) == len(ids):
+            break
+    return found
