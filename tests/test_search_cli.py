@@ -21,7 +21,7 @@ QUERIES = ["Where do I go to play games?", "I love the taste of green tea."]
 @pytest.fixture(scope="module")
 def corpus(minilm, tmp_path_factory):
     """The first 600 lines of sentences-10k.txt with their MiniLM vectors, as `vectorize embed` stores them."""
-    from vectorize_cli.model.pipeline import encode
+    from vectorize_cli.pipelines.bert import encode
 
     texts = (SAMPLES / "sentences-10k.txt").read_text(encoding="utf-8").splitlines()[:600]
     vectors, _ = encode(minilm, texts)
