@@ -40,7 +40,7 @@ def st_quantization():
 def minilm_meta() -> dict:
     from vectorize_cli.model import files
 
-    path, name = files.resolve("minilm")
+    path, name = files.locate("minilm")
     sha = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
     return {"name": name, "source": "minilm", "sha256": sha, "d": 384, "pool": "mean", "normalize": True,
             "max_length": 256}
