@@ -71,6 +71,14 @@ KEY_TILE = 4  # keys per tile, in query tiles: a wider key tile means fewer onli
 TILE_ELEMENTS = 1 << 18  # scores per task (1 MiB of float32): heads are grouped until a task's tile is this big
 
 
+def flash_tiles(H: int, T_q: int, T_k: int, block_size: int) -> tuple[int, int, int]:
+    """(heads per task, queries per tile, keys per tile) of flash_attention: a task's scores
+    g x min(Bq, T_q) x min(Bk, T_k) are at most TILE_ELEMENTS, or one head's tile where that is bigger."""
+    Bq, Bk = block_size, KEY_TILE * block_size
+    g = max(1, min(H, TILE_ELEMENTS // (min(Bq, T_q) * min(Bk, T_k))))
+    return g, Bq, Bk
+
+
 def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_mask=None):
     """The same function as explicit_attention, computed tile by tile with an online softmax
     (Dao et al. 2022, FlashAttention, Algorithm 1), so no (T, T) matrix is ever held:
@@ -91,8 +99,7 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
     xp = namespace(q)
     H, T, hs = q.shape
     y = xp.empty_like(q)  # (H, T, hs)
-    Bq, Bk = block_size, KEY_TILE * block_size
-    g = max(1, TILE_ELEMENTS // (min(Bq, T) * min(Bk, k.shape[1])))  # heads per task
+    g, Bq, Bk = flash_tiles(H, T, k.shape[1], block_size)
     q = q * (1.0 / math.sqrt(hs))  # the scale folded into q once
     if key_mask is not None:
         key_mask = xp.broadcast_to(key_mask, (H, 1, k.shape[1]))  # one row per head, as the tasks take them
