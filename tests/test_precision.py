@@ -1,10 +1,12 @@
 """Half precision on the CPU: a warning where the CPU has no instructions for it (issue 15), read off
 /proc/cpuinfo independently here; nothing where it has them or on float32."""
 
-import pytest
+import os
 
+import pytest
 from test_cli import invoke
 from test_one_shape import SENTENCE
+
 from vectorize_cli import backend
 from vectorize_cli.backend import Backend, slow_precision
 
@@ -14,7 +16,7 @@ def flags() -> set[str]:
         return set(next(line for line in f if line.startswith("flags")).split(":", 1)[1].split())
 
 
-needs_linux = pytest.mark.skipif(not __import__("os").path.exists("/proc/cpuinfo"), reason="no /proc/cpuinfo")
+needs_linux = pytest.mark.skipif(not os.path.exists("/proc/cpuinfo"), reason="no /proc/cpuinfo")
 
 
 @needs_linux
