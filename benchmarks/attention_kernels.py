@@ -3,7 +3,7 @@
 Kernels (8 heads, head size 64 unless changed), each run in a fresh subprocess so that its peak
 memory is its own:
   numpy-flash     vectorize's tiled online softmax on numpy (kernels.flash_attention)
-  torch-flash     vectorize's torch path: FusedFlash, torch's fused kernel under sdpa_kernel(FLASH)
+  torch-flash     vectorize's torch path: attention/sdpa.py fused_attention(strict=True), torch's fused kernel
   sdpa-direct     F.scaled_dot_product_attention called directly, flash backend (the baseline for our overhead)
   numpy-explicit  softmax(Q Kᵀ/√hs) V with the H x T x T weights materialised (kernels.explicit_attention)
 
@@ -40,10 +40,10 @@ q, k, v = (rng.standard_normal((H, T, hs)).astype(np.float32) for _ in range(3))
 if kernel.startswith(("torch", "sdpa")):
     import torch
     from torch.nn.attention import SDPBackend, sdpa_kernel
-    from vectorize_cli.attention.backends import FusedFlash
+    from vectorize_cli.attention.sdpa import fused_attention
     q, k, v = (torch.from_numpy(a).to(device=device, dtype=getattr(torch, dtype)) for a in (q, k, v))
     if kernel == "torch-flash":
-        run = lambda: FusedFlash(strict=True)(q, k, v, causal)
+        run = lambda: fused_attention(q, k, v, causal, strict=True)[0]
     else:
         def run():
             with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):

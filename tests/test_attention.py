@@ -171,3 +171,26 @@ def test_parameters_are_deterministic_and_seeded():
         assert not np.allclose(p0[name], p1[name])
     assert p0["w_q"].shape == (8, 8) and p0["w_o"].shape == (8, 8)
     assert "w_o" not in VARIANTS["multi-head"].params(Config(dim=8, heads=2, concat=True))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("T, block_size", [(1100, 256), (600, 64), (300, 8)])
+def test_flash_tiles_of_one_head_and_of_head_groups_match_float64(rng, T, block_size, causal):
+    """Long texts run one head per task (2-D products), short ones groups of heads (kernels.flash_tiles);
+    both, with a key mask and partial last tiles, against a float64 softmax computed here."""
+    from vectorize_cli.attention.kernels import flash_tiles
+
+    H, hs = 3, 16
+    q, k, v = _qkv(rng, H, T, hs)
+    hidden = rng.random(T) < 0.2
+    hidden[0] = False  # every query keeps a key to see
+    g, _, _ = flash_tiles(H, T, T, block_size)
+    assert (g == 1) == (T == 1100)  # both paths are exercised
+    y, _ = flash_attention(q, k, v, causal, block_size, key_mask=np.broadcast_to(hidden, (H, 1, T)))
+    s = q.astype(np.float64) @ k.astype(np.float64).swapaxes(-1, -2) / np.sqrt(hs)  # (H, T, T)
+    s[..., hidden] = -np.inf
+    if causal:
+        s[:, np.triu(np.ones((T, T), dtype=bool), 1)] = -np.inf
+    w = np.exp(s - s.max(-1, keepdims=True))
+    ref = (w / w.sum(-1, keepdims=True)) @ v.astype(np.float64)
+    np.testing.assert_allclose(y, ref, atol=2e-6, rtol=1e-5)

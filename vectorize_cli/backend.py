@@ -79,6 +79,33 @@ class Backend:
 
 NUMPY = Backend("numpy", "cpu", "float32")
 
+# the CPU instructions that compute in half precision natively; without them torch converts each
+# element to float32 and back, and half precision runs slower than float32 (benchmarks/README.md)
+NATIVE_HALF = {"bfloat16": ("avx512_bf16", "amx_bf16"), "float16": ("avx512_fp16", "amx_fp16")}
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux's /proc/cpuinfo); empty where there is none to read."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            line = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return frozenset()
+    return frozenset(line.partition(":")[2].split())
+
+
+def slow_precision(backend: Backend) -> str | None:
+    """Why this backend's dtype would run slower than float32 (half precision on a CPU without the
+    instructions for it), or None. Only Linux says: elsewhere nothing is claimed."""
+    if backend.device != "cpu" or backend.dtype not in NATIVE_HALF or not cpu_flags():
+        return None
+    wanted = NATIVE_HALF[backend.dtype]
+    if cpu_flags() & set(wanted):
+        return None
+    return (f"--dtype {backend.dtype} on this CPU is emulated (no {' or '.join(wanted)} among its flags): slower "
+            f"than float32 here; --dtype float32 is faster")
+
 
 def check_finite(what: str, backend: Backend, *arrays) -> None:
     """Never a wrong number: an overflow (float16 holds no more than 65504) is an error, not NaN in the output."""

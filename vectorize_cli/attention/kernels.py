@@ -67,54 +67,88 @@ def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_m
     return att @ v, att  # (H, T, hs), (H, T, T)
 
 
+KEY_TILE = 4  # keys per tile, in query tiles: a wider key tile means fewer online-softmax rescales
+TILE_ELEMENTS = 1 << 18  # scores per task (1 MiB of float32): heads are grouped until a task's tile is this big
+
+
+def flash_tiles(H: int, T_q: int, T_k: int, block_size: int) -> tuple[int, int, int]:
+    """(heads per task, queries per tile, keys per tile) of flash_attention: a task's scores
+    g x min(Bq, T_q) x min(Bk, T_k) are at most TILE_ELEMENTS, or one head's tile where that is bigger."""
+    Bq, Bk = block_size, KEY_TILE * block_size
+    g = max(1, min(H, TILE_ELEMENTS // (min(Bq, T_q) * min(Bk, T_k))))
+    return g, Bq, Bk
+
+
 def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_mask=None):
     """The same function as explicit_attention, computed tile by tile with an online softmax
     (Dao et al. 2022, FlashAttention, Algorithm 1), so no (T, T) matrix is ever held:
-    memory is O(T * block_size) per head instead of O(T^2).
+    memory is O(block_size²) per task, whatever T.
 
-    For each block of queries, walk the blocks of keys keeping, per query row, the running
-    maximum m, the running denominator l = sum_j exp(s_j - m) and the running numerator
-    acc = sum_j exp(s_j - m) v_j. A new block with scores s' and maximum m' = max(m, max s')
-    rescales the old sums by exp(m - m'):
+    For each tile of block_size queries, walk the tiles of KEY_TILE * block_size keys keeping,
+    per query row, the running maximum m, the running denominator l = sum_j exp(s_j - m) and the
+    running numerator acc = sum_j exp(s_j - m) v_j. A new tile with scores s' and maximum
+    m' = max(m, max s') rescales the old sums by exp(m - m'):
         l   <- l   * exp(m - m') + sum_j exp(s'_j - m')
         acc <- acc * exp(m - m') + exp(s' - m') V'
     and at the end y = acc / l. key_mask (H, 1, T_k) hides keys as in explicit_attention.
 
-    Query blocks are independent: on numpy they run on every core at once, each block's small
-    matrix products on one BLAS thread (parallel.core_map). Returns (y, None): no weights."""
+    A task is one query tile of a group of heads, the group as large as fits TILE_ELEMENTS scores
+    (one head for long texts, hundreds of short sentences' heads at once): on numpy the tasks run
+    on every core at once, each task's small matrix products on one BLAS thread (parallel.core_map),
+    and each task's tile stays in its core's cache. Returns (y, None): no weights."""
     xp = namespace(q)
+    H, T, hs = q.shape
     y = xp.empty_like(q)  # (H, T, hs)
+    g, Bq, Bk = flash_tiles(H, T, k.shape[1], block_size)
+    q = q * (1.0 / math.sqrt(hs))  # the scale folded into q once
+    if key_mask is not None:
+        key_mask = xp.broadcast_to(key_mask, (H, 1, k.shape[1]))  # one row per head, as the tasks take them
 
-    def query_block(q0: int) -> None:
-        y[:, q0 : q0 + block_size] = _online_softmax(xp, q, k, v, q0, block_size, causal, key_mask)
+    def task(start: tuple[int, int]) -> None:
+        h0, q0 = start
+        heads = h0 if g == 1 else slice(h0, h0 + g)  # one head: 2-D products, BLAS's fastest path
+        mask = None if key_mask is None else key_mask[heads]
+        y[heads, q0 : q0 + Bq] = _online_softmax(xp, q[heads, q0 : q0 + Bq], k[heads], v[heads], q0, Bk, causal, mask)
 
-    starts = range(0, q.shape[1], block_size)
+    starts = [(h0, q0) for q0 in range(0, T, Bq) for h0 in range(0, H, g)]
     with core_map(enabled=xp is np and len(starts) > 1) as map_:  # torch threads inside its own ops
-        for _ in map_(query_block, starts):  # consumed, so that an error in a block is raised here
+        for _ in map_(task, starts):  # consumed, so that an error in a task is raised here
             pass
     return y, None
 
 
-def _online_softmax(xp, q, k, v, q0: int, block_size: int, causal: bool, key_mask):
-    """Attention for the queries q0 .. q0 + block_size, walking the key blocks (see flash_attention)."""
-    H, T_k, hs = k.shape
-    q_blk = q[:, q0 : q0 + block_size] * (1.0 / math.sqrt(hs))  # (H, Bq, hs)
-    Bq = q_blk.shape[1]
-    m = xp.full((H, Bq, 1), NEG_INF, dtype=q.dtype, device=q.device)  # running row maximum
-    l = xp.zeros((H, Bq, 1), dtype=q.dtype, device=q.device)  # running denominator
-    acc = xp.zeros((H, Bq, hs), dtype=q.dtype, device=q.device)  # running numerator
-    k_end = min(T_k, q0 + Bq) if causal else T_k  # causal: later key blocks are all future
-    for k0 in range(0, k_end, block_size):
-        s = q_blk @ k[:, k0 : k0 + block_size].mT  # (H, Bq, Bk)
-        if causal and k0 + s.shape[-1] - 1 > q0:  # the block reaches past some query's diagonal
+def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask):
+    """Attention for the (already scaled) queries q ([h,] Bq, hs) starting at row q0, walking the key
+    tiles of Bk keys (see flash_attention). Every step writes into the task's own buffers (out=,
+    in place): no new (h, Bq, Bk) array per tile. -> (h, Bq, hs)"""
+    *h, Bq, hs = q.shape  # h: () for one head, (heads,) for a group
+    k_end = min(k.shape[-2], q0 + Bq) if causal else k.shape[-2]  # causal: later key tiles are all future
+    s_buf = xp.empty((*h, Bq, min(Bk, k_end)), dtype=q.dtype, device=q.device)  # scores, then exp(s - m')
+    pv = xp.empty((*h, Bq, hs), dtype=q.dtype, device=q.device)  # exp(s - m') V of a tile
+    m = l = acc = None  # running maximum (h, Bq, 1), denominator (h, Bq, 1), numerator (h, Bq, hs)
+    for k0 in range(0, k_end, Bk):
+        keys = slice(k0, min(k0 + Bk, k_end))
+        s = xp.matmul(q, k[..., keys, :].mT, out=s_buf[..., : keys.stop - k0])  # (h, Bq, Bk)
+        if causal and keys.stop - 1 > q0:  # the tile reaches past some query's diagonal
             s = mask_future(s, q0, k0)
         if key_mask is not None:
-            s = xp.where(key_mask[..., k0 : k0 + block_size], NEG_INF, s)
-        m_new = xp.maximum(m, xp.max(s, axis=-1, keepdims=True))  # (H, Bq, 1)
-        m_safe = xp.where(m_new == NEG_INF, 0.0, m_new)  # a row with no key yet: avoid -inf - -inf
-        p = xp.exp(s - m_safe)  # (H, Bq, Bk)
-        rescale = xp.exp(m - m_safe)  # (H, Bq, 1)
-        l = l * rescale + xp.sum(p, axis=-1, keepdims=True)
-        acc = acc * rescale + p @ v[:, k0 : k0 + block_size]
+            s = xp.where(key_mask[..., keys], NEG_INF, s)
+        m_new = xp.max(s, axis=-1, keepdims=True)  # (h, Bq, 1)
+        if m is not None:
+            m_new = xp.maximum(m, m_new)
+        # a row whose keys so far are all hidden has m' = -inf: subtract 0 there, not -inf (NaN)
+        m_safe = m_new if key_mask is None else xp.where(m_new == NEG_INF, 0.0, m_new)
+        s -= m_safe
+        p = xp.exp(s, out=s)  # (h, Bq, Bk): exp(s - m') in place of s
+        if m is None:  # the first tile: nothing to rescale
+            l, acc = xp.sum(p, axis=-1, keepdims=True), xp.matmul(p, v[..., keys, :])
+        else:
+            rescale = m - m_safe
+            rescale = xp.exp(rescale, out=rescale)  # (h, Bq, 1)
+            l *= rescale
+            l += xp.sum(p, axis=-1, keepdims=True)
+            acc *= rescale
+            acc += xp.matmul(p, v[..., keys, :], out=pv)
         m = m_new
-    return acc / l  # every row has seen at least one key (its own, or [CLS]), so l > 0
+    acc /= l  # every row has seen at least one key (its own, or [CLS]), so l > 0
+    return acc

