@@ -15,7 +15,7 @@ from vectorize_cli import __version__
 from vectorize_cli.commands import bench, embed, info, run, search, similarity
 from vectorize_cli.errors import VectorizeError, tell
 
-EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 70, 130, 141
+EXIT_INTERNAL, EXIT_BROKEN_PIPE = 70, 141  # interrupted: 128 + the signal (_interrupted)
 # click's base exception (usage errors, bad parameters), found the same way whether Typer uses
 # click itself or, since 0.25, its own copy of it
 ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")

@@ -96,9 +96,6 @@ def install_signal_handlers() -> None:
     signal.signal(signal.SIGALRM, _on_retry)
 
 
-install_sigint_handler = install_signal_handlers  # the name cli.main used
-
-
 def _stdout_offset() -> int | None:
     """Where the next byte goes when stdout is a regular file (else None)."""
     try:
