@@ -251,11 +251,13 @@ def test_minilm_page_layers_heads_rollout(browser, tmp_path, rng, minilm):
     p.page.click(f"section[data-trace='0'] .grid canvas[data-layer='{layer}'][data-head='{head}']")
     p.click(q)
     assert list(p.focused_lines()) == [str(head)]
+    p.click(q)  # a second click on the pinned token releases it
+    assert p.focused_lines() == {}
     # rollout through the last layer, against float64 from the trace's own weights
     p.choose("block", L - 1)
     p.choose("source", "rollout")
     expect = rollout64([b.weights for b in t.blocks])
-    for i in {0, q, T - 1}:
+    for i in sorted({0, q, T - 1}):  # distinct tokens: each click pins a new one
         p.click(i)
         np.testing.assert_allclose(row_of(p.focused_lines()["rollout"], i, T), expect[i], rtol=0, atol=5e-4)
     assert np.abs(rollout([b.weights for b in t.blocks]) - expect).max() < 1e-6

@@ -54,7 +54,8 @@ class Store:
 
     def real(self, x: np.ndarray) -> dict:
         """Any float matrix as float16, or as little-endian float32 where float16 would overflow."""
-        h = x.astype(np.float16)
+        with np.errstate(over="ignore"):  # an overflow is what the check below looks for
+            h = x.astype(np.float16)
         if np.isfinite(h).all() or not np.isfinite(x).all():
             return self._planes(x.shape, "f16", h)
         return self._add(x.shape, "f32", x.astype("<f4").tobytes())
