@@ -348,3 +348,21 @@ def test_a_missing_extra_names_what_to_install(monkeypatch, tmp_path, module, ex
     r = invoke("embed", str(tmp_path / "in.txt"), "-o", str(tmp_path / "ds"), *args)
     one_error(r, 1, f"pip install 'vectorize-cli[{extra}]'")
     assert not (tmp_path / "ds").exists()  # nothing created before the check
+
+
+def test_dtype_is_recorded_and_a_resume_must_share_it(minilm, tmp_path):
+    pytest.importorskip("torch")
+    texts = ["the cat sat on the mat", "a dog ran home", "blue sky", "unbelievable"]
+    (tmp_path / "a.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    half, full = tmp_path / "bf16", tmp_path / "f32"
+    embed(tmp_path / "a.txt", "-o", half, "-b", "torch", "--device", "cpu", "--dtype", "bfloat16", "--part-rows", 2)
+    embed(tmp_path / "a.txt", "-o", full)
+    assert (meta(half)["dtype"], meta(half)["options"]["device"]) == ("bfloat16", "cpu")
+    assert (meta(full)["dtype"], meta(full)["options"]["device"]) == ("float32", "auto")
+    a = np.array(read(half).column("vector").to_pylist(), dtype=np.float64)
+    b = np.array(read(full).column("vector").to_pylist(), dtype=np.float64)
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert 0.99 < cos.min() and np.abs(a - b).max() > 0  # bfloat16: close to float32, and not equal to it
+    (half / "_SUCCESS").unlink()  # as if cut short after the parts
+    one_error(invoke("embed", str(tmp_path / "a.txt"), "-o", str(half), "--resume"), 2,
+              "dtype 'bfloat16', not 'float32'")

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from vectorize_cli.commands.options import (
-    AttentionName, AttentionOpt, BackendName, BackendOpt, BatchSizeOpt, MODEL_HELP, choices, given, values)
+    AttentionName, AttentionOpt, BackendName, BackendOpt, BatchSizeOpt, DeviceName, DeviceOpt, DtypeName, DtypeOpt,
+    MODEL_HELP, choices, given, values)
 from vectorize_cli.errors import UsageError
 
 ENGINE_NAMES = ("local", "ray")  # corpus/job.ENGINES' keys, kept light here
@@ -40,6 +41,8 @@ def embed(
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "minilm",
     attention: AttentionOpt = [AttentionName("multi-head")],
     backend: BackendOpt = BackendName("numpy"),
+    device: DeviceOpt = DeviceName("auto"),
+    dtype: DtypeOpt = DtypeName("float32"),
     batch_size: BatchSizeOpt = 32,
     column: Annotated[
         Optional[str], typer.Option("--column", help=".jsonl / .csv / .parquet: the text's column [default: text].",
@@ -85,9 +88,11 @@ def embed(
         raise UsageError("--ranges applies with --precision int8 or uint8")
     options = {"workers": workers, "gpus_per_worker": gpus_per_worker, "address": address} \
         if engine.value == "ray" else {}
-    config = ModelConfig(one_attention(values(attention)), backend.value, batch_size=batch_size)
-    backend_for(config)  # a variant a BERT has, a backend that can run: before reading anything
-    job = jobs.Job(paths, out, Spec(model, config.attention, config.backend, config.batch_size), precision.value, ranges,
+    config = ModelConfig(one_attention(values(attention)), backend.value, device.value, dtype.value,
+                         batch_size=batch_size)
+    ran, _ = backend_for(config)  # a variant a BERT has, a backend that can run: before reading anything
+    spec = Spec(model, config.attention, config.backend, config.batch_size, device.value, ran.dtype)
+    job = jobs.Job(paths, out, spec, precision.value, ranges,
                    column, not no_text, resume, force, part_rows, engine.value, options)
     sizes = [i.size() for i in resolve(paths)] if progress.wanted() else [None]
     total = None if None in sizes else sum(sizes)

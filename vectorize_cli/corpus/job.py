@@ -80,16 +80,18 @@ def metadata(job: Job, model, ranges: np.ndarray | None) -> dict:
     return {"format": dataset.FORMAT, "tool_version": __version__,
             "model": {"name": f.name, "source": job.spec.model, "sha256": model.sha256,
                       "d": f.config.d_model, "pool": f.pool, "normalize": f.normalize, "max_length": f.max_length},
-            "attention": job.spec.variant, "precision": job.precision,
+            "attention": job.spec.variant, "dtype": job.spec.dtype, "precision": job.precision,
             "ranges": None if ranges is None else ranges.tolist(),
             "options": {"inputs": job.inputs, "column": job.column, "text": job.text, "part_rows": job.part_rows,
-                        "engine": job.engine, "backend": job.spec.backend, "batch_size": job.spec.batch_size,
+                        "engine": job.engine, "backend": job.spec.backend, "device": job.spec.device,
+                        "batch_size": job.spec.batch_size,
                         "ranges_file": None if job.ranges_file is None else str(job.ranges_file)}}
 
 
 def _check_resumable(old: dict, new: dict, out: Path) -> None:
     pairs = [("model", old["model"]["sha256"], new["model"]["sha256"]), ("precision", old["precision"],
-             new["precision"]), ("attention", old["attention"], new["attention"])]
+             new["precision"]), ("attention", old["attention"], new["attention"]),
+             ("dtype", old.get("dtype", "float32"), new["dtype"])]  # datasets before --dtype: float32
     pairs += [(k, old["options"].get(k), new["options"].get(k)) for k in RESUME_KEYS]
     for name, a, b in pairs:
         if a != b:

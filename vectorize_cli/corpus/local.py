@@ -15,6 +15,8 @@ class Spec:
     variant: str  # multi-head | flash
     backend: str  # numpy | torch
     batch_size: int  # sentences per forward pass
+    device: str = "auto"  # auto | cpu | cuda (torch)
+    dtype: str = "float32"  # float32 | float16 | bfloat16 (torch)
 
 
 @dataclass
@@ -43,7 +45,8 @@ def embed_texts(spec: Spec, texts: list[str]) -> tuple[np.ndarray, np.ndarray, n
     from vectorize_cli.pipelines.bert import encode
 
     model = load(spec.model)
-    vectors, cut = encode(model, texts, ModelConfig(spec.variant, spec.backend, batch_size=spec.batch_size))
+    vectors, cut = encode(model, texts, ModelConfig(spec.variant, spec.backend, spec.device, spec.dtype,
+                                                   batch_size=spec.batch_size))
     n_tokens = np.array([len(e.ids) for e in model.tokenizer.encode(texts)], dtype=np.int32)
     truncated = np.zeros(len(texts), dtype=bool)
     truncated[cut] = True
