@@ -20,11 +20,11 @@ def cores() -> int:
 
 
 @contextmanager
-def core_map(enabled: bool = True) -> Iterator[Callable]:
-    """Yields a map() that runs its calls on every core (or the builtin map when there is one core,
-    when not enabled, or inside another core_map). Consume its results to see the calls' errors."""
+def core_map(enabled: bool = True, workers: int | None = None) -> Iterator[Callable]:
+    """Yields a map() that runs its calls on every core, or on `workers` of them (the builtin map when
+    that is one, when not enabled, or inside another core_map). Consume its results to see the calls' errors."""
     global _open
-    n = cores()
+    n = min(cores(), workers or cores())
     if not enabled or n < 2 or _open:
         yield map
         return

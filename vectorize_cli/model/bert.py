@@ -104,7 +104,8 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
     H, d = c.n_head, c.d_model
     hs = d // H
     attend = ATTENTION_FUNCTIONS[attention]
-    key_mask = backend.asarray(np.ascontiguousarray(pad[:, None, None, :]))  # (B, 1, 1, T)
+    # (B, 1, 1, T) True for padding; none where there is none (CUDA's flash kernel takes no mask)
+    key_mask = backend.asarray(np.ascontiguousarray(pad[:, None, None, :])) if pad.any() else None
     word, position, token_type = embeddings(w, backend.asarray(ids), backend.asarray(type_ids))
     x = layer_norm((word + position + token_type).reshape(B * T, d), *w["ln"], c.eps)  # (B*T, d)
     x0, layers, ran = x.reshape(B, T, d), [], None

@@ -3,8 +3,9 @@ the toy pipeline, so that a run that cannot fit is refused with the numbers, not
 
     weights     the model's arrays (twice where torch holds a copy) held, given by the caller
     tokens      N texts, each at most max_length tokens          N x T x TOKEN_BYTES (tokenizers' Encoding)
-    a batch     B sentences of T tokens, per core at a time      activations B T (6 d + 2 d_ff) x 4
+    a batch     B sentences of T tokens                          activations B T (6 d + 2 d_ff) x 4
                                                                  + multi-head's weights 3 B H T² x 4
+                numpy runs one batch per core at a time, as many cores as the limit leaves room for
     a trace     one sentence, every layer's weights kept         n_layer (H T² + 2 T d) x 4
     similarity  the N x N cosines, and their JSON text           N² (8 + text bytes)
 
@@ -32,24 +33,25 @@ def _tokens(folder: Folder, lengths: list[int]) -> int:
     return sum(min(n + 2, folder.max_length) for n in lengths) * TOKEN_BYTES
 
 
-def batch(folder: Folder, B: int, T: int, variant: str, workers: int) -> int:
-    """Bytes of the batches the cores run at once: activations, and the scores, exp and weights (H, T, T)
-    of an explicit variant (a tiled one holds (H, T, 256) tiles)."""
+def batch(folder: Folder, B: int, T: int, variant: str) -> int:
+    """Bytes of one batch: activations, and the scores, exp and weights (H, T, T) of an explicit variant
+    (a tiled one holds (H, T, 256) tiles)."""
     c = folder.config
     keys = T if VARIANTS[variant].family == "explicit" else min(T, 256)
     weights = 3 * B * c.n_head * T * keys * ITEM
-    return workers * (B * T * (6 * c.d_model + 2 * c.d_ff) * ITEM + weights)
+    return B * T * (6 * c.d_model + 2 * c.d_ff) * ITEM + weights
 
 
-def check_encode(folder: Folder, lengths: list[int], variant: str, batch_size: int, held: int, limit: int) -> None:
-    """Before tokenizing N texts and running them in batches (npy, similarity); held: the weights' bytes."""
-    from vectorize_cli.parallel import cores
-
+def check_encode(folder: Folder, lengths: list[int], variant: str, batch_size: int, held: int, limit: int,
+                 workers: int = 1) -> int:
+    """Before tokenizing N texts and running them in batches (npy, similarity); held: the weights' bytes.
+    -> how many of the `workers` batches at a time fit (at least one, or the run is refused)."""
     T = min(max(lengths, default=0) + 2, folder.max_length)
-    tokens, per_batch = _tokens(folder, lengths), batch(folder, min(batch_size, len(lengths)), T, variant, cores())
-    _refuse(held + tokens + per_batch, f"the weights: {human(held)}; {len(lengths):,} texts as tokens: "
-            f"{human(tokens)}; batches of {batch_size} at {T} tokens: {human(per_batch)}", limit,
+    tokens, one = _tokens(folder, lengths), batch(folder, min(batch_size, len(lengths)), T, variant)
+    _refuse(held + tokens + one, f"the weights: {human(held)}; {len(lengths):,} texts as tokens: "
+            f"{human(tokens)}; a batch of {batch_size} at {T} tokens: {human(one)}", limit,
             "give fewer texts or a smaller --batch-size, or raise --max-memory")
+    return max(1, min(workers, (limit - held - tokens) // max(one, 1)))
 
 
 def check_trace(folder: Folder, length: int, held: int, limit: int) -> None:

@@ -7,7 +7,7 @@
 encode() batches: sentences sorted by token count, cut into batches of similar lengths, padded
 to the longest of their batch; padding is masked everywhere (attention keys and pooling), so a
 sentence's vector does not depend on the batch it was in, and the output is in input order.
-numpy runs one batch per core at a time (parallel.core_map).
+numpy runs one batch per core at a time (parallel.core_map), on as many cores as --max-memory leaves room for.
 """
 
 import numpy as np
@@ -20,7 +20,7 @@ from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.model import budget
 from vectorize_cli.model.bert import Model, embeddings, forward
 from vectorize_cli.model.validate import PROBE, quiet
-from vectorize_cli.parallel import core_map
+from vectorize_cli.parallel import core_map, cores
 from vectorize_cli.pooling import POOLING
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 
@@ -101,8 +101,8 @@ def batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
 def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig()) -> tuple[np.ndarray, list[int]]:
     """texts -> (vectors (N, d) float32 in input order, indices of the inputs that were truncated)."""
     backend, attention = backend_for(config)
-    budget.check_encode(model.folder, [len(t) for t in texts], config.attention, config.batch_size,
-                        _held(model, backend), config.max_memory)
+    workers = budget.check_encode(model.folder, [len(t) for t in texts], config.attention, config.batch_size,
+                                  _held(model, backend), config.max_memory, cores() if backend.threads else 1)
     encs = model.tokenizer.encode(texts)
     out = np.empty((len(texts), model.folder.config.d_model), dtype=np.float32)
     todo = batches([len(e.ids) for e in encs], config.batch_size)
@@ -122,7 +122,7 @@ def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig()) 
         for b, i in enumerate(batch):
             out[i] = sentence_vector(model, y[b, : n[b]])  # real tokens only; each batch its own rows
 
-    with core_map(enabled=backend.threads) as map_:
+    with core_map(enabled=backend.threads, workers=workers) as map_:
         for _ in map_(run, todo):
             pass
     return out, [i for i, e in enumerate(encs) if e.truncated]
