@@ -10,7 +10,7 @@
    warmed up: vectorize's encode (-b torch --device DEVICE --dtype D) against sentence-transformers on the
    same device in the same dtype (model.to(dtype)), the same batch size, sentences/s (median of --repeat, the
    contenders in a rotating order), and the cost of each dtype against float32 (vectorize's float32 for
-   vectorize, sentence-transformers' float32 for it): min and mean cosine per sentence, recall@10 of a search.
+   vectorize, sentence-transformers' float32 for it): min and mean cosine per sentence, recall@10 of a search (benchmarks/recall.py).
 Times on CUDA are taken after torch.cuda.synchronize(); encode returns numpy arrays, which synchronizes too.
 """
 
@@ -25,7 +25,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from model_dtype import CORPUS, neighbours  # noqa: E402
+from model_dtype import CORPUS  # noqa: E402
+from recall import cosine_recall  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -119,9 +120,7 @@ def model_rows(device: str, lines: int, dtypes: list[str], batch_sizes: list[int
         ref = vectors[f"{tool} float32 {bs}"].astype(np.float64)
         v = vectors[name].astype(np.float64)
         cos = (v * ref).sum(1) / np.linalg.norm(v, axis=1) / np.linalg.norm(ref, axis=1)
-        nb_ref = neighbours(ref / np.linalg.norm(ref, axis=1, keepdims=True), min(queries, len(ref) - 1))
-        nb = neighbours(v / np.linalg.norm(v, axis=1, keepdims=True), len(nb_ref))
-        recall = np.mean([len(set(x) & set(y)) / 10 for x, y in zip(nb, nb_ref)])
+        recall = cosine_recall(ref, v, min(queries, len(ref) - 1))
         med = statistics.median(times[name])
         other = statistics.median(times[f"sentence-transformers {d} {bs}"])
         print(f"| {name} | {len(texts) / med:,.0f} | {med:.3f} | {other / med:.2f}x | {cos.min():.6f} | "

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from recall import recall_at_k
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_inputs" / "sentences-10k.txt"
@@ -109,15 +110,6 @@ def ray(tmp: Path, n: int) -> None:
     print(json.dumps(out))
 
 
-def recall_at_10(base: np.ndarray, scores: np.ndarray) -> float:
-    """Mean over queries of |top10(base) & top10(scores)| / 10, each query left out of its own list."""
-    np.fill_diagonal(base, -np.inf)
-    np.fill_diagonal(scores, -np.inf)
-    a = np.argsort(-base, axis=1)[:, :10]
-    b = np.argsort(-scores, axis=1)[:, :10]
-    return float(np.mean([len(set(x) & set(y)) / 10 for x, y in zip(a, b)]))
-
-
 def quantize(tmp: Path, n_queries: int) -> None:
     import pyarrow.dataset as ds
 
@@ -139,7 +131,7 @@ def quantize(tmp: Path, n_queries: int) -> None:
             "binary (Hamming: dot of +-1)": (bits[q] @ bits.T, x.shape[1] // 8)}
     print("| precision | bytes / vector | dataset MiB (no text) | recall@10 vs float32 |\n|---|---|---|---|")
     for (name, (scores, b)), p in zip(rows.items(), sizes):
-        print(f"| {name} | {b} | {sizes[p] / 2**20:.1f} | {recall_at_10(base.copy(), scores.copy()):.3f} |")
+        print(f"| {name} | {b} | {sizes[p] / 2**20:.1f} | {recall_at_k(base, scores):.3f} |")
 
 
 def main() -> None:

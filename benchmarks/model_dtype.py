@@ -8,7 +8,8 @@ Each contender is the whole command `vectorize run - --model minilm --format npy
 sample_inputs/sentences-10k.txt, in a fresh process, the contenders in a rotating order each round
 (the machine is shared: only ratios within one run mean anything). The cost of a dtype, against torch
 float32's vectors of the same sentences: the min and mean cosine per sentence, and recall@10 of a
-search: for each of --queries sentences, its 10 nearest others by cosine, against float32's 10.
+search: for each of --queries sentences, its 10 nearest others by cosine, against float32's 10
+(ties counted as hits: benchmarks/recall.py).
 """
 
 import argparse
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from recall import cosine_recall
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "sample_inputs" / "sentences-10k.txt"
@@ -38,13 +40,6 @@ def run(args: list[str], text: Path, out: Path) -> float:
         subprocess.run([sys.executable, "-m", "vectorize_cli", "run", "-", "--model", "minilm", "-F", "npy", *args],
                        stdin=f, stdout=o, check=True, cwd=ROOT)
     return time.perf_counter() - t
-
-
-def neighbours(v: np.ndarray, queries: int, k: int = 10) -> np.ndarray:
-    """Indices of the k nearest others by cosine of each of the first `queries` vectors (unit vectors)."""
-    s = v[:queries] @ v.T  # (Q, N)
-    s[np.arange(queries), np.arange(queries)] = -np.inf  # not itself
-    return np.argsort(-s, axis=1, kind="stable")[:, :k]
 
 
 def main() -> None:
@@ -78,12 +73,10 @@ def main() -> None:
     print("| contender | median s | every round, s | vs torch float32 | min cosine | mean cosine | recall@10 |")
     print("|---|---:|---|---:|---:|---:|---:|")
     base = statistics.median(times["torch float32"])
-    nb_ref = neighbours(ref, min(a.queries, len(ref) - 1))
     for c in contenders:
         v = vec[c]
         cos = np.sum(v * ref, axis=1) / (np.linalg.norm(v, axis=1) * np.linalg.norm(ref, axis=1))
-        nb = neighbours(v / np.linalg.norm(v, axis=1, keepdims=True), len(nb_ref))
-        recall = np.mean([len(set(x) & set(y)) / 10 for x, y in zip(nb, nb_ref)])
+        recall = cosine_recall(ref, v, min(a.queries, len(ref) - 1))
         med = statistics.median(times[c])
         print(f"| {c} | {med:.2f} | {' / '.join(f'{t:.2f}' for t in times[c])} | {base / med:.2f}x | "
               f"{cos.min():.6f} | {cos.mean():.6f} | {recall:.3f} |")
