@@ -36,7 +36,12 @@ def test_measure_times_memory_and_accuracy():
     assert torch_flash.max_abs_delta < 1e-5
 
 
-def test_explicit_memory_grows_quadratically_and_flash_linearly():
+def test_explicit_memory_grows_quadratically_and_flash_linearly(monkeypatch):
+    from vectorize_cli import parallel
+
+    # flash holds a few tiles per core at a time: the growth in T is measured at a fixed number of cores
+    # (on 16 cores, T = 1,024 has work for every core and T = 256 for few: more cores, not longer rows)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
     base = Config(dim=64, heads=8)
     peak = {(v, T): bench.measure(bench.Case(v, "numpy", "cpu", T), base, 1, 0).peak_mib
             for v in ("multi-head", "flash") for T in (256, 1024)}
@@ -107,3 +112,12 @@ def test_bench_results_survive_a_plot_that_cannot_be_written(tmp_path):
     r = invoke("bench", "-T", "8", "--dim", "8", "-F", "json", "--plot", str(tmp_path / "plot.png"))
     assert r.exit_code == 1 and "cannot write the plot" in r.stderr
     assert json.loads(r.stdout)["results"][0]["T"] == 8  # the measurements were written first
+
+
+def test_without_plotext_the_table_says_which_extra_gives_plots(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "plotext", None)  # import plotext raises ImportError
+    r = invoke("bench", "-T", "8", "--dim", "8", "--heads", "2", "--repeat", "1")
+    assert r.exit_code == 0, r.stderr
+    assert "pip install 'vectorize-cli[bench]' for plots" in r.stdout and "tiled-online-softmax" in r.stdout

@@ -72,7 +72,7 @@ def bench(
         out.print(b.table(rows, b.machine()))
         chart = plots.terminal(rows, out.width, color=out.is_terminal and not out.no_color)
         if chart is None:
-            out.print("[dim]pip install 'vectorize-cli[bench]' for plots[/dim]")
+            out.print("[dim]pip install 'vectorize-cli\\[bench]' for plots[/dim]")  # rich markup: \\[ is a literal [
         else:
             sys.stdout.write(chart + "\n")
     if plot is not None:  # the results are out first: a plot that fails to write does not lose them
