@@ -34,7 +34,7 @@ def import_ray():
 class Embedder:
     """One model replica (a Ray actor): loads the model once, then embeds batch after batch."""
 
-    spec: Spec  # set on a subclass per run (see embed()): no constructor arguments to keep in the object store
+    spec: Spec  # set on a subclass per run (see embed_chunks()): no constructor arguments to keep in the object store
 
     def __init__(self):
         import ray
@@ -95,7 +95,7 @@ def _connect(ray, address: str | None) -> bool:
     return True
 
 
-def embed(spec: Spec, chunks: Iterator[Chunk], stats: dict, out: Path, size: int, workers: int = 2,
+def embed_chunks(spec: Spec, chunks: Iterator[Chunk], stats: dict, out: Path, size: int, workers: int = 2,
           gpus_per_worker: float = 0, address: str | None = None) -> Iterator[Embedded]:
     """Each chunk embedded by the actor pool, in id order; stats["rows_per_node"] counts rows per node id."""
     ray = import_ray()
