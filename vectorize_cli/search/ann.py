@@ -54,8 +54,8 @@ def _new_index(ds: Dataset, connectivity: int, expansion_add: int, expansion_sea
                  expansion_search=expansion_search)
 
 
-def build(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: int = EXPANSION_ADD,
-          progress=lambda n: None) -> Path:
+def build_index(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: int = EXPANSION_ADD,
+                progress=lambda n: None) -> Path:
     """Write DIR/index.usearch and DIR/index.json (each to a temporary name, then renamed)."""
     index = _new_index(ds, connectivity, expansion_add, EXPANSION_SEARCH)
     for block in ds.blocks:  # usearch inserts on every core; one block in memory at a time besides the graph
@@ -69,7 +69,7 @@ def build(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: int = EX
         tmp_info.write_text(json.dumps({
             "format": INDEX_FORMAT, "dataset_success_sha256": ds.success_sha256, "rows": ds.rows,
             "precision": ds.precision, "d": ds.d, "metric": "hamming" if ds.precision in vectors.BINARY else "cos",
-            "connectivity": connectivity, "expansion_add": expansion_add, "usearch": _version(),
+            "connectivity": connectivity, "expansion_add": expansion_add, "usearch": _usearch_version(),
         }, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, path)
         os.replace(tmp_info, info)
@@ -81,13 +81,13 @@ def build(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: int = EX
     return path
 
 
-def _version() -> str:
+def _usearch_version() -> str:
     import usearch
 
     return usearch.__version__
 
 
-def load(ds: Dataset, expansion_search: int):
+def load_index(ds: Dataset, expansion_search: int):
     """The dataset's index, checked to be built from this very dataset."""
     path, info_path = ds.path / INDEX, ds.path / INFO
     if not path.is_file() or not info_path.is_file():
@@ -113,8 +113,9 @@ def check_ef(expansion_search: int, m: int) -> None:
         raise UsageError(f"--ef {expansion_search} is below the {m} candidates asked for; give --ef {m} or more")
 
 
-def search(ds: Dataset, index, queries: np.ndarray, k: int, rescore: int | None = None) -> Top:
-    """Queries (Q, d) -> the k best of the graph's candidates (index from load()), scored exactly (Top (Q, k'))."""
+def ann_search(ds: Dataset, index, queries: np.ndarray, k: int, rescore: int | None = None) -> Top:
+    """Queries (Q, d) -> the k best of the graph's candidates (index from load_index()), scored exactly
+    (Top (Q, k'))."""
     m = k * check_rescore(ds.precision, rescore)
     check_ef(index.expansion_search, m)
     Q = len(queries)
