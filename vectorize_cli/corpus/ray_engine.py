@@ -63,12 +63,15 @@ def _stage(chunks: Iterator[Chunk], staging: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from vectorize_cli import sink
+
     staging.mkdir()
     n = 0
     for k, c in enumerate(chunks):
         table = pa.table({"id": pa.array(c.ids, pa.int64()), "source": pa.array(c.sources, pa.string()),
                           "line": pa.array(c.lines, pa.int64()), "text": pa.array(c.texts, pa.string())})
-        pq.write_table(table, staging / f"chunk-{k:05d}.parquet")
+        with sink.open_file(staging / f"chunk-{k:05d}.parquet", False) as f:
+            pq.write_table(table, f)
         n += len(c.ids)
     return n
 
