@@ -198,6 +198,34 @@ def test_ann_binary_uses_a_hamming_graph(tmp_path, rng):
         assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top.ids, truth.ids)]) >= 0.9
 
 
+def test_the_index_is_written_as_output_with_force(tmp_path, rng):
+    """sink's writer, as --output --force: a link at an index file is replaced, its target untouched; a link at a
+    name the old writer used for its temporary files is never followed; a rebuild keeps the file's mode."""
+    pytest.importorskip("usearch", reason="pip install 'vectorize-cli[search]'")
+    import stat
+
+    from vectorize_cli.search import ann
+
+    path = write_dataset(tmp_path / "ds", unit_vectors(rng, 200, 16), "float32")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    for name in (ann.INDEX, ann.INFO, f".{ann.INDEX}.tmp", f".{ann.INFO}.tmp"):
+        (path / name).symlink_to(victim)
+    ds = open_dataset(path)
+    ann.build_index(ds)
+    assert victim.read_bytes() == b"precious"
+    assert not (path / ann.INDEX).is_symlink() and not (path / ann.INFO).is_symlink()
+    assert sorted(p.name for p in path.glob(".*")) == sorted([f".{ann.INDEX}.tmp", f".{ann.INFO}.tmp"])  # the links
+    assert len(ann.load_index(ds, 64)) == 200  # the index in place is the one just built, for this dataset
+    (path / ann.INDEX).chmod(0o640)
+    ann.build_index(ds)  # a rebuild replaces the index
+    assert stat.S_IMODE((path / ann.INDEX).stat().st_mode) == 0o640
+    (path / ann.INFO).unlink()
+    (path / ann.INFO).mkdir()
+    with pytest.raises(UsageError, match="index.json is a directory"):
+        ann.build_index(ds)
+
+
 @pytest.mark.parametrize("damage, message", [
     ("no_success", "the dataset is partial"),
     ("no_dir", "no such directory"),
