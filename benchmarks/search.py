@@ -66,17 +66,17 @@ def case(args) -> None:
     result = {}
     if args.what == "exact":
         t = time.perf_counter()
-        top = exact.search(ds, q, 10, rescore)
+        top = exact.exact_search(ds, q, 10, rescore)
         result["seconds"] = time.perf_counter() - t
         np.save(Path(args.case) / f"exact-{args.queries}-{args.rescore}.npy", top.ids)
     elif args.what == "build":
         t = time.perf_counter()
-        ann.build(ds)
+        ann.build_index(ds)
         result["seconds"] = time.perf_counter() - t
     else:  # ann: query time and recall against the exact ids saved by an exact case
-        index = ann.load(ds, args.ef)
+        index = ann.load_index(ds, args.ef)
         t = time.perf_counter()
-        top = ann.search(ds, index, q, 10, rescore)
+        top = ann.ann_search(ds, index, q, 10, rescore)
         result["seconds"] = time.perf_counter() - t
         truth = np.load(Path(args.case) / f"exact-{args.queries}-{args.rescore}.npy")
         result["recall"] = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top.ids, truth)]))

@@ -89,13 +89,13 @@ def test_no_import_cycles():
             visit(n, [])
 
 
-SAME_MEANING = {"EPILOG": "commands.", "trace": "pipelines."}
+SAME_MEANING = {"EPILOG": "commands.", "trace": "pipelines.", "embed_chunks": "corpus."}
 
 
 def test_no_module_level_name_means_two_things():
-    """Functions, classes and constants defined at module level: one name, one place. Two names are
-    defined alike on purpose, as one interface: EPILOG (each command module's examples) and trace
-    (each pipeline's text -> Trace)."""
+    """Functions, classes and constants defined at module level, in every module of the package: one name,
+    one place. Three names are defined alike on purpose, as one interface: EPILOG (each command module's
+    examples), trace (each pipeline's text -> Trace) and embed_chunks (each corpus engine's chunks -> vectors)."""
     where = defaultdict(list)
     for name, path in _modules().items():
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
@@ -103,11 +103,7 @@ def test_no_module_level_name_means_two_things():
                 [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)]
             for n in names:
                 where[n].append(name)
-    # the corpus and search packages (vectorize embed, vectorize search) still share some names with the
-    # core (embed, run, load, ...): held here for the core only until they are renamed (issue 10's note)
-    core = {n: [m for m in ms if not m.startswith(("corpus.", "search.", "commands.embed", "commands.search"))]
-            for n, ms in where.items()}
-    twice = {n: ms for n, ms in core.items() if len(ms) > 1 and n not in SAME_MEANING}
+    twice = {n: ms for n, ms in where.items() if len(ms) > 1 and n not in SAME_MEANING}
     assert not twice, twice
     for n, prefix in SAME_MEANING.items():
         assert all(m.startswith(prefix) for m in where[n]), (n, where[n])

@@ -215,6 +215,7 @@ def test_resume_after_sigkill_finishes_the_same_dataset(minilm, rng, tmp_path):
     assert not (cut / "_SUCCESS").exists()
     parts_before = sorted(x.name for x in cut.glob("part-*.parquet"))
     assert 1 < len(parts_before) < 75
+    assert all(pq.read_metadata(cut / x).num_rows == 8 for x in parts_before)  # no visible part half-written
     r = invoke("embed", str(tmp_path / "in.txt"), "-o", str(cut), "--part-rows", "8", "--precision", "int8")
     assert r.exit_code == 2 and "--resume" in r.stderr  # a partial dataset is not silently overwritten
     q = run_cli(tmp_path / "in.txt", "-o", cut, "--part-rows", 8, "--precision", "int8", "--resume")
@@ -332,6 +333,97 @@ def test_resume_refuses_other_inputs_or_options(minilm, tmp_path):
     assert read(out).column("text").to_pylist() == ["one", "two", "three"]
     embed(tmp_path / "b.txt", "-o", out, "--force")
     assert read(out).column("text").to_pylist() == ["uno", "dos", "tres"]
+
+
+def _batch(ids: list[int]):
+    from vectorize_cli.corpus import dataset
+
+    n = len(ids)
+    return dataset.Batch(np.array(ids, np.int64), ["a.txt"] * n, np.array(ids, np.int64) + 1, ["t"] * n,
+                         np.ones((n, 4), np.float32), np.full(n, 3, np.int32), np.zeros(n, bool))
+
+
+def test_parts_and_success_are_never_written_through_a_link(tmp_path):
+    """The parts and _SUCCESS go through sink's writer as --output without --force: a link planted where the next
+    one goes is refused, one planted at a name the old writer used for its temporary files is never followed."""
+    from vectorize_cli.corpus import dataset
+    from vectorize_cli.errors import UsageError
+
+    out, victim = tmp_path / "ds", tmp_path / "victim"
+    out.mkdir()
+    victim.write_bytes(b"precious")
+    for name in (".part-00000.parquet.tmp", ".part-00001.parquet.tmp", "._SUCCESS.tmp"):
+        (out / name).symlink_to(victim)
+    w = dataset.Writer(out, dataset.schema(4, "float32", True, {"format": 1}), 2, 0, 0)
+    w.write(_batch([0, 1, 2]))  # part 0 whole, part 1 open
+    w.close()
+    assert pq.read_table(out / "part-00001.parquet").column("id").to_pylist() == [2]  # the rows so far, kept
+    (out / "part-00002.parquet").symlink_to(victim)  # where the next part goes
+    w = dataset.Writer(out, dataset.schema(4, "float32", True, {"format": 1}), 2, 2, 3)
+    with pytest.raises(UsageError, match="part-00002.parquet is a symbolic link; add --force"):
+        w.write(_batch([3]))
+    w.close()
+    (out / "_SUCCESS").symlink_to(victim)
+    with pytest.raises(UsageError, match="_SUCCESS is a symbolic link"):
+        dataset.finish(out, 3, "float32", 4, "sha")
+    assert victim.read_bytes() == b"precious"
+    assert sorted(p.name for p in out.iterdir() if not p.is_symlink()) == ["part-00000.parquet", "part-00001.parquet"]
+
+
+def test_a_part_whose_write_fails_is_removed_not_kept_half_written(tmp_path, monkeypatch):
+    from vectorize_cli.corpus import dataset
+    from vectorize_cli.errors import VectorizeError
+
+    out = tmp_path / "ds"
+    out.mkdir()
+    w = dataset.Writer(out, dataset.schema(4, "float32", True, {"format": 1}), 4, 0, 0)
+    w.write(_batch([0, 1]))
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", lambda *a, **k: (_ for _ in ()).throw(
+        OSError(28, "No space left on device")))
+    with pytest.raises(VectorizeError, match="cannot write .*part-00000.parquet: No space left on device"):
+        w.write(_batch([2, 3]))
+    w.close()
+    assert list(out.iterdir()) == []  # the part cut short is gone, temporary file and all: --resume redoes it
+
+
+def test_resume_removes_what_a_crash_left_and_force_unlinks_a_link_never_its_target(minilm, tmp_path):
+    (tmp_path / "a.txt").write_text("one\ntwo\nthree\n", encoding="utf-8")
+    out, whole = tmp_path / "ds", tmp_path / "whole"
+    embed(tmp_path / "a.txt", "-o", whole, "--part-rows", 2)
+    embed(tmp_path / "a.txt", "-o", out, "--part-rows", 2)
+    (out / "_SUCCESS").unlink()
+    (out / "part-00001.parquet").unlink()  # as if killed while part 1 was being written:
+    for name in (".part-00001.parquet.x1y2z3.part", "._SUCCESS.a1b2c3.part", ".part-00001.parquet.tmp"):
+        (out / name).write_bytes(b"PAR1 cut sh")  # this version's temporary files, and an older one's
+    embed(tmp_path / "a.txt", "-o", out, "--part-rows", 2, "--resume")
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in whole.iterdir())
+    assert read(out).equals(read(whole))
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "mine.txt").write_text("keep me")
+    (out / "part-00002.parquet").symlink_to(victim)  # a link among the parts, to a directory
+    embed(tmp_path / "a.txt", "-o", out, "--part-rows", 2, "--force")
+    assert (victim / "mine.txt").read_text() == "keep me" and not (out / "part-00002.parquet").exists()
+    assert read(out).equals(read(whole))
+
+
+def test_sigterm_keeps_whole_parts_only_and_resume_finishes(minilm, rng, tmp_path):
+    texts = sample(rng, 160)
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    cut = tmp_path / "cut"
+    p = run_cli(tmp_path / "in.txt", "-o", cut, "--part-rows", 8)
+    deadline = time.monotonic() + 300
+    while not (cut / "part-00001.parquet").exists() and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait() == 128 + signal.SIGTERM, "the run finished before it could be stopped"
+    assert p.stderr.read().decode().strip().splitlines() == ["vectorize: error: terminated by SIGTERM"]
+    assert not list(cut.glob(".*")) and not (cut / "_SUCCESS").exists()  # no temporary file left
+    parts = sorted(cut.glob("part-*.parquet"))
+    assert [pq.read_metadata(x).num_rows for x in parts] == [8] * len(parts)  # every visible part whole
+    embed(tmp_path / "in.txt", "-o", cut, "--part-rows", 8, "--resume")
+    embed(tmp_path / "in.txt", "-o", tmp_path / "whole", "--part-rows", 8)
+    assert read(cut).equals(read(tmp_path / "whole"))
 
 
 def test_heavy_extras_are_imported_only_by_the_paths_that_need_them():

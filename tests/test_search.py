@@ -63,7 +63,7 @@ def test_exact_equals_a_float64_brute_force(tmp_path, rng, precision, fresh):
     q = unit_vectors(g, 7, d)
     ds = open_dataset(write_dataset(tmp_path / "ds", x, precision, part_rows=900, group_rows=300))
     assert len(ds.blocks) == 9
-    top = exact.search(ds, q, 10)
+    top = exact.exact_search(ds, q, 10)
     ref_ids, ref_scores = brute_force(q, reference_floats(stored_of(tmp_path / "ds"), precision, ds.ranges, d),
                                       10, precision)
     np.testing.assert_array_equal(top.ids, ref_ids)
@@ -78,7 +78,7 @@ def test_equal_vectors_tie_and_fall_to_the_id(tmp_path, rng, precision):
     x = distinct[rng.integers(0, 40, 3000)]
     q = np.vstack([unit_vectors(rng, 5, d), distinct[:2]])  # two queries equal to corpus vectors
     ds = open_dataset(write_dataset(tmp_path / "ds", x, precision, part_rows=1000, group_rows=256))
-    top = exact.search(ds, q, 150)
+    top = exact.exact_search(ds, q, 150)
     ref_ids, ref_scores = brute_force(q, reference_floats(stored_of(tmp_path / "ds"), precision, ds.ranges, d),
                                       150, precision)
     np.testing.assert_array_equal(top.ids, ref_ids)
@@ -90,7 +90,7 @@ def test_equal_vectors_tie_and_fall_to_the_id(tmp_path, rng, precision):
 def test_threads_and_one_thread_agree(tmp_path, rng):
     x, q = unit_vectors(rng, 3000, 32), unit_vectors(rng, 300, 32)  # 300 queries: two query chunks
     ds = open_dataset(write_dataset(tmp_path / "ds", x, "float32", group_rows=200))
-    a, b = exact.search(ds, q, 5, threads=True), exact.search(ds, q, 5, threads=False)
+    a, b = exact.exact_search(ds, q, 5, threads=True), exact.exact_search(ds, q, 5, threads=False)
     np.testing.assert_array_equal(a.ids, b.ids)
     np.testing.assert_array_equal(a.scores, b.scores)
 
@@ -98,7 +98,7 @@ def test_threads_and_one_thread_agree(tmp_path, rng):
 def test_k_beyond_the_rows_gives_every_row(tmp_path, rng):
     x = unit_vectors(rng, 12, 16)
     ds = open_dataset(write_dataset(tmp_path / "ds", x, group_rows=5))
-    top = exact.search(ds, unit_vectors(rng, 2, 16), 50)
+    top = exact.exact_search(ds, unit_vectors(rng, 2, 16), 50)
     assert top.ids.shape == (2, 12) and sorted(top.ids[0]) == list(range(12))
 
 
@@ -130,7 +130,7 @@ def test_binary_rescoring_equals_sentence_transformers(tmp_path, rng, fresh):
     x = clustered_vectors(g, 4000, d, centers)
     q = clustered_vectors(g, 100, d, centers)
     ds = open_dataset(write_dataset(tmp_path / "ds", x, "binary", group_rows=1000))
-    top = exact.search(ds, q, k, rescore=n)
+    top = exact.exact_search(ds, q, k, rescore=n)
 
     stored = quantize(x, "binary")
     ref, _ = semantic_search_usearch(q, corpus_embeddings=stored, corpus_precision="binary", top_k=k,
@@ -156,7 +156,7 @@ def test_binary_rescoring_equals_sentence_transformers(tmp_path, rng, fresh):
 def test_rescore_only_for_binary(tmp_path, rng):
     ds = open_dataset(write_dataset(tmp_path / "ds", unit_vectors(rng, 10, 8), "int8"))
     with pytest.raises(UsageError, match="--rescore applies to binary"):
-        exact.search(ds, unit_vectors(rng, 1, 8), 3, rescore=2)
+        exact.exact_search(ds, unit_vectors(rng, 1, 8), 3, rescore=2)
 
 
 def test_ann_recall_and_stale_index(tmp_path, rng):
@@ -169,17 +169,17 @@ def test_ann_recall_and_stale_index(tmp_path, rng):
     path = write_dataset(tmp_path / "ds", x, "float32", group_rows=1000)
     ds = open_dataset(path)
     with pytest.raises(VectorizeError, match="no HNSW index"):
-        ann.load(ds, 64)
-    ann.build(ds)
-    truth = exact.search(ds, q, 10)
-    top = ann.search(ds, ann.load(ds, 64), q, 10)
+        ann.load_index(ds, 64)
+    ann.build_index(ds)
+    truth = exact.exact_search(ds, q, 10)
+    top = ann.ann_search(ds, ann.load_index(ds, 64), q, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top.ids, truth.ids)])
     assert recall >= 0.95
     hit = top.ids == truth.ids
     np.testing.assert_allclose(top.scores[hit], truth.scores[hit], atol=1e-6, rtol=0)  # one formula
     write_dataset(path, x[:2999], "float32", group_rows=1000)  # the dataset changes under the index
     with pytest.raises(VectorizeError, match="stale"):
-        ann.load(open_dataset(path), 64)
+        ann.load_index(open_dataset(path), 64)
 
 
 def test_ann_binary_uses_a_hamming_graph(tmp_path, rng):
@@ -190,12 +190,40 @@ def test_ann_binary_uses_a_hamming_graph(tmp_path, rng):
     centers = unit_vectors(rng, 50, d)
     x, q = clustered_vectors(rng, 2000, d, centers), clustered_vectors(rng, 50, d, centers)
     ds = open_dataset(write_dataset(tmp_path / "ds", x, "binary"))
-    ann.build(ds)
+    ann.build_index(ds)
     assert json.loads((tmp_path / "ds" / "index.json").read_text())["metric"] == "hamming"
     for rescore in (None, 3):
-        truth = exact.search(ds, q, 10, rescore)
-        top = ann.search(ds, ann.load(ds, 64), q, 10, rescore)
+        truth = exact.exact_search(ds, q, 10, rescore)
+        top = ann.ann_search(ds, ann.load_index(ds, 64), q, 10, rescore)
         assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top.ids, truth.ids)]) >= 0.9
+
+
+def test_the_index_is_written_as_output_with_force(tmp_path, rng):
+    """sink's writer, as --output --force: a link at an index file is replaced, its target untouched; a link at a
+    name the old writer used for its temporary files is never followed; a rebuild keeps the file's mode."""
+    pytest.importorskip("usearch", reason="pip install 'vectorize-cli[search]'")
+    import stat
+
+    from vectorize_cli.search import ann
+
+    path = write_dataset(tmp_path / "ds", unit_vectors(rng, 200, 16), "float32")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    for name in (ann.INDEX, ann.INFO, f".{ann.INDEX}.tmp", f".{ann.INFO}.tmp"):
+        (path / name).symlink_to(victim)
+    ds = open_dataset(path)
+    ann.build_index(ds)
+    assert victim.read_bytes() == b"precious"
+    assert not (path / ann.INDEX).is_symlink() and not (path / ann.INFO).is_symlink()
+    assert sorted(p.name for p in path.glob(".*")) == sorted([f".{ann.INDEX}.tmp", f".{ann.INFO}.tmp"])  # the links
+    assert len(ann.load_index(ds, 64)) == 200  # the index in place is the one just built, for this dataset
+    (path / ann.INDEX).chmod(0o640)
+    ann.build_index(ds)  # a rebuild replaces the index
+    assert stat.S_IMODE((path / ann.INDEX).stat().st_mode) == 0o640
+    (path / ann.INFO).unlink()
+    (path / ann.INFO).mkdir()
+    with pytest.raises(UsageError, match="index.json is a directory"):
+        ann.build_index(ds)
 
 
 @pytest.mark.parametrize("damage, message", [

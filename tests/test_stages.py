@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vectorize_cli.config import Config
-from vectorize_cli.embedding import embed
+from vectorize_cli.embedding import embed_tokens
 from vectorize_cli.errors import UsageError
 from vectorize_cli.pipelines.toy import trace as run
 from vectorize_cli.positional import positions
@@ -49,30 +49,31 @@ def test_unknown_names_are_usage_errors():
 
 def test_hash_embedding_same_token_same_vector_everywhere(rng):
     d = int(rng.integers(1, 64))
-    a = embed(["the", "cat", "the"], "hash", d, 0)
-    b = embed(["dog", "the"], "hash", d, 0)
+    a = embed_tokens(["the", "cat", "the"], "hash", d, 0)
+    b = embed_tokens(["dog", "the"], "hash", d, 0)
     assert a.shape == (3, d) and a.dtype == np.float32
     np.testing.assert_array_equal(a[0], a[2])
     np.testing.assert_array_equal(a[0], b[1])
     assert not np.array_equal(a[0], a[1])
-    assert not np.array_equal(a[0], embed(["the"], "hash", d, 1)[0])  # the seed matters
+    assert not np.array_equal(a[0], embed_tokens(["the"], "hash", d, 1)[0])  # the seed matters
     assert np.abs(a).max() < math.sqrt(3)
 
 
 def test_hash_embedding_has_unit_variance():
-    e = embed([f"token{i}" for i in range(2000)], "hash", 64, 0)
+    e = embed_tokens([f"token{i}" for i in range(2000)], "hash", 64, 0)
     assert abs(e.mean()) < 0.01 and abs(e.var() - 1.0) < 0.02
 
 
 def test_hash_embedding_does_not_depend_on_python_hash_seed():
-    code = "from vectorize_cli.embedding import embed; print(embed(['héllo', '世界'], 'hash', 5, 3).tobytes().hex())"
+    code = ("from vectorize_cli.embedding import embed_tokens; "
+            "print(embed_tokens(['héllo', '世界'], 'hash', 5, 3).tobytes().hex())")
     outs = {
         subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": s},
                        capture_output=True, text=True, check=True).stdout
         for s in ("0", "1", "12345")
     }
     assert len(outs) == 1
-    assert outs.pop().strip() == embed(["héllo", "世界"], "hash", 5, 3).tobytes().hex()
+    assert outs.pop().strip() == embed_tokens(["héllo", "世界"], "hash", 5, 3).tobytes().hex()
 
 
 def test_sinusoidal_matches_the_paper_formula(rng):

@@ -35,5 +35,5 @@ def hash_embedding(tokens: list[str], d: int, seed: int) -> np.ndarray:
 EMBEDDINGS: dict[str, Callable[[list[str], int, int], np.ndarray]] = {"hash": hash_embedding}
 
 
-def embed(tokens: list[str], name: str, d: int, seed: int) -> np.ndarray:
+def embed_tokens(tokens: list[str], name: str, d: int, seed: int) -> np.ndarray:
     return lookup(EMBEDDINGS, "embedding", name)(tokens, d, seed)

@@ -1,5 +1,5 @@
-"""Where output goes: stdout, or a file; the one writer for every file the tool writes (--output,
---plot); and writes that a signal cannot cut.
+"""Where output goes: stdout, or a file; the one writer for every file the tool writes (--output, --plot,
+embed's Parquet parts and _SUCCESS, the HNSW index); and writes that a signal cannot cut.
 
 A file (open_sink) is written to a temporary file beside it, then put in place only when all of it
 is written, so an error or a signal never leaves a truncated file:
@@ -27,7 +27,7 @@ import signal
 import stat
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +35,7 @@ from vectorize_cli.errors import UsageError, VectorizeError
 
 SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
 RETRY_S = 0.01  # a signal that arrived during an import is looked at again this much later
+TEMP_SUFFIX = ".part"  # a file being written is .NAME.XXXXXXXX.part beside NAME until it is complete
 
 _writing = False  # inside uninterrupted(): signals wait
 _pending: int | None = None  # a signal that arrived while writing or importing
@@ -236,31 +237,57 @@ def _place(tmp: str, path: Path, force: bool) -> None:
     os.unlink(tmp)
 
 
+class NewFile:
+    """A file for path, written as a temporary file beside it (tmp, open as file), then put in place (publish) or
+    removed (discard): open_file's with block, or a writer that keeps it across calls or takes a path (tmp)."""
+
+    def __init__(self, path: Path, force: bool):
+        import tempfile
+
+        self.path, self.force = path, force
+        mode = check_target(path, force)
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        except OSError as e:
+            raise VectorizeError(f"cannot write {path}: {e.strerror or e}") from None
+        self.file = os.fdopen(fd, "wb")
+        try:
+            os.fchmod(fd, mode)
+        except BaseException as e:
+            self.discard(e)
+            raise
+
+    def discard(self, error: BaseException | None = None) -> None:
+        """The temporary file removed, nothing put in place; an OSError that caused it: one line naming path."""
+        with suppress(OSError):
+            self.file.close()
+        Path(self.tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise VectorizeError(f"cannot write {self.path}: {error.strerror or error}") from None
+
+    def publish(self) -> None:
+        """All of it on disk, then in place."""
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            _place(self.tmp, self.path, self.force)
+        except BaseException as e:
+            self.discard(e)
+            raise
+
+
 @contextmanager
 def open_file(path: Path, force: bool) -> Iterator[BinaryIO]:
     """A temporary file beside path, put in place once the block ends without error (see the
     module docstring); removed on any error or signal."""
-    import tempfile
-
-    mode = check_target(path, force)
-    directory = path.parent if str(path.parent) else Path(".")
+    new = NewFile(path, force)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
-    except OSError as e:
-        raise VectorizeError(f"cannot write {path}: {e.strerror or e}") from None
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        _place(tmp, path, force)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise VectorizeError(f"cannot write {path}: {e.strerror or e}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        yield new.file
+    except BaseException as e:
+        new.discard(e)
         raise
+    new.publish()
 
 
 @contextmanager

@@ -16,8 +16,8 @@ PRECISION_NAMES = ("float32", "int8", "uint8", "binary", "ubinary")  # corpus/qu
 RAY_OPTIONS = ("workers", "gpus_per_worker", "address")
 
 
-Engine = choices("Engine", ENGINE_NAMES)
-Precision = choices("Precision", PRECISION_NAMES)
+EngineName = choices("EngineName", ENGINE_NAMES)
+PrecisionName = choices("PrecisionName", PRECISION_NAMES)
 
 EPILOG = """
 \b
@@ -49,9 +49,10 @@ def embed(
                                     show_default=False)
     ] = None,
     no_text: Annotated[bool, typer.Option("--no-text", help="Leave the text column out.")] = False,
-    precision: Annotated[Precision, typer.Option("--precision", help="Stored vectors: float32, int8, uint8 (ranges "
-                                                 "calibrated), binary, ubinary (1 bit a dimension).")
-                         ] = Precision("float32"),
+    precision: Annotated[
+        PrecisionName, typer.Option("--precision", help="Stored vectors: float32, int8, uint8 (ranges calibrated), "
+                                    "binary, ubinary (1 bit a dimension).")
+    ] = PrecisionName("float32"),
     ranges: Annotated[
         Optional[Path], typer.Option("--ranges", help="int8/uint8: ranges (2 x d, .npy or JSON) instead of "
                                      "calibrating on the first 8,192 rows.", show_default=False)
@@ -60,8 +61,8 @@ def embed(
                                            "loses): up to 8192 or a multiple of it.")] = 65536,
     resume: Annotated[bool, typer.Option("--resume", help="Finish a dataset a crash cut short.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace the dataset in -o DIR.")] = False,
-    engine: Annotated[Engine, typer.Option("--engine", help="local (this process) or ray (pip install "
-                                           "'vectorize-cli[ray]').")] = Engine("local"),
+    engine: Annotated[EngineName, typer.Option("--engine", help="local (this process) or ray (pip install "
+                                               "'vectorize-cli[ray]').")] = EngineName("local"),
     workers: Annotated[int, typer.Option("--workers", min=1, help="ray: model replicas (actors), spread over "
                                          "the nodes.")] = 2,
     gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", min=0, help="ray: GPUs each worker "
@@ -74,7 +75,7 @@ def embed(
     """Embed a corpus into a Parquet dataset: resumable, quantized, on this machine or a Ray cluster."""
     from vectorize_cli import progress
     from vectorize_cli.corpus import job as jobs
-    from vectorize_cli.corpus.inputs import resolve
+    from vectorize_cli.corpus.inputs import resolve_inputs
     from vectorize_cli.corpus.local import Spec
     from vectorize_cli.errors import tell
     from vectorize_cli.commands.model import one_attention
@@ -94,10 +95,10 @@ def embed(
     spec = Spec(model, config.attention, config.backend, config.batch_size, device.value, ran.dtype)
     job = jobs.Job(paths, out, spec, precision.value, ranges,
                    column, not no_text, resume, force, part_rows, engine.value, options)
-    sizes = [i.size() for i in resolve(paths)] if progress.wanted() else [None]
+    sizes = [i.size() for i in resolve_inputs(paths)] if progress.wanted() else [None]
     total = None if None in sizes else sum(sizes)
     with progress.bar(total, progress.wanted()) as advance:
-        done = jobs.run(job, advance)
+        done = jobs.embed_corpus(job, advance)
     if done.already:
         tell("note", f"{out} is already complete: {done.rows:,} rows")
     for node, n in sorted(done.stats.get("rows_per_node", {}).items()):

@@ -61,14 +61,14 @@ def search(
     n = exact.check_rescore(ds.precision, rescore)
     if ann:
         hnsw.check_ef(ef, k * n)
-    graph = hnsw.load(ds, ef) if ann else None  # a missing or stale index is refused before any work
-    vectors = query.embed(ds, texts, model, batch_size)
+    graph = hnsw.load_index(ds, ef) if ann else None  # a missing or stale index is refused before any work
+    vectors = query.embed_queries(ds, texts, model, batch_size)
     if graph is not None:
-        top = hnsw.search(ds, graph, vectors, k, rescore)
+        top = hnsw.ann_search(ds, graph, vectors, k, rescore)
     else:
-        top = exact.search(ds, vectors, k, rescore)
+        top = exact.exact_search(ds, vectors, k, rescore)
     what = ("HNSW" if ann else "exact") + f", {ds.precision}" + (f", rescored {rescore} x k" if rescore else "")
-    out = Output(source.single, hits.record, lambda renderer, r: hits.table(renderer, r, what), 4)
+    out = Output(source.single, hits.hits_record, lambda renderer, r: hits.hits_table(renderer, r, what), 4)
     WRITERS[output_format.value](hits.results(ds, texts, top), out, sink.stdout())
 
 
@@ -89,7 +89,7 @@ def index(
 
     ds = open_dataset(directory)
     t0 = time.perf_counter()
-    path = hnsw.build(ds, connectivity, expansion_add)
+    path = hnsw.build_index(ds, connectivity, expansion_add)
     tell("note", f"{path}: {ds.rows} vectors ({ds.precision}, d={ds.d}) in {time.perf_counter() - t0:.1f} s")
 
 

@@ -1,25 +1,29 @@
 """The embedded-corpus dataset: a directory of Parquet parts, the contract `vectorize embed` writes and
 `vectorize search` reads.
 
-    DIR/part-00000.parquet, part-00001.parquet, ...   complete files, rows in `id` order across parts;
-                                                      each written as DIR/.part-NNNNN.parquet.tmp, then renamed
+    DIR/part-00000.parquet, part-00001.parquet, ...   complete files, rows in `id` order across parts
     DIR/_SUCCESS                                      JSON, written last: the dataset is complete
+
+Each file is written by sink (NewFile, open_file) as --output is without --force: to a temporary file beside it
+(.part-NNNNN.parquet.XXXXXXXX.part), linked into place when complete, never over a file nor through a link.
 
 Columns: id int64 (input order), source string, line int64, text string (unless --no-text),
 vector fixed_size_list<float32|int8|uint8>[width], n_tokens int32, truncated bool. Every part's schema metadata
 has key `vectorize`: JSON {format, tool_version, model {...}, attention, precision, ranges, options}.
 
 Resume: the complete parts are read back (ids 0..n-1 once each, the same metadata), temp files of parts cut
-short are deleted, and writing goes on at row n in part number len(parts).
+short are deleted, and writing goes on at row n in part number len(parts). A signal waits until the part's
+slice or footer being written is whole, so the rows written so far are kept as a complete part.
 """
 
 import json
-import os
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from vectorize_cli import sink
 from vectorize_cli.corpus.inputs import import_pyarrow
 from vectorize_cli.errors import UsageError, VectorizeError
 
@@ -34,11 +38,15 @@ def part_name(k: int) -> str:
     return f"part-{k:05d}.parquet"
 
 
+def _is_temp(name: str) -> bool:
+    """A part or _SUCCESS being written, or left by a crash (sink's temporary file; .tmp: an older version's)."""
+    return name.startswith((".part-", f".{SUCCESS}.")) and name.endswith((sink.TEMP_SUFFIX, ".tmp"))
+
+
 def _is_ours(p: Path) -> bool:
     """The files a dataset consists of (what --force may delete)."""
     n = p.name
-    return (n.startswith("part-") and n.endswith(".parquet")) or (n.startswith(".part-") and n.endswith(".tmp")) \
-        or n in (SUCCESS, f".{SUCCESS}.tmp", STAGING)
+    return (n.startswith("part-") and n.endswith(".parquet")) or _is_temp(n) or n in (SUCCESS, STAGING)
 
 
 def schema(d: int, precision: str, text: bool, meta: dict):
@@ -145,29 +153,32 @@ def prepare(out: Path, resume: bool, force: bool) -> Existing:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise VectorizeError(f"cannot create {out}: {e.strerror or e}") from None
-    for p in out.glob(".part-*.tmp"):  # parts cut short by a crash
-        p.unlink()
+    for p in out.iterdir():  # parts (or _SUCCESS) cut short by a crash
+        if _is_temp(p.name):
+            clear(p)
     clear(out / STAGING)
     return inspect(out)
 
 
 def clear(p: Path) -> None:
+    """p removed: a directory and its files, a file, or a symbolic link (never what it points to)."""
     import shutil
 
-    if p.is_dir():
+    if p.is_dir() and not p.is_symlink():
         shutil.rmtree(p)
-    elif p.exists():
-        p.unlink()
+    else:
+        p.unlink(missing_ok=True)
 
 
 class Writer:
     """Parts of part_rows rows (ending at ids that are multiples of part_rows, so that a resumed run cuts
-    where the first one did), row groups of at most ROW_GROUP rows; a part is renamed into place when full, and
+    where the first one did), row groups of at most ROW_GROUP rows; a part is put in place when full, and
     by close() (the last, or the rows so far after an error: nothing written is lost)."""
 
     def __init__(self, out: Path, schema, part_rows: int, first_part: int, first_id: int):
         self.out, self.schema, self.part_rows = out, schema, part_rows
         self.k, self.next_id = first_part, first_id
+        self.part: sink.NewFile | None = None  # the part being written
         self.writer, self.in_part = None, 0
         self.parts: list[str] = []
 
@@ -178,39 +189,54 @@ class Writer:
         table = batch.table(self.schema)
         start = 0
         while start < len(table):
-            if self.writer is None:
+            if self.part is None:
                 self._open()
             room = self.part_rows - int(batch.ids[start]) % self.part_rows  # parts end at multiples of part_rows
             n = min(len(table) - start, room)
-            self.writer.write_table(table.slice(start, n), row_group_size=ROW_GROUP)
-            self.in_part += n
+            with sink.uninterrupted():  # a signal waits until the slice is written whole (and counted)
+                self._or_drop(self.writer.write_table, table.slice(start, n), row_group_size=ROW_GROUP)
+                self.in_part += n
             start += n
             if n == room:
                 self._commit()
 
-    def _tmp(self) -> Path:
-        return self.out / f".{part_name(self.k)}.tmp"
-
     def _open(self) -> None:
         pq = import_pyarrow()
-        self.writer = pq.ParquetWriter(self._tmp(), self.schema)
-        self.in_part = 0
+        self.part, self.in_part = sink.NewFile(self.out / part_name(self.k), False), 0  # never over a file or link
+        self.writer = self._or_drop(pq.ParquetWriter, self.part.file, self.schema)
+
+    def _or_drop(self, step, *args, **kwargs):
+        """step(...) on the part; if it fails, the part may be cut anywhere: removed (--resume writes it again)."""
+        try:
+            return step(*args, **kwargs)
+        except BaseException as e:
+            self._drop(e)
+            raise
+
+    def _drop(self, error: BaseException | None = None) -> None:
+        """The part given up: its writer closed (into the file about to go: errors ignored), its file removed."""
+        part, writer, self.part, self.writer = self.part, self.writer, None, None
+        if writer is not None:
+            with suppress(Exception):
+                writer.close()
+            writer.is_open = False  # else pyarrow's __del__ closes it again, into the closed file
+        part.discard(error)
 
     def _commit(self) -> None:
-        self.writer.close()
-        os.replace(self._tmp(), self.out / part_name(self.k))
+        with sink.uninterrupted():  # a signal waits until the part is closed and in place
+            self._or_drop(self.writer.close)
+            part, self.part, self.writer = self.part, None, None
+            part.publish()
         self.parts.append(part_name(self.k))
-        self.writer, self.k = None, self.k + 1
+        self.k += 1
 
     def close(self) -> None:
         """The part being written, as a complete part (when it has rows)."""
-        if self.writer is not None:
+        if self.part is not None:
             if self.in_part:
                 self._commit()
             else:
-                self.writer.close()
-                self._tmp().unlink()
-                self.writer = None
+                self._drop()
 
 
 def finish(out: Path, rows: int, precision: str, d: int, model_sha256: str) -> None:
@@ -218,6 +244,5 @@ def finish(out: Path, rows: int, precision: str, d: int, model_sha256: str) -> N
     parts = sorted(p.name for p in out.glob("part-*.parquet"))
     doc = {"format": FORMAT, "rows": rows, "parts": parts, "precision": precision, "d": d,
            "model_sha256": model_sha256}
-    tmp = out / f".{SUCCESS}.tmp"
-    tmp.write_text(json.dumps(doc) + "\n", encoding="utf-8")
-    os.replace(tmp, out / SUCCESS)
+    with sink.open_file(out / SUCCESS, False) as f:
+        f.write((json.dumps(doc) + "\n").encode("utf-8"))

@@ -53,7 +53,7 @@ def _glob_chars(s: str) -> bool:
     return any(c in s for c in "*?[")
 
 
-def resolve(paths: list[str]) -> list[Input]:
+def resolve_inputs(paths: list[str]) -> list[Input]:
     """INPUT... -> the files to read, in order; every one checked to exist before any is read."""
     if not paths:
         raise UsageError("give at least one INPUT: a file, a directory, a glob, or `-` for stdin")
@@ -201,7 +201,7 @@ READERS: dict[str, Callable[[Input, str | None], Iterator[Row]]] = {
     "text": read_text, "jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet}
 
 
-def rows(found: list[Input], column: str | None) -> Iterator[Row]:
+def read_rows(found: list[Input], column: str | None) -> Iterator[Row]:
     """Every row of every input, in order."""
     for inp in found:
         yield from READERS[inp.kind](inp, column)

@@ -1,6 +1,6 @@
 """One `vectorize embed` run: inputs -> chunks of rows -> an engine's vectors -> quantized -> Parquet parts.
 
-    rows    = inputs.rows(INPUT...)                      (source, line, text), blank texts skipped, id = order
+    rows    = inputs.read_rows(INPUT...)                 (source, line, text), blank texts skipped, id = order
     chunks  = rows cut at multiples of chunk_rows ids    so that a resumed run cuts where the first run did
     vectors = ENGINES[engine](chunks)                    (N, d) float32, in id order
     stored  = PRECISIONS[precision].quantize(vectors, ranges)
@@ -30,14 +30,14 @@ RESUME_KEYS = ("inputs", "column", "text")  # options a resumed run must share w
 def _local():
     from vectorize_cli.corpus import local
 
-    return local.embed
+    return local.embed_chunks
 
 
 def _ray():
     from vectorize_cli.corpus import ray_engine
 
     ray_engine.import_ray()  # missing: the error naming the extra, before anything is written
-    return ray_engine.embed
+    return ray_engine.embed_chunks
 
 
 ENGINES: dict[str, Callable[[], Callable[..., Iterator[Embedded]]]] = {"local": _local, "ray": _ray}
@@ -123,16 +123,16 @@ def _skip(rows: Iterator[inputs.Row], n: int, last: tuple[str, int] | None, adva
                          f"{'no such row' if got is None else f'{got[0]} line {got[1]}'}: not the same inputs")
 
 
-def run(job: Job, advance=lambda n: None) -> Done:
+def embed_corpus(job: Job, advance=lambda n: None) -> Done:
     """The dataset in job.out, complete; advance(bytes) is told each row written (a progress bar)."""
     if job.engine not in ENGINES:
         raise UsageError(f"unknown engine {job.engine!r}; choose from: {', '.join(ENGINES)}")
-    found = inputs.resolve(job.inputs)
+    found = inputs.resolve_inputs(job.inputs)
     if job.column is not None and all(i.kind == "text" for i in found):
         raise UsageError("--column applies to .jsonl, .csv and .parquet inputs")
     size = chunk_rows(job.part_rows)
     inputs.import_pyarrow()
-    embed = ENGINES[job.engine]()  # a missing extra fails here, before the directory is touched
+    embed_chunks = ENGINES[job.engine]()  # a missing extra fails here, before the directory is touched
     from vectorize_cli.model.bert import load
 
     model = load(job.spec.model)
@@ -148,7 +148,7 @@ def run(job: Job, advance=lambda n: None) -> Done:
     if existing.complete:
         return Done(existing.rows, 0, existing.parts, {}, already=True)
 
-    rows = inputs.rows(found, job.column)
+    rows = inputs.read_rows(found, job.column)
     _skip(rows, existing.rows, existing.last, advance)
     sizes: list[int] = []  # bytes of the rows embedded but not yet written
     stats: dict = {}
@@ -177,7 +177,7 @@ def run(job: Job, advance=lambda n: None) -> Done:
 
     written = 0
     try:
-        for e in embed(job.spec, chunks(rows, existing.rows, size, lambda r: sizes.append(r.size)),
+        for e in embed_chunks(job.spec, chunks(rows, existing.rows, size, lambda r: sizes.append(r.size)),
                        stats=stats, out=job.out, size=size, **job.engine_options):
             written += len(e.chunk.ids)
             if p.calibrated and ranges is None:

@@ -53,7 +53,7 @@ def embed_texts(spec: Spec, texts: list[str]) -> tuple[np.ndarray, np.ndarray, n
     return vectors, n_tokens, truncated
 
 
-def embed(spec: Spec, chunks: Iterator[Chunk], **engine_options) -> Iterator[Embedded]:
+def embed_chunks(spec: Spec, chunks: Iterator[Chunk], **engine_options) -> Iterator[Embedded]:
     """Each chunk, embedded, in order (the options other engines take are not needed here)."""
     for chunk in chunks:
         yield Embedded(chunk, *embed_texts(spec, chunk.texts))

@@ -34,7 +34,7 @@ def import_ray():
 class Embedder:
     """One model replica (a Ray actor): loads the model once, then embeds batch after batch."""
 
-    spec: Spec  # set on a subclass per run (see embed()): no constructor arguments to keep in the object store
+    spec: Spec  # set on a subclass per run (see embed_chunks()): no constructor arguments to keep in the object store
 
     def __init__(self):
         import ray
@@ -63,12 +63,15 @@ def _stage(chunks: Iterator[Chunk], staging: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from vectorize_cli import sink
+
     staging.mkdir()
     n = 0
     for k, c in enumerate(chunks):
         table = pa.table({"id": pa.array(c.ids, pa.int64()), "source": pa.array(c.sources, pa.string()),
                           "line": pa.array(c.lines, pa.int64()), "text": pa.array(c.texts, pa.string())})
-        pq.write_table(table, staging / f"chunk-{k:05d}.parquet")
+        with sink.open_file(staging / f"chunk-{k:05d}.parquet", False) as f:
+            pq.write_table(table, f)
         n += len(c.ids)
     return n
 
@@ -95,7 +98,7 @@ def _connect(ray, address: str | None) -> bool:
     return True
 
 
-def embed(spec: Spec, chunks: Iterator[Chunk], stats: dict, out: Path, size: int, workers: int = 2,
+def embed_chunks(spec: Spec, chunks: Iterator[Chunk], stats: dict, out: Path, size: int, workers: int = 2,
           gpus_per_worker: float = 0, address: str | None = None) -> Iterator[Embedded]:
     """Each chunk embedded by the actor pool, in id order; stats["rows_per_node"] counts rows per node id."""
     ray = import_ray()

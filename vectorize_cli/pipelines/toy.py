@@ -15,7 +15,7 @@ from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended, impl
 from vectorize_cli.attention.variants import VARIANTS
 from vectorize_cli.backend import NUMPY, Backend, check_finite, resolve
 from vectorize_cli.config import Config
-from vectorize_cli.embedding import embed
+from vectorize_cli.embedding import embed_tokens
 from vectorize_cli.errors import UsageError, lookup
 from vectorize_cli.pooling import POOLING
 from vectorize_cli.positional import positions
@@ -75,7 +75,7 @@ def trace(text: str, config: Config) -> Trace:
         raise UsageError("the text has no tokens (it is empty or only spaces and control characters)")
     T, d = len(tokens), config.dim
     memory.check(config, T)  # before allocating anything of size T
-    embedding = embed(tokens, config.embedding, d, config.seed).astype(DTYPE, copy=False)  # (T, d)
+    embedding = embed_tokens(tokens, config.embedding, d, config.seed).astype(DTYPE, copy=False)  # (T, d)
     positional = positions(config.positional, T, d, config.seed)  # (T, d) float32, read-only
     encoded = embedding + positional  # (T, d)
     stages = [

@@ -11,11 +11,11 @@ semantic_search_usearch builds one. An index whose dataset has changed since (an
 """
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from vectorize_cli import sink
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.search import vectors
 from vectorize_cli.search.dataset import Dataset, read_block
@@ -54,40 +54,41 @@ def _new_index(ds: Dataset, connectivity: int, expansion_add: int, expansion_sea
                  expansion_search=expansion_search)
 
 
-def build(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: int = EXPANSION_ADD,
-          progress=lambda n: None) -> Path:
-    """Write DIR/index.usearch and DIR/index.json (each to a temporary name, then renamed)."""
+def build_index(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: int = EXPANSION_ADD,
+                progress=lambda n: None) -> Path:
+    """Write DIR/index.usearch and DIR/index.json by sink, as --output --force writes: each to a temporary file,
+    then in place (a symbolic link there is replaced, its target never written)."""
+    path, info = ds.path / INDEX, ds.path / INFO
+    for p in (path, info):
+        sink.check_target(p, True)  # a directory or a device there: refused before the work
     index = _new_index(ds, connectivity, expansion_add, EXPANSION_SEARCH)
     for block in ds.blocks:  # usearch inserts on every core; one block in memory at a time besides the graph
         cols = read_block(block, ["id", "vector"])
         index.add(cols["id"].astype(np.uint64), _graph_vectors(ds, cols["vector"]), threads=0)
         progress(block.rows)
-    path, info = ds.path / INDEX, ds.path / INFO
-    tmp, tmp_info = ds.path / f".{INDEX}.tmp", ds.path / f".{INFO}.tmp"
-    try:
-        index.save(str(tmp))
-        tmp_info.write_text(json.dumps({
-            "format": INDEX_FORMAT, "dataset_success_sha256": ds.success_sha256, "rows": ds.rows,
-            "precision": ds.precision, "d": ds.d, "metric": "hamming" if ds.precision in vectors.BINARY else "cos",
-            "connectivity": connectivity, "expansion_add": expansion_add, "usearch": _version(),
-        }, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        os.replace(tmp_info, info)
-    except OSError as e:
-        raise VectorizeError(f"cannot write the index in {ds.path}: {e.strerror or e}") from None
-    finally:  # an error or Ctrl-C leaves no temporary file behind (and the previous index, if any, whole)
-        for p in (tmp, tmp_info):
-            p.unlink(missing_ok=True)
+    graph = sink.NewFile(path, True)
+    try:  # an error or Ctrl-C leaves no temporary file behind (and the previous index, if any, whole)
+        index.save(graph.tmp)  # usearch writes the path itself
+        with sink.open_file(info, True) as f:
+            f.write((json.dumps({
+                "format": INDEX_FORMAT, "dataset_success_sha256": ds.success_sha256, "rows": ds.rows,
+                "precision": ds.precision, "d": ds.d, "metric": "hamming" if ds.precision in vectors.BINARY else "cos",
+                "connectivity": connectivity, "expansion_add": expansion_add, "usearch": _usearch_version(),
+            }, indent=2) + "\n").encode("utf-8"))
+            graph.publish()  # the graph first, then its description
+    except BaseException as e:
+        graph.discard(e)
+        raise
     return path
 
 
-def _version() -> str:
+def _usearch_version() -> str:
     import usearch
 
     return usearch.__version__
 
 
-def load(ds: Dataset, expansion_search: int):
+def load_index(ds: Dataset, expansion_search: int):
     """The dataset's index, checked to be built from this very dataset."""
     path, info_path = ds.path / INDEX, ds.path / INFO
     if not path.is_file() or not info_path.is_file():
@@ -113,8 +114,9 @@ def check_ef(expansion_search: int, m: int) -> None:
         raise UsageError(f"--ef {expansion_search} is below the {m} candidates asked for; give --ef {m} or more")
 
 
-def search(ds: Dataset, index, queries: np.ndarray, k: int, rescore: int | None = None) -> Top:
-    """Queries (Q, d) -> the k best of the graph's candidates (index from load()), scored exactly (Top (Q, k'))."""
+def ann_search(ds: Dataset, index, queries: np.ndarray, k: int, rescore: int | None = None) -> Top:
+    """Queries (Q, d) -> the k best of the graph's candidates (index from load_index()), scored exactly
+    (Top (Q, k'))."""
     m = k * check_rescore(ds.precision, rescore)
     check_ef(index.expansion_search, m)
     Q = len(queries)

@@ -59,7 +59,7 @@ class Dataset:
         return None if r is None else np.asarray(r, dtype=np.float32)
 
 
-def _json(raw: bytes, what: str) -> dict:
+def _json_object(raw: bytes, what: str) -> dict:
     try:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
@@ -81,7 +81,7 @@ def open_dataset(path: Path) -> Dataset:
                                  "finish it with `vectorize embed --resume`")
         raise VectorizeError(f"--index {path}: not a vectorize dataset (no {SUCCESS})")
     raw = marker.read_bytes()
-    success = _json(raw, str(marker))
+    success = _json_object(raw, str(marker))
     if success.get("format") != FORMAT:
         raise VectorizeError(f"{marker}: dataset format {success.get('format')!r}; this version reads {FORMAT}")
     meta, blocks, columns, rows = None, [], (), 0
@@ -91,7 +91,7 @@ def open_dataset(path: Path) -> Dataset:
             f = pq.ParquetFile(part)
         except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
             raise VectorizeError(f"cannot read {part}: {e}") from None
-        m = _json((f.schema_arrow.metadata or {}).get(META_KEY, b"null"), f"{part}: metadata `vectorize`")
+        m = _json_object((f.schema_arrow.metadata or {}).get(META_KEY, b"null"), f"{part}: metadata `vectorize`")
         if meta is not None and m != meta:
             raise VectorizeError(f"{part}: its metadata differs from {success['parts'][0]}'s")
         meta, columns = m, tuple(f.schema_arrow.names)
@@ -154,7 +154,7 @@ def _id_range(block: RowGroup) -> tuple[int, int]:
     return (int(ids.min()), int(ids.max())) if len(ids) else (0, -1)
 
 
-def rows(ds: Dataset, ids: set[int]) -> dict[int, dict]:
+def rows_by_id(ds: Dataset, ids: set[int]) -> dict[int, dict]:
     """The stored fields of the rows with these ids: {id: {source, line, text (when stored)}}.
     Reads only the blocks that hold them, without their vectors."""
     columns = ["id"] + [c for c in ("source", "line", "text") if c in ds.columns]

@@ -46,7 +46,7 @@ def score_block(ds: Dataset, q_unit: np.ndarray, stored: np.ndarray, ids: np.nda
     tops = []
     for start in range(0, len(q_unit), QUERY_CHUNK):
         q = q_unit[start : start + QUERY_CHUNK]  # (Qc, d)
-        s = vectors.estimate(q, x)  # (Qc, B)
+        s = vectors.estimate_cosines(q, x)  # (Qc, B)
         np.nan_to_num(s, copy=False, nan=-np.inf)  # a row of NaN (a broken vector) ranks last, never first
         B = s.shape[1]
         if B > m:
@@ -64,8 +64,8 @@ def score_block(ds: Dataset, q_unit: np.ndarray, stored: np.ndarray, ids: np.nda
                None if not keep_rows else np.concatenate([t.rows for t in tops]))
 
 
-def search(ds: Dataset, queries: np.ndarray, k: int, rescore: int | None = None,
-           threads: bool = True) -> Top:
+def exact_search(ds: Dataset, queries: np.ndarray, k: int, rescore: int | None = None,
+                 threads: bool = True) -> Top:
     """Queries (Q, d) float32 -> their k nearest rows: Top with scores (Q, k') and ids (Q, k'), k' = min(k, rows)."""
     n = check_rescore(ds.precision, rescore)
     m = k * n

@@ -21,7 +21,7 @@ class Result:
 
 def results(ds: dataset.Dataset, queries: list[str], top: Top) -> list[Result]:
     """Each query's hits with their stored fields (read once for all the queries)."""
-    fields = dataset.rows(ds, set(top.ids.ravel().tolist()))
+    fields = dataset.rows_by_id(ds, set(top.ids.ravel().tolist()))
     out = []
     for q, scores, ids in zip(queries, top.scores, top.ids):
         hits = [{"id": int(i), "score": s, **fields.get(int(i), {})} for s, i in zip(scores, ids)]
@@ -29,11 +29,11 @@ def results(ds: dataset.Dataset, queries: list[str], top: Top) -> list[Result]:
     return out
 
 
-def record(r: Result) -> dict:
+def hits_record(r: Result) -> dict:
     return {"query": r.query, "hits": r.hits}
 
 
-def table(renderer, r: Result, what: str):
+def hits_table(renderer, r: Result, what: str):
     """One query's hits: rank, score, id, source:line, text."""
     t = new_table()
     for name in ("#", "score", "id", "source:line"):

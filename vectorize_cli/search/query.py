@@ -23,7 +23,7 @@ def check_queries(texts: list[str]) -> list[str]:
     return texts
 
 
-def embed(ds: Dataset, texts: list[str], model: str | None, batch_size: int = 32) -> np.ndarray:
+def embed_queries(ds: Dataset, texts: list[str], model: str | None, batch_size: int = 32) -> np.ndarray:
     """Queries -> (Q, d) float32 vectors, by the dataset's model; refuses any other weights."""
     from vectorize_cli.model.bert import load
     from vectorize_cli.config import ModelConfig

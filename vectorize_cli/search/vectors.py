@@ -75,14 +75,14 @@ def inverse_norms(x: np.ndarray) -> np.ndarray:
     return np.divide(np.float32(1), norm, out=np.zeros_like(norm), where=norm > 0)
 
 
-def estimate(q_unit: np.ndarray, x: np.ndarray) -> np.ndarray:
+def estimate_cosines(q_unit: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Unit queries (Q, d) against rows x' (B, d) -> cosines (Q, B) float32 by BLAS, each within
     error_bound(d) of score(): fast, to pick candidates."""
     return (q_unit @ x.T) * inverse_norms(x)[None, :]  # (Q, B)
 
 
 def error_bound(d: int) -> float:
-    """|estimate - score| <= d u |q'| |x'| / |x'| for a float32 dot product of length d (u = 2^-24),
+    """|estimate_cosines - score| <= d u |q'| |x'| / |x'| for a float32 dot product of length d (u = 2^-24),
     twice over for the norm and the rounding of both: a safe margin for unit q'."""
     return 4.0 * d * 2.0**-24
 
