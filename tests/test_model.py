@@ -134,3 +134,25 @@ def test_without_sentence_bert_config_the_model_reads_512_tokens(minilm_path, tm
         assert_matches(ours, reference.encode(texts))
     finally:
         reference.max_seq_length = saved
+
+
+def test_max_memory_runs_fewer_batches_at_once_instead_of_refusing(minilm, monkeypatch):
+    """numpy runs a batch per core; where --max-memory leaves room for fewer, fewer run at once (a 16-core
+    machine refused 10,000 lines at the default 4 GiB), and only a run without room for one is refused."""
+    from vectorize_cli import parallel
+    from vectorize_cli.errors import VectorizeError
+    from vectorize_cli.model import budget
+
+    folder, lengths = minilm.folder, [2000] * 40  # every text cut at max_length
+    held, tokens = minilm.nbytes, budget._tokens(folder, lengths)
+    one = budget.batch(folder, 8, folder.max_length, "multi-head")
+    fits = lambda k: held + tokens + k * one  # noqa: E731
+    assert budget.check_encode(folder, lengths, "multi-head", 8, held, fits(3) + one // 2, workers=16) == 3
+    assert budget.check_encode(folder, lengths, "multi-head", 8, held, fits(40), workers=16) == 16
+    with pytest.raises(VectorizeError, match="a batch of 8 at 256 tokens"):
+        budget.check_encode(folder, lengths, "multi-head", 8, held, fits(1) - 1, workers=16)
+    texts = lines("long.txt") * 3
+    base, _ = encode(minilm, texts, ModelConfig(batch_size=8))
+    monkeypatch.setattr(parallel, "cores", lambda: 16)
+    tight, _ = encode(minilm, texts, ModelConfig(batch_size=8, max_memory=fits(2)))
+    np.testing.assert_array_equal(tight, base)
