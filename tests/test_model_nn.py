@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention
-from vectorize_cli.model.nn import CHUNK, erf_, gelu, layer_norm
+from vectorize_cli.model.nn import CHUNK, erf_, gelu_, layer_norm
 
 GRID = np.concatenate([np.linspace(-8, 8, 200_001), [0.0, -0.0, 1e-30, -1e-30, 5e-8, 1e3, -1e3]])
 EXACT = np.array([math.erf(x) for x in GRID])
@@ -35,8 +35,13 @@ def test_gelu_and_layer_norm_match_torch():
     torch = pytest.importorskip("torch")
     x = np.random.default_rng(1).normal(0, 3, size=(64, 384)).astype(np.float32)
     t = torch.from_numpy(x)
-    np.testing.assert_allclose(gelu(x), torch.nn.functional.gelu(t).numpy(), atol=2e-6)
-    np.testing.assert_allclose(gelu(t).numpy(), torch.nn.functional.gelu(t).numpy(), atol=1e-6)
+    ref = torch.nn.functional.gelu(t).numpy()
+    np.testing.assert_allclose(gelu_(x.copy()), ref, atol=2e-6)
+    np.testing.assert_allclose(gelu_(t.clone()).numpy(), ref, atol=1e-6)
+    big = np.random.default_rng(2).normal(0, 3, size=(3 * CHUNK // 1536 + 5, 1536)).astype(np.float32)  # chunks
+    inplace = big.copy()
+    assert gelu_(inplace) is inplace  # in place: no second (B*T, d_ff) array
+    np.testing.assert_allclose(inplace, torch.nn.functional.gelu(torch.from_numpy(big)).numpy(), atol=2e-6)
     g, b = np.linspace(0.5, 2, 384, dtype=np.float32), np.linspace(-1, 1, 384, dtype=np.float32)
     ref = torch.nn.functional.layer_norm(t, (384,), torch.from_numpy(g), torch.from_numpy(b), 1e-12).numpy()
     np.testing.assert_allclose(layer_norm(x, g, b, 1e-12), ref, atol=1e-5)

@@ -45,9 +45,10 @@ def embed_texts(spec: Spec, texts: list[str]) -> tuple[np.ndarray, np.ndarray, n
     from vectorize_cli.pipelines.bert import encode
 
     model = load(spec.model)
-    vectors, cut = encode(model, texts, ModelConfig(spec.variant, spec.backend, spec.device, spec.dtype,
-                                                   batch_size=spec.batch_size))
-    n_tokens = np.array([len(e.ids) for e in model.tokenizer.encode(texts)], dtype=np.int32)
+    encs = model.tokenizer.encode(texts)
+    config = ModelConfig(spec.variant, spec.backend, spec.device, spec.dtype, batch_size=spec.batch_size)
+    vectors, cut = encode(model, texts, config, encs)
+    n_tokens = np.array([len(e.ids) for e in encs], dtype=np.int32)
     truncated = np.zeros(len(texts), dtype=bool)
     truncated[cut] = True
     return vectors, n_tokens, truncated

@@ -21,7 +21,7 @@ import numpy as np
 from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
 from vectorize_cli.model import files, validate, weights
-from vectorize_cli.model.nn import dense, gelu, layer_norm
+from vectorize_cli.model.nn import dense, gelu_, layer_norm
 from vectorize_cli.model.tokenizer import WordPiece
 
 
@@ -117,7 +117,7 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
         y = dense(a, L["w_o"], L["b_o"])  # (B*T, d)
         y += x  # residual
         x = layer_norm(y, *L["ln_1"], c.eps)  # (B*T, d)
-        h = gelu(dense(x, L["w_1"], L["b_1"]))  # (B*T, d_ff)
+        h = gelu_(dense(x, L["w_1"], L["b_1"]))  # (B*T, d_ff)
         y = dense(h, L["w_2"], L["b_2"])  # (B*T, d)
         y += x  # residual
         x = layer_norm(y, *L["ln_2"], c.eps)  # (B*T, d)

@@ -29,15 +29,13 @@ def layer_norm(x, g, b, eps: float):
     return xc
 
 
-def gelu(x):
-    """GELU(x) = x Phi(x) = x * (1 + erf(x / sqrt(2))) / 2   (Hendrycks & Gimpel 2016): the exact
-    form BERT uses (hidden_act "gelu"), not the tanh approximation. erf runs in place."""
-    e = x * SQRT_HALF
-    e = erf_(e) if isinstance(e, np.ndarray) else e.erf_()
-    e *= 0.5
-    e += 0.5
-    e *= x
-    return e
+def gelu_(x):
+    """GELU(x) = x Phi(x) = x * (1 + erf(x / sqrt(2))) / 2   (Hendrycks & Gimpel 2016), in place: the
+    exact form BERT uses (hidden_act "gelu"), not the tanh approximation. On numpy every step runs on
+    CHUNK elements at a time in the core's cache: one pass over memory instead of five."""
+    if not isinstance(x, np.ndarray):  # torch
+        return x.mul_(x.mul(SQRT_HALF).erf_().mul_(0.5).add_(0.5))
+    return _chunked(x, _gelu_chunk, 4)
 
 
 # Abramowitz & Stegun 1964, Handbook of Mathematical Functions, formula 7.1.26.
@@ -64,17 +62,30 @@ def _erf_chunk(x: np.ndarray, z: np.ndarray, t: np.ndarray, y: np.ndarray) -> No
     np.copysign(y, x, out=x)
 
 
+def _gelu_chunk(x: np.ndarray, e: np.ndarray, z: np.ndarray, t: np.ndarray, y: np.ndarray) -> None:
+    c = x.dtype.type
+    np.multiply(x, c(SQRT_HALF), out=e)
+    _erf_chunk(e, z, t, y)
+    e *= c(0.5)
+    e += c(0.5)
+    x *= e
+
+
 def erf_(x: np.ndarray) -> np.ndarray:
     """erf(x) = 1 - (a1 t + a2 t^2 + a3 t^3 + a4 t^4 + a5 t^5) exp(-x^2),  t = 1 / (1 + p x)  for x >= 0,
     erf(-x) = -erf(x)   (Abramowitz & Stegun 7.1.26), in place on a contiguous x, in its dtype.
     |error| <= 1.5e-7 in exact arithmetic, about one float32 step of erf near 1; evaluated in
     float32 (the model's dtype) it stays within 7e-7 of math.erf (tested). numpy has no erf;
     scipy's takes ~12 ns an element here, np.vectorize(math.erf) ~100 ns: this ~2 ns."""
+    return _chunked(x, _erf_chunk, 3)
+
+
+def _chunked(x: np.ndarray, step, buffers: int) -> np.ndarray:
+    """step(part, *buffers) on each CHUNK of a contiguous x in place, with `buffers` scratch arrays reused."""
     flat = x.reshape(-1)  # a view: x is contiguous
     n = min(CHUNK, flat.size)
-    z, t, y = (np.empty(n, dtype=x.dtype) for _ in range(3))
+    scratch = [np.empty(n, dtype=x.dtype) for _ in range(buffers)]
     for i in range(0, flat.size, CHUNK):
         part = flat[i : i + CHUNK]
-        m = part.size
-        _erf_chunk(part, z[:m], t[:m], y[:m])
+        step(part, *(b[: part.size] for b in scratch))
     return x

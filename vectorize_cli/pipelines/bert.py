@@ -98,12 +98,14 @@ def batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig()) -> tuple[np.ndarray, list[int]]:
-    """texts -> (vectors (N, d) float32 in input order, indices of the inputs that were truncated)."""
+def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
+           encodings: list | None = None) -> tuple[np.ndarray, list[int]]:
+    """texts -> (vectors (N, d) float32 in input order, indices of the inputs that were truncated);
+    encodings: model.tokenizer.encode(texts), where the caller has them already (tokenized once)."""
     backend, attention = backend_for(config)
     workers = budget.check_encode(model.folder, [len(t) for t in texts], config.attention, config.batch_size,
                                   _held(model, backend), config.max_memory, cores() if backend.threads else 1)
-    encs = model.tokenizer.encode(texts)
+    encs = model.tokenizer.encode(texts) if encodings is None else encodings
     out = np.empty((len(texts), model.folder.config.d_model), dtype=np.float32)
     todo = batches([len(e.ids) for e in encs], config.batch_size)
 
