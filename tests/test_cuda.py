@@ -41,10 +41,11 @@ def test_model_in_float32_on_cuda_matches_sentence_transformers(minilm, referenc
 def test_model_in_half_precision_on_cuda_is_close_to_float32(minilm, reference, dtype):
     texts = [t for name in FILES for t in lines(name)]
     ours, _ = encode(minilm, texts, ModelConfig("multi-head", "torch", "cuda", dtype))
-    cos = cosines(ours, reference.encode(texts, batch_size=32))
+    full = reference.encode(texts, batch_size=32)
+    cos = cosines(ours, full)
     print(f"{dtype} on cuda against float32: min cosine {cos.min():.6f}, mean {cos.mean():.6f}")
     assert cos.min() >= HALF_COSINE[dtype] and cos.max() < 1.0 + 1e-6
-    assert np.abs(ours - reference.encode(texts[:1])).max() > 0  # computed in half precision, not float32
+    assert np.abs(ours - full).max() > 1e-4  # computed in half precision, not float32
 
 
 def test_model_flash_on_cuda_runs_the_flash_kernel_and_says_it_cast(minilm, reference):
