@@ -337,11 +337,13 @@ def test_resume_refuses_other_inputs_or_options(minilm, tmp_path):
 
 
 def _batch(ids: list[int]):
-    from vectorize_cli.corpus import dataset
+    """An embedded chunk of these ids and its stored vectors: what Writer.write takes."""
+    from vectorize_cli.corpus.local import Chunk, Embedded
 
     n = len(ids)
-    return dataset.Batch(np.array(ids, np.int64), ["a.txt"] * n, np.array(ids, np.int64) + 1, ["t"] * n,
-                         np.ones((n, 4), np.float32), np.full(n, 3, np.int32), np.zeros(n, bool))
+    chunk = Chunk(np.array(ids, np.int64), ["a.txt"] * n, np.array(ids, np.int64) + 1, ["t"] * n)
+    vectors = np.ones((n, 4), np.float32)
+    return Embedded(chunk, vectors, np.full(n, 3, np.int32), np.zeros(n, bool)), vectors
 
 
 def test_parts_and_success_are_never_written_through_a_link(tmp_path):
@@ -356,13 +358,13 @@ def test_parts_and_success_are_never_written_through_a_link(tmp_path):
     for name in (".part-00000.parquet.tmp", ".part-00001.parquet.tmp", "._SUCCESS.tmp"):
         (out / name).symlink_to(victim)
     w = dataset.Writer(out, dataset.schema(4, "float32", True, {"format": 1}), 2, 0, 0)
-    w.write(_batch([0, 1, 2]))  # part 0 whole, part 1 open
+    w.write(*_batch([0, 1, 2]))  # part 0 whole, part 1 open
     w.close()
     assert pq.read_table(out / "part-00001.parquet").column("id").to_pylist() == [2]  # the rows so far, kept
     (out / "part-00002.parquet").symlink_to(victim)  # where the next part goes
     w = dataset.Writer(out, dataset.schema(4, "float32", True, {"format": 1}), 2, 2, 3)
     with pytest.raises(UsageError, match="part-00002.parquet is a symbolic link; add --force"):
-        w.write(_batch([3]))
+        w.write(*_batch([3]))
     w.close()
     (out / "_SUCCESS").symlink_to(victim)
     with pytest.raises(UsageError, match="_SUCCESS is a symbolic link"):
@@ -378,11 +380,11 @@ def test_a_part_whose_write_fails_is_removed_not_kept_half_written(tmp_path, mon
     out = tmp_path / "ds"
     out.mkdir()
     w = dataset.Writer(out, dataset.schema(4, "float32", True, {"format": 1}), 4, 0, 0)
-    w.write(_batch([0, 1]))
+    w.write(*_batch([0, 1]))
     monkeypatch.setattr(pq.ParquetWriter, "write_table", lambda *a, **k: (_ for _ in ()).throw(
         OSError(28, "No space left on device")))
     with pytest.raises(VectorizeError, match="cannot write .*part-00000.parquet: No space left on device"):
-        w.write(_batch([2, 3]))
+        w.write(*_batch([2, 3]))
     w.close()
     assert list(out.iterdir()) == []  # the part cut short is gone, temporary file and all: --resume redoes it
 

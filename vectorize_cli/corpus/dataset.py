@@ -25,6 +25,7 @@ import numpy as np
 
 from vectorize_cli import sink
 from vectorize_cli.corpus.inputs import import_pyarrow
+from vectorize_cli.corpus.local import Embedded
 from vectorize_cli.errors import UsageError, VectorizeError
 
 FORMAT = 1
@@ -63,28 +64,17 @@ def schema(d: int, precision: str, text: bool, meta: dict):
     return pa.schema(fields, metadata={META_KEY: json.dumps(meta).encode("utf-8")})
 
 
-@dataclass
-class Batch:
-    """Rows ready to write: all columns, vectors already quantized."""
+def rows_table(e: Embedded, stored: np.ndarray, schema) -> "pa.Table":
+    """An embedded chunk as the dataset's rows: its columns, and `stored` (N, width), its vectors quantized."""
+    import pyarrow as pa
 
-    ids: np.ndarray  # (N,) int64
-    sources: list[str]
-    lines: np.ndarray  # (N,) int64
-    texts: list[str]
-    vectors: np.ndarray  # (N, width) of the precision's dtype
-    n_tokens: np.ndarray  # (N,) int32
-    truncated: np.ndarray  # (N,) bool
-
-    def table(self, schema):
-        import pyarrow as pa
-
-        width = self.vectors.shape[1]
-        flat = pa.array(np.ascontiguousarray(self.vectors).reshape(-1))
-        cols = {"id": pa.array(self.ids, pa.int64()), "source": pa.array(self.sources, pa.string()),
-                "line": pa.array(self.lines, pa.int64()), "text": pa.array(self.texts, pa.string()),
-                "vector": pa.FixedSizeListArray.from_arrays(flat, width),
-                "n_tokens": pa.array(self.n_tokens, pa.int32()), "truncated": pa.array(self.truncated, pa.bool_())}
-        return pa.Table.from_arrays([cols[name] for name in schema.names], schema=schema)
+    c = e.chunk
+    flat = pa.array(np.ascontiguousarray(stored).reshape(-1))
+    cols = {"id": pa.array(c.ids, pa.int64()), "source": pa.array(c.sources, pa.string()),
+            "line": pa.array(c.lines, pa.int64()), "text": pa.array(c.texts, pa.string()),
+            "vector": pa.FixedSizeListArray.from_arrays(flat, stored.shape[1]),
+            "n_tokens": pa.array(e.n_tokens, pa.int32()), "truncated": pa.array(e.truncated, pa.bool_())}
+    return pa.Table.from_arrays([cols[name] for name in schema.names], schema=schema)
 
 
 @dataclass(frozen=True)
@@ -182,16 +172,18 @@ class Writer:
         self.writer, self.in_part = None, 0
         self.parts: list[str] = []
 
-    def write(self, batch: Batch) -> None:
-        if len(batch.ids) and batch.ids[0] != self.next_id:
-            raise AssertionError(f"rows out of order: id {batch.ids[0]} after {self.next_id - 1}")
-        self.next_id += len(batch.ids)
-        table = batch.table(self.schema)
+    def write(self, e: Embedded, stored: np.ndarray) -> None:
+        """An embedded chunk, its vectors quantized (stored), after the rows before it."""
+        ids = e.chunk.ids
+        if len(ids) and ids[0] != self.next_id:
+            raise AssertionError(f"rows out of order: id {ids[0]} after {self.next_id - 1}")
+        self.next_id += len(ids)
+        table = rows_table(e, stored, self.schema)
         start = 0
         while start < len(table):
             if self.part is None:
                 self._open()
-            room = self.part_rows - int(batch.ids[start]) % self.part_rows  # parts end at multiples of part_rows
+            room = self.part_rows - int(ids[start]) % self.part_rows  # parts end at multiples of part_rows
             n = min(len(table) - start, room)
             with sink.uninterrupted():  # a signal waits until the slice is written whole (and counted)
                 self._or_drop(self.writer.write_table, table.slice(start, n), row_group_size=ROW_GROUP)

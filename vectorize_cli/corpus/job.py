@@ -160,12 +160,11 @@ def embed_corpus(job: Job, advance=lambda n: None) -> Done:
         if writer is None:
             writer = dataset.Writer(job.out, dataset.schema(d, job.precision, job.text, meta), job.part_rows,
                                     len(existing.parts), existing.rows)
-        c = e.chunk
-        writer.write(dataset.Batch(c.ids, c.sources, c.lines, c.texts, p.quantize(e.vectors, ranges),
-                                   e.n_tokens, e.truncated))
-        for n in sizes[: len(c.ids)]:
-            advance(n)
-        del sizes[: len(c.ids)]
+        writer.write(e, p.quantize(e.vectors, ranges))
+        n = len(e.chunk.ids)
+        for size in sizes[:n]:
+            advance(size)
+        del sizes[:n]
 
     def calibrated() -> None:
         nonlocal ranges, meta
