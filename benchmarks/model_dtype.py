@@ -23,15 +23,10 @@ from pathlib import Path
 import numpy as np
 from recall import cosine_recall
 
+from vectorize_cli.backend import cpu_flags
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "sample_inputs" / "sentences-10k.txt"
-
-
-def cpu_flags() -> set[str]:
-    try:
-        return set(next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split(":", 1)[1].split())
-    except (OSError, StopIteration):
-        return set()
 
 
 def run(args: list[str], text: Path, out: Path) -> float:
