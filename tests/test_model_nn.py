@@ -1,5 +1,6 @@
-"""The model's pointwise math (erf, GELU, LayerNorm) against math.erf and torch, and the kernels'
-key mask: masking keys is the same as leaving them out."""
+"""The model's pointwise math (erf, GELU, LayerNorm) against math.erf and torch, pooling a padded batch
+against pooling each sentence alone, and the kernels' key mask: masking keys is the same as leaving
+them out."""
 
 import math
 
@@ -8,6 +9,7 @@ import pytest
 
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention
 from vectorize_cli.model.nn import CHUNK, erf_, gelu_, layer_norm
+from vectorize_cli.pooling import POOLING, l2_normalize
 
 GRID = np.concatenate([np.linspace(-8, 8, 200_001), [0.0, -0.0, 1e-30, -1e-30, 5e-8, 1e3, -1e3]])
 EXACT = np.array([math.erf(x) for x in GRID])
@@ -45,6 +47,33 @@ def test_gelu_and_layer_norm_match_torch():
     g, b = np.linspace(0.5, 2, 384, dtype=np.float32), np.linspace(-1, 1, 384, dtype=np.float32)
     ref = torch.nn.functional.layer_norm(t, (384,), torch.from_numpy(g), torch.from_numpy(b), 1e-12).numpy()
     np.testing.assert_allclose(layer_norm(x, g, b, 1e-12), ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("name", ["mean", "max", "first"])
+def test_pooling_a_padded_batch_is_pooling_each_sentence_alone(name, backend, rng):
+    B, T, d = 9, 13, 24
+    n = rng.integers(1, T + 1, size=B)  # real tokens per sentence
+    n[0] = T
+    real = np.arange(T)[None, :] < n[:, None]  # (B, T)
+    y = rng.normal(0, 3, size=(B, T, d)).astype(np.float32)
+    y[~real] = rng.normal(0, 1e6, size=((~real).sum(), d))  # padding holds anything: it must not count
+    reference = {"mean": lambda s: s.astype(np.float64).mean(0), "max": lambda s: s.max(0), "first": lambda s: s[0]}
+    expected = np.stack([reference[name](y[b, : n[b]]) for b in range(B)])  # float64 for the mean
+    alone = np.stack([POOLING[name](y[b, : n[b]]) for b in range(B)])  # numpy, one sentence at a time
+    np.testing.assert_allclose(alone, expected, rtol=1e-6, atol=1e-6)
+    if backend == "numpy":
+        batched = POOLING[name](y, real)
+    else:
+        torch = pytest.importorskip("torch")
+        batched = POOLING[name](torch.from_numpy(y), torch.from_numpy(real)).numpy()
+    assert batched.dtype == np.float32 and batched.shape == (B, d)
+    np.testing.assert_allclose(batched, alone, rtol=1e-6, atol=1e-6)
+    unit = l2_normalize(batched)
+    np.testing.assert_allclose(unit, expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-6)
+    if backend == "torch":
+        ref = torch.nn.functional.normalize(torch.from_numpy(batched), dim=-1).numpy()
+        np.testing.assert_allclose(l2_normalize(torch.from_numpy(batched)).numpy(), ref, atol=1e-7)
 
 
 @pytest.mark.parametrize("kernel", [explicit_attention, flash_attention])

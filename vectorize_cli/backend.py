@@ -64,7 +64,11 @@ class Backend:
             return np.asarray(a, dtype=np.float32) if floating else np.asarray(a)
         torch = import_torch()
         t = torch.from_numpy(np.ascontiguousarray(a))
-        return t.to(device=self.device, dtype=getattr(torch, self.dtype)) if floating else t.to(self.device)
+        if floating:
+            return t.to(device=self.device, dtype=getattr(torch, self.dtype))
+        if self.device == "cuda":  # a batch's ids and masks: copied while the GPU still runs the batch before
+            return t.pin_memory().to(self.device, non_blocking=True)
+        return t
 
     def numpy(self, a) -> np.ndarray | None:
         """Back to a float32 numpy array (bfloat16 has no numpy dtype)."""
@@ -110,11 +114,16 @@ def slow_precision(backend: Backend) -> str | None:
 def check_finite(what: str, backend: Backend, *arrays) -> None:
     """Never a wrong number: an overflow (float16 holds no more than 65504) is an error, not NaN in the output."""
     if not all(a is None or np.isfinite(a).all() for a in arrays):
-        if backend.dtype == "float32":
-            raise VectorizeError(f"{what} overflowed float32 (NaN or inf): its numbers are too large to compute with")
-        other = "float32 or bfloat16" if backend.dtype == "float16" else "float32"
-        raise VectorizeError(f"{what} overflowed in {backend.dtype}: some scores or outputs are beyond its range; "
-                             f"use --dtype {other}")
+        raise overflowed(what, backend)
+
+
+def overflowed(what: str, backend: Backend) -> VectorizeError:
+    """The error of a computation that gave NaN or inf in the backend's dtype."""
+    if backend.dtype == "float32":
+        return VectorizeError(f"{what} overflowed float32 (NaN or inf): its numbers are too large to compute with")
+    other = "float32 or bfloat16" if backend.dtype == "float16" else "float32"
+    return VectorizeError(f"{what} overflowed in {backend.dtype}: some scores or outputs are beyond its range; "
+                          f"use --dtype {other}")
 
 
 def resolve(backend: str, device: str, dtype: str, family: str = "explicit") -> Backend:

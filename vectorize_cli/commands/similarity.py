@@ -42,7 +42,8 @@ def similarity(
     from vectorize_cli.memory import parse_size
     from vectorize_cli.model import budget
     from vectorize_cli.output import WRITERS, Output, write_npy
-    from vectorize_cli.pipelines.bert import encode, info, l2_normalize
+    from vectorize_cli.pipelines.bert import encode, info
+    from vectorize_cli.pooling import l2_normalize
     from vectorize_cli.views.json import similarity_record
     from vectorize_cli.views.table import similarity_table
 

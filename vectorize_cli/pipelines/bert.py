@@ -14,14 +14,15 @@ import numpy as np
 
 from vectorize_cli.attention.dispatch import implementation
 from vectorize_cli.attention.variants import VARIANTS, multi_head
-from vectorize_cli.backend import NUMPY, Backend, check_finite, resolve
+from vectorize_cli.attention.kernels import namespace
+from vectorize_cli.backend import NUMPY, Backend, check_finite, overflowed, resolve
 from vectorize_cli.config import ModelConfig
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.model import budget
 from vectorize_cli.model.bert import Model, embeddings, forward
 from vectorize_cli.model.validate import PROBE, quiet
 from vectorize_cli.parallel import core_map, cores
-from vectorize_cli.pooling import POOLING
+from vectorize_cli.pooling import POOLING, l2_normalize
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 
 # the attention a pretrained BERT has: the variants that compute multi-head attention (two ways)
@@ -55,14 +56,11 @@ def probe(model: Model) -> None:
     check_finite(f"the model in {model.folder.path / 'model.safetensors'}, on a probe sentence,", NUMPY, vectors)
 
 
-def l2_normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """v / max(|v|, eps) over the last axis: sentence-transformers' Normalize (F.normalize)."""
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), v.dtype.type(eps))
-
-
-def sentence_vector(model: Model, y: np.ndarray) -> np.ndarray:
-    """A sentence's real tokens' outputs (T, d) -> its vector (d,), by the model's own pooling."""
-    v = POOLING[model.folder.pool](y)
+def sentence_vector(model: Model, y, real=None):
+    """A sentence's token outputs (T, d) -> its vector (d,), or a batch's (B, T, d) with real (B, T), True
+    for real tokens, -> (B, d): the model's own pooling, then / |v| where the model normalises; float32, on
+    the backend y is on."""
+    v = POOLING[model.folder.pool](y, real)
     return l2_normalize(v) if model.folder.normalize else v
 
 
@@ -109,7 +107,8 @@ def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
     out = np.empty((len(texts), model.folder.config.d_model), dtype=np.float32)
     todo = batches([len(e.ids) for e in encs], config.batch_size)
 
-    def run(batch: np.ndarray) -> None:
+    def run(batch: np.ndarray):
+        """One batch through the model and its pooling, on the backend -> (batch, vectors (B, d), all finite)."""
         n = [len(encs[i].ids) for i in batch]
         T = max(n)
         ids = np.full((len(batch), T), model.folder.config.pad_id, dtype=np.int64)  # (B, T)
@@ -119,12 +118,23 @@ def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
         pad = np.arange(T)[None, :] >= np.asarray(n)[:, None]  # (B, T) True for padding
         with backend.no_grad(), quiet():
             _, layers, _ = forward(model, backend, ids, type_ids, pad, attention, config.strict)
-        y = backend.numpy(layers[-1][1])  # (B, T, d)
-        check_finite("the model", backend, y)
-        for b, i in enumerate(batch):
-            out[i] = sentence_vector(model, y[b, : n[b]])  # real tokens only; each batch its own rows
+            y = layers[-1][1]  # (B, T, d)
+            xp = namespace(y)
+            return batch, sentence_vector(model, y, backend.asarray(~pad)), xp.all(xp.isfinite(y))
 
+    def store(batch: np.ndarray, vectors, finite) -> None:
+        """Waits for the batch's numbers (on CUDA) and puts its vectors in their rows of the output."""
+        if not bool(finite):
+            raise overflowed("the model", backend)
+        out[batch] = backend.numpy(vectors)
+
+    # stored one batch behind: on CUDA the next batch is queued before this one's numbers are waited for
     with core_map(enabled=backend.threads, workers=workers) as map_:
-        for _ in map_(run, todo):
-            pass
+        previous = None
+        for ran in map_(run, todo):
+            if previous is not None:
+                store(*previous)
+            previous = ran
+        if previous is not None:
+            store(*previous)
     return out, [i for i, e in enumerate(encs) if e.truncated]
