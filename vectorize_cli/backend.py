@@ -81,6 +81,16 @@ class Backend:
         return import_torch().inference_mode() if self.name == "torch" else nullcontext()
 
 
+def namespace(a):
+    """numpy for numpy arrays (its main namespace follows the array API since 2.0), else the
+    array-api-compat namespace of the array (torch), imported only then."""
+    if isinstance(a, np.ndarray):
+        return np
+    from array_api_compat import array_namespace
+
+    return array_namespace(a)
+
+
 NUMPY = Backend("numpy", "cpu", "float32")
 
 # the CPU instructions that compute in half precision natively; without them torch converts each

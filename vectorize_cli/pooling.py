@@ -12,7 +12,7 @@ alike: a model's batch is pooled where it ran, and only its (B, d) vectors come 
 import math
 from collections.abc import Callable
 
-from vectorize_cli.attention.kernels import namespace
+from vectorize_cli.backend import namespace
 
 
 def mean(y, real=None):

@@ -13,19 +13,10 @@ import math
 
 import numpy as np
 
+from vectorize_cli.backend import namespace
 from vectorize_cli.parallel import core_map
 
 NEG_INF = -math.inf
-
-
-def namespace(a):
-    """numpy for numpy arrays (its main namespace follows the array API since 2.0), else the
-    array-api-compat namespace of the array (torch), imported only then."""
-    if isinstance(a, np.ndarray):
-        return np
-    from array_api_compat import array_namespace
-
-    return array_namespace(a)
 
 
 def softmax(s):

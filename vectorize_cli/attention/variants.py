@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from vectorize_cli.attention import params as P
 from vectorize_cli.attention.dispatch import Attended
-from vectorize_cli.attention.kernels import mask_future, namespace, softmax
+from vectorize_cli.attention.kernels import mask_future, softmax
+from vectorize_cli.backend import namespace
 
 
 def additive(x, p, config, attend=None) -> Attended:

@@ -14,8 +14,7 @@ import numpy as np
 
 from vectorize_cli.attention.dispatch import implementation
 from vectorize_cli.attention.variants import VARIANTS, multi_head
-from vectorize_cli.attention.kernels import namespace
-from vectorize_cli.backend import NUMPY, Backend, check_finite, overflowed, resolve
+from vectorize_cli.backend import NUMPY, Backend, check_finite, namespace, overflowed, resolve
 from vectorize_cli.config import ModelConfig
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.model import budget
