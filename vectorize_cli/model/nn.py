@@ -1,5 +1,7 @@
-"""The pointwise pieces of a BERT layer, written once for numpy arrays and torch tensors alike
-(only operators and methods both share); erf is torch's own, or erf_ below, since numpy has none.
+"""The pointwise pieces of a BERT layer: each formula written here once, for numpy arrays; on torch
+tensors the same formula runs as torch's own fused kernel (torch.nn.functional), one pass over memory
+that keeps half precision's sums in float32, and is tested against the numpy one
+(tests/test_model_nn.py). numpy has no erf: erf_ below is ours.
 
 Notation: B sentences, T tokens, d = d_model, x (..., d).
 """
@@ -7,6 +9,8 @@ Notation: B sentences, T tokens, d = d_model, x (..., d).
 import math
 
 import numpy as np
+
+from vectorize_cli.backend import import_torch
 
 SQRT_HALF = 1.0 / math.sqrt(2.0)
 
@@ -21,6 +25,8 @@ def dense(x, w, b):
 def layer_norm(x, g, b, eps: float):
     """LayerNorm(x) = (x - mean) / sqrt(var + eps) * g + b over the last axis (Ba et al. 2016),
     var the biased variance mean((x - mean)^2), as torch.nn.LayerNorm."""
+    if not isinstance(x, np.ndarray):  # torch: its kernel, the mean and variance summed in float32
+        return _functional().layer_norm(x, x.shape[-1:], g, b, eps)
     xc = x - x.mean(-1, keepdims=True)  # (..., d)
     var = (xc * xc).mean(-1, keepdims=True)  # (..., 1)
     xc *= (var + eps) ** -0.5
@@ -30,12 +36,16 @@ def layer_norm(x, g, b, eps: float):
 
 
 def gelu_(x):
-    """GELU(x) = x Phi(x) = x * (1 + erf(x / sqrt(2))) / 2   (Hendrycks & Gimpel 2016), in place: the
-    exact form BERT uses (hidden_act "gelu"), not the tanh approximation. On numpy every step runs on
-    CHUNK elements at a time in the core's cache: one pass over memory instead of five."""
-    if not isinstance(x, np.ndarray):  # torch
-        return x.mul_(x.mul(SQRT_HALF).erf_().mul_(0.5).add_(0.5))
+    """GELU(x) = x Phi(x) = x * (1 + erf(x / sqrt(2))) / 2   (Hendrycks & Gimpel 2016): the exact
+    form BERT uses (hidden_act "gelu"), not the tanh approximation. On numpy in place, every step on CHUNK
+    elements at a time in the core's cache: one pass over memory instead of five."""
+    if not isinstance(x, np.ndarray):  # torch: its kernel, the erf form (approximate="none"), into a new tensor
+        return _functional().gelu(x)
     return _chunked(x, _gelu_chunk, 4)
+
+
+def _functional():
+    return import_torch().nn.functional
 
 
 # Abramowitz & Stegun 1964, Handbook of Mathematical Functions, formula 7.1.26.
