@@ -39,10 +39,16 @@ MAX_CHARS = 1 << 18  # the most characters of one text ever tokenized (a long wo
 
 @dataclass(frozen=True)
 class Encoding:
-    tokens: list[str]  # T WordPiece tokens, [CLS] first, [SEP] last
     ids: np.ndarray  # (T,) int64 rows of the word-embedding table
     type_ids: np.ndarray  # (T,) int64 token types (0: one sentence)
     truncated: bool  # the input was longer than max_length tokens
+    raw: object  # the tokenizers library's encoding, whose strings are read only when asked for
+
+    @property
+    def tokens(self) -> list[str]:
+        """T WordPiece tokens, [CLS] first, [SEP] last (a list of strings per text costs a corpus 10% of its
+        tokenizing, so only a trace asks)."""
+        return self.raw.tokens
 
 
 @contextmanager
@@ -111,7 +117,8 @@ class WordPiece:
             short = [i for i in todo if len(texts[i]) <= cut]  # whole: no cut to check
             long = [i for i in todo if len(texts[i]) > cut]
             for i, e in zip(short + long, self.raw([texts[i] for i in short] + [texts[i][:cut] for i in long])):
-                encs[i] = (e, bool(e.overflowing) or i in long)
+                # cut by truncation only where max_length tokens were kept (overflowing is a list to build)
+                encs[i] = (e, (len(e) >= self.max_length and bool(e.overflowing)) or i in long)
             # a cut holds when more tokens were cut away and the tokens kept end MARGIN characters before
             # it; past MAX_CHARS, the first MAX_CHARS characters are all that is read
             todo = [i for i in long if cut < max(MAX_CHARS, first) and not (
@@ -123,9 +130,8 @@ class WordPiece:
         """Every text at once (the Rust side uses all cores)."""
         out = []
         for i, (e, truncated) in enumerate(self._cut(texts)):
-            if not e.ids:
+            if not len(e):
                 which = "the text" if len(texts) == 1 else f"input {i + 1}"
                 raise UsageError(f"{which} gives no tokens with this model's tokenizer ({self.path})")
-            out.append(Encoding(e.tokens, np.array(e.ids, dtype=np.int64), np.array(e.type_ids, dtype=np.int64),
-                                truncated))
+            out.append(Encoding(np.array(e.ids, dtype=np.int64), np.array(e.type_ids, dtype=np.int64), truncated, e))
         return out
