@@ -11,10 +11,15 @@
    same device in the same dtype (model.to(dtype)), the same batch size, sentences/s (median of --repeat, the
    contenders in a rotating order), and the cost of each dtype against float32 (vectorize's float32 for
    vectorize, sentence-transformers' float32 for it): min and mean cosine per sentence, recall@10 of a search (benchmarks/recall.py).
+4. split: where vectorize's time goes on the model path, per dtype and batch size (best of 3): tokenizing all
+   --lines (model.tokenizer.encode, the Rust tokenizer on every core), then the batches given those tokens
+   (encode(..., encodings): padding, the model, pooling on the device, the vectors back), and the batches'
+   speed-up over float32's: the half-precision gain of the model itself, which tokenizing dilutes.
 Times on CUDA are taken after torch.cuda.synchronize(); encode returns numpy arrays, which synchronizes too.
 """
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -132,6 +137,34 @@ def model_rows(device: str, lines: int, dtypes: list[str], batch_sizes: list[int
           f"max |delta| {np.abs(v32 - s32).max():.2e}")
 
 
+def split_rows(device: str, lines: int, dtypes: list[str], batch_sizes: list[int]) -> None:
+    from vectorize_cli.config import ModelConfig
+    from vectorize_cli.model.bert import load
+    from vectorize_cli.pipelines.bert import encode
+
+    texts = [t for t in CORPUS.read_text(encoding="utf-8").splitlines() if t.strip()][:lines]
+    model = load("minilm")
+    print(f"\n## where the time goes: {len(texts)} sentences, best of 3 (tokenizing, then the batches)\n")
+    print("| batch | dtype | tokenize s | batches s | sentences/s | batches vs float32 |\n|---:|---|---:|---:|---:|---:|")
+    for bs in batch_sizes:
+        base = None
+        for d in dtypes:
+            config = ModelConfig("multi-head", "torch", device, d, batch_size=bs, max_memory=64 << 30)
+            encode(model, texts[:2000], config)  # warm-up
+            best = (math.inf, math.inf)
+            for _ in range(3):
+                t = time.perf_counter()
+                encodings = model.tokenizer.encode(texts)
+                t1 = time.perf_counter()
+                encode(model, texts, config, encodings)
+                sync(device)
+                best = min(best, (time.perf_counter() - t1, t1 - t))
+            batches, tokenize = best
+            base = batches if d == "float32" else base
+            gain = f"{base / batches:.2f}x" if base else ""
+            print(f"| {bs} | {d} | {tokenize:.3f} | {batches:.3f} | {len(texts) / (tokenize + batches):,.0f} | {gain} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
@@ -142,7 +175,8 @@ def main() -> None:
     p.add_argument("--peak-n", type=int, default=8192)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--queries", type=int, default=200)
-    p.add_argument("--skip", nargs="*", default=[], choices=["peak", "flash", "model"])
+    p.add_argument("--split-batch-sizes", type=int, nargs="+", default=[32, 256, 1024])
+    p.add_argument("--skip", nargs="*", default=[], choices=["peak", "flash", "model", "split"])
     a = p.parse_args()
     name = torch.cuda.get_device_name() if a.device == "cuda" else "CPU"
     print(f"# {name}; torch {torch.__version__}; {torch.get_num_threads()} CPU threads")
@@ -151,6 +185,8 @@ def main() -> None:
         flash(a.device, a.lengths, [d for d in a.dtypes if d != "float32" or a.device == "cpu"], a.repeat, ceiling)
     if "model" not in a.skip:
         model_rows(a.device, a.lines, a.dtypes, a.batch_sizes, a.repeat, a.queries)
+    if "split" not in a.skip:
+        split_rows(a.device, a.lines, a.dtypes, a.split_batch_sizes)
 
 
 if __name__ == "__main__":
