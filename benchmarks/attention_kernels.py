@@ -31,9 +31,9 @@ def rss_kib():
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
 
-def peak_kib():
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_kib():  # VmHWM: this process's own peak (ru_maxrss would carry the parent's across fork and exec)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
 
 rng = np.random.default_rng(0)
 q, k, v = (rng.standard_normal((H, T, hs)).astype(np.float32) for _ in range(3))

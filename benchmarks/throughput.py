@@ -20,9 +20,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ["additive", "scaled-dot", "self", "multi-head", "flash"]
-PEAK = ("import resource, runpy, sys\nsys.argv = ['vectorize'] + sys.argv[1:]\ntry:\n"
+PEAK = ("import runpy, sys\nsys.argv = ['vectorize'] + sys.argv[1:]\ntry:\n"
         "    runpy.run_module('vectorize_cli', run_name='__main__')\nfinally:\n"
-        "    sys.stderr.write(f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n")
+        "    peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+        "    sys.stderr.write(f'{peak}\\n')\n")  # VmHWM: ru_maxrss would carry this parent's peak across exec
 
 
 def once(checkout: Path, variant: str, data: bytes, extra: list[str]) -> tuple[float, int, int]:
