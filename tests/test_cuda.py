@@ -57,6 +57,20 @@ def test_model_flash_on_cuda_runs_the_flash_kernel_and_says_it_cast(minilm, refe
     assert cos.min() >= HALF_COSINE[ran.dtype]
 
 
+def test_model_flash_on_cuda_in_float32_stays_float32_and_says_flash_could_not_run(minilm, reference):
+    """Without --strict, float32 is not cast: the memory-efficient fused kernel runs it, and the note gives
+    torch's reason for flash; the vectors are float32's (sentence-transformers' to 1e-5)."""
+    texts = lines("english.txt")
+    ours, _ = encode(minilm, texts, ModelConfig("flash", "torch", "cuda"))
+    assert_matches(ours, reference.encode(texts, batch_size=32))
+    res = trace(minilm, SENTENCE, ModelConfig("flash", "torch", "cuda"))
+    ran = res.blocks[0].ran
+    assert ran.dtype == "float32" and ran.op == SDPA_OPS["EFFICIENT_ATTENTION", "cuda"]
+    assert any("could not run (flash_attention:" in n for n in ran.notes) and not any("cast" in n for n in ran.notes)
+    toy = attend("flash", _x(np.random.default_rng(0), 200, 64), Config(dim=64, heads=4, backend="torch", device="cuda"))
+    assert toy.ran.dtype == "float32" and toy.ran.op == SDPA_OPS["EFFICIENT_ATTENTION", "cuda"]
+
+
 def test_model_on_cuda_gives_a_sentence_the_same_vector_alone_and_in_a_batch(minilm, rng):
     texts = lines("english.txt") + lines("punctuation.txt")
     config = ModelConfig("multi-head", "torch", "cuda", batch_size=int(rng.integers(2, 9)))

@@ -136,9 +136,10 @@ def overflowed(what: str, backend: Backend) -> VectorizeError:
                           f"use --dtype {other}")
 
 
-def resolve(backend: str, device: str, dtype: str, family: str = "explicit") -> Backend:
-    """The backend a computation runs on. family is the attention's: explicit | flash
-    (CUDA's flash kernel takes half precision only, so float32 is cast there, and said so)."""
+def resolve(backend: str, device: str, dtype: str, family: str = "explicit", strict: bool = False) -> Backend:
+    """The backend a computation runs on. family is the attention's: explicit | flash. CUDA's flash
+    kernel takes half precision only: with strict (that kernel or nothing) float32 is cast for it, and
+    said so; without, float32 stays and the attention falls back to the next fused kernel (sdpa.py)."""
     for option, value, allowed in (("--backend", backend, BACKEND_NAMES), ("--device", device, DEVICE_NAMES),
                                    ("--dtype", dtype, DTYPE_NAMES)):
         if value not in allowed:
@@ -149,7 +150,7 @@ def resolve(backend: str, device: str, dtype: str, family: str = "explicit") -> 
             raise UsageError(f"--dtype {dtype} needs --backend torch (numpy computes in float32)")
         return NUMPY
     notes = ()
-    if family == "flash" and device == "cuda" and dtype == "float32":
+    if family == "flash" and device == "cuda" and dtype == "float32" and strict:
         dtype = "bfloat16" if import_torch().cuda.is_bf16_supported() else "float16"
-        notes = (f"torch's CUDA flash kernel takes float16/bfloat16 only: float32 inputs cast to {dtype}",)
+        notes = (f"torch's CUDA flash kernel takes float16/bfloat16 only (--strict): float32 inputs cast to {dtype}",)
     return Backend("torch", device, dtype, notes)

@@ -34,7 +34,7 @@ def backend_for(config: ModelConfig) -> tuple[Backend, str]:
         raise UsageError(f"-a {config.attention} does not exist in a pretrained BERT; its attention is "
                          f"{' or '.join(MODEL_VARIANTS)} (the same function)")
     family = VARIANTS[config.attention].family
-    backend = resolve(config.backend, config.device, config.dtype, family)
+    backend = resolve(config.backend, config.device, config.dtype, family, config.strict)
     return backend, implementation(family, backend)
 
 

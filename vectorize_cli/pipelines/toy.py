@@ -44,7 +44,7 @@ def _forward(name: str, family: str, x, config: Config, backend: Backend) -> Att
 def attend(name: str, x: np.ndarray, config: Config) -> Block:
     """Run one attention variant on the encoded tokens x (T, d) and pool its output."""
     variant = lookup(VARIANTS, "attention variant", name)
-    backend = resolve(config.backend, config.device, config.dtype, variant.family)
+    backend = resolve(config.backend, config.device, config.dtype, variant.family, config.strict)
     a = _forward(name, variant.family, x, config, backend)  # (T, d_out), (H, T, T)
     y, att = a.y, a.att
     explicit_delta = reference_delta = None
@@ -65,7 +65,8 @@ def check_before_input(config: Config) -> None:
     """What can be refused before any text is read: a backend, device or dtype that cannot run
     (--device cuda without torch or a GPU, half precision on numpy), and sizes no memory holds."""
     for name in config.attention:
-        resolve(config.backend, config.device, config.dtype, lookup(VARIANTS, "attention variant", name).family)
+        resolve(config.backend, config.device, config.dtype, lookup(VARIANTS, "attention variant", name).family,
+                config.strict)
     memory.check(config, 1)  # T = 1: the parameters, whatever the text
 
 
