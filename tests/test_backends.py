@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vectorize_cli.attention.sdpa import SDPA_OPS
+from vectorize_cli.attention.sdpa import SDPA_OPS, reason
 from vectorize_cli.attention.sdpa import fused_attention as sdpa
 from vectorize_cli.config import Config
 from vectorize_cli.errors import UsageError, VectorizeError
@@ -75,6 +75,19 @@ def test_strict_fails_with_torchs_reasons_and_lenient_says_what_ran():
     y, ran, reasons = sdpa(q, q, v)
     assert ran == "aten::_scaled_dot_product_attention_math" and reasons
     torch.testing.assert_close(y, F.scaled_dot_product_attention(q, q, v))
+
+
+def test_a_reason_names_the_kernel_tried_not_the_ones_switched_off():
+    """The warning torch gave on an H200 for float32 under sdpa_kernel(FLASH_ATTENTION) (its source path shortened)."""
+    cuda = ("Memory efficient kernel not used because: Memory Efficient attention has been runtime disabled. Flash "
+            "attention kernel not used because: Expected query, key and value to all be of dtype: {Half, BFloat16}. "
+            "Got Query dtype: float, Key dtype: float, and Value dtype: float instead. cuDNN attention kernel not "
+            "used because: cuDNN attention has been runtime disabled. (Triggered internally at sdp_utils.cpp:1)")
+    assert reason(cuda) == ("Flash attention kernel not used because: Expected query, key and value to all be of "
+                            "dtype: {Half, BFloat16}. Got Query dtype: float, Key dtype: float, and Value dtype: "
+                            "float instead.")
+    cpu = "Flash attention kernel not used because: Flash attention requires q,k,v to have the same last dimension."
+    assert reason(cpu) == cpu
 
 
 def test_flash_weights_on_request_come_from_the_explicit_path(rng):

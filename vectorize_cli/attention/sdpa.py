@@ -4,6 +4,7 @@ kernel", so the op that ran is known exactly (the tests confirm the names below 
 and torch's own reasons for refusing the ones before it can be passed on to the user.
 """
 
+import re
 import warnings
 
 from vectorize_cli.backend import import_torch
@@ -16,6 +17,15 @@ SDPA_OPS = {  # (SDPA backend, device) -> the aten op that runs
     ("MATH", "cpu"): "aten::_scaled_dot_product_attention_math",
     ("MATH", "cuda"): "aten::_scaled_dot_product_attention_math",
 }
+
+
+# torch's warning lists every SDPA backend; those that sdpa_kernel() switched off say only that
+SWITCHED_OFF = re.compile(r"[^.]*? not used because: [^.]*? has been runtime disabled\.\s*")
+
+
+def reason(warning: str) -> str:
+    """torch's "No available kernel" warning, less the backends sdpa_kernel() switched off on purpose."""
+    return SWITCHED_OFF.sub("", warning.split(" (Triggered internally")[0]).strip()
 
 
 def fused_attention(q, k, v, causal: bool = False, key_mask=None, strict: bool = False):
@@ -41,7 +51,7 @@ def fused_attention(q, k, v, causal: bool = False, key_mask=None, strict: bool =
             except RuntimeError as e:
                 if "No available kernel" not in str(e):
                     raise
-                why = " ".join(str(w.message).split(" (Triggered internally")[0] for w in caught)
+                why = " ".join(reason(str(w.message)) for w in caught)
                 reasons.append(f"{name.lower()}: {why or e}")
                 continue
         return (y if batched else y[0]), SDPA_OPS[name, q.device.type], tuple(reasons)
