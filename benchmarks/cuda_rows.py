@@ -145,7 +145,8 @@ def split_rows(device: str, lines: int, dtypes: list[str], batch_sizes: list[int
     texts = [t for t in CORPUS.read_text(encoding="utf-8").splitlines() if t.strip()][:lines]
     model = load("minilm")
     print(f"\n## where the time goes: {len(texts)} sentences, best of 3 (tokenizing, then the batches)\n")
-    print("| batch | dtype | tokenize s | batches s | sentences/s | batches vs float32 |\n|---:|---|---:|---:|---:|---:|")
+    print("| batch | dtype | tokenize s | batches s | sentences/s | batches vs float32 |\n"
+          "|---:|---|---:|---:|---:|---:|")
     for bs in batch_sizes:
         base = None
         for d in dtypes:
@@ -162,7 +163,8 @@ def split_rows(device: str, lines: int, dtypes: list[str], batch_sizes: list[int
             batches, tokenize = best
             base = batches if d == "float32" else base
             gain = f"{base / batches:.2f}x" if base else ""
-            print(f"| {bs} | {d} | {tokenize:.3f} | {batches:.3f} | {len(texts) / (tokenize + batches):,.0f} | {gain} |")
+            rate = len(texts) / (tokenize + batches)
+            print(f"| {bs} | {d} | {tokenize:.3f} | {batches:.3f} | {rate:,.0f} | {gain} |")
 
 
 def main() -> None:

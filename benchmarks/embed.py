@@ -5,7 +5,7 @@
     python benchmarks/embed.py ray          # --engine ray (2 workers) vs the local engine, and a cluster estimate
     python benchmarks/embed.py quantize     # bytes per vector, recall@10 of int8 / binary against float32
 
-Every command is a fresh subprocess; its peak RSS is its own (VmHWM, read by the child as it exits). `rss` uses a tiny random BERT
+Every command is a fresh subprocess; its peak RSS is its own (VmHWM, as the child exits). `rss` uses a tiny random BERT
 (width 32, 1 layer, all-MiniLM-L6-v2's tokenizer) so that a million lines take minutes: what is measured is
 the streaming pipeline's memory (reading, batching, Parquet parts), which does not depend on the model's size.
 """

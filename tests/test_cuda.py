@@ -67,7 +67,8 @@ def test_model_flash_on_cuda_in_float32_stays_float32_and_says_flash_could_not_r
     ran = res.blocks[0].ran
     assert ran.dtype == "float32" and ran.op == SDPA_OPS["EFFICIENT_ATTENTION", "cuda"]
     assert any("could not run (flash_attention:" in n for n in ran.notes) and not any("cast" in n for n in ran.notes)
-    toy = attend("flash", _x(np.random.default_rng(0), 200, 64), Config(dim=64, heads=4, backend="torch", device="cuda"))
+    x = _x(np.random.default_rng(0), 200, 64)
+    toy = attend("flash", x, Config(dim=64, heads=4, backend="torch", device="cuda"))
     assert toy.ran.dtype == "float32" and toy.ran.op == SDPA_OPS["EFFICIENT_ATTENTION", "cuda"]
 
 
