@@ -155,7 +155,7 @@ def split_rows(device: str, lines: int, dtypes: list[str], batch_sizes: list[int
             best = (math.inf, math.inf)
             for _ in range(3):
                 t = time.perf_counter()
-                encodings = model.tokenizer.encode(texts)
+                encodings = model.tokenizer.encode(texts, tokens=False)
                 t1 = time.perf_counter()
                 encode(model, texts, config, encodings)
                 sync(device)

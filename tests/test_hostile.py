@@ -257,10 +257,17 @@ def test_truncation_while_tokenizing_gives_the_tokenizers_own_truncation(minilm,
              "antidisestablishmentarianism", "12345", "  ", "\n", "日本語のテキスト"]
     texts = ["".join(w + " " for w in rng.choice(words, int(rng.integers(100, 6000)))) for _ in range(12)]
     texts += [" ".join(rng.choice(words, int(rng.integers(2000, 20000)))) for _ in range(12)]
+    texts += [" ".join(rng.choice(words, int(rng.integers(1, 60)))) for _ in range(40)]  # whole, some at the limit
     ours = minilm.tokenizer.encode(texts)
     for t, e, r in zip(texts, ours, ref.encode_batch(texts)):
         assert e.ids.tolist() == r.ids, t[:200]
         assert e.truncated == bool(r.overflowing)
+        assert e.tokens == r.tokens
+    for e, fast in zip(ours, minilm.tokenizer.encode(texts, tokens=False)):  # the corpus path: no token strings
+        assert fast.ids.tolist() == e.ids.tolist() and fast.type_ids.tolist() == e.type_ids.tolist()
+        assert fast.truncated == e.truncated
+        with pytest.raises(ValueError, match="without its token strings"):
+            fast.tokens
 
 
 def test_similarity_of_many_lines_is_refused_before_allocating(minilm_path):

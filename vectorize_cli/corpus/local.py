@@ -45,7 +45,7 @@ def embed_texts(spec: Spec, texts: list[str]) -> tuple[np.ndarray, np.ndarray, n
     from vectorize_cli.pipelines.bert import encode
 
     model = load(spec.model)
-    encs = model.tokenizer.encode(texts)
+    encs = model.tokenizer.encode(texts, tokens=False)
     config = ModelConfig(spec.variant, spec.backend, spec.device, spec.dtype, batch_size=spec.batch_size)
     vectors, cut = encode(model, texts, config, encs)
     n_tokens = np.array([len(e.ids) for e in encs], dtype=np.int32)

@@ -98,11 +98,11 @@ def batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
 def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
            encodings: list | None = None) -> tuple[np.ndarray, list[int]]:
     """texts -> (vectors (N, d) float32 in input order, indices of the inputs that were truncated);
-    encodings: model.tokenizer.encode(texts), where the caller has them already (tokenized once)."""
+    encodings: model.tokenizer.encode(texts, tokens=False), where the caller has them already (tokenized once)."""
     backend, attention = backend_for(config)
     workers = budget.check_encode(model.folder, [len(t) for t in texts], config.attention, config.batch_size,
                                   _held(model, backend), config.max_memory, cores() if backend.threads else 1)
-    encs = model.tokenizer.encode(texts) if encodings is None else encodings
+    encs = model.tokenizer.encode(texts, tokens=False) if encodings is None else encodings
     out = np.empty((len(texts), model.folder.config.d_model), dtype=np.float32)
     todo = batches([len(e.ids) for e in encs], config.batch_size)
 
