@@ -19,10 +19,10 @@ panic report kept off stderr.
 
 import os
 import sys
-from itertools import chain
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -139,13 +139,13 @@ class WordPiece:
         kept (a corpus's vectors need none), in a third less time."""
         encs = self._cut(texts, tokens)
         n = np.fromiter((len(e) for e, _ in encs), dtype=np.int64, count=len(encs))  # tokens per text
-        if len(encs) and not n.all():
+        if not n.all():
             i = int(np.argmin(n))
             which = "the text" if len(texts) == 1 else f"input {i + 1}"
             raise UsageError(f"{which} gives no tokens with this model's tokenizer ({self.path})")
         # every text's ids in one array, each Encoding a view of its part: one conversion, not two per text
+        ids, type_ids = (np.fromiter(chain.from_iterable(getattr(e, key) for e, _ in encs), np.int64, int(n.sum()))
+                         for key in ("ids", "type_ids"))
         ends = np.cumsum(n)
-        ids, type_ids = (np.fromiter(chain.from_iterable(getattr(e, key) for e, _ in encs), np.int64, int(ends[-1]))
-                         if len(encs) else np.empty(0, np.int64) for key in ("ids", "type_ids"))
         return [Encoding(ids[end - k : end], type_ids[end - k : end], truncated, e if tokens else None)
                 for (e, truncated), k, end in zip(encs, n.tolist(), ends.tolist())]
