@@ -87,6 +87,11 @@ def flash(device: str, lengths: list[int], dtypes: list[str], repeat: int, ceili
                   f"{tflops / ceiling[d]:.0%} |")
 
 
+def corpus(lines: int) -> list[str]:
+    """The first `lines` non-blank lines of the sample corpus."""
+    return [t for t in CORPUS.read_text(encoding="utf-8").splitlines() if t.strip()][:lines]
+
+
 def model_rows(device: str, lines: int, dtypes: list[str], batch_sizes: list[int], repeat: int, queries: int):
     from sentence_transformers import SentenceTransformer
 
@@ -95,7 +100,7 @@ def model_rows(device: str, lines: int, dtypes: list[str], batch_sizes: list[int
     from vectorize_cli.model.files import locate
     from vectorize_cli.pipelines.bert import encode
 
-    texts = [t for t in CORPUS.read_text(encoding="utf-8").splitlines() if t.strip()][:lines]
+    texts = corpus(lines)
     model = load("minilm")
     folder = str(locate("minilm")[0])
     st = {d: SentenceTransformer(folder, device=device).to(DTYPES[d]) for d in dtypes}
@@ -142,7 +147,7 @@ def split_rows(device: str, lines: int, dtypes: list[str], batch_sizes: list[int
     from vectorize_cli.model.bert import load
     from vectorize_cli.pipelines.bert import encode
 
-    texts = [t for t in CORPUS.read_text(encoding="utf-8").splitlines() if t.strip()][:lines]
+    texts = corpus(lines)
     model = load("minilm")
     print(f"\n## where the time goes: {len(texts)} sentences, best of 3 (tokenizing, then the batches)\n")
     print("| batch | dtype | tokenize s | batches s | sentences/s | batches vs float32 |\n"

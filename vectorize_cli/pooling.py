@@ -32,7 +32,8 @@ def max_(y, real=None):
 
 
 def first(y, real=None):
-    return namespace(y).astype(y[..., 0, :], namespace(y).float32)  # a copy, never a view of y
+    xp = namespace(y)
+    return xp.astype(y[..., 0, :], xp.float32)  # a copy, never a view of y
 
 
 POOLING: dict[str, Callable] = {"mean": mean, "max": max_, "first": first, "none": lambda y, real=None: None}
