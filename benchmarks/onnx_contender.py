@@ -6,7 +6,9 @@ the machine's matrix-multiply peak, side by side in one run.
 
 Contenders, each a whole fresh process over the first --lines of sample_inputs/sentences-10k.txt
 (interpreter start, model load and tokenizing included), in a rotating order each round:
-  vectorize     `vectorize run - --model minilm --format npy` (numpy, the default path)
+  vectorize     `vectorize run - --model minilm --format npy` (numpy, the default path; GELU compiled by
+                numba when installed, as in the `model` extra)
+  vectorize, GELU in numpy   the same with VECTORIZE_COMPILED=0 (the same bits: checked at the end)
   onnxruntime   fastembed's recipe: torch.onnx.export of all-MiniLM-L6-v2, onnxruntime.transformers'
                 optimizer (Attention, SkipLayerNorm, BiasGelu fused), tokenizers, length-sorted batches
                 of 32, mean pooling, L2 normalisation; one session with every core
@@ -17,6 +19,7 @@ so FLOP / time is each contender's achieved rate, and its fraction of the peak w
 """
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -110,10 +113,11 @@ def sgemm_peak(seconds: float = 2.0) -> float:
     return 2 * 640 * 384 * 1536 / best / 1e9
 
 
-def timed(cmd: list[str], stdin: Path | None = None) -> float:
+def timed(cmd: list[str], stdin: Path | None = None, env: dict | None = None) -> float:
     t = time.perf_counter()
     with open(stdin or "/dev/null", "rb") as f:
-        subprocess.run(cmd, stdin=f, stdout=subprocess.DEVNULL, check=True, cwd=ROOT)
+        subprocess.run(cmd, stdin=f, stdout=subprocess.DEVNULL, check=True, cwd=ROOT,
+                       env=None if env is None else {**os.environ, **env})
     return time.perf_counter() - t
 
 
@@ -143,16 +147,18 @@ def main() -> None:
     tokens = sum(len(e.ids) for e in tok.encode_batch(text.read_text(encoding="utf-8").splitlines()))
     d, d_ff, n_layer = 384, 1536, 6
     flop = 2 * n_layer * (4 * d * d + 2 * d * d_ff) * tokens
-    out = {"vectorize": tmp / "vectorize.npy", "onnxruntime": tmp / "ort.npy"}
-    cmds = {"vectorize": [sys.executable, "-m", "vectorize_cli", "run", "-", "--model", "minilm", "-F", "npy",
-                          "-o", str(out["vectorize"]), "--force"],
+    numpy_gelu = "vectorize, GELU in numpy"
+    out = {"vectorize": tmp / "vectorize.npy", numpy_gelu: tmp / "numpy-gelu.npy", "onnxruntime": tmp / "ort.npy"}
+    ours = [sys.executable, "-m", "vectorize_cli", "run", "-", "--model", "minilm", "-F", "npy", "--force", "-o"]
+    cmds = {"vectorize": [*ours, str(out["vectorize"])], numpy_gelu: [*ours, str(out[numpy_gelu])],
             "onnxruntime": [sys.executable, "-c", ORT_CHILD, str(opt), str(folder), str(text), str(out["onnxruntime"])]}
+    envs = {numpy_gelu: {"VECTORIZE_COMPILED": "0"}}
     times: dict[str, list[float]] = {c: [] for c in cmds}
     peaks: list[float] = []
     names = list(cmds)
     for r in range(a.repeat):
-        for c in names[r % 2:] + names[: r % 2]:
-            times[c].append(timed(cmds[c], text))
+        for c in names[r % len(names):] + names[: r % len(names)]:
+            times[c].append(timed(cmds[c], text, envs.get(c)))
             print(f"round {r + 1}: {c}: {times[c][-1]:.2f} s", file=sys.stderr, flush=True)
         peaks.append(sgemm_peak())
         print(f"round {r + 1}: sgemm peak {peaks[-1]:.0f} GFLOP/s", file=sys.stderr, flush=True)
@@ -162,7 +168,8 @@ def main() -> None:
     print(f"{a.lines} lines ({tokens:,} real tokens, {flop / 1e12:.2f} TFLOP in the dense layers); median of "
           f"{a.repeat} rounds, rotating order; sgemm peak (640x384 @ 384x1536, all cores): median {peak:.0f} "
           f"GFLOP/s, every round {' / '.join(f'{x:.0f}' for x in peaks)}. vectorize against onnxruntime: min "
-          f"cosine {cos.min():.7f}.\n")
+          f"cosine {cos.min():.7f}; GELU compiled against GELU in numpy: "
+          f"{'the same bits' if np.array_equal(np.load(out['vectorize']), np.load(out[numpy_gelu])) else 'DIFFERENT'}.\n")
     print("| contender | median s | every round, s | vs onnxruntime | GFLOP/s | of sgemm peak |\n|---|---:|---|---:|---:|---:|")
     base = statistics.median(times["onnxruntime"])
     for c in cmds:

@@ -1,12 +1,14 @@
 """The pointwise pieces of a BERT layer: each formula written here once, for numpy arrays; on torch
 tensors the same formula runs as torch's own fused kernel (torch.nn.functional), one pass over memory
 that keeps half precision's sums in float32, and is tested against the numpy one
-(tests/test_model_nn.py). numpy has no erf: erf_ below is ours.
+(tests/test_model_nn.py). numpy has no erf: erf_abs below is ours, exp included, so
+that numba can compile the same formula (compiled.py).
 
 Notation: B sentences, T tokens, d = d_model, x (..., d).
 """
 
 import math
+import os
 
 import numpy as np
 
@@ -37,65 +39,150 @@ def layer_norm(x, g, b, eps: float):
 
 def gelu_(x):
     """GELU(x) = x Phi(x) = x * (1 + erf(x / sqrt(2))) / 2   (Hendrycks & Gimpel 2016): the exact
-    form BERT uses (hidden_act "gelu"), not the tanh approximation. On numpy in place, every step on CHUNK
-    elements at a time in the core's cache: one pass over memory instead of five."""
+    form BERT uses (hidden_act "gelu"), not the tanh approximation. On numpy (float32, the model's dtype)
+    in place, in chunks of CHUNK elements that stay in the core's cache, or, once compile_kernels() has
+    loaded it, the same formula compiled into one loop (compiled.py): the same numbers, bit for bit."""
     if not isinstance(x, np.ndarray):  # torch: its kernel, the erf form (approximate="none"), into a new tensor
         return _functional().gelu(x)
-    return _chunked(x, _gelu_chunk, 4)
+    _float32(x)
+    if _compiled is not None:
+        return _compiled.gelu_(x)
+    return _chunked(x, _gelu_chunk)
+
+
+def erf_(x: np.ndarray) -> np.ndarray:
+    """erf(x) in place on a contiguous float32 x (numpy has no erf; scipy's takes ~12 ns an element here,
+    np.vectorize(math.erf) ~100 ns): erf_abs below, signed. Within 7e-7 of math.erf (tested)."""
+    _float32(x)
+    return _chunked(x, _erf_chunk)
 
 
 def _functional():
     return import_torch().nn.functional
 
 
+def _float32(x: np.ndarray) -> None:
+    if x.dtype != np.float32:
+        raise TypeError(f"the model's pointwise formulas are written for float32 numpy arrays, not {x.dtype}")
+
+
+# The formulas, written once for a float32 numpy array and for one float32 value: compiled.py compiles
+# these same functions with numba (its loops call them on x[i]), so both give the same bits. Only
+# operators, in-place operators (on a number they rebind it) and numpy ufuncs appear, every constant is
+# a float32, and no step is left to a library's own rounding (numpy's exp is not numba's).
+F = np.float32
+HALF, ONE, FOUR, S = F(0.5), F(1.0), F(4.0), F(SQRT_HALF)
 # Abramowitz & Stegun 1964, Handbook of Mathematical Functions, formula 7.1.26.
 _P = 0.3275911
 _A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # a1 .. a5
-CHUNK = 1 << 16  # elements per step of erf_: the step's four arrays stay in the core's L2 cache
+P, A1, A2, A3, A4, A5 = F(_P), *(F(a) for a in _A)
+LOG2E = F(1 / math.log(2))
+LN2_HI, LN2_LO = F(0.693359375), F(-2.12194440e-4)  # ln 2 in two parts: k * LN2_HI is exact for |k| < 2^13
+C2, C3, C4, C5, C6, C7 = (F(1 / math.factorial(n)) for n in range(2, 8))
+BIAS, SHIFT = np.int32(127), np.int32(23)  # float32: exponent bias, mantissa bits
 
 
-def _erf_chunk(x: np.ndarray, z: np.ndarray, t: np.ndarray, y: np.ndarray) -> None:
-    c = x.dtype.type
-    np.abs(x, out=z)
-    np.multiply(z, c(_P), out=t)
-    t += 1
-    np.reciprocal(t, out=t)  # t = 1 / (1 + p|x|)
-    np.multiply(t, c(_A[4]), out=y)
-    for a in _A[3::-1]:  # Horner: y = t (a1 + t (a2 + t (a3 + t (a4 + t a5))))
-        y += c(a)
-        y *= t
-    np.multiply(z, z, out=z)
-    np.negative(z, out=z)
-    np.exp(z, out=z)  # exp(-x^2)
-    y *= z
-    np.subtract(1, y, out=y)
-    np.copysign(y, x, out=x)
+def float_bits(i):
+    """The float32 values whose bits are the int32 i (compiled.py gives numba its own)."""
+    return i.view(np.float32)
 
 
-def _gelu_chunk(x: np.ndarray, e: np.ndarray, z: np.ndarray, t: np.ndarray, y: np.ndarray) -> None:
-    c = x.dtype.type
-    np.multiply(x, c(SQRT_HALF), out=e)
-    _erf_chunk(e, z, t, y)
-    e *= c(0.5)
-    e += c(0.5)
-    x *= e
+def exp_le0(a):
+    """exp(a) for a in [-16, 0]:  exp(a) = 2^k exp(r),  k = trunc(a / ln 2 - 1/2) (a <= 0: round to nearest),
+    r = a - k ln 2 in [-ln(2)/2, ln(2)/2] (Cody & Waite 1980), exp(r) by its Taylor polynomial to r^7/7!
+    (relative error below 6e-9), 2^k written into the exponent bits."""
+    kf = a * LOG2E
+    kf -= HALF
+    kf = np.trunc(kf)
+    r = kf * LN2_HI
+    r = a - r
+    r -= kf * LN2_LO
+    p = C7 * r  # Horner: 1 + r (1 + r (1/2 + r (1/6 + ... + r / 7!)))
+    p += C6
+    p *= r
+    p += C5
+    p *= r
+    p += C4
+    p *= r
+    p += C3
+    p *= r
+    p += C2
+    p *= r
+    p += ONE
+    p *= r
+    p += ONE
+    k = np.int32(kf)
+    k += BIAS
+    k <<= SHIFT
+    p *= float_bits(k)
+    return p
 
 
-def erf_(x: np.ndarray) -> np.ndarray:
-    """erf(x) = 1 - (a1 t + a2 t^2 + a3 t^3 + a4 t^4 + a5 t^5) exp(-x^2),  t = 1 / (1 + p x)  for x >= 0,
-    erf(-x) = -erf(x)   (Abramowitz & Stegun 7.1.26), in place on a contiguous x, in its dtype.
-    |error| <= 1.5e-7 in exact arithmetic, about one float32 step of erf near 1; evaluated in
-    float32 (the model's dtype) it stays within 7e-7 of math.erf (tested). numpy has no erf;
-    scipy's takes ~12 ns an element here, np.vectorize(math.erf) ~100 ns: this ~2 ns."""
-    return _chunked(x, _erf_chunk, 3)
+def erf_abs(z):
+    """erf(z) for z = |x| >= 0:  erf(z) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-z^2),
+    t = 1 / (1 + p z)   (Abramowitz & Stegun 7.1.26: |error| <= 1.5e-7). z is first clamped to 4
+    (erf(4) rounds to 1 in float32 either way; fmin turns NaN into 4 too, so every step stays finite)."""
+    z = np.fmin(z, FOUR)
+    t = P * z
+    t += ONE
+    t = ONE / t
+    y = t * A5
+    y += A4
+    y *= t
+    y += A3
+    y *= t
+    y += A2
+    y *= t
+    y += A1
+    y *= t
+    z *= z
+    y *= exp_le0(-z)
+    return ONE - y
 
 
-def _chunked(x: np.ndarray, step, buffers: int) -> np.ndarray:
-    """step(part, *buffers) on each CHUNK of a contiguous x in place, with `buffers` scratch arrays reused."""
+def gelu_factor(x):
+    """Phi(x) = (1 + erf(x / sqrt 2)) / 2, so that GELU(x) = x * gelu_factor(x)."""
+    e = np.copysign(erf_abs(abs(x) * S), x)
+    e *= HALF
+    e += HALF
+    return e
+
+
+CHUNK = 1 << 16  # elements per step: the step's arrays stay in the core's L2 cache
+
+
+def _gelu_chunk(x: np.ndarray) -> None:
+    x *= gelu_factor(x)
+
+
+def _erf_chunk(x: np.ndarray) -> None:
+    x[...] = np.copysign(erf_abs(abs(x)), x)
+
+
+def _chunked(x: np.ndarray, step) -> np.ndarray:
+    """step(part) on each CHUNK of a contiguous x, in place."""
     flat = x.reshape(-1)  # a view: x is contiguous
-    n = min(CHUNK, flat.size)
-    scratch = [np.empty(n, dtype=x.dtype) for _ in range(buffers)]
-    for i in range(0, flat.size, CHUNK):
-        part = flat[i : i + CHUNK]
-        step(part, *(b[: part.size] for b in scratch))
+    with np.errstate(invalid="ignore"):  # NaN * 0 in a NaN's lane: the NaN comes out, no warning
+        for i in range(0, flat.size, CHUNK):
+            step(flat[i : i + CHUNK])
     return x
+
+
+_compiled = None  # the module compiled.py once compile_kernels() has loaded it
+
+
+def compile_kernels() -> bool:
+    """Loads GELU compiled by numba (compiled.py) for the calls that follow: the same numbers bit for bit
+    (tested), about 5x faster than the numpy chunks. Loading numba costs about 1.3 s once per process,
+    so pipelines call this only for jobs big enough to win that back (bert.encode). False where numba is
+    not installed (the `fast` extra) or VECTORIZE_COMPILED=0."""
+    global _compiled
+    if _compiled is None and os.environ.get("VECTORIZE_COMPILED", "1") != "0":
+        try:
+            from vectorize_cli.model import compiled
+
+            compiled.gelu_(np.zeros(8, dtype=np.float32))  # numba compiles, or loads from its cache, here
+        except Exception:  # no numba, or one that cannot compile it: the numpy chunks give the same bits
+            return False
+        _compiled = compiled
+    return _compiled is not None

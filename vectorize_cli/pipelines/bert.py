@@ -19,11 +19,15 @@ from vectorize_cli.config import ModelConfig
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.model import budget
 from vectorize_cli.model.bert import Model, embeddings, forward
+from vectorize_cli.model.nn import compile_kernels
 from vectorize_cli.model.validate import PROBE, quiet
 from vectorize_cli.parallel import core_map, cores
 from vectorize_cli.pooling import POOLING, l2_normalize
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 
+# tokens from which encode loads the compiled GELU: numba's start (about 1.3 s once per process) is won back
+# from about 35,000 tokens on 2 cores (benchmarks/README.md, "GELU compiled")
+COMPILE_AT = 32_768
 # the attention a pretrained BERT has: the variants that compute multi-head attention (two ways)
 MODEL_VARIANTS = tuple(name for name, v in VARIANTS.items() if v.forward is multi_head)
 
@@ -104,7 +108,10 @@ def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
                                   _held(model, backend), config.max_memory, cores() if backend.threads else 1)
     encs = model.tokenizer.encode(texts, tokens=False) if encodings is None else encodings
     out = np.empty((len(texts), model.folder.config.d_model), dtype=np.float32)
-    todo = batches([len(e.ids) for e in encs], config.batch_size)
+    lengths = [len(e.ids) for e in encs]
+    todo = batches(lengths, config.batch_size)
+    if backend.name == "numpy" and sum(lengths) >= COMPILE_AT:
+        compile_kernels()  # GELU compiled by numba where it is installed: the same bits, faster
 
     def run(batch: np.ndarray):
         """One batch through the model and its pooling, on the backend -> (batch, vectors (B, d), all finite)."""
