@@ -3,6 +3,8 @@ users trust), against Hugging Face's BertModel stage by stage, and against itsel
 attention variants and backends."""
 
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -76,6 +78,39 @@ def test_batches_on_one_core_give_the_same_vectors(minilm, monkeypatch):
     monkeypatch.setattr(parallel, "cores", lambda: 1)
     serial, _ = encode(minilm, texts, ModelConfig(batch_size=4))
     assert np.abs(serial - threaded).max() <= SAME
+
+
+def test_the_compiled_gelu_changes_no_bit_of_the_vectors(minilm, reference, monkeypatch):
+    """From COMPILE_AT tokens encode loads numba's GELU (where installed): the vectors are the same
+    bits as numpy's, and still sentence-transformers' (so the threshold never changes a number)."""
+    pytest.importorskip("numba")
+    from vectorize_cli.model import nn
+    from vectorize_cli.pipelines import bert
+
+    texts = lines("english.txt") + lines("long.txt")
+    monkeypatch.setattr(nn, "compiled_gelu", None)
+    numpy_gelu, _ = encode(minilm, texts, ModelConfig(batch_size=8))
+    assert nn.compiled_gelu is None  # below COMPILE_AT tokens: numpy's chunks ran
+    monkeypatch.setattr(bert, "COMPILE_AT", 1)
+    compiled, _ = encode(minilm, texts, ModelConfig(batch_size=8))
+    from vectorize_cli.model.compiled import gelu_simd_
+
+    assert nn.compiled_gelu is gelu_simd_  # loaded, and used from then on
+    assert np.array_equal(compiled, numpy_gelu)
+    assert_matches(compiled, reference.encode(texts, batch_size=32))
+
+
+def test_compile_kernels_falls_back_to_numpy_without_numba_or_when_told(monkeypatch):
+    from vectorize_cli.model import nn
+    from vectorize_cli.pipelines.bert import compile_kernels
+
+    monkeypatch.setattr(nn, "compiled_gelu", None)
+    monkeypatch.setenv("VECTORIZE_COMPILED", "0")
+    assert compile_kernels() is False and nn.compiled_gelu is None
+    monkeypatch.delenv("VECTORIZE_COMPILED")
+    monkeypatch.setitem(sys.modules, "numba", None)  # as if not installed: importing it fails
+    monkeypatch.delitem(sys.modules, "vectorize_cli.model.compiled", raising=False)
+    assert compile_kernels() is False and nn.compiled_gelu is None
 
 
 def test_batches_sort_by_length_and_cover_every_input():

@@ -1,4 +1,4 @@
-"""nn.py's GELU compiled by numba (the `fast` extra) into one loop over the array, vectorized by LLVM (8
+"""nn.py's GELU compiled by numba (in the `model` extra) into one loop over the array, vectorized by LLVM (8
 float32 lanes on AVX2): one pass over memory at about 1.7 ns an element on this machine, where the numpy
 chunks take 8-10 ns (benchmarks/README.md). Not a second implementation: numba compiles nn.py's own
 gelu_factor (and what it calls) for one float32 value, and the loop multiplies x[i] by it as the numpy
@@ -47,7 +47,7 @@ def _gelu_loop(x):  # x: float32, one axis, contiguous; in place
         x[i] *= nn.gelu_factor(x[i])
 
 
-def gelu_(x: np.ndarray) -> np.ndarray:
+def gelu_simd_(x: np.ndarray) -> np.ndarray:
     """GELU(x) = x * gelu_factor(x) in place on a contiguous float32 x."""
     _gelu_loop(x.reshape(-1))
     return x

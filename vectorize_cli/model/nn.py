@@ -8,7 +8,6 @@ Notation: B sentences, T tokens, d = d_model, x (..., d).
 """
 
 import math
-import os
 
 import numpy as np
 
@@ -37,16 +36,19 @@ def layer_norm(x, g, b, eps: float):
     return xc
 
 
+compiled_gelu = None  # compiled.gelu_simd_ once pipelines.bert.compile_kernels() has loaded it: used from then on
+
+
 def gelu_(x):
     """GELU(x) = x Phi(x) = x * (1 + erf(x / sqrt(2))) / 2   (Hendrycks & Gimpel 2016): the exact
     form BERT uses (hidden_act "gelu"), not the tanh approximation. On numpy (float32, the model's dtype)
-    in place, in chunks of CHUNK elements that stay in the core's cache, or, once compile_kernels() has
-    loaded it, the same formula compiled into one loop (compiled.py): the same numbers, bit for bit."""
+    in place, in chunks of CHUNK elements that stay in the core's cache, or, once compiled_gelu is set, the
+    same formula compiled into one loop (compiled.py): the same numbers, bit for bit."""
     if not isinstance(x, np.ndarray):  # torch: its kernel, the erf form (approximate="none"), into a new tensor
         return _functional().gelu(x)
     _float32(x)
-    if _compiled is not None:
-        return _compiled.gelu_(x)
+    if compiled_gelu is not None:
+        return compiled_gelu(x)
     return _chunked(x, _gelu_chunk)
 
 
@@ -62,8 +64,10 @@ def _functional():
 
 
 def _float32(x: np.ndarray) -> None:
-    if x.dtype != np.float32:
-        raise TypeError(f"the model's pointwise formulas are written for float32 numpy arrays, not {x.dtype}")
+    """In place, in the model's dtype: what the formulas below are written for."""
+    if x.dtype != np.float32 or not x.flags.c_contiguous:
+        raise TypeError(f"the model's pointwise formulas take a contiguous float32 array, not {x.dtype} "
+                        f"({'' if x.flags.c_contiguous else 'not '}contiguous)")
 
 
 # The formulas, written once for a float32 numpy array and for one float32 value: compiled.py compiles
@@ -156,7 +160,7 @@ def _gelu_chunk(x: np.ndarray) -> None:
 
 
 def _erf_chunk(x: np.ndarray) -> None:
-    x[...] = np.copysign(erf_abs(abs(x)), x)
+    np.copyto(x, np.copysign(erf_abs(abs(x)), x), where=~np.isnan(x))  # erf(NaN) = NaN (erf_abs gives 1)
 
 
 def _chunked(x: np.ndarray, step) -> np.ndarray:
@@ -166,23 +170,3 @@ def _chunked(x: np.ndarray, step) -> np.ndarray:
         for i in range(0, flat.size, CHUNK):
             step(flat[i : i + CHUNK])
     return x
-
-
-_compiled = None  # the module compiled.py once compile_kernels() has loaded it
-
-
-def compile_kernels() -> bool:
-    """Loads GELU compiled by numba (compiled.py) for the calls that follow: the same numbers bit for bit
-    (tested), about 5x faster than the numpy chunks. Loading numba costs about 1.3 s once per process,
-    so pipelines call this only for jobs big enough to win that back (bert.encode). False where numba is
-    not installed (the `fast` extra) or VECTORIZE_COMPILED=0."""
-    global _compiled
-    if _compiled is None and os.environ.get("VECTORIZE_COMPILED", "1") != "0":
-        try:
-            from vectorize_cli.model import compiled
-
-            compiled.gelu_(np.zeros(8, dtype=np.float32))  # numba compiles, or loads from its cache, here
-        except Exception:  # no numba, or one that cannot compile it: the numpy chunks give the same bits
-            return False
-        _compiled = compiled
-    return _compiled is not None

@@ -10,6 +10,8 @@ sentence's vector does not depend on the batch it was in, and the output is in i
 numpy runs one batch per core at a time (parallel.core_map), on as many cores as --max-memory leaves room for.
 """
 
+import os
+
 import numpy as np
 
 from vectorize_cli.attention.dispatch import implementation
@@ -19,7 +21,7 @@ from vectorize_cli.config import ModelConfig
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.model import budget
 from vectorize_cli.model.bert import Model, embeddings, forward
-from vectorize_cli.model.nn import compile_kernels
+from vectorize_cli.model import nn
 from vectorize_cli.model.validate import PROBE, quiet
 from vectorize_cli.parallel import core_map, cores
 from vectorize_cli.pooling import POOLING, l2_normalize
@@ -40,6 +42,22 @@ def backend_for(config: ModelConfig) -> tuple[Backend, str]:
     family = VARIANTS[config.attention].family
     backend = resolve(config.backend, config.device, config.dtype, family, config.strict)
     return backend, implementation(family, backend)
+
+
+def compile_kernels() -> bool:
+    """Loads GELU compiled by numba (model/compiled.py) for every call after this one: the same numbers
+    bit for bit (tested), about 5x faster than numpy's chunks. numba costs about 1.3 s once per process,
+    so encode calls this only from COMPILE_AT tokens. False where numba is not installed (it comes
+    with the `model` extra) or VECTORIZE_COMPILED=0."""
+    if nn.compiled_gelu is None and os.environ.get("VECTORIZE_COMPILED", "1") != "0":
+        try:
+            from vectorize_cli.model.compiled import gelu_simd_
+
+            gelu_simd_(np.zeros(8, dtype=np.float32))  # numba compiles it here, or loads it from its cache
+        except Exception:  # no numba, or one that cannot compile it: numpy's chunks give the same bits
+            return False
+        nn.compiled_gelu = gelu_simd_
+    return nn.compiled_gelu is not None
 
 
 def info(model: Model) -> ModelInfo:
