@@ -3,9 +3,15 @@ numpy's (the same bits), pooling a padded batch against pooling each sentence al
 key mask: masking keys is the same as leaving them out."""
 
 import math
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+
+from conftest import ROOT
 
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention
 from vectorize_cli.model.nn import CHUNK, SQRT_HALF, erf_, gelu_, layer_norm
@@ -58,57 +64,55 @@ def test_gelu_is_within_its_bound_of_exact_gelu(rng):
         gelu_(np.zeros((8, 8), dtype=np.float32)[:, ::2])  # in place on a copy would lose the result
 
 
-def test_compiled_gelu_gives_the_same_bits_as_numpy(rng):
-    """compiled.py compiles nn.py's own formula: not close, equal, on every input (NaN where NaN)."""
+@pytest.fixture
+def compiled(tmp_path, monkeypatch):
+    """model/compiled.py with its cache in a fresh folder (so the tests compile it, with numba)."""
     pytest.importorskip("numba")
-    from vectorize_cli.model import compiled, nn
+    from vectorize_cli.model import compiled
+
+    monkeypatch.setattr(compiled, "CACHE", tmp_path / "cache")
+    return compiled
+
+
+def test_compiled_gelu_gives_the_same_bits_as_numpy(compiled, rng):
+    """compiled.py compiles nn.py's own formula: not close, equal, on every input (NaN where NaN)."""
+    from vectorize_cli.model import nn
 
     x = gelu_inputs(rng)
     x = x[: x.size // 97 * 97].reshape(-1, 97)  # 2-D, as the model calls it
-    assert nn.compiled_gelu is None or nn.compiled_gelu is compiled.gelu_simd_
     numpy_path = nn._chunked(x.copy(), nn._gelu_chunk)
     inplace = x.copy()
-    assert compiled.gelu_simd_(inplace) is inplace
+    assert compiled.load_gelu()(inplace) is inplace
     np.testing.assert_array_equal(inplace, numpy_path)  # NaN in the same places, every other bit equal
     assert np.array_equal(inplace.view(np.int32)[~np.isnan(inplace)], numpy_path.view(np.int32)[~np.isnan(inplace)])
 
 
-def test_compiled_gelu_loop_is_vectorized():
+def test_compiled_gelu_is_cached_and_loads_without_numba(compiled, rng, tmp_path):
+    """Compiled once per machine: the next process loads the object file with llvmlite alone, gives
+    the same bits, and a damaged file is compiled again, not loaded."""
+    compiled.load_gelu()
+    (obj,) = compiled.CACHE.glob("gelu-*.o")
+    x = gelu_inputs(rng)
+    np.save(tmp_path / "x.npy", x)
+    child = (f"import sys, numpy as np; from vectorize_cli.model import compiled, nn; x = np.load({str(tmp_path / 'x.npy')!r}); "
+             "y = compiled.load_gelu()(x.copy()); "
+             "assert 'numba' not in sys.modules, 'numba was imported'; "
+             "np.testing.assert_array_equal(y, nn._chunked(x.copy(), nn._gelu_chunk)); print('ok')")
+    env = {**os.environ, "VECTORIZE_CACHE": str(compiled.CACHE)}
+    r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    good = obj.read_bytes()
+    obj.write_bytes(good[:-100] + bytes(100))  # damaged: the digest no longer matches
+    assert compiled._read(obj) is None
+    compiled.load_gelu()
+    assert obj.read_bytes() == good  # compiled again, the same machine code
+
+
+def test_compiled_gelu_loop_is_vectorized(compiled):
     """Its speed comes from LLVM running 4 or 8 elements per instruction; a call or a raising branch in
     the loop (a libm exp, numba's division check) would make it one at a time, silently."""
-    from vectorize_cli.model import compiled
-
-    numba = pytest.importorskip("numba")
-    options = {k: v for k, v in compiled._gelu_loop.targetoptions.items() if k != "nopython"}
-    loop = numba.njit(**options)(compiled._gelu_loop.py_func)  # not from the cache:
-    loop(np.zeros(8, dtype=np.float32))  # numba shows no machine code it loaded from there
-    asm = loop.inspect_asm(loop.signatures[0])
-    assert "mulps" in asm and "divps" in asm, "no packed float32 multiply and divide: the loop is not vectorized"
-
-
-def test_erf_is_odd_bounded_and_handles_edges():
-    x = np.linspace(0, 6, 10_001, dtype=np.float32)
-    np.testing.assert_array_equal(erf_(-x), -erf_(x.copy()))
-    y = erf_(np.array([np.inf, -np.inf, np.nan, 0.0], dtype=np.float32))
-    assert y[0] == 1 and y[1] == -1 and np.isnan(y[2]) and y[3] == 0
-    big = np.random.default_rng(0).normal(0, 3, size=3 * CHUNK + 17).astype(np.float32)  # several chunks
-    np.testing.assert_array_equal(erf_(big.copy()), np.concatenate([erf_(big[:CHUNK].copy()), erf_(big[CHUNK:].copy())]))
-    assert np.abs(erf_(big.copy()) - np.array([math.erf(v) for v in big.astype(np.float64)])).max() <= 7e-7
-
-
-def test_gelu_and_layer_norm_match_torch():
-    torch = pytest.importorskip("torch")
-    x = np.random.default_rng(1).normal(0, 3, size=(64, 384)).astype(np.float32)
-    t = torch.from_numpy(x)
-    ref = torch.nn.functional.gelu(t).numpy()
-    np.testing.assert_allclose(gelu_(x.copy()), ref, atol=2e-6)
-    big = np.random.default_rng(2).normal(0, 3, size=(3 * CHUNK // 1536 + 5, 1536)).astype(np.float32)  # chunks
-    inplace = big.copy()
-    assert gelu_(inplace) is inplace  # in place: no second (B*T, d_ff) array
-    np.testing.assert_allclose(inplace, torch.nn.functional.gelu(torch.from_numpy(big)).numpy(), atol=2e-6)
-    g, b = np.linspace(0.5, 2, 384, dtype=np.float32), np.linspace(-1, 1, 384, dtype=np.float32)
-    ref = torch.nn.functional.layer_norm(t, (384,), torch.from_numpy(g), torch.from_numpy(b), 1e-12).numpy()
-    np.testing.assert_allclose(layer_norm(x, g, b, 1e-12), ref, atol=1e-5)
+    ir, _ = compiled.numba_ir()
+    assert re.search(r"fmul <\d+ x float>", ir) and re.search(r"fdiv <\d+ x float>", ir), "the loop is not vectorized"
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])

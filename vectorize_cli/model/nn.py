@@ -36,7 +36,7 @@ def layer_norm(x, g, b, eps: float):
     return xc
 
 
-compiled_gelu = None  # compiled.gelu_simd_ once pipelines.bert.compile_kernels() has loaded it: used from then on
+compiled_gelu = None  # compiled.load_gelu()'s GELU once pipelines.bert.compile_kernels() has loaded it: used from then on
 
 
 def gelu_(x):

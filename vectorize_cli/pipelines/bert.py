@@ -27,9 +27,9 @@ from vectorize_cli.parallel import core_map, cores
 from vectorize_cli.pooling import POOLING, l2_normalize
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 
-# tokens from which encode loads the compiled GELU: numba's start (about 1.3 s once per process) is won back
-# from about 35,000 tokens on 2 cores (benchmarks/README.md, "GELU compiled")
-COMPILE_AT = 32_768
+# tokens from which encode loads the compiled GELU: its 0.1 s is won back from about 3,000 tokens on 2 cores
+# (benchmarks/README.md, "GELU compiled"); compiling it, once per machine, takes about 2 s
+COMPILE_AT = 8_192
 # the attention a pretrained BERT has: the variants that compute multi-head attention (two ways)
 MODEL_VARIANTS = tuple(name for name, v in VARIANTS.items() if v.forward is multi_head)
 
@@ -45,18 +45,17 @@ def backend_for(config: ModelConfig) -> tuple[Backend, str]:
 
 
 def compile_kernels() -> bool:
-    """Loads GELU compiled by numba (model/compiled.py) for every call after this one: the same numbers
-    bit for bit (tested), about 5x faster than numpy's chunks. numba costs about 1.3 s once per process,
-    so encode calls this only from COMPILE_AT tokens. False where numba is not installed (it comes
-    with the `model` extra) or VECTORIZE_COMPILED=0."""
+    """Loads the compiled GELU (model/compiled.py) for every call after this one: the same numbers bit for
+    bit (tested), about 5x faster than numpy's chunks. Loading it takes about 0.1 s, compiling it (once
+    per machine, with numba) about 2 s, so encode calls this only from COMPILE_AT tokens. False where
+    numba is not installed (it comes with the `model` extra) or VECTORIZE_COMPILED=0."""
     if nn.compiled_gelu is None and os.environ.get("VECTORIZE_COMPILED", "1") != "0":
         try:
-            from vectorize_cli.model.compiled import gelu_simd_
+            from vectorize_cli.model import compiled
 
-            gelu_simd_(np.zeros(8, dtype=np.float32))  # numba compiles it here, or loads it from its cache
+            nn.compiled_gelu = compiled.load_gelu()
         except Exception:  # no numba, or one that cannot compile it: numpy's chunks give the same bits
             return False
-        nn.compiled_gelu = gelu_simd_
     return nn.compiled_gelu is not None
 
 
