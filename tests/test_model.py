@@ -98,16 +98,20 @@ def test_the_compiled_gelu_changes_no_bit_of_the_vectors(minilm, reference, monk
     assert_matches(compiled, reference.encode(texts, batch_size=32))
 
 
-def test_compile_kernels_falls_back_to_numpy_without_numba_or_when_told(monkeypatch):
-    from vectorize_cli.model import nn
+def test_compile_kernels_falls_back_to_numpy_without_numba_or_when_told(monkeypatch, tmp_path):
+    pytest.importorskip("llvmlite")
+    from vectorize_cli.model import compiled, nn
     from vectorize_cli.pipelines.bert import compile_kernels
 
     monkeypatch.setattr(nn, "compiled_gelu", None)
+    monkeypatch.setattr(compiled, "CACHE", tmp_path)  # nothing compiled yet
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
     assert compile_kernels() is False and nn.compiled_gelu is None
     monkeypatch.delenv("VECTORIZE_COMPILED")
+    compiled.numba_ir.cache_clear()
     monkeypatch.setitem(sys.modules, "numba", None)  # as if not installed: importing it fails
-    monkeypatch.delitem(sys.modules, "vectorize_cli.model.compiled", raising=False)
+    assert compile_kernels() is False and nn.compiled_gelu is None and not list(tmp_path.iterdir())
+    monkeypatch.setitem(sys.modules, "llvmlite.binding", None)  # nor llvmlite: not even a cached one loads
     assert compile_kernels() is False and nn.compiled_gelu is None
 
 
