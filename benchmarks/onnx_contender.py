@@ -2,7 +2,7 @@
 the machine's matrix-multiply peak, side by side in one run.
 
     pip install onnxruntime onnx onnxscript      # not test dependencies; without them this script says so and stops
-    python benchmarks/onnx_contender.py --lines 3000 --repeat 3 --markdown
+    python benchmarks/onnx_contender.py --lines 3000 --repeat 3 --markdown [--ort-profile]
 
 Contenders, each a whole fresh process over the first --lines of sample_inputs/sentences-10k.txt
 (interpreter start, model load and tokenizing included), in a rotating order each round:
@@ -37,11 +37,13 @@ import sys, numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 model, folder, text, out = sys.argv[1:5]
+profile = sys.argv[5:] == ["profile"]  # onnxruntime's own per-operator profile, printed as a table
 tok = Tokenizer.from_file(folder + "/tokenizer.json")
 tok.enable_truncation(256); tok.no_padding()
 texts = open(text, encoding="utf-8").read().splitlines()
 so = ort.SessionOptions()
 so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+so.enable_profiling, so.profile_file_prefix = profile, out + ".profile"
 sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
 encs = tok.encode_batch(texts)
 order = np.argsort([-len(e.ids) for e in encs], kind="stable")
@@ -57,6 +59,15 @@ for i in range(0, len(order), 32):
     v = (y * m).sum(1) / m.sum(1)
     vec[idx] = v / np.linalg.norm(v, axis=1, keepdims=True)
 np.save(out, vec)
+if profile:
+    import collections, json
+    spent = collections.Counter()
+    for e in json.load(open(sess.end_profiling())):
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            spent[e["args"]["op_name"]] += e["dur"]  # microseconds
+    total = sum(spent.values())
+    for op, us in spent.most_common(10):
+        print(f"| {op} | {us / 1e6:.2f} | {us / total:.1%} |")
 '''
 
 
@@ -126,6 +137,7 @@ def main() -> None:
     p.add_argument("--lines", type=int, default=3000)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--markdown", action="store_true")
+    p.add_argument("--ort-profile", action="store_true", help="then one more onnxruntime run, profiled by operator")
     a = p.parse_args()
     try:
         import onnx  # noqa: F401
@@ -176,6 +188,10 @@ def main() -> None:
         med = statistics.median(times[c])
         print(f"| {c} | {med:.2f} | {' / '.join(f'{t:.2f}' for t in times[c])} | {base / med:.2f}x | "
               f"{flop / med / 1e9:.0f} | {flop / med / 1e9 / peak:.2f} |")
+    if a.ort_profile:
+        r = subprocess.run([*cmds["onnxruntime"], "profile"], capture_output=True, text=True, check=True, cwd=ROOT)
+        print("\nonnxruntime's kernel time by operator (its session profiling, one more run; with its threads, "
+              "so close to wall time):\n\n| operator | s | share |\n|---|---:|---:|\n" + r.stdout.strip())
 
 
 if __name__ == "__main__":

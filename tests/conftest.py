@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ def rng():
 
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model tests never reach a hub
+# the compiled GELU's object file (model/compiled.py) in a folder of this run, not the user's ~/.cache
+os.environ.setdefault("VECTORIZE_CACHE", tempfile.mkdtemp(prefix="vectorize-test-cache-"))
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 SAMPLES = ROOT / "sample_inputs"
 
