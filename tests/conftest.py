@@ -1,4 +1,6 @@
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,15 +22,15 @@ def rng():
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model tests never reach a hub
 # the compiled GELU's object file (model/compiled.py) in a folder of this run, not the user's ~/.cache
-os.environ.setdefault("VECTORIZE_CACHE", tempfile.mkdtemp(prefix="vectorize-test-cache-"))
+if "VECTORIZE_CACHE" not in os.environ:
+    os.environ["VECTORIZE_CACHE"] = tempfile.mkdtemp(prefix="vectorize-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["VECTORIZE_CACHE"], ignore_errors=True)
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 SAMPLES = ROOT / "sample_inputs"
 
 
 def link_or_copy(src: Path, dest: Path) -> None:
     """dest as a hard link to src (no copy of 90 MB of weights), or a copy across file systems."""
-    import shutil
-
     try:
         os.link(src, dest)
     except OSError:

@@ -98,21 +98,61 @@ def test_the_compiled_gelu_changes_no_bit_of_the_vectors(minilm, reference, monk
     assert_matches(compiled, reference.encode(texts, batch_size=32))
 
 
-def test_compile_kernels_falls_back_to_numpy_without_numba_or_when_told(monkeypatch, tmp_path):
-    pytest.importorskip("llvmlite")
+@pytest.fixture
+def fresh_kernels(monkeypatch, tmp_path):
+    """No compiled GELU loaded or tried in this process, an empty cache; the same again afterwards."""
+    pytest.importorskip("numba")
+    from vectorize_cli.model import compiled, nn
+    from vectorize_cli.pipelines import bert
+
+    numba_ir = compiled.numba_ir  # a test may replace it
+
+    def forget():
+        nn.compiled_gelu = None
+        bert._compiled_gelu.cache_clear()
+        numba_ir.cache_clear()
+
+    monkeypatch.setattr(nn, "compiled_gelu", None)
+    monkeypatch.setattr(compiled, "CACHE", tmp_path)
+    forget()
+    yield forget
+    forget()
+
+
+def test_compile_kernels_falls_back_to_numpy_without_numba_or_when_told(fresh_kernels, monkeypatch, tmp_path):
     from vectorize_cli.model import compiled, nn
     from vectorize_cli.pipelines.bert import compile_kernels
 
-    monkeypatch.setattr(nn, "compiled_gelu", None)
-    monkeypatch.setattr(compiled, "CACHE", tmp_path)  # nothing compiled yet
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
     assert compile_kernels() is False and nn.compiled_gelu is None
     monkeypatch.delenv("VECTORIZE_COMPILED")
-    compiled.numba_ir.cache_clear()
-    monkeypatch.setitem(sys.modules, "numba", None)  # as if not installed: importing it fails
-    assert compile_kernels() is False and nn.compiled_gelu is None and not list(tmp_path.iterdir())
-    monkeypatch.setitem(sys.modules, "llvmlite.binding", None)  # nor llvmlite: not even a cached one loads
-    assert compile_kernels() is False and nn.compiled_gelu is None
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "numba", None)  # as if not installed: importing it fails
+        assert compile_kernels() is False and nn.compiled_gelu is None and not list(tmp_path.iterdir())
+    fresh_kernels()
+    compiled.load_gelu()  # numba back: compiled, and the object file cached
+    fresh_kernels()
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "numba", None)
+        assert compile_kernels() is True  # from the cache: loading never imports numba
+    fresh_kernels()
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "llvmlite.binding", None)  # no llvmlite: not even a cached one loads
+        assert compile_kernels() is False and nn.compiled_gelu is None
+
+
+def test_a_compiled_gelu_that_fails_to_build_is_said_once_and_numpy_runs(fresh_kernels, monkeypatch, capsys):
+    from vectorize_cli.model import compiled, nn
+    from vectorize_cli.pipelines.bert import compile_kernels
+
+    def broken():
+        raise RuntimeError("LLVM said no")
+
+    monkeypatch.setattr(compiled, "numba_ir", broken)  # numba installed but failing: slower, never wrong
+    assert compile_kernels() is False and compile_kernels() is False and nn.compiled_gelu is None
+    err = capsys.readouterr().err
+    assert err == ("vectorize: warning: the compiled GELU could not be built (RuntimeError: LLVM said no); "
+                   "numpy computes it, the same numbers, more slowly\n")
 
 
 def test_batches_sort_by_length_and_cover_every_input():

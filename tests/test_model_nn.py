@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT
 
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention
-from vectorize_cli.model.nn import CHUNK, SQRT_HALF, erf_, gelu_, layer_norm
+from vectorize_cli.model.nn import CHUNK, erf_, gelu_, layer_norm
 from vectorize_cli.pooling import POOLING, l2_normalize
 
 GRID = np.concatenate([np.linspace(-8, 8, 200_001), [0.0, -0.0, 1e-30, -1e-30, 5e-8, 1e3, -1e3]])
@@ -33,7 +33,7 @@ def test_erf_is_within_its_bound_of_math_erf():
 def exact_gelu(x: np.ndarray) -> np.ndarray:
     """GELU in float64 with math.erf: the reference no formula of ours is in."""
     x = np.asarray(x, dtype=np.float64)
-    return x * 0.5 * (1.0 + np.vectorize(math.erf)(x * SQRT_HALF))
+    return x * 0.5 * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
 
 
 # values where each step of the formula changes regime: zeros, tiny and subnormal inputs, the clamp of
@@ -53,7 +53,46 @@ def gelu_inputs(rng) -> np.ndarray:
     return x
 
 
-def test_gelu_is_within_its_bound_of_exact_gelu(rng):
+def test_erf_is_odd_bounded_and_handles_edges():
+    x = np.linspace(0, 6, 10_001, dtype=np.float32)
+    np.testing.assert_array_equal(erf_(-x), -erf_(x.copy()))
+    y = erf_(np.array([np.inf, -np.inf, np.nan, 0.0], dtype=np.float32))
+    assert y[0] == 1 and y[1] == -1 and np.isnan(y[2]) and y[3] == 0
+    big = np.random.default_rng(0).normal(0, 3, size=3 * CHUNK + 17).astype(np.float32)  # several chunks
+    np.testing.assert_array_equal(erf_(big.copy()), np.concatenate([erf_(big[:CHUNK].copy()), erf_(big[CHUNK:].copy())]))
+    assert np.abs(erf_(big.copy()) - np.array([math.erf(v) for v in big.astype(np.float64)])).max() <= 7e-7
+
+
+@pytest.mark.parametrize("path", ["numpy", "compiled"])
+def test_gelu_and_layer_norm_match_torch(path, monkeypatch, tmp_path):
+    torch = pytest.importorskip("torch")
+    from vectorize_cli.model import nn
+
+    monkeypatch.setattr(nn, "compiled_gelu", None)
+    if path == "compiled":
+        pytest.importorskip("numba")
+        from vectorize_cli.model import compiled
+
+        monkeypatch.setattr(compiled, "CACHE", tmp_path)
+        monkeypatch.setattr(nn, "compiled_gelu", compiled.load_gelu())
+    x = np.random.default_rng(1).normal(0, 3, size=(64, 384)).astype(np.float32)
+    t = torch.from_numpy(x)
+    ref = torch.nn.functional.gelu(t).numpy()
+    np.testing.assert_allclose(gelu_(x.copy()), ref, atol=2e-6)
+    big = np.random.default_rng(2).normal(0, 3, size=(3 * CHUNK // 1536 + 5, 1536)).astype(np.float32)  # chunks
+    inplace = big.copy()
+    assert gelu_(inplace) is inplace  # in place: no second (B*T, d_ff) array
+    np.testing.assert_allclose(inplace, torch.nn.functional.gelu(torch.from_numpy(big)).numpy(), atol=2e-6)
+    g, b = np.linspace(0.5, 2, 384, dtype=np.float32), np.linspace(-1, 1, 384, dtype=np.float32)
+    ref = torch.nn.functional.layer_norm(t, (384,), torch.from_numpy(g), torch.from_numpy(b), 1e-12).numpy()
+    np.testing.assert_allclose(layer_norm(x, g, b, 1e-12), ref, atol=1e-5)
+
+
+
+def test_gelu_is_within_its_bound_of_exact_gelu(rng, monkeypatch):
+    from vectorize_cli.model import nn
+
+    monkeypatch.setattr(nn, "compiled_gelu", None)  # numpy's chunks (the compiled loop: the same bits, below)
     x = gelu_inputs(rng)
     finite = np.isfinite(x) & (np.abs(x) < 1e30)
     got = gelu_(x.copy())
@@ -110,9 +149,30 @@ def test_compiled_gelu_is_cached_and_loads_without_numba(compiled, rng, tmp_path
 
 def test_compiled_gelu_loop_is_vectorized(compiled):
     """Its speed comes from LLVM running 4 or 8 elements per instruction; a call or a raising branch in
-    the loop (a libm exp, numba's division check) would make it one at a time, silently."""
-    ir, _ = compiled.numba_ir()
-    assert re.search(r"fmul <\d+ x float>", ir) and re.search(r"fdiv <\d+ x float>", ir), "the loop is not vectorized"
+    the loop (a libm exp, numba's division check) would make it one at a time, silently. Read in the
+    machine code of the module that becomes the object file."""
+    import llvmlite.binding as llvm
+
+    machine = compiled._target_machine(llvm)
+    asm = machine.emit_assembly(compiled.c_module(llvm, machine))
+    missing = [op for op in ("mulps", "divps", "addps") if not re.search(rf"\bv?{op}\b", asm)]
+    assert not missing, f"no packed float32 {missing}: the loop is not vectorized"
+    loop = asm.split(compiled.numba_ir()[1] + ":")[-1]  # the loop's own body, after the C wrapper
+    assert not re.search(r"\bcall", loop), "the loop calls a function"
+
+
+@pytest.mark.fuzz
+def test_compiled_gelu_gives_the_same_bits_as_numpy_on_every_float32(compiled):
+    """All 2^32 float32 bit patterns (about 2 minutes: pytest -m fuzz)."""
+    from vectorize_cli.model import nn
+
+    gelu = compiled.load_gelu()
+    step = 1 << 24
+    for start in range(0, 1 << 32, step):
+        x = np.arange(start, start + step, dtype=np.uint32).view(np.float32)
+        ours, numpy_path = gelu(x.copy()), nn._chunked(x.copy(), nn._gelu_chunk)
+        same = (ours.view(np.uint32) == numpy_path.view(np.uint32)) | (np.isnan(ours) & np.isnan(numpy_path))
+        assert same.all(), x[~same][:5]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])

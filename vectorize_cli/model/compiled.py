@@ -6,7 +6,7 @@ so both give the same bits (tests/test_model_nn.py checks it).
 
 numba (in the `model` extra) compiles it once per machine; the machine code is kept as an object file in
 the cache folder (CACHE), named by what it depends on, and later processes load it with llvmlite alone:
-about 0.1 s, where importing numba and loading its own cache takes 1.3 s or more. The function called is
+about 0.2 s with the imports, where importing numba and loading its own cache takes 1.3 s or more. The function called is
 a C one, `void vectorize_gelu(float *x, int64 n)`, wrapped around the loop; ctypes lets go of the GIL
 while it runs, so the batches' threads (parallel.core_map) run it on every core at once.
 
@@ -16,10 +16,12 @@ raises) and nn.py's own exp (libm's expf would be called one lane at a time: pip
 math library).
 """
 
+import contextlib
 import ctypes
 import hashlib
 import importlib.metadata
 import os
+import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -48,9 +50,13 @@ def load_gelu() -> Callable[[np.ndarray], np.ndarray]:
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
-    loop = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(engine.get_function_address(SYMBOL))
+    address = engine.get_function_address(SYMBOL)
+    if not address:  # calling address 0 would end the process: say so instead
+        raise RuntimeError(f"{path} holds no {SYMBOL}")
+    loop = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(address)
 
     def gelu_simd_(x: np.ndarray) -> np.ndarray:
+        nn.check_in_place(x)  # the loop writes x.size float32s from x's first byte
         loop(x.ctypes.data, x.size)  # ctypes: the GIL is let go meanwhile
         return x
 
@@ -94,20 +100,30 @@ def _read(path: Path) -> bytes | None:
 
 
 def _write(path: Path, obj: bytes) -> None:
-    """Written beside, then renamed: another process never reads half a file. Best effort: without a
-    writable cache, the next process compiles again."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    """Written to a file of its own beside, then renamed: no reader sees half a file, however many processes
+    or threads compile at once. Best effort: without a writable cache, the next process compiles again."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(hashlib.sha256(obj).digest() + obj)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(hashlib.sha256(obj).digest() + obj)
         os.replace(tmp, path)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _compile(llvm, machine) -> bytes:
-    """numba's machine code for the loop, as an object file holding SYMBOL and nothing it would need
-    numba for: numba's own Python-facing wrappers are dropped, the loop kept."""
+    """The object file: SYMBOL and the loop, for this CPU."""
+    return machine.emit_object(c_module(llvm, machine))
+
+
+def c_module(llvm, machine):
+    """numba's loop with SYMBOL, a C function, around it, and nothing it would need numba for: numba's own
+    Python-facing wrappers are dropped (global dead-code elimination; numba optimised the loop already)."""
     ir, inner = numba_ir()
     c_abi = llvm.parse_assembly(
         f'declare i32 @"{inner}"(ptr, ptr, ptr, i64)\n'
@@ -122,8 +138,8 @@ def _compile(llvm, machine) -> bytes:
             value.linkage = llvm.Linkage.internal
     passes = llvm.ModulePassManager()
     passes.add_global_dead_code_eliminate_pass()  # the wrappers, and what only they call
-    passes.run(c_abi, llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=3)))
-    return machine.emit_object(c_abi)
+    passes.run(c_abi, llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=0)))
+    return c_abi
 
 
 @cache

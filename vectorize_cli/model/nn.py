@@ -13,7 +13,7 @@ import numpy as np
 
 from vectorize_cli.backend import import_torch
 
-SQRT_HALF = 1.0 / math.sqrt(2.0)
+SQRT_HALF = np.float32(1.0 / math.sqrt(2.0))  # float32, as every constant of the formulas below
 
 
 def dense(x, w, b):
@@ -36,7 +36,7 @@ def layer_norm(x, g, b, eps: float):
     return xc
 
 
-compiled_gelu = None  # compiled.load_gelu()'s GELU once pipelines.bert.compile_kernels() has loaded it: used from then on
+compiled_gelu = None  # the compiled GELU (compiled.load_gelu) once pipelines.bert.compile_kernels() loads it
 
 
 def gelu_(x):
@@ -46,7 +46,7 @@ def gelu_(x):
     same formula compiled into one loop (compiled.py): the same numbers, bit for bit."""
     if not isinstance(x, np.ndarray):  # torch: its kernel, the erf form (approximate="none"), into a new tensor
         return _functional().gelu(x)
-    _float32(x)
+    check_in_place(x)
     if compiled_gelu is not None:
         return compiled_gelu(x)
     return _chunked(x, _gelu_chunk)
@@ -55,7 +55,7 @@ def gelu_(x):
 def erf_(x: np.ndarray) -> np.ndarray:
     """erf(x) in place on a contiguous float32 x (numpy has no erf; scipy's takes ~12 ns an element here,
     np.vectorize(math.erf) ~100 ns): erf_abs below, signed. Within 7e-7 of math.erf (tested)."""
-    _float32(x)
+    check_in_place(x)
     return _chunked(x, _erf_chunk)
 
 
@@ -63,8 +63,8 @@ def _functional():
     return import_torch().nn.functional
 
 
-def _float32(x: np.ndarray) -> None:
-    """In place, in the model's dtype: what the formulas below are written for."""
+def check_in_place(x: np.ndarray) -> None:
+    """A contiguous float32 array (the model's dtype): what the formulas below run on, in place."""
     if x.dtype != np.float32 or not x.flags.c_contiguous:
         raise TypeError(f"the model's pointwise formulas take a contiguous float32 array, not {x.dtype} "
                         f"({'' if x.flags.c_contiguous else 'not '}contiguous)")
@@ -74,15 +74,13 @@ def _float32(x: np.ndarray) -> None:
 # these same functions with numba (its loops call them on x[i]), so both give the same bits. Only
 # operators, in-place operators (on a number they rebind it) and numpy ufuncs appear, every constant is
 # a float32, and no step is left to a library's own rounding (numpy's exp is not numba's).
-F = np.float32
-HALF, ONE, FOUR, S = F(0.5), F(1.0), F(4.0), F(SQRT_HALF)
-# Abramowitz & Stegun 1964, Handbook of Mathematical Functions, formula 7.1.26.
-_P = 0.3275911
-_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # a1 .. a5
-P, A1, A2, A3, A4, A5 = F(_P), *(F(a) for a in _A)
-LOG2E = F(1 / math.log(2))
-LN2_HI, LN2_LO = F(0.693359375), F(-2.12194440e-4)  # ln 2 in two parts: k * LN2_HI is exact for |k| < 2^13
-C2, C3, C4, C5, C6, C7 = (F(1 / math.factorial(n)) for n in range(2, 8))
+HALF, ONE, FOUR = np.float32(0.5), np.float32(1.0), np.float32(4.0)
+# Abramowitz & Stegun 1964, Handbook of Mathematical Functions, formula 7.1.26: p, a1 .. a5
+P, A1, A2, A3, A4, A5 = (np.float32(c) for c in (0.3275911, 0.254829592, -0.284496736, 1.421413741,
+                                                -1.453152027, 1.061405429))
+LOG2E = np.float32(1 / math.log(2))
+LN2_HI, LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)  # ln 2 in two parts: k LN2_HI is exact
+C2, C3, C4, C5, C6, C7 = (np.float32(1 / math.factorial(n)) for n in range(2, 8))  # 1/n! for exp's polynomial
 BIAS, SHIFT = np.int32(127), np.int32(23)  # float32: exponent bias, mantissa bits
 
 
@@ -146,7 +144,7 @@ def erf_abs(z):
 
 def gelu_factor(x):
     """Phi(x) = (1 + erf(x / sqrt 2)) / 2, so that GELU(x) = x * gelu_factor(x)."""
-    e = np.copysign(erf_abs(abs(x) * S), x)
+    e = np.copysign(erf_abs(abs(x) * SQRT_HALF), x)
     e *= HALF
     e += HALF
     return e

@@ -11,6 +11,7 @@ numpy runs one batch per core at a time (parallel.core_map), on as many cores as
 """
 
 import os
+from functools import cache
 
 import numpy as np
 
@@ -18,17 +19,16 @@ from vectorize_cli.attention.dispatch import implementation
 from vectorize_cli.attention.variants import VARIANTS, multi_head
 from vectorize_cli.backend import NUMPY, Backend, check_finite, namespace, overflowed, resolve
 from vectorize_cli.config import ModelConfig
-from vectorize_cli.errors import UsageError, VectorizeError
-from vectorize_cli.model import budget
+from vectorize_cli.errors import UsageError, VectorizeError, tell
+from vectorize_cli.model import budget, nn
 from vectorize_cli.model.bert import Model, embeddings, forward
-from vectorize_cli.model import nn
 from vectorize_cli.model.validate import PROBE, quiet
 from vectorize_cli.parallel import core_map, cores
 from vectorize_cli.pooling import POOLING, l2_normalize
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 
-# tokens from which encode loads the compiled GELU: its 0.1 s is won back from about 3,000 tokens on 2 cores
-# (benchmarks/README.md, "GELU compiled"); compiling it, once per machine, takes about 2 s
+# tokens from which encode loads the compiled GELU: its 0.2 s is won back from about 6,000 tokens on 2 cores
+# (benchmarks/README.md, "GELU compiled"); compiling it, once per machine, takes 1-2 s
 COMPILE_AT = 8_192
 # the attention a pretrained BERT has: the variants that compute multi-head attention (two ways)
 MODEL_VARIANTS = tuple(name for name, v in VARIANTS.items() if v.forward is multi_head)
@@ -46,17 +46,29 @@ def backend_for(config: ModelConfig) -> tuple[Backend, str]:
 
 def compile_kernels() -> bool:
     """Loads the compiled GELU (model/compiled.py) for every call after this one: the same numbers bit for
-    bit (tested), about 5x faster than numpy's chunks. Loading it takes about 0.1 s, compiling it (once
-    per machine, with numba) about 2 s, so encode calls this only from COMPILE_AT tokens. False where
-    numba is not installed (it comes with the `model` extra) or VECTORIZE_COMPILED=0."""
+    bit (tested), about 5x faster than numpy's chunks. Loading it takes about 0.2 s, compiling it (once per
+    machine, with numba) 1-2 s, so encode calls this only from COMPILE_AT tokens. False where numba is not
+    installed (it comes with the `model` extra), where it failed before in this process (said once, on
+    stderr), or with VECTORIZE_COMPILED=0."""
     if nn.compiled_gelu is None and os.environ.get("VECTORIZE_COMPILED", "1") != "0":
-        try:
-            from vectorize_cli.model import compiled
-
-            nn.compiled_gelu = compiled.load_gelu()
-        except Exception:  # no numba, or one that cannot compile it: numpy's chunks give the same bits
-            return False
+        nn.compiled_gelu = _compiled_gelu()
     return nn.compiled_gelu is not None
+
+
+@cache
+def _compiled_gelu():
+    """compiled.load_gelu(), tried once per process; None where it cannot be had (numpy's chunks give the
+    same bits, more slowly)."""
+    try:
+        from vectorize_cli.model import compiled
+
+        return compiled.load_gelu()
+    except ImportError:  # no numba (nor a cached object file) or no llvmlite: the numpy path, silently
+        return None
+    except Exception as e:  # numba there but failing: slower, not wrong; say why once
+        tell("warning", f"the compiled GELU could not be built ({type(e).__name__}: {e}); numpy computes it, "
+                        "the same numbers, more slowly")
+        return None
 
 
 def info(model: Model) -> ModelInfo:
