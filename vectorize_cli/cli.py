@@ -49,6 +49,12 @@ def _interrupted(signum: int) -> None:
 class _Group(typer.core.TyperGroup):
     """Turns every failure into one line on stderr and a documented exit code."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:  # parsing the command line: a signal here would be Typer's silent exit 130 too
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except KeyboardInterrupt as e:
+            raise _Interrupted(getattr(e, "signum", 2)) from None
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -60,6 +66,8 @@ class _Group(typer.core.TyperGroup):
     def main(self, args=None, prog_name=None, **extra):
         try:
             rv = super().main(args=args, prog_name=prog_name or "vectorize", standalone_mode=False, **extra)
+            if rv == 130:  # Typer's return for a KeyboardInterrupt it met itself (closing the context); no
+                _interrupted(2)  # command returns a number
             sys.exit(rv or 0)
         except VectorizeError as e:
             _fail(str(e), e.exit_code)
