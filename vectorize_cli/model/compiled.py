@@ -162,7 +162,7 @@ def numba_ir() -> tuple[str, str]:
         return types.float32(i), codegen
 
     overload(nn.float_bits)(lambda i: lambda i: bits_as_float32(i))
-    for formula in (nn.exp_le0, nn.erf_abs, nn.gelu_factor):
+    for formula in (nn.times_poly, nn.exp_le0, nn.erf_abs, nn.gelu_factor):
         register_jitable(formula)  # numba compiles the Python function itself wherever a compiled one calls it
 
     signature = types.void(types.CPointer(types.float32), types.int64)

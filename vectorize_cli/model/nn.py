@@ -80,8 +80,18 @@ P, A1, A2, A3, A4, A5 = (np.float32(c) for c in (0.3275911, 0.254829592, -0.2844
                                                 -1.453152027, 1.061405429))
 LOG2E = np.float32(1 / math.log(2))
 LN2_HI, LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)  # ln 2 in two parts: k LN2_HI is exact
-C2, C3, C4, C5, C6, C7 = (np.float32(1 / math.factorial(n)) for n in range(2, 8))  # 1/n! for exp's polynomial
+TAYLOR = tuple(np.float32(1 / math.factorial(n)) for n in range(7, 0, -1))  # 1/7! .. 1/1!: exp's polynomial
 BIAS, SHIFT = np.int32(127), np.int32(23)  # float32: exponent bias, mantissa bits
+
+
+def times_poly(x, coefficients):
+    """x (c_1 + x (c_2 + ... + x c_n)) for coefficients (c_n, ..., c_1), highest power first: Horner's rule,
+    one multiply and one add a step (in place after the first product)."""
+    p = x * coefficients[0]
+    for c in coefficients[1:]:
+        p += c
+        p *= x
+    return p
 
 
 def float_bits(i):
@@ -99,19 +109,7 @@ def exp_le0(a):
     r = kf * LN2_HI
     r = a - r
     r -= kf * LN2_LO
-    p = C7 * r  # Horner: 1 + r (1 + r (1/2 + r (1/6 + ... + r / 7!)))
-    p += C6
-    p *= r
-    p += C5
-    p *= r
-    p += C4
-    p *= r
-    p += C3
-    p *= r
-    p += C2
-    p *= r
-    p += ONE
-    p *= r
+    p = times_poly(r, TAYLOR)  # exp(r) - 1 = r (1 + r (1/2 + r (1/6 + ... + r / 7!)))
     p += ONE
     k = np.int32(kf)
     k += BIAS
@@ -128,15 +126,7 @@ def erf_abs(z):
     t = P * z
     t += ONE
     t = ONE / t
-    y = t * A5
-    y += A4
-    y *= t
-    y += A3
-    y *= t
-    y += A2
-    y *= t
-    y += A1
-    y *= t
+    y = times_poly(t, (A5, A4, A3, A2, A1))
     z *= z
     y *= exp_le0(-z)
     return ONE - y
