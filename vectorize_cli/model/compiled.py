@@ -1,14 +1,14 @@
 """nn.py's GELU compiled into one loop over the array, vectorized by LLVM (8 float32 lanes on AVX2): one
-pass over memory at about 1.7 ns an element on this machine, where the numpy chunks take 8-10 ns
+pass over memory at about 1.7 ns an element on this machine, where the numpy chunks take 7-10 ns
 (benchmarks/README.md). Not a second implementation: numba compiles nn.py's own gelu_factor (and what it
 calls) for one float32 value, and the loop multiplies x[i] by it as a numpy chunk multiplies the array,
 so both give the same bits (tests/test_model_nn.py checks it).
 
 numba (in the `model` extra) compiles it once per machine; the machine code is kept as an object file in
 the cache folder (CACHE), named by what it depends on, and later processes load it with llvmlite alone:
-about 0.2 s with the imports, where importing numba and loading its own cache takes 1.3 s or more. The function called is
-a C one, `void vectorize_gelu(float *x, int64 n)`, wrapped around the loop; ctypes lets go of the GIL
-while it runs, so the batches' threads (parallel.core_map) run it on every core at once.
+about 0.2 s with the imports, where importing numba and loading its own cache takes 1.3 s or more. The
+function called is a C one, `void vectorize_gelu(float *x, int64 n)`, wrapped around the loop; ctypes lets
+go of the GIL while it runs, so the batches' threads (parallel.core_map) run it on every core at once.
 
 How the loop stays vectorized: LLVM vectorizes a loop only when its body has no calls and no branches it
 cannot turn into selects. Hence error_model="numpy" (numba's float division otherwise checks for zero and

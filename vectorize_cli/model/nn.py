@@ -46,9 +46,9 @@ def gelu_(x):
     same formula compiled into one loop (compiled.py): the same numbers, bit for bit."""
     if not isinstance(x, np.ndarray):  # torch: its kernel, the erf form (approximate="none"), into a new tensor
         return _functional().gelu(x)
-    check_in_place(x)
     if compiled_gelu is not None:
-        return compiled_gelu(x)
+        return compiled_gelu(x)  # checks x as check_in_place does
+    check_in_place(x)
     return _chunked(x, _gelu_chunk)
 
 
