@@ -4,7 +4,9 @@ process, interleaved in a rotating order (on a shared machine only such ratios m
     python benchmarks/flash_side_by_side.py --lengths 512 1024 2048 4096 --before c97c456
 
 Contenders (8 heads, head size 64, float32, not causal):
-  numpy-flash    kernels.flash_attention of this checkout
+  numpy-flash    kernels.flash_attention of this checkout, its exp compiled (model/compiled.py, loaded
+                 before timing; without numba nor a cached object file this contender is left out)
+  numpy-flash, numpy exp   the same with VECTORIZE_COMPILED=0: numpy's subtract and exp
   before         kernels.flash_attention of --before (read with git show), if given
   torch-flash    F.scaled_dot_product_attention under sdpa_kernel(FLASH_ATTENTION)
 Prints, per T, the median of --repeat runs and each contender's ratio to torch-flash. Outputs are
@@ -12,6 +14,7 @@ checked equal (flash == flash of --before to 1e-5) before timing. Peak memory: s
 """
 
 import argparse
+import os
 import statistics
 import subprocess
 import time
@@ -22,6 +25,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from vectorize_cli.attention.kernels import flash_attention
+from vectorize_cli.model import compiled
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +45,9 @@ def main() -> None:
         old = scope["flash_attention"]
     rng = np.random.default_rng(0)
     H, hs = 8, 64
+    os.environ.pop("VECTORIZE_COMPILED", None)
+    kernels = compiled.kernels()  # loaded (or compiled) now, not inside a timed call
+    print(f"compiled exp: {'loaded' if kernels else 'not available (no numba nor a cached object file)'}")
     print(f"torch threads {torch.get_num_threads()}; median of {a.repeat}, rotating order\n")
     print("| T | contender | median ms | spread ms | vs torch-flash |\n|---|---|---:|---|---:|")
     for T in a.lengths:
@@ -51,11 +58,22 @@ def main() -> None:
             with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
                 return torch.nn.functional.scaled_dot_product_attention(tq, tk, tv)
 
-        runs = {"numpy-flash": lambda: flash_attention(q, k, v)[0], "torch-flash": torch_flash}
+        def numpy_exp():
+            os.environ["VECTORIZE_COMPILED"] = "0"  # read on every call (compiled.kernels)
+            try:
+                return flash_attention(q, k, v)[0]
+            finally:
+                del os.environ["VECTORIZE_COMPILED"]
+
+        runs = {"numpy-flash, numpy exp": numpy_exp, "torch-flash": torch_flash}
+        if kernels is not None:
+            runs["numpy-flash"] = lambda: flash_attention(q, k, v)[0]
         if old:
             runs["before"] = lambda: old(q, k, v)[0]
-            assert np.abs(runs["before"]() - runs["numpy-flash"]()).max() < 1e-5
-        assert np.abs(torch_flash()[0].numpy() - runs["numpy-flash"]()).max() < 1e-5
+            assert np.abs(runs["before"]() - numpy_exp()).max() < 1e-5
+        for n in runs:
+            if n != "torch-flash":
+                assert np.abs(torch_flash()[0].numpy() - runs[n]()).max() < 1e-5, n
         times: dict[str, list[float]] = {n: [] for n in runs}
         names = list(runs)
         for r in range(a.repeat):

@@ -46,7 +46,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--rows", type=int, nargs="+", default=[640, 4096])
     a = p.parse_args()
-    fast = compiled.load_gelu()
+    fast = compiled.load_kernels().gelu_
     rng = np.random.default_rng(0)
     print("| rows x 1536 | numpy chunks ns/element | compiled ns/element | numpy / compiled | same bits |")
     print("|---:|---:|---:|---:|---|")

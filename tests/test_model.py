@@ -100,20 +100,20 @@ def test_the_compiled_gelu_changes_no_bit_of_the_vectors(minilm, reference, monk
 
 @pytest.fixture
 def fresh_kernels(monkeypatch, tmp_path):
-    """No compiled GELU loaded or tried in this process, an empty cache; the same again afterwards."""
+    """No compiled kernels loaded or tried in this process, an empty cache; the same again afterwards."""
     pytest.importorskip("numba")
     from vectorize_cli.model import compiled, nn
-    from vectorize_cli.pipelines import bert
 
     numba_ir = compiled.numba_ir  # a test may replace it
 
     def forget():
-        nn.compiled_gelu = None
-        bert._compiled_gelu.cache_clear()
+        nn.compiled_gelu, compiled._tried, compiled._kernels = None, False, None
         numba_ir.cache_clear()
 
     monkeypatch.setattr(nn, "compiled_gelu", None)
     monkeypatch.setattr(compiled, "CACHE", tmp_path)
+    monkeypatch.setattr(compiled, "_kernels", None)
+    monkeypatch.setattr(compiled, "_tried", False)
     forget()
     yield forget
     forget()
@@ -130,7 +130,7 @@ def test_compile_kernels_falls_back_to_numpy_without_numba_or_when_told(fresh_ke
         m.setitem(sys.modules, "numba", None)  # as if not installed: importing it fails
         assert compile_kernels() is False and nn.compiled_gelu is None and not list(tmp_path.iterdir())
     fresh_kernels()
-    compiled.load_gelu()  # numba back: compiled, and the object file cached
+    compiled.load_kernels()  # numba back: compiled, and the object file cached
     fresh_kernels()
     with monkeypatch.context() as m:
         m.setitem(sys.modules, "numba", None)
@@ -141,7 +141,8 @@ def test_compile_kernels_falls_back_to_numpy_without_numba_or_when_told(fresh_ke
         assert compile_kernels() is False and nn.compiled_gelu is None
 
 
-def test_a_compiled_gelu_that_fails_to_build_is_said_once_and_numpy_runs(fresh_kernels, monkeypatch, capsys):
+def test_compiled_kernels_that_fail_to_build_are_said_once_and_numpy_runs(fresh_kernels, monkeypatch, capsys, rng):
+    from vectorize_cli.attention import kernels
     from vectorize_cli.model import compiled, nn
     from vectorize_cli.pipelines.bert import compile_kernels
 
@@ -150,9 +151,13 @@ def test_a_compiled_gelu_that_fails_to_build_is_said_once_and_numpy_runs(fresh_k
 
     monkeypatch.setattr(compiled, "numba_ir", broken)  # numba installed but failing: slower, never wrong
     assert compile_kernels() is False and compile_kernels() is False and nn.compiled_gelu is None
+    monkeypatch.setattr(kernels, "COMPILE_AT_SCORES", 0)  # flash asks for them too: not tried again
+    q = rng.standard_normal((2, 40, 8)).astype(np.float32)
+    np.testing.assert_allclose(kernels.flash_attention(q, q, q, block_size=8)[0], kernels.explicit_attention(q, q, q)[0],
+                               atol=1e-6)
     err = capsys.readouterr().err
-    assert err == ("vectorize: warning: the compiled GELU could not be built (RuntimeError: LLVM said no); "
-                   "numpy computes it, the same numbers, more slowly\n")
+    assert err == ("vectorize: warning: the compiled kernels could not be built (RuntimeError: LLVM said no); "
+                   "numpy computes their formulas instead, more slowly\n")
 
 
 def test_batches_sort_by_length_and_cover_every_input():

@@ -1,17 +1,11 @@
-"""The model's pointwise math (erf, GELU, LayerNorm) against math.erf and torch, numba's GELU against
-numpy's (the same bits), pooling a padded batch against pooling each sentence alone, and the kernels'
+"""The model's pointwise math (erf, GELU, LayerNorm) against math.erf and torch (the compiled loops:
+test_compiled.py), pooling a padded batch against pooling each sentence alone, and the kernels'
 key mask: masking keys is the same as leaving them out."""
 
 import math
-import os
-import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-
-from conftest import ROOT
 
 from vectorize_cli.attention.kernels import explicit_attention, flash_attention
 from vectorize_cli.model.nn import CHUNK, erf_, gelu_, layer_norm
@@ -74,7 +68,7 @@ def test_gelu_and_layer_norm_match_torch(path, monkeypatch, tmp_path):
         from vectorize_cli.model import compiled
 
         monkeypatch.setattr(compiled, "CACHE", tmp_path)
-        monkeypatch.setattr(nn, "compiled_gelu", compiled.load_gelu())
+        monkeypatch.setattr(nn, "compiled_gelu", compiled.load_kernels().gelu_)
     x = np.random.default_rng(1).normal(0, 3, size=(64, 384)).astype(np.float32)
     t = torch.from_numpy(x)
     ref = torch.nn.functional.gelu(t).numpy()
@@ -101,78 +95,6 @@ def test_gelu_is_within_its_bound_of_exact_gelu(rng, monkeypatch):
     assert np.isnan(got[x == -np.inf]).all()  # -inf * Phi(-inf) = -inf * 0, as torch gives
     with pytest.raises(TypeError, match="contiguous"):
         gelu_(np.zeros((8, 8), dtype=np.float32)[:, ::2])  # in place on a copy would lose the result
-
-
-@pytest.fixture
-def compiled(tmp_path, monkeypatch):
-    """model/compiled.py with its cache in a fresh folder (so the tests compile it, with numba)."""
-    pytest.importorskip("numba")
-    from vectorize_cli.model import compiled
-
-    monkeypatch.setattr(compiled, "CACHE", tmp_path / "cache")
-    return compiled
-
-
-def test_compiled_gelu_gives_the_same_bits_as_numpy(compiled, rng):
-    """compiled.py compiles nn.py's own formula: not close, equal, on every input (NaN where NaN)."""
-    from vectorize_cli.model import nn
-
-    x = gelu_inputs(rng)
-    x = x[: x.size // 97 * 97].reshape(-1, 97)  # 2-D, as the model calls it
-    numpy_path = nn._chunked(x.copy(), nn._gelu_chunk)
-    inplace = x.copy()
-    assert compiled.load_gelu()(inplace) is inplace
-    np.testing.assert_array_equal(inplace, numpy_path)  # NaN in the same places, every other bit equal
-    assert np.array_equal(inplace.view(np.int32)[~np.isnan(inplace)], numpy_path.view(np.int32)[~np.isnan(inplace)])
-
-
-def test_compiled_gelu_is_cached_and_loads_without_numba(compiled, rng, tmp_path):
-    """Compiled once per machine: the next process loads the object file with llvmlite alone, gives
-    the same bits, and a damaged file is compiled again, not loaded."""
-    compiled.load_gelu()
-    (obj,) = compiled.CACHE.glob("gelu-*.o")
-    x = gelu_inputs(rng)
-    np.save(tmp_path / "x.npy", x)
-    child = (f"import sys, numpy as np; from vectorize_cli.model import compiled, nn; x = np.load({str(tmp_path / 'x.npy')!r}); "
-             "y = compiled.load_gelu()(x.copy()); "
-             "assert 'numba' not in sys.modules, 'numba was imported'; "
-             "np.testing.assert_array_equal(y, nn._chunked(x.copy(), nn._gelu_chunk)); print('ok')")
-    env = {**os.environ, "VECTORIZE_CACHE": str(compiled.CACHE)}
-    r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
-    good = obj.read_bytes()
-    obj.write_bytes(good[:-100] + bytes(100))  # damaged: the digest no longer matches
-    assert compiled._read(obj) is None
-    compiled.load_gelu()
-    assert obj.read_bytes() == good  # compiled again, the same machine code
-
-
-def test_compiled_gelu_loop_is_vectorized(compiled):
-    """Its speed comes from LLVM running 4 or 8 elements per instruction; a call or a raising branch in
-    the loop (a libm exp, numba's division check) would make it one at a time, silently. Read in the
-    machine code of the module that becomes the object file."""
-    import llvmlite.binding as llvm
-
-    machine = compiled._target_machine(llvm)
-    asm = machine.emit_assembly(compiled.c_module(llvm, machine))
-    missing = [op for op in ("mulps", "divps", "addps") if not re.search(rf"\bv?{op}\b", asm)]
-    assert not missing, f"no packed float32 {missing}: the loop is not vectorized"
-    loop = asm.split(compiled.numba_ir()[1] + ":")[-1]  # the loop's own body, after the C wrapper
-    assert not re.search(r"\bcall", loop), "the loop calls a function"
-
-
-@pytest.mark.fuzz
-def test_compiled_gelu_gives_the_same_bits_as_numpy_on_every_float32(compiled):
-    """All 2^32 float32 bit patterns (about 2 minutes: pytest -m fuzz)."""
-    from vectorize_cli.model import nn
-
-    gelu = compiled.load_gelu()
-    step = 1 << 24
-    for start in range(0, 1 << 32, step):
-        x = np.arange(start, start + step, dtype=np.uint32).view(np.float32)
-        ours, numpy_path = gelu(x.copy()), nn._chunked(x.copy(), nn._gelu_chunk)
-        same = (ours.view(np.uint32) == numpy_path.view(np.uint32)) | (np.isnan(ours) & np.isnan(numpy_path))
-        assert same.all(), x[~same][:5]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])

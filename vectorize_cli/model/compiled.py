@@ -1,16 +1,20 @@
-"""nn.py's GELU compiled into one loop over the array, vectorized by LLVM (8 float32 lanes on AVX2): one
-pass over memory at about 1.7 ns an element on this machine, where the numpy chunks take 7-10 ns
-(benchmarks/README.md). Not a second implementation: numba compiles nn.py's own gelu_factor (and what it
-calls) for one float32 value, and the loop multiplies x[i] by it as a numpy chunk multiplies the array,
+"""nn.py's formulas compiled into loops over arrays, vectorized by LLVM (8 float32 lanes on AVX2), one pass
+over memory each:
+    gelu_(x)          x <- x * gelu_factor(x), in place: about 1.7 ns an element here, where numpy's chunks
+                      of the same formula take 7-10 ns (the model's GELU)
+    exp_shift_(s, m)  s <- exp_le0(s - m), each row of s shifted by its m: flash attention's softmax step,
+                      where numpy's subtract and exp take about 2 ns an element (benchmarks/README.md)
+Not second implementations: numba compiles nn.py's own functions (gelu_factor, exp_le0 and what they call)
+for one float32 value, and each loop applies them element by element as numpy applies them to an array,
 so both give the same bits (tests/test_model_nn.py checks it).
 
-numba (in the `model` extra) compiles it once per machine; the machine code is kept as an object file in
+numba (in the `model` extra) compiles them once per machine; the machine code is kept as one object file in
 the cache folder (CACHE), named by what it depends on, and later processes load it with llvmlite alone:
 about 0.2 s with the imports, where importing numba and loading its own cache takes 1.3 s or more. The
-function called is a C one, `void vectorize_gelu(float *x, int64 n)`, wrapped around the loop; ctypes lets
-go of the GIL while it runs, so the batches' threads (parallel.core_map) run it on every core at once.
+functions called are C ones (KERNELS); ctypes lets go of the GIL while they run, so the threads of
+parallel.core_map run them on every core at once.
 
-How the loop stays vectorized: LLVM vectorizes a loop only when its body has no calls and no branches it
+How a loop stays vectorized: LLVM vectorizes a loop only when its body has no calls and no branches it
 cannot turn into selects. Hence error_model="numpy" (numba's float division otherwise checks for zero and
 raises) and nn.py's own exp (libm's expf would be called one lane at a time: pip's llvmlite has no vector
 math library).
@@ -22,27 +26,73 @@ import hashlib
 import importlib.metadata
 import os
 import tempfile
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from vectorize_cli.errors import tell
 from vectorize_cli.model import nn
 
-SYMBOL = "vectorize_gelu"  # the C function in the object file
 CACHE = Path(os.environ.get("VECTORIZE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
              / "vectorize-cli")
+# the C functions in the object file and their parameters: numba's loops (numba_ir) take the same ones
+KERNELS = {"vectorize_gelu": ("float *x", "int64 n"),
+           "vectorize_exp_shift": ("float *s", "float *m", "int64 rows", "int64 cols", "int64 row_stride")}
 
 
-def load_gelu() -> Callable[[np.ndarray], np.ndarray]:
-    """GELU(x) = x * gelu_factor(x) in place on a contiguous float32 x, compiled for this CPU: from the
-    cache where it is, else compiled by numba now (and cached). Raises ImportError without llvmlite, or
-    without numba when it has to compile."""
+@dataclass(frozen=True)
+class Kernels:
+    """The compiled loops of one object file, as numpy functions. Both check their arrays first: the loops
+    read and write exactly the memory those describe."""
+
+    engine: object  # llvmlite's; the machine code lives as long as it does
+    gelu: Callable  # the C functions of KERNELS, called through ctypes
+    exp_shift: Callable
+
+    def gelu_(self, x: np.ndarray) -> np.ndarray:
+        """GELU(x) = x * gelu_factor(x) in place on a contiguous float32 x."""
+        nn.check_in_place(x)  # the loop writes x.size float32s from x's first byte
+        self.gelu(x.ctypes.data, x.size)  # ctypes: the GIL is let go meanwhile
+        return x
+
+    def exp_shift_(self, s: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """s <- exp_le0(s - m) in place: s (..., n) float32, its rows evenly spaced (a contiguous array, or
+        the first n columns of one), m (..., 1) contiguous float32, one shift per row of s."""
+        stride = _row_stride(s)
+        rows = s.size // s.shape[-1] if s.size else 0
+        if m.dtype != np.float32 or not m.flags.c_contiguous or m.shape != (*s.shape[:-1], 1) or stride is None:
+            raise TypeError(f"exp_shift_ takes float32 rows evenly spaced and one contiguous float32 shift a row, "
+                            f"not {s.dtype} {s.shape} strides {s.strides} and {m.dtype} {m.shape}")
+        if rows:
+            self.exp_shift(s.ctypes.data, m.ctypes.data, rows, s.shape[-1], stride)
+        return s
+
+
+def _row_stride(s: np.ndarray) -> int | None:
+    """The elements from one row of s to the next, where s's rows are float32s one after another and the
+    rows evenly spaced (a contiguous array, or the first columns of one); else None."""
+    if s.dtype != np.float32 or s.ndim == 0 or (s.shape[-1] > 1 and s.strides[-1] != 4):
+        return None
+    if s.ndim == 1:
+        return s.shape[-1]
+    for axis in range(s.ndim - 2):  # each outer axis steps over whole blocks of the one inside it
+        if s.shape[axis] > 1 and s.strides[axis] != s.strides[axis + 1] * s.shape[axis + 1]:
+            return None
+    stride, rem = divmod(s.strides[-2], 4)
+    return stride if not rem and (stride >= s.shape[-1] or s.size // s.shape[-1] <= 1) else None
+
+
+def load_kernels() -> Kernels:
+    """The loops of KERNELS compiled for this CPU: from the cache where they are, else compiled by numba now
+    (and cached). Raises ImportError without llvmlite, or without numba when it has to compile."""
     import llvmlite.binding as llvm
 
     machine = _target_machine(llvm)
-    path = CACHE / f"gelu-{_key(llvm, machine)}.o"
+    path = CACHE / f"kernels-{_key(llvm, machine)}.o"
     obj = _read(path)
     if obj is None:
         obj = _compile(llvm, machine)
@@ -50,18 +100,39 @@ def load_gelu() -> Callable[[np.ndarray], np.ndarray]:
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
-    address = engine.get_function_address(SYMBOL)
-    if not address:  # calling address 0 would end the process: say so instead
-        raise RuntimeError(f"{path} holds no {SYMBOL}")
-    loop = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(address)
+    loops = []
+    for symbol, params in KERNELS.items():
+        address = engine.get_function_address(symbol)
+        if not address:  # calling address 0 would end the process: say so instead
+            raise RuntimeError(f"{path} holds no {symbol}")
+        c_types = [ctypes.c_void_p if "*" in p else ctypes.c_int64 for p in params]
+        loops.append(ctypes.CFUNCTYPE(None, *c_types)(address))
+    return Kernels(engine, *loops)
 
-    def gelu_simd_(x: np.ndarray) -> np.ndarray:
-        nn.check_in_place(x)  # the loop writes x.size float32s from x's first byte
-        loop(x.ctypes.data, x.size)  # ctypes: the GIL is let go meanwhile
-        return x
 
-    gelu_simd_.engine = engine  # the machine code lives as long as the engine does
-    return gelu_simd_
+_lock = threading.Lock()
+_tried = False
+_kernels: Kernels | None = None
+
+
+def kernels(load_now: bool = True) -> Kernels | None:
+    """This process's compiled loops: loaded by the first call with load_now (tried once: a failure is said
+    once, on stderr), None until then, where they cannot be had (no numba nor a cached object file, no
+    llvmlite: numpy runs the formulas instead) or with VECTORIZE_COMPILED=0."""
+    global _tried, _kernels
+    if os.environ.get("VECTORIZE_COMPILED", "1") == "0":
+        return None
+    with _lock:  # flash attention may ask from several threads at once
+        if load_now and not _tried:
+            _tried = True
+            try:
+                _kernels = load_kernels()
+            except ImportError:  # no numba (nor a cached object file) or no llvmlite: numpy, silently
+                pass
+            except Exception as e:  # numba there but failing: slower, not wrong; say why once
+                tell("warning", f"the compiled kernels could not be built ({type(e).__name__}: {e}); numpy "
+                                "computes their formulas instead, more slowly")
+    return _kernels
 
 
 def _target_machine(llvm):
@@ -117,24 +188,32 @@ def _write(path: Path, obj: bytes) -> None:
 
 
 def _compile(llvm, machine) -> bytes:
-    """The object file: SYMBOL and the loop, for this CPU."""
+    """The object file: the C functions of KERNELS and their loops, for this CPU."""
     return machine.emit_object(c_module(llvm, machine))
 
 
 def c_module(llvm, machine):
-    """numba's loop with SYMBOL, a C function, around it, and nothing it would need numba for: numba's own
-    Python-facing wrappers are dropped (global dead-code elimination; numba optimised the loop already)."""
-    ir, inner = numba_ir()
-    c_abi = llvm.parse_assembly(
-        f'declare i32 @"{inner}"(ptr, ptr, ptr, i64)\n'
-        f"define void @{SYMBOL}(ptr %x, i64 %n) {{\n"
-        "  %ret = alloca ptr\n  %exc = alloca ptr\n"  # numba's calling convention: status, return, exception
-        f'  %status = call i32 @"{inner}"(ptr %ret, ptr %exc, ptr %x, i64 %n)\n  ret void\n}}\n')
-    module = llvm.parse_assembly(ir)
-    c_abi.triple, c_abi.data_layout = module.triple, module.data_layout
-    c_abi.link_in(module)
+    """numba's loops with the C functions of KERNELS around them, and nothing they would need numba for:
+    numba's own Python-facing wrappers are dropped (global dead-code elimination; numba optimised the
+    loops already)."""
+    c_abi = None
+    for symbol, (ir, inner) in numba_ir().items():
+        params = [("ptr" if "*" in p else "i64", "%" + p.split()[-1].lstrip("*")) for p in KERNELS[symbol]]
+        args = ", ".join(f"{t} {name}" for t, name in params)
+        wrapper = llvm.parse_assembly(
+            f'declare i32 @"{inner}"(ptr, ptr, {", ".join(t for t, _ in params)})\n'
+            f"define void @{symbol}({args}) {{\n"
+            "  %ret = alloca ptr\n  %exc = alloca ptr\n"  # numba's calling convention: status, return, exception
+            f'  %status = call i32 @"{inner}"(ptr %ret, ptr %exc, {args})\n  ret void\n}}\n')
+        module = llvm.parse_assembly(ir)
+        wrapper.triple, wrapper.data_layout = module.triple, module.data_layout
+        wrapper.link_in(module)
+        if c_abi is None:
+            c_abi = wrapper
+        else:
+            c_abi.link_in(wrapper)
     for value in (*c_abi.functions, *c_abi.global_variables):
-        if not value.is_declaration and value.name != SYMBOL:
+        if not value.is_declaration and value.name not in KERNELS:
             value.linkage = llvm.Linkage.internal
     passes = llvm.ModulePassManager()
     passes.add_global_dead_code_eliminate_pass()  # the wrappers, and what only they call
@@ -143,8 +222,8 @@ def c_module(llvm, machine):
 
 
 @cache
-def numba_ir() -> tuple[str, str]:
-    """(LLVM IR of the loop as numba optimised it, the loop's function name). Imports numba."""
+def numba_ir() -> dict[str, tuple[str, str]]:
+    """symbol of KERNELS -> (LLVM IR of its loop as numba optimised it, the loop's function name). Imports numba."""
     from llvmlite import ir
     from numba import carray, njit, types
     from numba.extending import intrinsic, overload, register_jitable
@@ -164,14 +243,23 @@ def numba_ir() -> tuple[str, str]:
     overload(nn.float_bits)(lambda i: lambda i: bits_as_float32(i))
     for formula in (nn.times_poly, nn.exp_le0, nn.erf_abs, nn.gelu_factor):
         register_jitable(formula)  # numba compiles the Python function itself wherever a compiled one calls it
+    f32, i64 = types.CPointer(types.float32), types.int64
 
-    signature = types.void(types.CPointer(types.float32), types.int64)
-
-    @njit(signature, error_model="numpy")
     def gelu_loop(p, n):
         x = carray(p, (n,))
         for i in range(n):
             x[i] *= nn.gelu_factor(x[i])
 
-    compiled = gelu_loop.overloads[signature.args]
-    return compiled.library.get_llvm_str(), compiled.fndesc.llvm_func_name
+    def exp_shift_loop(p, mp, rows, cols, row_stride):
+        s, m = carray(p, (rows, row_stride)), carray(mp, (rows,))  # the loop reads only s[i, :cols]
+        for i in range(rows):
+            shift = m[i]  # read once a row: the stores to s could otherwise be m's memory, for all LLVM knows
+            for j in range(cols):  # indices from range(): numba knows them >= 0, so no branch to wrap them
+                s[i, j] = nn.exp_le0(s[i, j] - shift)
+
+    out = {}
+    for symbol, loop in (("vectorize_gelu", gelu_loop), ("vectorize_exp_shift", exp_shift_loop)):
+        signature = types.void(*[f32 if "*" in p else i64 for p in KERNELS[symbol]])
+        compiled = njit(signature, error_model="numpy")(loop).overloads[signature.args]
+        out[symbol] = compiled.library.get_llvm_str(), compiled.fndesc.llvm_func_name
+    return out

@@ -36,7 +36,7 @@ def layer_norm(x, g, b, eps: float):
     return xc
 
 
-compiled_gelu = None  # the compiled GELU (compiled.load_gelu) once pipelines.bert.compile_kernels() loads it
+compiled_gelu = None  # the compiled GELU (compiled.Kernels.gelu_) once pipelines.bert.compile_kernels() loads it
 
 
 def gelu_(x):
@@ -82,6 +82,7 @@ LOG2E = np.float32(1 / math.log(2))
 LN2_HI, LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)  # ln 2 in two parts: k LN2_HI is exact
 TAYLOR = tuple(np.float32(1 / math.factorial(n)) for n in range(7, 0, -1))  # 1/7! .. 1/1!: exp's polynomial
 BIAS, SHIFT = np.int32(127), np.int32(23)  # float32: exponent bias, mantissa bits
+EXP_FLOOR = np.float32(-88.0)  # exp_le0's a from here up: trunc(-88 / ln 2 - 1/2) = -127, so 2^k's bits are 0
 
 
 def times_poly(x, coefficients):
@@ -100,9 +101,12 @@ def float_bits(i):
 
 
 def exp_le0(a):
-    """exp(a) for a in [-16, 0]:  exp(a) = 2^k exp(r),  k = trunc(a / ln 2 - 1/2) (a <= 0: round to nearest),
-    r = a - k ln 2 in [-ln(2)/2, ln(2)/2] (Cody & Waite 1980), exp(r) by its Taylor polynomial to r^7/7!
-    (relative error below 6e-9), 2^k written into the exponent bits."""
+    """exp(a) for every a <= 0, -inf included:  exp(a) = 2^k exp(r),  k = trunc(a / ln 2 - 1/2) (a <= 0: round
+    to nearest), r = a - k ln 2 in [-ln(2)/2, ln(2)/2] (Cody & Waite 1980), exp(r) by its Taylor polynomial to
+    r^7/7! (relative error below 6e-9), 2^k written into the exponent bits. a is first raised to EXP_FLOOR
+    (fmax: -inf and NaN too), where k = -127 writes exponent bits 0: exactly 0 from a = -87.68 down (the true
+    value is below float32's smallest normal, 1.2e-38; subnormal results above it are rounded as IEEE says)."""
+    a = np.fmax(a, EXP_FLOOR)
     kf = a * LOG2E
     kf -= HALF
     kf = np.trunc(kf)

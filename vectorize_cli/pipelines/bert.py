@@ -10,16 +10,13 @@ sentence's vector does not depend on the batch it was in, and the output is in i
 numpy runs one batch per core at a time (parallel.core_map), on as many cores as --max-memory leaves room for.
 """
 
-import os
-from functools import cache
-
 import numpy as np
 
 from vectorize_cli.attention.dispatch import implementation
 from vectorize_cli.attention.variants import VARIANTS, multi_head
 from vectorize_cli.backend import NUMPY, Backend, check_finite, namespace, overflowed, resolve
 from vectorize_cli.config import ModelConfig
-from vectorize_cli.errors import UsageError, VectorizeError, tell
+from vectorize_cli.errors import UsageError
 from vectorize_cli.model import budget, nn
 from vectorize_cli.model.bert import Model, embeddings, forward
 from vectorize_cli.model.validate import PROBE, quiet
@@ -50,25 +47,11 @@ def compile_kernels() -> bool:
     machine, with numba) 1-2 s, so encode calls this only from COMPILE_AT tokens. False where numba is not
     installed (it comes with the `model` extra), where it failed before in this process (said once, on
     stderr), or with VECTORIZE_COMPILED=0."""
-    if nn.compiled_gelu is None and os.environ.get("VECTORIZE_COMPILED", "1") != "0":
-        nn.compiled_gelu = _compiled_gelu()
-    return nn.compiled_gelu is not None
+    from vectorize_cli.model import compiled
 
-
-@cache
-def _compiled_gelu():
-    """compiled.load_gelu(), tried once per process; None where it cannot be had (numpy's chunks give the
-    same bits, more slowly)."""
-    try:
-        from vectorize_cli.model import compiled
-
-        return compiled.load_gelu()
-    except ImportError:  # no numba (nor a cached object file) or no llvmlite: the numpy path, silently
-        return None
-    except Exception as e:  # numba there but failing: slower, not wrong; say why once
-        tell("warning", f"the compiled GELU could not be built ({type(e).__name__}: {e}); numpy computes it, "
-                        "the same numbers, more slowly")
-        return None
+    kernels = compiled.kernels()
+    nn.compiled_gelu = None if kernels is None else kernels.gelu_
+    return kernels is not None
 
 
 def info(model: Model) -> ModelInfo:

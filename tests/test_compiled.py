@@ -1,0 +1,159 @@
+"""model/compiled.py: numba's loops over nn.py's own formulas give the same bits as numpy running those
+formulas (GELU for the model, exp(s - m) for flash attention's softmax), are vectorized, and are cached
+as an object file that later processes load without numba. Where its exp stands against float64's."""
+
+import math
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from test_model_nn import gelu_inputs
+
+from vectorize_cli.model import nn
+
+
+@pytest.fixture
+def compiled(tmp_path, monkeypatch):
+    """model/compiled.py with its cache in a fresh folder (so the tests compile it, with numba)."""
+    pytest.importorskip("numba")
+    from vectorize_cli.model import compiled
+
+    monkeypatch.setattr(compiled, "CACHE", tmp_path / "cache")
+    return compiled
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where a and b hold the same float32 bits, or NaN both."""
+    return (a.view(np.uint32) == b.view(np.uint32)) | (np.isnan(a) & np.isnan(b))
+
+
+def test_compiled_gelu_gives_the_same_bits_as_numpy(compiled, rng):
+    """compiled.py compiles nn.py's own formula: not close, equal, on every input (NaN where NaN)."""
+    x = gelu_inputs(rng)
+    x = x[: x.size // 97 * 97].reshape(-1, 97)  # 2-D, as the model calls it
+    numpy_path = nn._chunked(x.copy(), nn._gelu_chunk)
+    inplace = x.copy()
+    assert compiled.load_kernels().gelu_(inplace) is inplace
+    assert same_bits(inplace, numpy_path).all()
+
+
+# exp's arguments where its steps change regime: 0, tiny, each k = -1 ... -127 boundary (a / ln 2 - 1/2 an
+# integer) and its neighbours, the last normal and subnormal results, the floor, far below, -inf, NaN
+EXP_EDGES = np.array([0.0, -0.0, -1e-45, -1e-30, -1e-7, *[-math.log(2) * (k + 0.5) for k in range(128)],
+                      -87.33, -87.336, -87.34, -87.68, -87.7, -88.0, -88.5, -103.9, -104.0, -1e3, -3e38,
+                      -np.inf, np.nan], dtype=np.float32)
+
+
+def exp_inputs(rng) -> np.ndarray:
+    """float32 values <= 0: uniform over exp's range, small ones, and EXP_EDGES with their neighbours."""
+    x = -rng.uniform(0, 90, size=200_000).astype(np.float32)
+    x[:20_000] = -rng.exponential(1e-3, size=20_000)
+    edges = np.concatenate([EXP_EDGES, np.nextafter(EXP_EDGES, np.float32(0)),
+                            np.nextafter(EXP_EDGES, np.float32(-np.inf))])
+    x[20_000 : 20_000 + edges.size] = np.minimum(edges, 0)  # nextafter(-0.0, 0) is +tiny: kept <= 0
+    return x
+
+
+def test_exp_is_within_two_ulps_of_float64_and_exactly_zero_below_float32s_normals(rng):
+    """nn.exp_le0 (numpy path) against np.exp in float64 for every a <= 0: within 2 ulps where the result
+    is a normal float32, within one smallest normal below, exactly 0 from -87.68 down, -inf and NaN -> 0
+    (flash takes exp of scores minus their maximum: NaN there means the row is NaN already)."""
+    x = exp_inputs(rng)
+    with np.errstate(invalid="ignore"):
+        got = nn.exp_le0(x.copy()).astype(np.float64)
+    want = np.exp(x.astype(np.float64))
+    normal = np.isfinite(x) & (want >= np.finfo(np.float32).tiny)
+    assert (np.abs(got[normal] - want[normal]) <= 2 * 2**-24 * want[normal]).all()
+    below = np.isfinite(x) & ~normal
+    assert (np.abs(got[below] - want[below]) <= np.finfo(np.float32).tiny).all()
+    assert (got[x <= -87.7] == 0).all() and (got[~np.isfinite(x)] == 0).all()
+    assert got[x == 0].tolist() == [1.0] * int((x == 0).sum())
+    assert (got >= 0).all() and (got <= 1).all()
+
+
+def test_compiled_exp_shift_gives_the_same_bits_as_numpy(compiled, rng):
+    """exp_shift_(s, m): s <- exp_le0(s - m) a row at a time, equal to numpy's exp_le0 of the whole array;
+    on flash's layouts: (rows, n), (heads, rows, n), and the first columns of a wider buffer (a last,
+    narrower key tile), whose other columns it must leave alone."""
+    kernels = compiled.load_kernels()
+    for shape, width in (((37, 101), 101), ((3, 50, 77), 77), ((4, 16, 37), 100), ((1, 1), 1), ((5, 1), 3)):
+        buf = (rng.standard_normal((*shape[:-1], width)) * rng.choice([1, 30, 300])).astype(np.float32)
+        buf.reshape(-1)[rng.integers(0, buf.size, 5)] = rng.choice([-np.inf, np.nan, 0.0, 1e30], 5)
+        s = buf[..., : shape[-1]]
+        with np.errstate(invalid="ignore"):  # rows of NaN and inf only: shift 0
+            m = np.ascontiguousarray(np.max(np.where(np.isfinite(s), s, -np.inf), axis=-1, keepdims=True))
+        m[np.isinf(m)] = 0
+        with np.errstate(invalid="ignore", over="ignore"):
+            want = nn.exp_le0(s - m)
+        outside = buf[..., shape[-1] :].copy()
+        assert kernels.exp_shift_(s, m) is s
+        assert same_bits(s, want).all(), shape
+        assert same_bits(buf[..., shape[-1] :], outside).all()  # the columns beyond the view are untouched
+    m = np.zeros((4, 1), np.float32)
+    for s, shift in ((np.zeros((4, 8)), m), (np.zeros((4, 8), np.float32)[:, ::2], m),  # float64, strided
+                     (np.zeros((4, 8), np.float32), np.zeros((4, 2), np.float32)[:, :1]),  # m not contiguous
+                     (np.zeros((4, 8), np.float32), np.zeros((8, 1), np.float32))):  # one m per row, not 8
+        with pytest.raises(TypeError, match="exp_shift_ takes"):
+            kernels.exp_shift_(s, shift)
+
+
+def test_compiled_kernels_are_cached_and_load_without_numba(compiled, rng, tmp_path):
+    """Compiled once per machine: the next process loads the object file with llvmlite alone, gives
+    the same bits, and a damaged file is compiled again, not loaded."""
+    compiled.load_kernels()
+    (obj,) = compiled.CACHE.glob("kernels-*.o")
+    x = gelu_inputs(rng)
+    np.save(tmp_path / "x.npy", x)
+    child = (f"import sys, numpy as np; from vectorize_cli.model import compiled, nn; x = np.load({str(tmp_path / 'x.npy')!r}); "
+             "k = compiled.load_kernels(); y = k.gelu_(x.copy()); s = -np.abs(x[: x.size // 7 * 7]).reshape(-1, 7); m = np.zeros((s.shape[0], 1), np.float32); "
+             "assert 'numba' not in sys.modules, 'numba was imported'; "
+             "np.testing.assert_array_equal(y, nn._chunked(x.copy(), nn._gelu_chunk)); "
+             "np.testing.assert_array_equal(k.exp_shift_(s.copy(), m), nn.exp_le0(s)); print('ok')")
+    env = {**os.environ, "VECTORIZE_CACHE": str(compiled.CACHE)}
+    r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    good = obj.read_bytes()
+    obj.write_bytes(good[:-100] + bytes(100))  # damaged: the digest no longer matches
+    assert compiled._read(obj) is None
+    compiled.load_kernels()
+    assert obj.read_bytes() == good  # compiled again, the same machine code
+
+
+def test_compiled_loops_are_vectorized(compiled):
+    """Their speed comes from LLVM running 4 or 8 elements per instruction; a call or a raising branch in
+    a loop (a libm exp, numba's division check, index wrapping) would make it one at a time, silently.
+    Read in the machine code of the module that becomes the object file, loop by loop."""
+    import llvmlite.binding as llvm
+
+    machine = compiled._target_machine(llvm)
+    asm = machine.emit_assembly(compiled.c_module(llvm, machine))
+    for symbol, (_, inner) in compiled.numba_ir().items():
+        loop = asm.split(inner + ":")[-1].split(".Lfunc_end")[0]  # the loop's own function, not its C wrapper
+        ops = ("mulps", "divps", "addps") if symbol == "vectorize_gelu" else ("mulps", "addps", "cvttps2dq")
+        missing = [op for op in ops if not re.search(rf"\bv?{op}\b", loop)]
+        assert not missing, f"{symbol}: no packed float32 {missing}: the loop is not vectorized"
+        assert not re.search(r"\bcall", loop), f"{symbol}: the loop calls a function"
+
+
+@pytest.mark.fuzz
+def test_compiled_loops_give_the_same_bits_as_numpy_on_every_float32(compiled):
+    """All 2^32 float32 bit patterns through GELU, and all 2^31 with the sign bit (a <= 0) through exp
+    (about 2 minutes: pytest -m fuzz)."""
+    kernels = compiled.load_kernels()
+    step = 1 << 24
+    zero = np.zeros((step // 1024, 1), np.float32)
+    for start in range(0, 1 << 32, step):
+        x = np.arange(start, start + step, dtype=np.uint32).view(np.float32)
+        ours, numpy_path = kernels.gelu_(x.copy()), nn._chunked(x.copy(), nn._gelu_chunk)
+        same = same_bits(ours, numpy_path)
+        assert same.all(), x[~same][:5]
+        if start >= 1 << 31:  # negative: exp's domain (with the NaNs of that sign)
+            with np.errstate(invalid="ignore"):
+                ours, numpy_path = kernels.exp_shift_(x.reshape(-1, 1024).copy(), zero), nn.exp_le0(x).reshape(-1, 1024)
+            same = same_bits(ours, numpy_path)
+            assert same.all(), x.reshape(-1, 1024)[~same][:5]
