@@ -102,11 +102,28 @@ def test_compiled_exp_shift_gives_the_same_bits_as_numpy(compiled, rng):
             kernels.exp_shift_(s, shift)
 
 
+def test_the_cache_keeps_object_files_in_use_and_removes_stale_and_old_format_ones(compiled):
+    """Writing an object file removes the others not used for STALE_DAYS and the GELU-only ones of the
+    earlier format; a file loaded recently (another CPU sharing this home) stays."""
+    compiled.CACHE.mkdir(parents=True)
+    stale, recent, old_format = (compiled.CACHE / n for n in ("kernels-stale.o", "kernels-other-cpu.o", "gelu-0.o"))
+    for f in (stale, recent, old_format):
+        f.write_bytes(b"x")
+    long_ago = os.stat(stale).st_mtime - (compiled.STALE_DAYS + 1) * 86400
+    os.utime(stale, (long_ago, long_ago))
+    compiled.load_kernels()
+    (built,) = [f for f in compiled.CACHE.glob("kernels-*.o") if f != recent]
+    assert not stale.exists() and not old_format.exists() and recent.exists()
+    os.utime(built, (long_ago, long_ago))
+    compiled.load_kernels()  # loaded from the cache: marked in use
+    assert os.stat(built).st_mtime > long_ago + 86400
+
+
 def test_compiled_kernels_are_cached_and_load_without_numba(compiled, rng, tmp_path):
     """Compiled once per machine: the next process loads the object file with llvmlite alone, gives
     the same bits, and a damaged file is compiled again, not loaded."""
     compiled.load_kernels()
-    (obj,) = compiled.CACHE.glob("kernels-*.o")
+    (obj,) = compiled.CACHE.glob("kernels-*.o")  # one file, both loops
     x = gelu_inputs(rng)
     np.save(tmp_path / "x.npy", x)
     child = (f"import sys, numpy as np; from vectorize_cli.model import compiled, nn; x = np.load({str(tmp_path / 'x.npy')!r}); "

@@ -59,8 +59,8 @@ def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_m
 
 
 # scores (heads x queries x keys) from which numpy flash loads the compiled exp (model/compiled.py): its load,
-# about 0.2 s, is won back from about 2^27 scores on 2 cores (benchmarks/README.md); once loaded it serves every call
-COMPILE_AT_SCORES = 1 << 27
+# about 0.13 s, is won back from about 2^28 scores on 2 cores (benchmarks/README.md); once loaded it serves every call
+COMPILE_AT_SCORES = 1 << 28
 KEY_TILE = 4  # keys per tile, in query tiles: a wider key tile means fewer online-softmax rescales
 TILE_ELEMENTS = 1 << 18  # scores per task (1 MiB of float32): heads are grouped until a task's tile is this big
 

@@ -27,6 +27,7 @@ import importlib.metadata
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -97,6 +98,10 @@ def load_kernels() -> Kernels:
     if obj is None:
         obj = _compile(llvm, machine)
         _write(path, obj)
+        _prune(path)
+    else:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # in use: _prune keeps it
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
@@ -185,6 +190,20 @@ def _write(path: Path, obj: bytes) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+STALE_DAYS = 30  # an object file neither loaded nor written for this long is removed when another is written
+
+
+def _prune(kept: Path) -> None:
+    """Removes the cache's object files unused for STALE_DAYS (older sources, compilers or CPUs: each is
+    named by what it was built from) and those of the earlier GELU-only format. A file in use is touched on
+    every load, so machines sharing one home keep theirs. Best effort."""
+    now = time.time()
+    for old in (*kept.parent.glob("kernels-*.o"), *kept.parent.glob("gelu-*.o")):
+        with contextlib.suppress(OSError):
+            if old != kept and (old.name.startswith("gelu-") or now - old.stat().st_mtime > STALE_DAYS * 86400):
+                old.unlink()
 
 
 def _compile(llvm, machine) -> bytes:
