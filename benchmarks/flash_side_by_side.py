@@ -9,6 +9,8 @@ Contenders (8 heads, head size 64, float32, not causal):
   numpy-flash, numpy exp   the same with VECTORIZE_COMPILED=0: numpy's subtract and exp
   before         kernels.flash_attention of --before (read with git show), if given
   torch-flash    F.scaled_dot_product_attention under sdpa_kernel(FLASH_ATTENTION)
+  matmuls alone  numpy flash's two matrix products per tile (q K^T into the tile, then tile @ V), the same
+                 tiles on the same threads, no softmax: a floor for any numpy flash, as OpenBLAS runs them
 Prints, per T, the median of --repeat runs and each contender's ratio to torch-flash. Outputs are
 checked equal (flash == flash of --before to 1e-5) before timing. Peak memory: see attention_kernels.py.
 """
@@ -24,10 +26,33 @@ import numpy as np
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from vectorize_cli.attention.kernels import flash_attention
+from vectorize_cli.attention.kernels import flash_attention, flash_tiles
 from vectorize_cli.model import compiled
+from vectorize_cli.parallel import core_map
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def matmuls_alone(q: np.ndarray, k: np.ndarray, v: np.ndarray, block_size: int = 256) -> None:
+    """The products numpy flash computes, in the tasks and tiles flash_attention cuts (kernels.flash_tiles),
+    on parallel.core_map's threads: what is left of its time without the softmax."""
+    H, T, hs = q.shape
+    g, Bq, Bk = flash_tiles(H, T, T, block_size)
+
+    def task(start: tuple[int, int]) -> None:
+        h0, q0 = start
+        heads = h0 if g == 1 else slice(h0, h0 + g)  # as flash_attention: 2-D products for one head
+        qt = q[heads, q0 : q0 + Bq]
+        s = np.empty((*qt.shape[:-1], min(Bk, T)), dtype=np.float32)
+        acc = np.empty(qt.shape, dtype=np.float32)
+        for k0 in range(0, T, Bk):
+            n = min(Bk, T - k0)
+            np.matmul(qt, k[heads, k0 : k0 + n].swapaxes(-1, -2), out=s[..., :n])
+            np.matmul(s[..., :n], v[heads, k0 : k0 + n], out=acc)
+
+    with core_map() as map_:
+        for _ in map_(task, [(h0, q0) for q0 in range(0, T, Bq) for h0 in range(0, H, g)]):
+            pass
 
 
 def main() -> None:
@@ -68,11 +93,12 @@ def main() -> None:
         runs = {"numpy-flash, numpy exp": numpy_exp, "torch-flash": torch_flash}
         if kernels is not None:
             runs["numpy-flash"] = lambda: flash_attention(q, k, v)[0]
+        runs["matmuls alone"] = lambda: matmuls_alone(q, k, v)
         if old:
             runs["before"] = lambda: old(q, k, v)[0]
             assert np.abs(runs["before"]() - numpy_exp()).max() < 1e-5
         for n in runs:
-            if n != "torch-flash":
+            if n not in ("torch-flash", "matmuls alone"):
                 assert np.abs(torch_flash()[0].numpy() - runs[n]()).max() < 1e-5, n
         times: dict[str, list[float]] = {n: [] for n in runs}
         names = list(runs)

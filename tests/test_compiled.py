@@ -94,12 +94,43 @@ def test_compiled_exp_shift_gives_the_same_bits_as_numpy(compiled, rng):
         assert kernels.exp_shift_(s, m) is s
         assert same_bits(s, want).all(), shape
         assert same_bits(buf[..., shape[-1] :], outside).all()  # the columns beyond the view are untouched
+    x = exp_inputs(rng)  # every edge of exp's range, through the loop
+    x = x[: x.size // 8 * 8].reshape(-1, 8)
+    assert same_bits(kernels.exp_shift_(x.copy(), np.zeros((x.shape[0], 1), np.float32)), nn.exp_le0(x)).all()
+
+
+def test_compiled_loops_refuse_arrays_they_would_read_or_write_wrongly(compiled):
+    """The loops walk raw memory: every layout they cannot walk exactly is a TypeError, before any write."""
+    from numpy.lib.stride_tricks import as_strided
+
+    kernels = compiled.load_kernels()
     m = np.zeros((4, 1), np.float32)
-    for s, shift in ((np.zeros((4, 8)), m), (np.zeros((4, 8), np.float32)[:, ::2], m),  # float64, strided
+    block = np.zeros((2, 4, 5), np.float32)
+    frozen = np.zeros((4, 8), np.float32)
+    frozen.flags.writeable = False
+    buf = np.zeros(200, np.float32)
+    for s, shift in ((np.zeros((4, 8)), m),  # float64
+                     (np.zeros((4, 8), np.float32)[:, ::2], m),  # columns not one after another
+                     (np.zeros((4, 8), np.float32)[::-1], m),  # rows backwards
+                     (block[:, :2], np.zeros((2, 2, 1), np.float32)),  # rows of each block not evenly spaced
+                     (as_strided(buf, (2, 1, 3, 4), (16, 16, 64, 4)), np.zeros((2, 1, 3, 1), np.float32)),
+                     (as_strided(buf, (4, 8), (8, 4)), m),  # rows overlapping
+                     (np.broadcast_to(np.zeros(8, np.float32), (4, 8)), m),  # one row seen four times
+                     (frozen, m),  # read-only
                      (np.zeros((4, 8), np.float32), np.zeros((4, 2), np.float32)[:, :1]),  # m not contiguous
-                     (np.zeros((4, 8), np.float32), np.zeros((8, 1), np.float32))):  # one m per row, not 8
+                     (np.zeros((4, 8), np.float32), np.zeros((8, 1), np.float32)),  # one m per row, not 8
+                     (buf[:32].reshape(4, 8), buf[31:35].reshape(4, 1))):  # m inside s
+        before = buf.copy()
         with pytest.raises(TypeError, match="exp_shift_ takes"):
             kernels.exp_shift_(s, shift)
+        assert np.array_equal(buf, before)
+    for x in (np.zeros(8, np.float32)[::2], frozen, np.zeros(8)):
+        with pytest.raises(TypeError, match="contiguous, writeable float32"):
+            kernels.gelu_(x)
+    one_row = as_strided(buf, (1, 1, 8), (999, 7, 4))  # size-1 axes step nowhere: any stride is fine there
+    buf[:8] = -1
+    want = nn.exp_le0(-np.ones((1, 1, 8), np.float32))
+    assert same_bits(kernels.exp_shift_(one_row, np.zeros((1, 1, 1), np.float32)), want).all()
 
 
 def test_the_cache_keeps_object_files_in_use_and_removes_stale_and_old_format_ones(compiled):

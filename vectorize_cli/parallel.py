@@ -39,8 +39,10 @@ def core_map(enabled: bool = True, workers: int | None = None) -> Iterator[Calla
     submitted: list[Future] = []
 
     def map_(fn: Callable, items) -> Iterator:
-        futures = [pool.submit(fn, item) for item in items]
-        submitted.extend(futures)
+        futures = []
+        for item in items:  # each kept as it is submitted: an error or Ctrl-C midway still cancels them
+            futures.append(pool.submit(fn, item))
+            submitted.append(futures[-1])
         return (f.result() for f in futures)
 
     _open += 1
@@ -49,10 +51,12 @@ def core_map(enabled: bool = True, workers: int | None = None) -> Iterator[Calla
             yield map_
             wait(submitted)  # a result not consumed is still waited for: BLAS is limited until it is done
     finally:
-        for f in submitted:
-            f.cancel()  # Ctrl-C or an error: the calls not begun never start
-        wait(submitted)
-        _open -= 1
+        try:
+            for f in submitted:
+                f.cancel()  # Ctrl-C or an error: the calls not begun never start
+            wait(submitted)
+        finally:
+            _open -= 1  # even if a second Ctrl-C ends the wait
 
 
 @cache
@@ -64,7 +68,9 @@ def _blas():
 
 
 def _forget_pools() -> None:
-    _pools.clear()  # a forked child has none of its parent's threads
+    global _open
+    _pools.clear()  # a forked child has none of its parent's threads, nor their maps
+    _open = 0
 
 
 os.register_at_fork(after_in_child=_forget_pools)

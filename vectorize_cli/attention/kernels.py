@@ -157,5 +157,6 @@ def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask, exp_s
             acc *= rescale
             acc += xp.matmul(p, v[..., keys, :], out=pv)
         m = m_new
-    acc /= l  # every row has seen at least one key (its own, or [CLS]), so l > 0
+    with np.errstate(invalid="ignore"):  # 0 / 0 where the row's scores held NaN or inf: NaN out, no warning
+        acc /= l  # every row has seen at least one key (its own, or [CLS]), so l > 0 for finite scores
     return acc

@@ -62,29 +62,33 @@ class Kernels:
 
     def exp_shift_(self, s: np.ndarray, m: np.ndarray) -> np.ndarray:
         """s <- exp_le0(s - m) in place: s (..., n) float32, its rows evenly spaced (a contiguous array, or
-        the first n columns of one), m (..., 1) contiguous float32, one shift per row of s."""
+        the first n columns of one), m (..., 1) contiguous float32, one shift per row of s, in memory of its own."""
         stride = _row_stride(s)
         rows = s.size // s.shape[-1] if s.size else 0
-        if m.dtype != np.float32 or not m.flags.c_contiguous or m.shape != (*s.shape[:-1], 1) or stride is None:
-            raise TypeError(f"exp_shift_ takes float32 rows evenly spaced and one contiguous float32 shift a row, "
-                            f"not {s.dtype} {s.shape} strides {s.strides} and {m.dtype} {m.shape}")
+        if (stride is None or m.dtype != np.float32 or not m.flags.c_contiguous or m.shape != (*s.shape[:-1], 1)
+                or np.may_share_memory(s, m)):
+            raise TypeError(f"exp_shift_ takes writeable float32 rows evenly spaced and one contiguous float32 "
+                            f"shift a row, apart from them, not {s.dtype} {s.shape} strides {s.strides} and "
+                            f"{m.dtype} {m.shape}")
         if rows:
             self.exp_shift(s.ctypes.data, m.ctypes.data, rows, s.shape[-1], stride)
         return s
 
 
 def _row_stride(s: np.ndarray) -> int | None:
-    """The elements from one row of s to the next, where s's rows are float32s one after another and the
-    rows evenly spaced (a contiguous array, or the first columns of one); else None."""
-    if s.dtype != np.float32 or s.ndim == 0 or (s.shape[-1] > 1 and s.strides[-1] != 4):
+    """The elements from one row of s to the next, where s is writeable float32, each row's elements one
+    after another and the rows evenly spaced, not overlapping (a contiguous array, or the first columns of
+    one); else None."""
+    if s.dtype != np.float32 or s.ndim == 0 or not s.flags.writeable or (s.shape[-1] > 1 and s.strides[-1] != 4):
         return None
-    if s.ndim == 1:
-        return s.shape[-1]
-    for axis in range(s.ndim - 2):  # each outer axis steps over whole blocks of the one inside it
-        if s.shape[axis] > 1 and s.strides[axis] != s.strides[axis + 1] * s.shape[axis + 1]:
+    outer = [(n, step) for n, step in zip(s.shape[:-1], s.strides[:-1]) if n > 1]  # a size-1 axis steps nowhere
+    if not outer:
+        return s.shape[-1]  # one row at most
+    for (_, step), (n_inner, step_inner) in zip(outer, outer[1:]):
+        if step != step_inner * n_inner:  # each outer axis steps over whole blocks of the one inside it
             return None
-    stride, rem = divmod(s.strides[-2], 4)
-    return stride if not rem and (stride >= s.shape[-1] or s.size // s.shape[-1] <= 1) else None
+    stride, rem = divmod(outer[-1][1], 4)
+    return stride if not rem and stride >= s.shape[-1] else None
 
 
 def load_kernels() -> Kernels:
@@ -118,6 +122,14 @@ def load_kernels() -> Kernels:
 _lock = threading.Lock()
 _tried = False
 _kernels: Kernels | None = None
+
+
+def _new_lock() -> None:
+    global _lock
+    _lock = threading.Lock()  # a forked child: no thread of it holds the lock, whatever the parent's did
+
+
+os.register_at_fork(after_in_child=_new_lock)
 
 
 def kernels(load_now: bool = True) -> Kernels | None:

@@ -64,10 +64,11 @@ def _functional():
 
 
 def check_in_place(x: np.ndarray) -> None:
-    """A contiguous float32 array (the model's dtype): what the formulas below run on, in place."""
-    if x.dtype != np.float32 or not x.flags.c_contiguous:
-        raise TypeError(f"the model's pointwise formulas take a contiguous float32 array, not {x.dtype} "
-                        f"({'' if x.flags.c_contiguous else 'not '}contiguous)")
+    """A contiguous, writeable float32 array (the model's dtype): what the formulas below run on, in place."""
+    if x.dtype != np.float32 or not x.flags.c_contiguous or not x.flags.writeable:
+        raise TypeError(f"the model's pointwise formulas take a contiguous, writeable float32 array, not {x.dtype} "
+                        f"({'' if x.flags.c_contiguous else 'not '}contiguous, "
+                        f"{'' if x.flags.writeable else 'not '}writeable)")
 
 
 # The formulas, written once for a float32 numpy array and for one float32 value: compiled.py compiles
