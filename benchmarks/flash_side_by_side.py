@@ -5,8 +5,9 @@ process, interleaved in a rotating order (on a shared machine only such ratios m
 
 Contenders (8 heads, head size 64, float32, not causal):
   numpy-flash    kernels.flash_attention of this checkout, its exp compiled (model/compiled.py, loaded
-                 before timing; without numba nor a cached object file this contender is left out)
+                 before timing, VECTORIZE_COMPILED=1; without numba nor a cached object file it is left out)
   numpy-flash, numpy exp   the same with VECTORIZE_COMPILED=0: numpy's subtract and exp
+  (Without VECTORIZE_COMPILED, flash runs the first from 2^28 scores, kernels.COMPILE_AT_SCORES, the second below.)
   before         kernels.flash_attention of --before (read with git show), if given
   torch-flash    F.scaled_dot_product_attention under sdpa_kernel(FLASH_ATTENTION)
   matmuls alone  numpy flash's two matrix products per tile (q K^T into the tile, then tile @ V), the same
@@ -83,16 +84,19 @@ def main() -> None:
             with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
                 return torch.nn.functional.scaled_dot_product_attention(tq, tk, tv)
 
-        def numpy_exp():
-            os.environ["VECTORIZE_COMPILED"] = "0"  # read on every call (compiled.kernels)
-            try:
-                return flash_attention(q, k, v)[0]
-            finally:
-                del os.environ["VECTORIZE_COMPILED"]
+        def with_exp(told: str):
+            def run():
+                os.environ["VECTORIZE_COMPILED"] = told  # read on every call (compiled.kernels)
+                try:
+                    return flash_attention(q, k, v)[0]
+                finally:
+                    del os.environ["VECTORIZE_COMPILED"]
+            return run
 
+        numpy_exp = with_exp("0")
         runs = {"numpy-flash, numpy exp": numpy_exp, "torch-flash": torch_flash}
         if kernels is not None:
-            runs["numpy-flash"] = lambda: flash_attention(q, k, v)[0]
+            runs["numpy-flash"] = with_exp("1")
         runs["matmuls alone"] = lambda: matmuls_alone(q, k, v)
         if old:
             runs["before"] = lambda: old(q, k, v)[0]

@@ -18,18 +18,16 @@ LENGTHS = [1, 2, 7, 63, 64, 65, 130]
 @pytest.fixture(params=["numpy exp", "compiled exp"])
 def exp_path(request, monkeypatch):
     """numpy flash with numpy's exp (VECTORIZE_COMPILED=0), or with the compiled exp_le0 loop (model/compiled.py,
-    where numba is installed), which flash loads for long inputs: both must give these tests' numbers. The
-    compiled one is checked to have run."""
+    where numba is installed; VECTORIZE_COMPILED=1), which flash runs for long inputs: both must give these
+    tests' numbers. The compiled one is checked to have run."""
     if request.param == "numpy exp":
         monkeypatch.setenv("VECTORIZE_COMPILED", "0")
         yield
         return
     pytest.importorskip("numba")
-    from vectorize_cli.attention import kernels
     from vectorize_cli.model import compiled
 
-    monkeypatch.delenv("VECTORIZE_COMPILED", raising=False)
-    monkeypatch.setattr(kernels, "COMPILE_AT_SCORES", 0)  # loaded on the first call, whatever its size
+    monkeypatch.setenv("VECTORIZE_COMPILED", "1")  # whatever the size (the tests' inputs are small)
     calls = []
     exp_shift_ = compiled.Kernels.exp_shift_
     monkeypatch.setattr(compiled.Kernels, "exp_shift_", lambda self, s, m: calls.append(1) or exp_shift_(self, s, m))
@@ -224,3 +222,27 @@ def test_flash_tiles_of_one_head_and_of_head_groups_match_float64(rng, T, block_
     w = np.exp(s - s.max(-1, keepdims=True))
     ref = (w / w.sum(-1, keepdims=True)) @ v.astype(np.float64)
     np.testing.assert_allclose(y, ref, atol=2e-6, rtol=1e-5)
+
+
+def test_flash_takes_its_exp_by_the_input_size_alone(rng, monkeypatch):
+    """The same input, the same bits in every process: below COMPILE_AT_SCORES flash runs numpy's exp even
+    where an earlier call loaded the compiled one, from it the compiled one (VECTORIZE_COMPILED=0 / 1 force
+    either). The two differ in the last bits, so a path taken by history would change outputs."""
+    pytest.importorskip("numba")
+    from vectorize_cli.attention import kernels
+    from vectorize_cli.model import compiled
+
+    q, k, v = _qkv(rng, 2, 200, 16)
+    monkeypatch.delenv("VECTORIZE_COMPILED", raising=False)
+    assert compiled.kernels() is not None  # loaded in this process
+    small = flash_attention(q, k, v)[0]
+    monkeypatch.setenv("VECTORIZE_COMPILED", "0")
+    numpy_exp = flash_attention(q, k, v)[0]
+    monkeypatch.setenv("VECTORIZE_COMPILED", "1")
+    compiled_exp = flash_attention(q, k, v)[0]
+    monkeypatch.delenv("VECTORIZE_COMPILED")
+    monkeypatch.setattr(kernels, "COMPILE_AT_SCORES", 2 * 200 * 200)  # this input is now big enough
+    big = flash_attention(q, k, v)[0]
+    assert np.array_equal(small, numpy_exp) and np.array_equal(big, compiled_exp)
+    assert not np.array_equal(numpy_exp, compiled_exp)  # the two exps: close, not the same bits
+    np.testing.assert_allclose(compiled_exp, numpy_exp, atol=1e-6)

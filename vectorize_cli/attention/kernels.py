@@ -58,8 +58,9 @@ def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_m
     return att @ v, att  # (H, T, hs), (H, T, T)
 
 
-# scores (heads x queries x keys) from which numpy flash loads the compiled exp (model/compiled.py): its load,
-# about 0.13 s, is won back from about 2^28 scores on 2 cores (benchmarks/README.md); once loaded it serves every call
+# scores (heads x queries x keys) from which numpy flash runs the compiled exp (model/compiled.py): loading it,
+# about 0.13 s, is won back from about 2^28 scores on 2 cores (benchmarks/README.md). By size alone, not by
+# whether an earlier call loaded it: the same input, the same bits (VECTORIZE_COMPILED=1: always)
 COMPILE_AT_SCORES = 1 << 28
 KEY_TILE = 4  # keys per tile, in query tiles: a wider key tile means fewer online-softmax rescales
 TILE_ELEMENTS = 1 << 18  # scores per task (1 MiB of float32): heads are grouped until a task's tile is this big
@@ -101,7 +102,7 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
     if xp is np and q.dtype == np.float32:
         from vectorize_cli.model import compiled
 
-        kernels = compiled.kernels(load_now=H * T * k.shape[1] >= COMPILE_AT_SCORES)
+        kernels = compiled.kernels(worth_loading=H * T * k.shape[1] >= COMPILE_AT_SCORES)
         exp_shift_ = exp_shift_ if kernels is None else kernels.exp_shift_
 
     def task(start: tuple[int, int]) -> None:

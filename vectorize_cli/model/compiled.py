@@ -132,15 +132,19 @@ def _new_lock() -> None:
 os.register_at_fork(after_in_child=_new_lock)
 
 
-def kernels(load_now: bool = True) -> Kernels | None:
-    """This process's compiled loops: loaded by the first call with load_now (tried once: a failure is said
-    once, on stderr), None until then, where they cannot be had (no numba nor a cached object file, no
-    llvmlite: numpy runs the formulas instead) or with VECTORIZE_COMPILED=0."""
+def kernels(worth_loading: bool = True) -> Kernels | None:
+    """The compiled loops for a call whose size makes them worth_loading (their 0.13 s, or 1-2 s to compile),
+    or None for numpy to run the formulas. VECTORIZE_COMPILED decides first: 0 never, 1 always (a process
+    that makes many small calls), unset by the size alone, so that the same input takes the same path in
+    every process (flash's outputs differ in the last bits between its two exps). Loaded on the first call
+    that needs them, once per process (a failure is said once, on stderr); None where they cannot be had
+    (no numba nor a cached object file, no llvmlite)."""
     global _tried, _kernels
-    if os.environ.get("VECTORIZE_COMPILED", "1") == "0":
+    told = os.environ.get("VECTORIZE_COMPILED", "")
+    if told == "0" or (told != "1" and not worth_loading):
         return None
     with _lock:  # flash attention may ask from several threads at once
-        if load_now and not _tried:
+        if not _tried:
             _tried = True
             try:
                 _kernels = load_kernels()

@@ -24,7 +24,7 @@ from vectorize_cli.parallel import core_map, cores
 from vectorize_cli.pooling import POOLING, l2_normalize
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 
-# tokens from which encode loads the compiled GELU: its 0.2 s is won back from about 6,000 tokens on 2 cores
+# tokens from which encode loads the compiled GELU: its 0.13 s is won back from about 6,000 tokens on 2 cores
 # (benchmarks/README.md, "GELU compiled"); compiling it, once per machine, takes 1-2 s
 COMPILE_AT = 8_192
 # the attention a pretrained BERT has: the variants that compute multi-head attention (two ways)
@@ -41,16 +41,17 @@ def backend_for(config: ModelConfig) -> tuple[Backend, str]:
     return backend, implementation(family, backend)
 
 
-def compile_kernels() -> bool:
+def compile_kernels(worth_loading: bool = True) -> bool:
     """Loads the compiled GELU (model/compiled.py) for every call after this one: the same numbers bit for
-    bit (tested), about 5x faster than numpy's chunks. Loading it takes about 0.2 s, compiling it (once per
-    machine, with numba) 1-2 s, so encode calls this only from COMPILE_AT tokens. False where numba is not
-    installed (it comes with the `model` extra), where it failed before in this process (said once, on
-    stderr), or with VECTORIZE_COMPILED=0."""
+    bit (tested), about 5x faster than numpy's chunks. Loading it takes about 0.13 s, compiling it (once per
+    machine, with numba) 1-2 s, so encode asks for it from COMPILE_AT tokens. False where it is not loaded:
+    not worth_loading, no numba (it comes with the `model` extra), a failure before in this process (said
+    once, on stderr), or VECTORIZE_COMPILED=0 (=1: whatever the size; compiled.kernels)."""
     from vectorize_cli.model import compiled
 
-    kernels = compiled.kernels()
-    nn.compiled_gelu = None if kernels is None else kernels.gelu_
+    kernels = compiled.kernels(worth_loading)
+    if kernels is not None:
+        nn.compiled_gelu = kernels.gelu_  # the same bits as numpy's chunks: no call's numbers depend on it
     return kernels is not None
 
 
@@ -122,8 +123,8 @@ def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
     out = np.empty((len(texts), model.folder.config.d_model), dtype=np.float32)
     lengths = [len(e.ids) for e in encs]
     todo = batches(lengths, config.batch_size)
-    if backend.name == "numpy" and sum(lengths) >= COMPILE_AT:
-        compile_kernels()  # GELU compiled by numba where it is installed: the same bits, faster
+    if backend.name == "numpy":
+        compile_kernels(sum(lengths) >= COMPILE_AT)  # GELU compiled by numba where installed: the same bits, faster
 
     def run(batch: np.ndarray):
         """One batch through the model and its pooling, on the backend -> (batch, vectors (B, d), all finite)."""
