@@ -12,6 +12,8 @@ Contenders (8 heads, head size 64, float32, not causal):
   torch-flash    F.scaled_dot_product_attention under sdpa_kernel(FLASH_ATTENTION)
   matmuls alone  numpy flash's two matrix products per tile (q K^T into the tile, then tile @ V), the same
                  tiles on the same threads, no softmax: a floor for any numpy flash, as OpenBLAS runs them
+--split T also times each step of numpy flash's tiles on one thread (BLAS at one thread), summed over
+every tile of T tokens: the two products, the row maximum, exp(s - m) both ways, the row sum.
 Prints, per T, the median of --repeat runs and each contender's ratio to torch-flash. Outputs are
 checked equal (flash == flash of --before to 1e-5) before timing. Peak memory: see attention_kernels.py.
 """
@@ -56,12 +58,55 @@ def matmuls_alone(q: np.ndarray, k: np.ndarray, v: np.ndarray, block_size: int =
             pass
 
 
+def split(T: int, H: int = 8, hs: int = 64, block_size: int = 256) -> None:
+    """Each step of the tiles of one flash call, on one thread, summed over the tiles (median of 3 passes)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal((H, T, hs), dtype=np.float32) for _ in range(3))
+    _, Bq, Bk = flash_tiles(H, T, T, block_size)
+    kernels = compiled.kernels()
+    steps = ["q K^T", "row max", "exp(s - m), numpy", "exp(s - m), compiled", "row sum", "p V"]
+    passes = []
+    with threadpool_limits(1, user_api="blas"):
+        for _ in range(3):
+            total = dict.fromkeys(steps, 0.0)
+            for h in range(H):
+                for q0 in range(0, T, Bq):
+                    for k0 in range(0, T, Bk):
+                        t0 = time.perf_counter()
+                        s = q[h, q0 : q0 + Bq] @ k[h, k0 : k0 + Bk].T
+                        t1 = time.perf_counter()
+                        m = s.max(axis=-1, keepdims=True)
+                        t2 = time.perf_counter()
+                        e = np.exp(s - m)
+                        t3 = time.perf_counter()
+                        if kernels is not None:
+                            kernels.exp_shift_(s, m)
+                        t4 = time.perf_counter()
+                        e.sum(axis=-1, keepdims=True)
+                        t5 = time.perf_counter()
+                        e @ v[h, k0 : k0 + Bk]
+                        t6 = time.perf_counter()
+                        for step, dt in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
+                            total[step] += dt
+            passes.append(total)
+    print(f"T = {T}, {H} heads, tiles {Bq} x {Bk}, one thread: ms summed over the tiles, median of 3 passes\n")
+    print("| step | ms |\n|---|---:|")
+    for step in steps:
+        print(f"| {step} | {statistics.median(p[step] for p in passes) * 1e3:.1f} |")
+    print()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 2048, 4096])
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--before", help="a commit whose kernels.flash_attention runs beside this one")
+    p.add_argument("--split", type=int, metavar="T", help="also time each step of the tiles at this T")
     a = p.parse_args()
+    if a.split:
+        split(a.split)
     old = None
     if a.before:
         src = subprocess.run(["git", "show", f"{a.before}:vectorize_cli/attention/kernels.py"], cwd=ROOT,

@@ -11,9 +11,12 @@ from vectorize_cli.parallel import core_map, cores
 
 
 def blas_threads() -> list[int]:
+    """The threads of numpy's own BLAS (the one numpy's matmul calls; scipy or torch may bring others)."""
     from threadpoolctl import threadpool_info
 
-    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    found = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas" and "numpy" in lib["filepath"]]
+    assert found, "numpy's BLAS not found"
+    return found
 
 
 @pytest.mark.skipif(cores() < 2, reason="one core: core_map is the builtin map")

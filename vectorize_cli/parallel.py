@@ -61,7 +61,8 @@ def core_map(enabled: bool = True, workers: int | None = None) -> Iterator[Calla
 
 @cache
 def _blas():
-    """threadpoolctl's controller of the BLAS libraries loaded now (numpy's): finding them takes about 1 ms."""
+    """threadpoolctl's controller of the BLAS libraries loaded at the first call, numpy's among them (loaded with
+    numpy; the one the tasks' matrix products call): finding them takes about 1 ms, so it is done once."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
