@@ -232,17 +232,23 @@ def test_flash_takes_its_exp_by_the_input_size_alone(rng, monkeypatch):
     from vectorize_cli.attention import kernels
     from vectorize_cli.model import compiled
 
+    from vectorize_cli.attention.dispatch import tiled
+
     q, k, v = _qkv(rng, 2, 200, 16)
     monkeypatch.delenv("VECTORIZE_COMPILED", raising=False)
     assert compiled.kernels() is not None  # loaded in this process
-    small = flash_attention(q, k, v)[0]
+    small = tiled(q, k, v)
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
     numpy_exp = flash_attention(q, k, v)[0]
     monkeypatch.setenv("VECTORIZE_COMPILED", "1")
     compiled_exp = flash_attention(q, k, v)[0]
     monkeypatch.delenv("VECTORIZE_COMPILED")
     monkeypatch.setattr(kernels, "COMPILE_AT_SCORES", 2 * 200 * 200)  # this input is now big enough
-    big = flash_attention(q, k, v)[0]
-    assert np.array_equal(small, numpy_exp) and np.array_equal(big, compiled_exp)
+    big = tiled(q, k, v)
+    batched = tiled(q[None], k[None], v[None])  # (B, H, T, hs): the same scores, the same exp
+    assert np.array_equal(small.y, numpy_exp) and np.array_equal(big.y, compiled_exp)
+    assert np.array_equal(batched.y[0], compiled_exp)
+    assert small.op == "tiled-online-softmax"  # the record says which exp ran
+    assert big.op == batched.op == "tiled-online-softmax+compiled-exp"
     assert not np.array_equal(numpy_exp, compiled_exp)  # the two exps: close, not the same bits
     np.testing.assert_allclose(compiled_exp, numpy_exp, atol=1e-6)

@@ -25,7 +25,7 @@ class Ran:
     backend: str = "numpy"  # numpy | torch
     device: str = "cpu"  # cpu | cuda
     dtype: str = "float32"  # the dtype that ran (CUDA's flash kernel, --strict, casts float32 to bfloat16)
-    op: str = "explicit"  # explicit | tiled-online-softmax | the aten op of torch's fused kernel
+    op: str = "explicit"  # explicit | tiled-online-softmax[+compiled-exp] | the aten op of torch's fused kernel
     notes: tuple[str, ...] = ()  # anything the user should know about how it ran
 
 

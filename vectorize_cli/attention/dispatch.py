@@ -4,7 +4,8 @@ pipelines use, and the one place that reports the kernel that ran (returned with
     ATTENTION_FUNCTIONS[name](q, k, v, causal, block_size, key_mask, strict) -> Attended(y, att | None, op, notes)
 
     explicit  kernels.explicit_attention on numpy or torch: the (H, T, T) weights materialised
-    tiled     kernels.flash_attention: tiles and an online softmax, never the weights (numpy)
+    tiled     kernels.flash_attention: tiles and an online softmax, never the weights (numpy); its exp
+              compiled for long inputs (op tiled-online-softmax+compiled-exp)
     sdpa      torch's fused kernel, flash first (sdpa.py), never the weights (torch)
 
 q, k, v are (H, T, hs) or (B, H, T, hs); key_mask, broadcastable to (..., 1, T), is True for
@@ -16,14 +17,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vectorize_cli.attention.kernels import explicit_attention, flash_attention
+from vectorize_cli.attention.kernels import exp_shift_, explicit_attention, flash_attention, flash_exp
 from vectorize_cli.backend import Backend
 
 
 class Attended(NamedTuple):
     y: object  # (..., H, T, hs)
     att: object | None  # (..., H, T, T), or None where never materialised
-    op: str  # the kernel that ran: explicit | tiled-online-softmax | an aten op of torch
+    op: str  # the kernel that ran: explicit | tiled-online-softmax[+compiled-exp] | an aten op of torch
     notes: tuple[str, ...] = ()  # why it is not the kernel asked for
 
 
@@ -33,15 +34,18 @@ def explicit(q, k, v, causal=False, block_size=0, key_mask=None, strict=False) -
 
 
 def tiled(q, k, v, causal=False, block_size=256, key_mask=None, strict=False) -> Attended:
-    """flash_attention (numpy) works on (H, T, hs): a batch's sentences and heads are folded into one axis."""
+    """flash_attention (numpy) works on (H, T, hs): a batch's sentences and heads are folded into one axis.
+    Its op says which exp it ran (kernels.flash_exp): `tiled-online-softmax`, or `+compiled-exp` after it."""
+    scores = q.size // q.shape[-1] * k.shape[-2]  # heads (of every sentence) x queries x keys
+    op = "tiled-online-softmax" + ("" if flash_exp(np, q.dtype, scores) is exp_shift_ else "+compiled-exp")
     if q.ndim == 4:
         B, H, T, hs = q.shape
         fold = lambda a: a.reshape(B * H, T, hs)  # noqa: E731
         mask = None if key_mask is None else np.broadcast_to(key_mask, (B, H, 1, T)).reshape(B * H, 1, T)
         y, _ = flash_attention(fold(q), fold(k), fold(v), causal, block_size, mask)
-        return Attended(y.reshape(B, H, T, hs), None, "tiled-online-softmax")
+        return Attended(y.reshape(B, H, T, hs), None, op)
     y, _ = flash_attention(q, k, v, causal, block_size, key_mask)
-    return Attended(y, None, "tiled-online-softmax")
+    return Attended(y, None, op)
 
 
 def sdpa(q, k, v, causal=False, block_size=0, key_mask=None, strict=False) -> Attended:

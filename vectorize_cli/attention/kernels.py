@@ -98,19 +98,14 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
     q = q * (1.0 / math.sqrt(hs))  # the scale folded into q once
     if key_mask is not None:
         key_mask = xp.broadcast_to(key_mask, (H, 1, k.shape[1]))  # one row per head, as the tasks take them
-    exp_shift_ = _exp_shift_
-    if xp is np and q.dtype == np.float32:
-        from vectorize_cli.model import compiled
-
-        kernels = compiled.kernels(worth_loading=H * T * k.shape[1] >= COMPILE_AT_SCORES)
-        exp_shift_ = exp_shift_ if kernels is None else kernels.exp_shift_
+    exp_step = flash_exp(xp, q.dtype, H * T * k.shape[1])  # exp(s - m), in place
 
     def task(start: tuple[int, int]) -> None:
         h0, q0 = start
         heads = h0 if g == 1 else slice(h0, h0 + g)  # one head: 2-D products, BLAS's fastest path
         mask = None if key_mask is None else key_mask[heads]
         y[heads, q0 : q0 + Bq] = _online_softmax(xp, q[heads, q0 : q0 + Bq], k[heads], v[heads], q0, Bk, causal, mask,
-                                                 exp_shift_)
+                                                 exp_step)
 
     starts = [(h0, q0) for q0 in range(0, T, Bq) for h0 in range(0, H, g)]
     with core_map(enabled=xp is np and len(starts) > 1) as map_:  # torch threads inside its own ops
@@ -119,7 +114,20 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
     return y, None
 
 
-def _exp_shift_(s, m):
+def flash_exp(xp, dtype, scores: int):
+    """The exp(s - m) step flash_attention runs for this many scores: the compiled loop (model/compiled.py,
+    nn.exp_le0) on numpy float32 from COMPILE_AT_SCORES (or as VECTORIZE_COMPILED says) where it can be had,
+    else exp_shift_ (numpy's or torch's exp). The two agree to float32 rounding, not to the last bit."""
+    if xp is np and dtype == np.float32:
+        from vectorize_cli.model import compiled
+
+        kernels = compiled.kernels(worth_loading=scores >= COMPILE_AT_SCORES)
+        if kernels is not None:
+            return kernels.exp_shift_
+    return exp_shift_
+
+
+def exp_shift_(s, m):
     """s <- exp(s - m) in place, m (..., 1) a shift for each row of s (its maximum: s - m <= 0). The compiled
     Kernels.exp_shift_ computes the same with nn.exp_le0 in one pass, numpy here in two."""
     xp = namespace(s)
@@ -127,7 +135,7 @@ def _exp_shift_(s, m):
     return xp.exp(s, out=s)
 
 
-def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask, exp_shift_):
+def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask, exp_step):
     """Attention for the (already scaled) queries q ([h,] Bq, hs) starting at row q0, walking the key
     tiles of Bk keys (see flash_attention). Every step writes into the task's own buffers (out=,
     in place): no new (h, Bq, Bk) array per tile. -> (h, Bq, hs)"""
@@ -148,11 +156,11 @@ def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask, exp_s
             m_new = xp.maximum(m, m_new)
         # a row whose keys so far are all hidden has m' = -inf: subtract 0 there, not -inf (NaN)
         m_safe = m_new if key_mask is None else xp.where(m_new == NEG_INF, 0.0, m_new)
-        p = exp_shift_(s, m_safe)  # (h, Bq, Bk): exp(s - m') in place of s
+        p = exp_step(s, m_safe)  # (h, Bq, Bk): exp(s - m') in place of s
         if m is None:  # the first tile: nothing to rescale
             l, acc = xp.sum(p, axis=-1, keepdims=True), xp.matmul(p, v[..., keys, :])
         else:
-            rescale = exp_shift_(m, m_safe)  # (h, Bq, 1): exp(m - m') in place of m, which m' replaces below
+            rescale = exp_step(m, m_safe)  # (h, Bq, 1): exp(m - m') in place of m, which m' replaces below
             l *= rescale
             l += xp.sum(p, axis=-1, keepdims=True)
             acc *= rescale
