@@ -251,4 +251,4 @@ def test_flash_takes_its_exp_by_the_input_size_alone(rng, monkeypatch):
     assert small.op == "tiled-online-softmax"  # the record says which exp ran
     assert big.op == batched.op == "tiled-online-softmax+compiled-exp"
     assert not np.array_equal(numpy_exp, compiled_exp)  # the two exps: close, not the same bits
-    np.testing.assert_allclose(compiled_exp, numpy_exp, atol=1e-6)
+    np.testing.assert_allclose(compiled_exp, numpy_exp, atol=1e-5, rtol=1e-5)  # float32 rounding, as above

@@ -134,14 +134,14 @@ os.register_at_fork(after_in_child=_new_lock)
 
 def kernels(worth_loading: bool = True) -> Kernels | None:
     """The compiled loops for a call whose size makes them worth_loading (their 0.13 s, or 1-2 s to compile),
-    or None for numpy to run the formulas. VECTORIZE_COMPILED decides first: 0 never, 1 always (a process
-    that makes many small calls), unset by the size alone, so that the same input takes the same path in
+    or None for numpy to run the formulas. VECTORIZE_COMPILED decides first (TOLD): 0 never, 1 always (a
+    process that makes many small calls), unset or auto by the size alone, so that the same input takes the same path in
     every process (flash's outputs differ in the last bits between its two exps). Loaded on the first call
     that needs them, once per process (a failure is said once, on stderr); None where they cannot be had
     (no numba nor a cached object file, no llvmlite)."""
     global _tried, _kernels
-    told = os.environ.get("VECTORIZE_COMPILED", "")
-    if told == "0" or (told != "1" and not worth_loading):
+    told = _told()
+    if told == "never" or (told != "always" and not worth_loading):
         return None
     with _lock:  # flash attention may ask from several threads at once
         if not _tried:
@@ -154,6 +154,26 @@ def kernels(worth_loading: bool = True) -> Kernels | None:
                 tell("warning", f"the compiled kernels could not be built ({type(e).__name__}: {e}); numpy "
                                 "computes their formulas instead, more slowly")
     return _kernels
+
+
+TOLD = {"0": "never", "false": "never", "no": "never", "off": "never", "1": "always", "true": "always",
+        "yes": "always", "on": "always", "": "auto", "auto": "auto"}  # VECTORIZE_COMPILED's values
+
+
+def _told() -> str:
+    """VECTORIZE_COMPILED as never | always | auto; another value is said once, on stderr, and means auto."""
+    value = os.environ.get("VECTORIZE_COMPILED", "")
+    told = TOLD.get(value.strip().lower())
+    if told is None:
+        if value not in _said:
+            _said.add(value)
+            tell("warning", f"VECTORIZE_COMPILED={value!r} is not 0, 1 or auto (nor false/true, no/yes, off/on); "
+                            "auto: the compiled loops run where the input is big enough")
+        return "auto"
+    return told
+
+
+_said: set[str] = set()
 
 
 def _target_machine(llvm):
