@@ -14,16 +14,16 @@ import pytest
 from conftest import ROOT
 from test_model_nn import gelu_inputs
 
-from vectorize_cli.model import nn
+from vectorize_cli.model import nn, object_cache
 
 
 @pytest.fixture
 def compiled(tmp_path, monkeypatch):
-    """model/compiled.py with its cache in a fresh folder (so the tests compile it, with numba)."""
+    """model/compiled.py with its cache (object_cache.py) in a fresh folder (so the tests compile it, with numba)."""
     pytest.importorskip("numba")
     from vectorize_cli.model import compiled
 
-    monkeypatch.setattr(compiled, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(object_cache, "CACHE", tmp_path / "cache")
     return compiled
 
 
@@ -136,14 +136,14 @@ def test_compiled_loops_refuse_arrays_they_would_read_or_write_wrongly(compiled)
 def test_the_cache_keeps_object_files_in_use_and_removes_stale_and_old_format_ones(compiled):
     """Writing an object file removes the others not used for STALE_DAYS and the GELU-only ones of the
     earlier format; a file loaded recently (another CPU sharing this home) stays."""
-    compiled.CACHE.mkdir(parents=True)
-    stale, recent, old_format = (compiled.CACHE / n for n in ("kernels-stale.o", "kernels-other-cpu.o", "gelu-0.o"))
+    object_cache.CACHE.mkdir(parents=True)
+    stale, recent, old_format = (object_cache.CACHE / n for n in ("kernels-stale.o", "kernels-other-cpu.o", "gelu-0.o"))
     for f in (stale, recent, old_format):
         f.write_bytes(b"x")
-    long_ago = os.stat(stale).st_mtime - (compiled.STALE_DAYS + 1) * 86400
+    long_ago = os.stat(stale).st_mtime - (object_cache.STALE_DAYS + 1) * 86400
     os.utime(stale, (long_ago, long_ago))
     compiled.load_kernels()
-    (built,) = [f for f in compiled.CACHE.glob("kernels-*.o") if f != recent]
+    (built,) = [f for f in object_cache.CACHE.glob("kernels-*.o") if f != recent]
     assert not stale.exists() and not old_format.exists() and recent.exists()
     os.utime(built, (long_ago, long_ago))
     compiled.load_kernels()  # loaded from the cache: marked in use
@@ -154,7 +154,7 @@ def test_compiled_kernels_are_cached_and_load_without_numba(compiled, rng, tmp_p
     """Compiled once per machine: the next process loads the object file with llvmlite alone, gives
     the same bits, and a damaged file is compiled again, not loaded."""
     compiled.load_kernels()
-    (obj,) = compiled.CACHE.glob("kernels-*.o")  # one file, both loops
+    (obj,) = object_cache.CACHE.glob("kernels-*.o")  # one file, both loops
     x = gelu_inputs(rng)
     np.save(tmp_path / "x.npy", x)
     child = (f"import sys, numpy as np; from vectorize_cli.model import compiled, nn; x = np.load({str(tmp_path / 'x.npy')!r}); "
@@ -162,12 +162,12 @@ def test_compiled_kernels_are_cached_and_load_without_numba(compiled, rng, tmp_p
              "assert 'numba' not in sys.modules, 'numba was imported'; "
              "np.testing.assert_array_equal(y, nn._chunked(x.copy(), nn._gelu_chunk)); "
              "np.testing.assert_array_equal(k.exp_shift_(s.copy(), m), nn.exp_le0(s)); print('ok')")
-    env = {**os.environ, "VECTORIZE_CACHE": str(compiled.CACHE)}
+    env = {**os.environ, "VECTORIZE_CACHE": str(object_cache.CACHE)}
     r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=env, cwd=ROOT)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
     good = obj.read_bytes()
     obj.write_bytes(good[:-100] + bytes(100))  # damaged: the digest no longer matches
-    assert compiled._read(obj) is None
+    assert object_cache.load_object(obj) is None
     compiled.load_kernels()
     assert obj.read_bytes() == good  # compiled again, the same machine code
 

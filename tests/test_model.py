@@ -102,7 +102,7 @@ def test_the_compiled_gelu_changes_no_bit_of_the_vectors(minilm, reference, monk
 def fresh_kernels(monkeypatch, tmp_path):
     """No compiled kernels loaded or tried in this process, an empty cache; the same again afterwards."""
     pytest.importorskip("numba")
-    from vectorize_cli.model import compiled, nn
+    from vectorize_cli.model import compiled, nn, object_cache
 
     numba_ir = compiled.numba_ir  # a test may replace it
 
@@ -111,7 +111,7 @@ def fresh_kernels(monkeypatch, tmp_path):
         numba_ir.cache_clear()
 
     monkeypatch.setattr(nn, "compiled_gelu", None)
-    monkeypatch.setattr(compiled, "CACHE", tmp_path)
+    monkeypatch.setattr(object_cache, "CACHE", tmp_path)
     monkeypatch.setattr(compiled, "_kernels", None)
     monkeypatch.setattr(compiled, "_tried", False)
     forget()

@@ -65,9 +65,9 @@ def test_gelu_and_layer_norm_match_torch(path, monkeypatch, tmp_path):
     monkeypatch.setattr(nn, "compiled_gelu", None)
     if path == "compiled":
         pytest.importorskip("numba")
-        from vectorize_cli.model import compiled
+        from vectorize_cli.model import compiled, object_cache
 
-        monkeypatch.setattr(compiled, "CACHE", tmp_path)
+        monkeypatch.setattr(object_cache, "CACHE", tmp_path)
         monkeypatch.setattr(nn, "compiled_gelu", compiled.load_kernels().gelu_)
     x = np.random.default_rng(1).normal(0, 3, size=(64, 384)).astype(np.float32)
     t = torch.from_numpy(x)

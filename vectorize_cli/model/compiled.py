@@ -9,7 +9,7 @@ for one float32 value, and each loop applies them element by element as numpy ap
 so both give the same bits (tests/test_model_nn.py checks it).
 
 numba (in the `model` extra) compiles them once per machine; the machine code is kept as one object file in
-the cache folder (CACHE), named by what it depends on, and later processes load it with llvmlite alone:
+the cache folder (object_cache.py), named by what it depends on, and later processes load it with llvmlite alone:
 about 0.2 s with the imports, where importing numba and loading its own cache takes 1.3 s or more. The
 functions called are C ones (KERNELS); ctypes lets go of the GIL while they run, so the threads of
 parallel.core_map run them on every core at once.
@@ -20,14 +20,11 @@ raises) and nn.py's own exp (libm's expf would be called one lane at a time: pip
 math library).
 """
 
-import contextlib
 import ctypes
 import hashlib
 import importlib.metadata
 import os
-import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -36,10 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from vectorize_cli.errors import tell
-from vectorize_cli.model import nn
+from vectorize_cli.model import nn, object_cache
 
-CACHE = Path(os.environ.get("VECTORIZE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-             / "vectorize-cli")
 # the C functions in the object file and their parameters: numba's loops (numba_ir) take the same ones
 KERNELS = {"vectorize_gelu": ("float *x", "int64 n"),
            "vectorize_exp_shift": ("float *s", "float *m", "int64 rows", "int64 cols", "int64 row_stride")}
@@ -97,15 +92,11 @@ def load_kernels() -> Kernels:
     import llvmlite.binding as llvm
 
     machine = _target_machine(llvm)
-    path = CACHE / f"kernels-{_key(llvm, machine)}.o"
-    obj = _read(path)
+    path = object_cache.object_path(_key(llvm, machine))
+    obj = object_cache.load_object(path)
     if obj is None:
         obj = _compile(llvm, machine)
-        _write(path, obj)
-        _prune(path)
-    else:
-        with contextlib.suppress(OSError):
-            os.utime(path)  # in use: _prune keeps it
+        object_cache.store_object(path, obj)
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
@@ -199,47 +190,6 @@ def _numba_version() -> str:
         return importlib.metadata.version("numba")
     except importlib.metadata.PackageNotFoundError:
         return ""
-
-
-def _read(path: Path) -> bytes | None:
-    """The object file, if it is there whole: its first 32 bytes are the sha256 of the rest."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    digest, obj = data[:32], data[32:]
-    return obj if obj and hashlib.sha256(obj).digest() == digest else None
-
-
-def _write(path: Path, obj: bytes) -> None:
-    """Written to a file of its own beside, then renamed: no reader sees half a file, however many processes
-    or threads compile at once. Best effort: without a writable cache, the next process compiles again."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(hashlib.sha256(obj).digest() + obj)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
-
-STALE_DAYS = 30  # an object file neither loaded nor written for this long is removed when another is written
-
-
-def _prune(kept: Path) -> None:
-    """Removes the cache's object files unused for STALE_DAYS (older sources, compilers or CPUs: each is
-    named by what it was built from) and those of the earlier GELU-only format. A file in use is touched on
-    every load, so machines sharing one home keep theirs. Best effort."""
-    now = time.time()
-    for old in (*kept.parent.glob("kernels-*.o"), *kept.parent.glob("gelu-*.o")):
-        with contextlib.suppress(OSError):
-            if old != kept and (old.name.startswith("gelu-") or now - old.stat().st_mtime > STALE_DAYS * 86400):
-                old.unlink()
 
 
 def _compile(llvm, machine) -> bytes:
