@@ -1,8 +1,9 @@
 """Attention kernels on (H, T, hs) arrays: the one place the softmax-attention formula lives.
 
 Written once against the array API, so the same code runs on numpy arrays and on torch tensors
-(CPU or CUDA, through array-api-compat); `FusedFlash` in backends.py runs torch's own fused
-kernel, the only other implementation, and is tested against these.
+(CPU or CUDA, through array-api-compat); `sdpa.fused_attention` runs torch's own fused kernel,
+the only other implementation, and is tested against these. One step may run compiled: flash's
+exp(s - m) on long numpy inputs (flash_exp; nn.exp_le0 compiled by model/compiled.py).
 
 Notation, used the same way in every file: T tokens, d model width, H heads, hs head size,
 q/k/v (H, T, hs), s scores and att weights (H, T, T), y outputs (H, T, hs).
