@@ -6,7 +6,7 @@ over memory each:
                       where numpy's subtract and exp take about 2 ns an element (benchmarks/README.md)
 Not second implementations: numba compiles nn.py's own functions (gelu_factor, exp_le0 and what they call)
 for one float32 value, and each loop applies them element by element as numpy applies them to an array,
-so both give the same bits (tests/test_model_nn.py checks it).
+so both give the same bits (tests/test_compiled.py checks it).
 
 numba (in the `model` extra) compiles them once per machine; the machine code is kept as one object file in
 the cache folder (object_cache.py), named by what it depends on, and later processes load it with llvmlite alone:
@@ -126,10 +126,10 @@ os.register_at_fork(after_in_child=_new_lock)
 def kernels(worth_loading: bool = True) -> Kernels | None:
     """The compiled loops for a call whose size makes them worth_loading (their 0.13 s, or 1-2 s to compile),
     or None for numpy to run the formulas. VECTORIZE_COMPILED decides first (TOLD): 0 never, 1 always (a
-    process that makes many small calls), unset or auto by the size alone, so that the same input takes the same path in
-    every process (flash's outputs differ in the last bits between its two exps). Loaded on the first call
-    that needs them, once per process (a failure is said once, on stderr); None where they cannot be had
-    (no numba nor a cached object file, no llvmlite)."""
+    process that makes many small calls), unset or auto by the size alone, so that the same input takes the
+    same path in every process (flash's outputs differ in the last bits between its two exps). Loaded on the
+    first call that needs them, once per process (a failure is said once, on stderr); None where they cannot
+    be had (no numba nor a cached object file, no llvmlite)."""
     global _tried, _kernels
     told = _told()
     if told == "never" or (told != "always" and not worth_loading):
