@@ -7,13 +7,14 @@ Contenders (8 heads, head size 64, float32, not causal):
   numpy-flash    kernels.flash_attention of this checkout, its exp compiled (model/compiled.py, loaded
                  before timing, VECTORIZE_COMPILED=1; without numba nor a cached object file it is left out)
   numpy-flash, numpy exp   the same with VECTORIZE_COMPILED=0: numpy's subtract and exp
-  (Without VECTORIZE_COMPILED, flash runs the first from 2^28 scores, kernels.COMPILE_AT_SCORES, the second below.)
+  (Without VECTORIZE_COMPILED, flash runs the first from 2^27 scores, kernels.COMPILE_AT_SCORES, the second below.)
   before         kernels.flash_attention of --before (read with git show), if given
   torch-flash    F.scaled_dot_product_attention under sdpa_kernel(FLASH_ATTENTION)
   matmuls alone  numpy flash's two matrix products per tile (q K^T into the tile, then tile @ V), the same
                  tiles on the same threads, no softmax: a floor for any numpy flash, as OpenBLAS runs them
 --split T also times each step of numpy flash's tiles on one thread (BLAS at one thread), summed over
-every tile of T tokens: the two products, the row maximum, exp(s - m) both ways, the row sum.
+every tile of T tokens: the two products, the row maximum, numpy's exp(s - m) and row sum, and the
+compiled loop that computes both in one pass.
 Prints, per T, the median of --repeat runs and each contender's ratio to torch-flash. Outputs are
 checked equal (flash == flash of --before to 1e-5) before timing. Peak memory: see attention_kernels.py.
 """
@@ -66,7 +67,7 @@ def split(T: int, H: int = 8, hs: int = 64, block_size: int = 256) -> None:
     q, k, v = (rng.standard_normal((H, T, hs), dtype=np.float32) for _ in range(3))
     _, Bq, Bk = flash_tiles(H, T, T, block_size)
     kernels = compiled.kernels()
-    steps = ["q K^T", "row max", "exp(s - m), numpy", "exp(s - m), compiled", "row sum", "p V"]
+    steps = ["q K^T", "row max", "exp(s - m), numpy", "row sum, numpy", "exp(s - m) and row sum, compiled", "p V"]
     passes = []
     with threadpool_limits(1, user_api="blas"):
         for _ in range(3):
@@ -81,10 +82,10 @@ def split(T: int, H: int = 8, hs: int = 64, block_size: int = 256) -> None:
                         t2 = time.perf_counter()
                         e = np.exp(s - m)
                         t3 = time.perf_counter()
-                        if kernels is not None:
-                            kernels.exp_shift_(s, m)
-                        t4 = time.perf_counter()
                         e.sum(axis=-1, keepdims=True)
+                        t4 = time.perf_counter()
+                        if kernels is not None:
+                            kernels.exp_shift_(s, m, np.empty_like(m))
                         t5 = time.perf_counter()
                         e @ v[h, k0 : k0 + Bk]
                         t6 = time.perf_counter()

@@ -30,7 +30,7 @@ def exp_path(request, monkeypatch):
     monkeypatch.setenv("VECTORIZE_COMPILED", "1")  # whatever the size (the tests' inputs are small)
     calls = []
     exp_shift_ = compiled.Kernels.exp_shift_
-    monkeypatch.setattr(compiled.Kernels, "exp_shift_", lambda self, s, m: calls.append(1) or exp_shift_(self, s, m))
+    monkeypatch.setattr(compiled.Kernels, "exp_shift_", lambda self, *a: calls.append(1) or exp_shift_(self, *a))
     yield
     assert calls, "the compiled exp never ran"
 

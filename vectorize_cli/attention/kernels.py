@@ -60,9 +60,10 @@ def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_m
 
 
 # scores (heads x queries x keys) from which numpy flash runs the compiled exp (model/compiled.py): loading it,
-# about 0.13 s, is won back from about 2^28 scores on 2 cores (benchmarks/README.md). By size alone, not by
-# whether an earlier call loaded it: the same input, the same bits (VECTORIZE_COMPILED=1: always)
-COMPILE_AT_SCORES = 1 << 28
+# about 0.09 s, is won back from about 2^26.5 scores on 2 cores, where it saves about 1 ns a score; 2^27 is
+# 8 heads at T = 4,096 (benchmarks/README.md). By size alone, not by whether an earlier call loaded it: the
+# same input, the same bits (VECTORIZE_COMPILED=1: always)
+COMPILE_AT_SCORES = 1 << 27
 KEY_TILE = 4  # keys per tile, in query tiles: a wider key tile means fewer online-softmax rescales
 TILE_ELEMENTS = 1 << 18  # scores per task (1 MiB of float32): heads are grouped until a task's tile is this big
 
@@ -128,12 +129,16 @@ def flash_exp(xp, dtype, scores: int):
     return exp_shift_
 
 
-def exp_shift_(s, m):
-    """s <- exp(s - m) in place, m (..., 1) a shift for each row of s (its maximum: s - m <= 0). The compiled
-    Kernels.exp_shift_ computes the same with nn.exp_le0 in one pass, numpy here in two."""
+def exp_shift_(s, m, total=None):
+    """s <- exp(s - m) in place, m (..., 1) a shift for each row of s (its maximum: s - m <= 0), and
+    total (..., 1) <- sum_j s_j, the new rows' sums, where given. The compiled Kernels.exp_shift_ computes
+    the same with nn.exp_le0 in one pass over s, numpy here in three."""
     xp = namespace(s)
     s -= m
-    return xp.exp(s, out=s)
+    s = xp.exp(s, out=s)
+    if total is not None:
+        total[...] = xp.sum(s, axis=-1, keepdims=True)
+    return s
 
 
 def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask, exp_step):
@@ -144,7 +149,9 @@ def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask, exp_s
     k_end = min(k.shape[-2], q0 + Bq) if causal else k.shape[-2]  # causal: later key tiles are all future
     s_buf = xp.empty((*h, Bq, min(Bk, k_end)), dtype=q.dtype, device=q.device)  # scores, then exp(s - m')
     pv = xp.empty((*h, Bq, hs), dtype=q.dtype, device=q.device)  # exp(s - m') V of a tile
-    m = l = acc = None  # running maximum (h, Bq, 1), denominator (h, Bq, 1), numerator (h, Bq, hs)
+    l = xp.empty((*h, Bq, 1), dtype=q.dtype, device=q.device)  # running denominator
+    l_tile = xp.empty_like(l)  # sum_j exp(s_j - m') of a tile
+    m = acc = None  # running maximum (h, Bq, 1), numerator (h, Bq, hs)
     for k0 in range(0, k_end, Bk):
         keys = slice(k0, min(k0 + Bk, k_end))
         s = xp.matmul(q, k[..., keys, :].mT, out=s_buf[..., : keys.stop - k0])  # (h, Bq, Bk)
@@ -157,13 +164,14 @@ def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask, exp_s
             m_new = xp.maximum(m, m_new)
         # a row whose keys so far are all hidden has m' = -inf: subtract 0 there, not -inf (NaN)
         m_safe = m_new if key_mask is None else xp.where(m_new == NEG_INF, 0.0, m_new)
-        p = exp_step(s, m_safe)  # (h, Bq, Bk): exp(s - m') in place of s
         if m is None:  # the first tile: nothing to rescale
-            l, acc = xp.sum(p, axis=-1, keepdims=True), xp.matmul(p, v[..., keys, :])
+            p = exp_step(s, m_safe, l)  # (h, Bq, Bk): exp(s - m') in place of s, and l its rows' sums
+            acc = xp.matmul(p, v[..., keys, :])
         else:
+            p = exp_step(s, m_safe, l_tile)
             rescale = exp_step(m, m_safe)  # (h, Bq, 1): exp(m - m') in place of m, which m' replaces below
             l *= rescale
-            l += xp.sum(p, axis=-1, keepdims=True)
+            l += l_tile
             acc *= rescale
             acc += xp.matmul(p, v[..., keys, :], out=pv)
         m = m_new

@@ -2,11 +2,16 @@
 over memory each:
     gelu_(x)          x <- x * gelu_factor(x), in place: about 1.7 ns an element here, where numpy's chunks
                       of the same formula take 7-10 ns (the model's GELU)
-    exp_shift_(s, m)  s <- exp_le0(s - m), each row of s shifted by its m: flash attention's softmax step,
-                      where numpy's subtract and exp take about 2 ns an element (benchmarks/README.md)
+    exp_shift_(s, m, total)
+                      s <- exp_le0(s - m), each row of s shifted by its m, and total <- each new row's sum:
+                      flash attention's softmax step, about 0.7-1 ns an element, where numpy's subtract, exp
+                      and sum take 2.5-3 (benchmarks/README.md)
 Not second implementations: numba compiles nn.py's own functions (gelu_factor, exp_le0 and what they call)
-for one float32 value, and each loop applies them element by element as numpy applies them to an array,
-so both give the same bits (tests/test_compiled.py checks it).
+for one float32 value, and each loop applies them element by element as numpy applies them to an array.
+GELU's loop gives numpy's bits. The exp loop lets LLVM fuse each multiply and add into one FMA
+(fastmath "contract": one rounding instead of two, a shorter chain, about 1.5x faster): within an ulp of
+numpy's bits and 2 of float64's exp; its row sums run in vector lanes (fastmath "reassoc" in row_sum
+alone). tests/test_compiled.py checks all three.
 
 numba (in the `model` extra) compiles them once per machine; the machine code is kept as one object file in
 the cache folder (object_cache.py), named by what it depends on, and later processes load it with llvmlite alone:
@@ -37,7 +42,8 @@ from vectorize_cli.model import nn, object_cache
 
 # the C functions in the object file and their parameters: numba's loops (numba_ir) take the same ones
 KERNELS = {"vectorize_gelu": ("float *x", "int64 n"),
-           "vectorize_exp_shift": ("float *s", "float *m", "int64 rows", "int64 cols", "int64 row_stride")}
+           "vectorize_exp_shift": ("float *s", "float *m", "float *total", "int64 rows", "int64 cols",
+                                   "int64 row_stride")}
 
 
 @dataclass(frozen=True)
@@ -55,19 +61,27 @@ class Kernels:
         self.gelu(x.ctypes.data, x.size)  # ctypes: the GIL is let go meanwhile
         return x
 
-    def exp_shift_(self, s: np.ndarray, m: np.ndarray) -> np.ndarray:
-        """s <- exp_le0(s - m) in place: s (..., n) float32, its rows evenly spaced (a contiguous array, or
-        the first n columns of one), m (..., 1) contiguous float32, one shift per row of s, in memory of its own."""
+    def exp_shift_(self, s: np.ndarray, m: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
+        """s <- exp_le0(s - m) in place, and total <- sum_j s_j of each row where given: s (..., n) float32,
+        its rows evenly spaced (a contiguous array, or the first n columns of one), m and total (..., 1)
+        contiguous float32, one value per row of s, each in memory of its own."""
         stride = _row_stride(s)
         rows = s.size // s.shape[-1] if s.size else 0
-        if (stride is None or m.dtype != np.float32 or not m.flags.c_contiguous or m.shape != (*s.shape[:-1], 1)
-                or np.may_share_memory(s, m)):
-            raise TypeError(f"exp_shift_ takes writeable float32 rows evenly spaced and one contiguous float32 "
-                            f"shift a row, apart from them, not {s.dtype} {s.shape} strides {s.strides} and "
-                            f"{m.dtype} {m.shape}")
+        sums = np.empty(m.shape, np.float32) if total is None else total  # the loop always writes them
+        if stride is None or any(a.dtype != np.float32 or not a.flags.c_contiguous or a.shape != (*s.shape[:-1], 1)
+                                 for a in (m, sums)) or not sums.flags.writeable or _overlap(s, m, sums):
+            raise TypeError(f"exp_shift_ takes writeable float32 rows evenly spaced and a contiguous float32 "
+                            f"shift (and total) a row, apart from them and each other, not {s.dtype} {s.shape} "
+                            f"strides {s.strides} and {m.dtype} {m.shape}"
+                            + ("" if total is None else f" and {total.dtype} {total.shape}"))
         if rows:
-            self.exp_shift(s.ctypes.data, m.ctypes.data, rows, s.shape[-1], stride)
+            self.exp_shift(s.ctypes.data, m.ctypes.data, sums.ctypes.data, rows, s.shape[-1], stride)
         return s
+
+
+def _overlap(*arrays: np.ndarray) -> bool:
+    """Whether any two of the arrays may share memory."""
+    return any(np.may_share_memory(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1 :])
 
 
 def _row_stride(s: np.ndarray) -> int | None:
@@ -255,16 +269,26 @@ def numba_ir() -> dict[str, tuple[str, str]]:
         for i in range(n):
             x[i] *= nn.gelu_factor(x[i])
 
-    def exp_shift_loop(p, mp, rows, cols, row_stride):
-        s, m = carray(p, (rows, row_stride)), carray(mp, (rows,))  # the loop reads only s[i, :cols]
+    @njit(error_model="numpy", fastmath={"reassoc"})
+    def row_sum(row):  # reassociated: LLVM sums in vector lanes, then adds the lanes
+        total = np.float32(0)
+        for j in range(row.size):
+            total += row[j]
+        return total
+
+    def exp_shift_loop(p, mp, tp, rows, cols, row_stride):
+        s, m, total = carray(p, (rows, row_stride)), carray(mp, (rows,)), carray(tp, (rows,))  # reads s[i, :cols]
         for i in range(rows):
             shift = m[i]  # read once a row: the stores to s could otherwise be m's memory, for all LLVM knows
             for j in range(cols):  # indices from range(): numba knows them >= 0, so no branch to wrap them
                 s[i, j] = nn.exp_le0(s[i, j] - shift)
+            total[i] = row_sum(s[i, :cols])  # the row is still in the core's cache
 
     out = {}
-    for symbol, loop in (("vectorize_gelu", gelu_loop), ("vectorize_exp_shift", exp_shift_loop)):
+    # GELU: numpy's bits. exp: its multiply-adds fused (FMA: one rounding each), 1.5x faster, within an ulp
+    for symbol, loop, fastmath in (("vectorize_gelu", gelu_loop, False),
+                                   ("vectorize_exp_shift", exp_shift_loop, {"contract"})):
         signature = types.void(*[f32 if "*" in p else i64 for p in KERNELS[symbol]])
-        compiled = njit(signature, error_model="numpy")(loop).overloads[signature.args]
+        compiled = njit(signature, error_model="numpy", fastmath=fastmath)(loop).overloads[signature.args]
         out[symbol] = compiled.library.get_llvm_str(), compiled.fndesc.llvm_func_name
     return out

@@ -72,7 +72,8 @@ def check_in_place(x: np.ndarray) -> None:
 
 
 # The formulas, written once for a float32 numpy array and for one float32 value: compiled.py compiles
-# these same functions with numba (its loops call them on x[i]), so both give the same bits. Only
+# these same functions with numba (its loops call them on x[i]), so both give the same bits (flash's
+# exp loop fuses multiply-adds: within an ulp). Only
 # operators, in-place operators (on a number they rebind it) and numpy ufuncs appear, every constant is
 # a float32, and no step is left to a library's own rounding (numpy's exp is not numba's).
 HALF, ONE, FOUR = np.float32(0.5), np.float32(1.0), np.float32(4.0)
