@@ -5,6 +5,7 @@ float64: within 2 ulps, as numpy's formula is, and at most one ulp from it."""
 
 import math
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -115,12 +116,30 @@ def test_compiled_exp_shift_is_exp_to_two_ulps_and_sums_its_rows(compiled, rng):
         exact = s.astype(np.float64).sum(axis=-1, keepdims=True)
         assert (np.abs(total - exact) <= (shape[-1] - 1) * 2**-24 * exact).all(), shape
         assert same_bits(buf[..., shape[-1] :], outside).all()  # the columns beyond the view are untouched
+    ones = np.full((3, 1024), 7, np.float32)[:, :1000]  # exp(0) = 1 in each of a row's columns, none beyond
+    ones[:, :] = 0
+    total = np.empty((3, 1), np.float32)
+    kernels.exp_shift_(ones, np.zeros((3, 1), np.float32), total)
+    assert total.ravel().tolist() == [1000.0] * 3 and (ones == 1).all()  # a sum of ones is exact
     x = exp_inputs(rng)  # every edge of exp's range, through the loop
     x = x[: x.size // 8 * 8].reshape(-1, 8)
     with np.errstate(invalid="ignore"):
         got = kernels.exp_shift_(x.copy(), np.zeros((x.shape[0], 1), np.float32))
     assert_exp_within_two_ulps(x, got)
     assert (ulps_apart(got, nn.exp_le0(x.copy())) <= 1).all()
+
+
+def test_compiled_exp_shift_takes_empty_arrays_as_numpy_does(compiled):
+    """Rows of no columns sum to 0 and no rows are nothing to do, as in the numpy step (attention/kernels.py)."""
+    from vectorize_cli.attention import kernels as attention_kernels
+
+    kernels = compiled.load_kernels()
+    for shape in ((3, 0), (0, 5), (2, 0, 4), (2, 3, 0)):
+        s, m = np.zeros(shape, np.float32), np.zeros((*shape[:-1], 1), np.float32)
+        total, want = np.full(m.shape, np.nan, np.float32), np.full(m.shape, np.nan, np.float32)
+        assert kernels.exp_shift_(s, m, total) is s
+        attention_kernels.exp_shift_(s.copy(), m, want)
+        assert np.array_equal(total, want) and want.shape == total.shape, shape
 
 
 def test_compiled_loops_refuse_arrays_they_would_read_or_write_wrongly(compiled):
@@ -215,11 +234,15 @@ def test_compiled_loops_are_vectorized(compiled):
     Read in the machine code of the module that becomes the object file, loop by loop."""
     import llvmlite.binding as llvm
 
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip(f"reads x86 machine code; this is {platform.machine()}")
     machine = compiled._target_machine(llvm)
     asm = machine.emit_assembly(compiled.c_module(llvm, machine))
+    fma = llvm.get_host_cpu_features().get("fma", False)  # x86 CPUs before 2013 have none: nothing to fuse
     for symbol, (_, inner) in compiled.numba_ir().items():
         loop = asm.split(inner + ":")[-1].split(".Lfunc_end")[0]  # the loop's own function, not its C wrapper
-        ops = ("mulps", "divps", "addps") if symbol == "vectorize_gelu" else ("vfn?m(add|sub)\\d+ps", "addps", "cvttps2dq")
+        exp_ops = ("vfn?m(add|sub)\\d+ps" if fma else "mulps", "addps", "cvttps2dq")
+        ops = ("mulps", "divps", "addps") if symbol == "vectorize_gelu" else exp_ops
         missing = [op for op in ops if not re.search(rf"\bv?{op}\b", loop)]
         assert not missing, f"{symbol}: no packed float32 {missing}: the loop is not vectorized (or exp's not fused)"
         assert not re.search(r"\bcall", loop), f"{symbol}: the loop calls a function"

@@ -65,8 +65,7 @@ class Kernels:
         """s <- exp_le0(s - m) in place, and total <- sum_j s_j of each row where given: s (..., n) float32,
         its rows evenly spaced (a contiguous array, or the first n columns of one), m and total (..., 1)
         contiguous float32, one value per row of s, each in memory of its own."""
-        stride = _row_stride(s)
-        rows = s.size // s.shape[-1] if s.size else 0
+        stride = _row_stride(s) if s.size else 0  # an empty s: nothing of it is read or written
         sums = np.empty(m.shape, np.float32) if total is None else total  # the loop always writes them
         if stride is None or any(a.dtype != np.float32 or not a.flags.c_contiguous or a.shape != (*s.shape[:-1], 1)
                                  for a in (m, sums)) or not sums.flags.writeable or _overlap(s, m, sums):
@@ -74,8 +73,10 @@ class Kernels:
                             f"shift (and total) a row, apart from them and each other, not {s.dtype} {s.shape} "
                             f"strides {s.strides} and {m.dtype} {m.shape}"
                             + ("" if total is None else f" and {total.dtype} {total.shape}"))
-        if rows:
-            self.exp_shift(s.ctypes.data, m.ctypes.data, sums.ctypes.data, rows, s.shape[-1], stride)
+        if s.size:
+            self.exp_shift(s.ctypes.data, m.ctypes.data, sums.ctypes.data, s.size // s.shape[-1], s.shape[-1], stride)
+        else:
+            sums[...] = 0  # rows of no columns sum to 0
         return s
 
 
@@ -138,7 +139,7 @@ os.register_at_fork(after_in_child=_new_lock)
 
 
 def kernels(worth_loading: bool = True) -> Kernels | None:
-    """The compiled loops for a call whose size makes them worth_loading (their 0.13 s, or 1-2 s to compile),
+    """The compiled loops for a call whose size makes them worth_loading (their 0.09 s, or 2-3 s to compile),
     or None for numpy to run the formulas. VECTORIZE_COMPILED decides first (TOLD): 0 never, 1 always (a
     process that makes many small calls), unset or auto by the size alone, so that the same input takes the
     same path in every process (flash's outputs differ in the last bits between its two exps). Loaded on the
