@@ -15,8 +15,10 @@ Contenders (8 heads, head size 64, float32, not causal):
 --split T also times each step of numpy flash's tiles on one thread (BLAS at one thread), summed over
 every tile of T tokens: the two products, the row maximum, numpy's exp(s - m) and row sum, and the
 compiled loop that computes both in one pass.
-Prints, per T, the median of --repeat runs and each contender's ratio to torch-flash. Outputs are
-checked equal (flash == flash of --before to 1e-5) before timing. Peak memory: see attention_kernels.py.
+Prints, per T, the median of --repeat runs and each contender's ratio to torch-flash: the ratio of the
+medians, and the paired ratio (the median of each round's ratio, whose quartiles show how settled it is).
+Outputs are checked equal (flash == flash of --before to 1e-5) before timing. Peak memory: see
+attention_kernels.py.
 """
 
 import argparse
@@ -120,8 +122,10 @@ def main() -> None:
     os.environ.pop("VECTORIZE_COMPILED", None)
     kernels = compiled.kernels()  # loaded (or compiled) now, not inside a timed call
     print(f"compiled exp: {'loaded' if kernels else 'not available (no numba nor a cached object file)'}")
-    print(f"torch threads {torch.get_num_threads()}; median of {a.repeat}, rotating order\n")
-    print("| T | contender | median ms | spread ms | vs torch-flash |\n|---|---|---:|---|---:|")
+    print(f"torch threads {torch.get_num_threads()}; median of {a.repeat}, rotating order; paired: the median "
+          "of each round's ratio to torch-flash in that round (drift between rounds cancels), with its quartiles\n")
+    print("| T | contender | median ms | spread ms | vs torch-flash | paired | quartiles |\n"
+          "|---|---|---:|---|---:|---:|---|")
     for T in a.lengths:
         q, k, v = (rng.standard_normal((H, T, hs), dtype=np.float32) for _ in range(3))
         tq, tk, tv = (torch.from_numpy(x)[None] for x in (q, k, v))
@@ -160,8 +164,10 @@ def main() -> None:
         base = statistics.median(times["torch-flash"])
         for n, ts in times.items():
             med = statistics.median(ts)
-            print(f"| {T} | {n} | {med * 1e3:.1f} | {min(ts) * 1e3:.1f}-{max(ts) * 1e3:.1f} | {med / base:.2f} |",
-                  flush=True)
+            paired = [t / t_torch for t, t_torch in zip(ts, times["torch-flash"])]  # round by round
+            q1, q2, q3 = np.percentile(paired, [25, 50, 75])
+            print(f"| {T} | {n} | {med * 1e3:.1f} | {min(ts) * 1e3:.1f}-{max(ts) * 1e3:.1f} | {med / base:.2f} "
+                  f"| {q2:.2f} | {q1:.2f}-{q3:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
