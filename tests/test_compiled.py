@@ -152,29 +152,26 @@ def test_compiled_loops_refuse_arrays_they_would_read_or_write_wrongly(compiled)
     frozen = np.zeros((4, 8), np.float32)
     frozen.flags.writeable = False
     buf = np.zeros(200, np.float32)
-    for s, shift in ((np.zeros((4, 8)), m),  # float64
-                     (np.zeros((4, 8), np.float32)[:, ::2], m),  # columns not one after another
-                     (np.zeros((4, 8), np.float32)[::-1], m),  # rows backwards
-                     (block[:, :2], np.zeros((2, 2, 1), np.float32)),  # rows of each block not evenly spaced
-                     (as_strided(buf, (2, 1, 3, 4), (16, 16, 64, 4)), np.zeros((2, 1, 3, 1), np.float32)),
-                     (as_strided(buf, (4, 8), (8, 4)), m),  # rows overlapping
-                     (np.broadcast_to(np.zeros(8, np.float32), (4, 8)), m),  # one row seen four times
-                     (frozen, m),  # read-only
-                     (np.zeros((4, 8), np.float32), np.zeros((4, 2), np.float32)[:, :1]),  # m not contiguous
-                     (np.zeros((4, 8), np.float32), np.zeros((8, 1), np.float32)),  # one m per row, not 8
-                     (buf[:32].reshape(4, 8), buf[31:35].reshape(4, 1))):  # m inside s
-        before = buf.copy()
-        with pytest.raises(TypeError, match="exp_shift_ takes"):
-            kernels.exp_shift_(s, shift)
-        assert np.array_equal(buf, before)
-    s = buf[:32].reshape(4, 8)
+    layouts = ((np.zeros((4, 8)), m),  # float64
+               (np.zeros((4, 8), np.float32)[:, ::2], m),  # columns not one after another
+               (np.zeros((4, 8), np.float32)[::-1], m),  # rows backwards
+               (block[:, :2], np.zeros((2, 2, 1), np.float32)),  # rows of each block not evenly spaced
+               (as_strided(buf, (2, 1, 3, 4), (16, 16, 64, 4)), np.zeros((2, 1, 3, 1), np.float32)),
+               (as_strided(buf, (4, 8), (8, 4)), m),  # rows overlapping
+               (np.broadcast_to(np.zeros(8, np.float32), (4, 8)), m),  # one row seen four times
+               (frozen, m),  # read-only
+               (np.zeros((4, 8), np.float32), np.zeros((4, 2), np.float32)[:, :1]),  # m not contiguous
+               (np.zeros((4, 8), np.float32), np.zeros((8, 1), np.float32)),  # one m per row, not 8
+               (buf[:32].reshape(4, 8), buf[31:35].reshape(4, 1)))  # m inside s
     read_only = np.zeros((4, 1), np.float32)
     read_only.flags.writeable = False
-    for total in (np.zeros((4, 1)), np.zeros((4, 2), np.float32)[:, :1], np.zeros(4, np.float32), read_only,
-                  buf[30:34].reshape(4, 1), m):  # float64, not contiguous, not (4, 1), read-only, inside s, m itself
+    totals = (np.zeros((4, 1)), np.zeros((4, 2), np.float32)[:, :1], np.zeros(4, np.float32), read_only,
+              buf[30:34].reshape(4, 1), m)  # float64, not contiguous, not (4, 1), read-only, inside s, m itself
+    cases = [(s, shift, None) for s, shift in layouts] + [(buf[:32].reshape(4, 8), m, t) for t in totals]
+    for s, shift, total in cases:
         before = buf.copy()
         with pytest.raises(TypeError, match="exp_shift_ takes"):
-            kernels.exp_shift_(s, m, total)
+            kernels.exp_shift_(s, shift, total)
         assert np.array_equal(buf, before)
     for x in (np.zeros(8, np.float32)[::2], frozen, np.zeros(8)):
         with pytest.raises(TypeError, match="contiguous, writeable float32"):
