@@ -20,14 +20,30 @@ from vectorize_cli.parallel import core_map
 NEG_INF = -math.inf
 
 
-def softmax(s):
-    """softmax(s)_j = exp(s_j - m) / sum_k exp(s_k - m), m = max_k s_k, over the last axis.
+def softmax_(s):
+    """softmax(s)_j = exp(s_j - m) / sum_k exp(s_k - m), m = max_k s_k, over the last axis, in place: s is
+    overwritten with its weights and returned.
 
     Subtracting the row maximum keeps every exp() in (0, 1], so no finite score overflows;
-    -inf scores (masked keys) get weight exactly 0."""
+    -inf scores (masked keys) get weight exactly 0. In place: the model runs it on a batch's (B, H, T, T)
+    scores, and a new array for each step costs more than the step's arithmetic (benchmarks/README.md)."""
     xp = namespace(s)
-    e = xp.exp(s - xp.max(s, axis=-1, keepdims=True))
-    return e / xp.sum(e, axis=-1, keepdims=True)
+    s -= xp.max(s, axis=-1, keepdims=True)
+    if isinstance(s, np.ndarray):
+        np.exp(s, out=s)
+    else:
+        s.exp_()  # torch
+    s /= xp.sum(s, axis=-1, keepdims=True)
+    return s
+
+
+def hide_(s, hidden):
+    """s with -inf written where hidden (bool, broadcastable to s) is True, in place: masked scores."""
+    if isinstance(s, np.ndarray):
+        np.copyto(s, NEG_INF, where=hidden)
+    else:
+        s.masked_fill_(hidden, NEG_INF)  # torch
+    return s
 
 
 def causal_mask(xp, T_q: int, T_k: int, q_start: int = 0, k_start: int = 0, device=None):
@@ -38,11 +54,10 @@ def causal_mask(xp, T_q: int, T_k: int, q_start: int = 0, k_start: int = 0, devi
     return j > i  # (T_q, T_k)
 
 
-def mask_future(s, q_start: int = 0, k_start: int = 0):
-    """Scores s (..., T_q, T_k) with future keys set to -inf."""
+def mask_future_(s, q_start: int = 0, k_start: int = 0):
+    """Scores s (..., T_q, T_k) with future keys set to -inf, in place."""
     xp = namespace(s)
-    future = causal_mask(xp, s.shape[-2], s.shape[-1], q_start, k_start, device=s.device)
-    return xp.where(future, NEG_INF, s)
+    return hide_(s, causal_mask(xp, s.shape[-2], s.shape[-1], q_start, k_start, device=s.device))
 
 
 def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_mask=None):
@@ -50,12 +65,13 @@ def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_m
     M_ij = -inf where j > i when causal, or where key_mask hides key j (padding), else 0.
     key_mask: bool, broadcastable to (..., 1, T_k), True for the keys no query may see.
     Materialises the (H, T, T) weights and returns them."""
-    s = (q @ k.mT) * (1.0 / math.sqrt(q.shape[-1]))  # (H, T, T)
+    s = q @ k.mT  # (H, T, T)
+    s *= 1.0 / math.sqrt(q.shape[-1])
     if causal:
-        s = mask_future(s)
+        mask_future_(s)
     if key_mask is not None:
-        s = namespace(s).where(key_mask, NEG_INF, s)
-    att = softmax(s)  # (H, T, T)
+        hide_(s, key_mask)
+    att = softmax_(s)  # (H, T, T), in place of s
     return att @ v, att  # (H, T, hs), (H, T, T)
 
 
@@ -156,9 +172,9 @@ def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask, exp_s
         keys = slice(k0, min(k0 + Bk, k_end))
         s = xp.matmul(q, k[..., keys, :].mT, out=s_buf[..., : keys.stop - k0])  # (h, Bq, Bk)
         if causal and keys.stop - 1 > q0:  # the tile reaches past some query's diagonal
-            s = mask_future(s, q0, k0)
+            mask_future_(s, q0, k0)
         if key_mask is not None:
-            s = xp.where(key_mask[..., keys], NEG_INF, s)
+            hide_(s, key_mask[..., keys])
         m_new = xp.max(s, axis=-1, keepdims=True)  # (h, Bq, 1)
         if m is not None:
             m_new = xp.maximum(m, m_new)

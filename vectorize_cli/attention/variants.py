@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from vectorize_cli.attention import params as P
 from vectorize_cli.attention.dispatch import Attended
-from vectorize_cli.attention.kernels import mask_future, softmax
+from vectorize_cli.attention.kernels import mask_future_, softmax_
 from vectorize_cli.backend import namespace
 
 
@@ -30,8 +30,8 @@ def additive(x, p, config, attend=None) -> Attended:
     xp = namespace(x)
     s = xp.tanh((x @ p["w_q"])[:, None, :] + (x @ p["w_k"])[None, :, :]) @ p["v"]  # (T, T, d_a) @ (d_a,) -> (T, T)
     if config.causal:
-        s = mask_future(s)
-    att = softmax(s)  # (T, T)
+        mask_future_(s)
+    att = softmax_(s)  # (T, T), in place of s
     return Attended(att @ x, att[None], "explicit")  # (T, d), (1, T, T)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
 from vectorize_cli.model import files, validate, weights
-from vectorize_cli.model.nn import dense, gelu_, layer_norm
+from vectorize_cli.model.nn import dense, gelu_, layer_norm_
 from vectorize_cli.model.tokenizer import WordPiece
 
 
@@ -107,7 +107,7 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
     # (B, 1, 1, T) True for padding; none where there is none (CUDA's flash kernel takes no mask)
     key_mask = backend.asarray(np.ascontiguousarray(pad[:, None, None, :])) if pad.any() else None
     word, position, token_type = embeddings(w, backend.asarray(ids), backend.asarray(type_ids))
-    x = layer_norm((word + position + token_type).reshape(B * T, d), *w["ln"], c.eps)  # (B*T, d)
+    x = layer_norm_((word + position + token_type).reshape(B * T, d), *w["ln"], c.eps)  # (B*T, d)
     x0, layers, ran = x.reshape(B, T, d), [], None
     for L in w["layers"]:
         qkv = dense(x, L["w_qkv"], L["b_qkv"])  # (B*T, 3d)
@@ -116,10 +116,10 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
         a = ran.y.swapaxes(1, 2).reshape(B * T, d)  # the heads side by side
         y = dense(a, L["w_o"], L["b_o"])  # (B*T, d)
         y += x  # residual
-        x = layer_norm(y, *L["ln_1"], c.eps)  # (B*T, d)
+        x = layer_norm_(y, *L["ln_1"], c.eps)  # (B*T, d)
         h = gelu_(dense(x, L["w_1"], L["b_1"]))  # (B*T, d_ff)
         y = dense(h, L["w_2"], L["b_2"])  # (B*T, d)
         y += x  # residual
-        x = layer_norm(y, *L["ln_2"], c.eps)  # (B*T, d)
+        x = layer_norm_(y, *L["ln_2"], c.eps)  # (B*T, d)
         layers.append((ran.att, x.reshape(B, T, d)))
     return x0, layers, Attended(None, None, ran.op, ran.notes)

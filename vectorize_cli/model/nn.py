@@ -23,17 +23,20 @@ def dense(x, w, b):
     return y
 
 
-def layer_norm(x, g, b, eps: float):
+def layer_norm_(x, g, b, eps: float):
     """LayerNorm(x) = (x - mean) / sqrt(var + eps) * g + b over the last axis (Ba et al. 2016),
-    var the biased variance mean((x - mean)^2), as torch.nn.LayerNorm."""
-    if not isinstance(x, np.ndarray):  # torch: its kernel, the mean and variance summed in float32
+    var the biased variance mean((x - mean)^2), as torch.nn.LayerNorm. On numpy in place: x is
+    overwritten and returned (the same bits as into new arrays, in less time: benchmarks/README.md);
+    on torch its kernel, the mean and variance summed in float32, into a new tensor."""
+    if not isinstance(x, np.ndarray):
         return _functional().layer_norm(x, x.shape[-1:], g, b, eps)
-    xc = x - x.mean(-1, keepdims=True)  # (..., d)
-    var = (xc * xc).mean(-1, keepdims=True)  # (..., 1)
-    xc *= (var + eps) ** -0.5
-    xc *= g
-    xc += b
-    return xc
+    x -= x.mean(-1, keepdims=True)  # (..., d)
+    var = (x * x).mean(-1, keepdims=True)  # (..., 1)
+    var += eps
+    x *= var ** -0.5
+    x *= g
+    x += b
+    return x
 
 
 compiled_gelu = None  # the compiled GELU (compiled.Kernels.gelu_) once pipelines.bert.compile_kernels() loads it
