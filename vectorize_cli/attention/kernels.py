@@ -28,11 +28,7 @@ def softmax_(s):
     -inf scores (masked keys) get weight exactly 0. In place: the model runs it on a batch's (B, H, T, T)
     scores, and a new array for each step costs more than the step's arithmetic (benchmarks/README.md)."""
     xp = namespace(s)
-    s -= xp.max(s, axis=-1, keepdims=True)
-    if isinstance(s, np.ndarray):
-        np.exp(s, out=s)
-    else:
-        s.exp_()  # torch
+    exp_shift_(s, xp.max(s, axis=-1, keepdims=True))
     s /= xp.sum(s, axis=-1, keepdims=True)
     return s
 
