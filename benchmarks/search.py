@@ -58,7 +58,7 @@ def peak_rss_mib() -> float:
 def case(args) -> None:
     """One measurement in this process: prints JSON {seconds, peak_rss_mib, ...}."""
     from vectorize_cli.search import ann, exact
-    from vectorize_cli.search.dataset import open_dataset
+    from vectorize_cli.dataset.reader import open_dataset
 
     ds = open_dataset(Path(args.case))
     q = vectors(args.queries, args.uniform, 2)

@@ -153,7 +153,7 @@ def test_every_input_kind_gives_the_same_vectors(minilm, rng, tmp_path):
 def test_quantize_matches_sentence_transformers_on_random_vectors(rng):
     from sentence_transformers.util.quantization import quantize_embeddings
 
-    from vectorize_cli.corpus.quantize import PRECISIONS, calibrate
+    from vectorize_cli.dataset.precision import PRECISIONS, calibrate
 
     for d in (1, 7, 8, 384, int(rng.integers(2, 100))):
         x = (rng.standard_normal((int(rng.integers(2, 50)), d)) * rng.uniform(0.01, 3)).astype(np.float32)
@@ -338,7 +338,7 @@ def test_resume_refuses_other_inputs_or_options(minilm, tmp_path):
 
 def _batch(ids: list[int]):
     """An embedded chunk of these ids and its stored vectors: what Writer.write takes."""
-    from vectorize_cli.corpus.local import Chunk, Embedded
+    from vectorize_cli.dataset.format import Chunk, Embedded
 
     n = len(ids)
     chunk = Chunk(np.array(ids, np.int64), ["a.txt"] * n, np.array(ids, np.int64) + 1, ["t"] * n)
@@ -349,7 +349,8 @@ def _batch(ids: list[int]):
 def test_parts_and_success_are_never_written_through_a_link(tmp_path):
     """The parts and _SUCCESS go through sink's writer as --output without --force: a link planted where the next
     one goes is refused, one planted at a name the old writer used for its temporary files is never followed."""
-    from vectorize_cli.corpus import dataset
+    from vectorize_cli.dataset import writer as dataset
+    from vectorize_cli.dataset.format import schema
     from vectorize_cli.errors import UsageError
 
     out, victim = tmp_path / "ds", tmp_path / "victim"
@@ -357,12 +358,12 @@ def test_parts_and_success_are_never_written_through_a_link(tmp_path):
     victim.write_bytes(b"precious")
     for name in (".part-00000.parquet.tmp", ".part-00001.parquet.tmp", "._SUCCESS.tmp"):
         (out / name).symlink_to(victim)
-    w = dataset.Writer(out, dataset.schema(4, "float32", True, {"format": 1}), 2, 0, 0)
+    w = dataset.Writer(out, schema(4, "float32", True, {"format": 1}), 2, 0, 0)
     w.write(*_batch([0, 1, 2]))  # part 0 whole, part 1 open
     w.close()
     assert pq.read_table(out / "part-00001.parquet").column("id").to_pylist() == [2]  # the rows so far, kept
     (out / "part-00002.parquet").symlink_to(victim)  # where the next part goes
-    w = dataset.Writer(out, dataset.schema(4, "float32", True, {"format": 1}), 2, 2, 3)
+    w = dataset.Writer(out, schema(4, "float32", True, {"format": 1}), 2, 2, 3)
     with pytest.raises(UsageError, match="part-00002.parquet is a symbolic link; add --force"):
         w.write(*_batch([3]))
     w.close()
@@ -374,12 +375,13 @@ def test_parts_and_success_are_never_written_through_a_link(tmp_path):
 
 
 def test_a_part_whose_write_fails_is_removed_not_kept_half_written(tmp_path, monkeypatch):
-    from vectorize_cli.corpus import dataset
+    from vectorize_cli.dataset import writer as dataset
+    from vectorize_cli.dataset.format import schema
     from vectorize_cli.errors import VectorizeError
 
     out = tmp_path / "ds"
     out.mkdir()
-    w = dataset.Writer(out, dataset.schema(4, "float32", True, {"format": 1}), 4, 0, 0)
+    w = dataset.Writer(out, schema(4, "float32", True, {"format": 1}), 4, 0, 0)
     w.write(*_batch([0, 1]))
     monkeypatch.setattr(pq.ParquetWriter, "write_table", lambda *a, **k: (_ for _ in ()).throw(
         OSError(28, "No space left on device")))
@@ -452,8 +454,8 @@ def test_dtype_is_recorded_and_a_resume_must_share_it(minilm, tmp_path):
     half, full = tmp_path / "bf16", tmp_path / "f32"
     embed(tmp_path / "a.txt", "-o", half, "-b", "torch", "--device", "cpu", "--dtype", "bfloat16", "--part-rows", 2)
     embed(tmp_path / "a.txt", "-o", full)
-    assert (meta(half)["dtype"], meta(half)["options"]["device"]) == ("bfloat16", "cpu")
-    assert (meta(full)["dtype"], meta(full)["options"]["device"]) == ("float32", "auto")
+    assert (meta(half)["dtype"], meta(half)["backend"], meta(half)["device"]) == ("bfloat16", "torch", "cpu")
+    assert (meta(full)["dtype"], meta(full)["backend"], meta(full)["device"]) == ("float32", "numpy", "cpu")
     a = np.array(read(half).column("vector").to_pylist(), dtype=np.float64)
     b = np.array(read(full).column("vector").to_pylist(), dtype=np.float64)
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)

@@ -25,13 +25,14 @@ def cluster():
 
 def test_two_nodes_give_the_local_engines_dataset(minilm, cluster, rng, tmp_path):
     from vectorize_cli.corpus import job
-    from vectorize_cli.corpus.local import Spec
+    from vectorize_cli.config import ModelConfig
 
     texts = sample(rng, 48)
     (tmp_path / "in.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
-    spec = Spec("minilm", "multi-head", "numpy", 32)
-    local = job.embed_corpus(job.Job([str(tmp_path / "in.txt")], tmp_path / "local", spec, part_rows=8))
-    done = job.embed_corpus(job.Job([str(tmp_path / "in.txt")], tmp_path / "ray", spec, part_rows=8, engine="ray",
+    config = ModelConfig("multi-head", "numpy", batch_size=32)
+    local = job.embed_corpus(job.Job([str(tmp_path / "in.txt")], tmp_path / "local", "minilm", config, part_rows=8))
+    done = job.embed_corpus(job.Job([str(tmp_path / "in.txt")], tmp_path / "ray", "minilm", config, part_rows=8,
+                                    engine="ray",
                            engine_options={"workers": 2, "address": cluster.address}))
     assert done.rows == local.rows == 48 and done.parts == local.parts
     nodes = {n.node_id for n in cluster.list_all_nodes()}

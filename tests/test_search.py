@@ -12,7 +12,7 @@ pytest.importorskip("pyarrow", reason="pip install 'vectorize-cli[search]'")
 from corpus_fixtures import clustered_vectors, quantize, st_quantization, unit_vectors, write_dataset  # noqa: E402
 from vectorize_cli.errors import UsageError, VectorizeError  # noqa: E402
 from vectorize_cli.search import exact  # noqa: E402
-from vectorize_cli.search.dataset import open_dataset  # noqa: E402
+from vectorize_cli.dataset.reader import open_dataset  # noqa: E402
 from vectorize_cli.search.topk import best  # noqa: E402
 
 PRECISIONS = ["float32", "int8", "uint8", "binary", "ubinary"]
@@ -261,7 +261,7 @@ def test_the_cli_starts_without_pyarrow_or_usearch():
     import sys
 
     code = ("import sys, vectorize_cli.cli\n"
-            "bad = [m for m in ('pyarrow', 'usearch', 'vectorize_cli.search.dataset') if m in sys.modules]\n"
+            "bad = [m for m in ('pyarrow', 'usearch', 'vectorize_cli.dataset.reader') if m in sys.modules]\n"
             "assert not bad, bad")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert r.returncode == 0, r.stderr

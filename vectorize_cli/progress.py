@@ -33,14 +33,15 @@ def _on_stderr(*columns):
 
 
 @contextmanager
-def bar(total_bytes: int | None, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """Yields advance(n_bytes), to call once per sentence with the bytes it took."""
+def bar(total_bytes: int | None, enabled: bool, unit: str = "lines") -> Iterator[Callable[[int], None]]:
+    """Yields advance(n_bytes), to call once per sentence (or row) with the bytes it took: the bar shows
+    the count, the bytes of total_bytes, the rate and the time left."""
     if not enabled:
         yield lambda n: None
         return
     from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    columns = [TextColumn("{task.fields[sentences]:,} lines"), BarColumn(), DownloadColumn(),
+    columns = [TextColumn("{task.fields[sentences]:,} " + unit), BarColumn(), DownloadColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
     with _on_stderr(*columns) as progress:
         task = progress.add_task("vectorize", total=total_bytes, sentences=0, rate="")

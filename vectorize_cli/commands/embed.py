@@ -9,15 +9,15 @@ import typer
 from vectorize_cli.commands.options import (
     AttentionName, AttentionOpt, BackendName, BackendOpt, BatchSizeOpt, DeviceName, DeviceOpt, DtypeName, DtypeOpt,
     MODEL_HELP, choices, given, values)
+from vectorize_cli.dataset.precision import PRECISIONS
 from vectorize_cli.errors import UsageError
 
 ENGINE_NAMES = ("local", "ray")  # corpus/job.ENGINES' keys, kept light here
-PRECISION_NAMES = ("float32", "int8", "uint8", "binary", "ubinary")  # corpus/quantize.PRECISIONS' keys
 RAY_OPTIONS = ("workers", "gpus_per_worker", "address")
 
 
 EngineName = choices("EngineName", ENGINE_NAMES)
-PrecisionName = choices("PrecisionName", PRECISION_NAMES)
+PrecisionName = choices("PrecisionName", PRECISIONS)
 
 EPILOG = """
 \b
@@ -74,32 +74,37 @@ def embed(
 ) -> None:
     """Embed a corpus into a Parquet dataset: resumable, quantized, on this machine or a Ray cluster."""
     from vectorize_cli import progress
-    from vectorize_cli.corpus import job as jobs
-    from vectorize_cli.corpus.inputs import resolve_inputs
-    from vectorize_cli.corpus.local import Spec
-    from vectorize_cli.errors import tell
     from vectorize_cli.commands.model import one_attention
     from vectorize_cli.config import ModelConfig
+    from vectorize_cli.corpus import job as jobs
+    from vectorize_cli.corpus.inputs import resolve_inputs
+    from vectorize_cli.errors import tell
     from vectorize_cli.pipelines.bert import backend_for
 
     if engine.value != "ray":
         for name in given(ctx, RAY_OPTIONS):
             raise UsageError(f"--{name.replace('_', '-')} applies with --engine ray")
-    if ranges is not None and precision.value not in ("int8", "uint8"):
-        raise UsageError("--ranges applies with --precision int8 or uint8")
+    if ranges is not None and not PRECISIONS[precision.value].calibrated:
+        raise UsageError("--ranges applies with --precision " +
+                         " or ".join(n for n, p in PRECISIONS.items() if p.calibrated))
     options = {"workers": workers, "gpus_per_worker": gpus_per_worker, "address": address} \
         if engine.value == "ray" else {}
     config = ModelConfig(one_attention(values(attention)), backend.value, device.value, dtype.value,
                          batch_size=batch_size)
-    ran, _ = backend_for(config)  # a variant a BERT has, a backend that can run: before reading anything
-    spec = Spec(model, config.attention, config.backend, config.batch_size, device.value, ran.dtype)
-    job = jobs.Job(paths, out, spec, precision.value, ranges,
+    backend_for(config)  # a variant a BERT has, a backend that can run: before reading anything
+    job = jobs.Job(paths, out, model, config, precision.value, ranges,
                    column, not no_text, resume, force, part_rows, engine.value, options)
     sizes = [i.size() for i in resolve_inputs(paths)] if progress.wanted() else [None]
     total = None if None in sizes else sum(sizes)
-    with progress.bar(total, progress.wanted()) as advance:
+    with progress.bar(total, progress.wanted(), unit="rows") as advance:
         done = jobs.embed_corpus(job, advance)
     if done.already:
         tell("note", f"{out} is already complete: {done.rows:,} rows")
+        return
     for node, n in sorted(done.stats.get("rows_per_node", {}).items()):
         tell("note", f"ray: {n:,} rows embedded on node {node[:12]}")
+    if not progress.wanted():  # the summary goes where the bar went: a terminal's stderr, never a script's
+        return
+    rate = done.written / done.seconds if done.seconds else 0.0
+    tell("note", f"{out}: {done.rows:,} rows in {len(done.parts)} part{'s' * (len(done.parts) != 1)}"
+                 f" ({done.written:,} embedded now in {done.seconds:.1f} s, {rate:,.0f} rows/s)")

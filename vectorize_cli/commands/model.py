@@ -1,28 +1,9 @@
-"""What the commands that run a pretrained model share (`run --model`, `similarity`): loading it with
-the options checked against it, the texts checked, truncation reported."""
+"""What the commands that run a pretrained model share (`run --model`, `similarity`), besides the encoder
+(encoder.py) they open: the texts checked, truncation reported, -a read as the one variant a model takes."""
 
 from collections.abc import Iterable
 
-from vectorize_cli.config import ModelConfig
 from vectorize_cli.errors import UsageError, tell
-
-
-def load_checked(source: str, config: ModelConfig):
-    """The model, with the options that depend on it checked: the backend can run, --layer and --head exist."""
-    from vectorize_cli.backend import slow_precision
-    from vectorize_cli.model.bert import load as load_model
-    from vectorize_cli.pipelines.bert import backend_for, probe
-
-    backend, _ = backend_for(config)  # a variant a BERT has, a backend that can run: before reading the weights
-    if why := slow_precision(backend):
-        tell("warning", why)
-    model = load_model(source)
-    probe(model)
-    c = model.folder.config
-    for name, value, n, what in (("layer", config.layer, c.n_layer, "layers"), ("head", config.head, c.n_head, "heads")):
-        if value is not None and not 1 <= value <= n:
-            raise UsageError(f"--{name} {value}: the model has {n} {what}, numbered 1 to {n}")
-    return model
 
 
 def nonempty(texts: Iterable[str]) -> Iterable[str]:

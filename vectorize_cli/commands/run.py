@@ -175,24 +175,23 @@ def _write_toy(source, config: Config, out, advance, fmt: str, precision: int, o
 def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str, precision: int,
                  omit: tuple[str, ...], token: str | None) -> None:
     from vectorize_cli.attention.variants import VARIANTS
-    from vectorize_cli.commands.model import load_checked, nonempty, warn_truncated
+    from vectorize_cli.commands.model import nonempty, warn_truncated
+    from vectorize_cli.encoder import Encoder
     from vectorize_cli.output import WRITERS, Output, write_npy
-    from vectorize_cli.pipelines.bert import encode, trace
     from vectorize_cli.views.json import model_record
     from vectorize_cli.views.table import trace_tables
 
-    model = load_checked(name, config)
+    encoder = Encoder.open(name, config)
     texts = nonempty(source.sentences(advance))
     if fmt == "npy":
-        texts = list(texts)
-        vectors, truncated = encode(model, texts, config)
-        warn_truncated(model.folder.max_length, truncated, source.single)
-        return write_npy(vectors, out)
+        e = encoder.encode(texts)
+        warn_truncated(encoder.max_length, e.truncated.nonzero()[0].tolist(), source.single)
+        return write_npy(e.vectors, out)
 
     def traces():
         for i, t in enumerate(texts):
-            tr = trace(model, t, config)
-            warn_truncated(model.folder.max_length, [i] if tr.truncated else [], source.single)  # as each is written
+            tr = encoder.trace(t)
+            warn_truncated(encoder.max_length, [i] if tr.truncated else [], source.single)  # as each is written
             yield tr
 
     if fmt not in WRITERS:

@@ -51,7 +51,7 @@ def search(
     from vectorize_cli import inputs, sink
     from vectorize_cli.output import WRITERS, Output
     from vectorize_cli.search import ann as hnsw, exact, hits, query
-    from vectorize_cli.search.dataset import open_dataset
+    from vectorize_cli.dataset.reader import open_dataset
 
     if index is None:
         raise UsageError("give --index DIR, a dataset `vectorize embed` wrote")
@@ -85,7 +85,7 @@ def index(
 
     from vectorize_cli.errors import tell
     from vectorize_cli.search import ann as hnsw
-    from vectorize_cli.search.dataset import open_dataset
+    from vectorize_cli.dataset.reader import open_dataset
 
     ds = open_dataset(directory)
     t0 = time.perf_counter()

@@ -36,13 +36,14 @@ def similarity(
     import numpy as np
 
     from vectorize_cli import inputs, sink
-    from vectorize_cli.commands.model import load_checked, nonempty, one_attention, warn_truncated
+    from vectorize_cli.commands.model import nonempty, one_attention, warn_truncated
     from vectorize_cli.config import ModelConfig
     from vectorize_cli.errors import UsageError
     from vectorize_cli.memory import parse_size
     from vectorize_cli.model import budget
     from vectorize_cli.output import WRITERS, Output, write_npy
-    from vectorize_cli.pipelines.bert import encode, info
+    from vectorize_cli.encoder import Encoder
+    from vectorize_cli.pipelines.bert import info
     from vectorize_cli.pooling import l2_normalize
     from vectorize_cli.views.json import similarity_record
     from vectorize_cli.views.table import similarity_table
@@ -54,15 +55,15 @@ def similarity(
     if len(texts) < 2:
         raise UsageError("give at least two texts to compare")
     budget.check_similarity(len(texts), output_format.value, config.max_memory)
-    m = load_checked(model, config)
-    vectors, truncated = encode(m, texts, config)
-    warn_truncated(m.folder.max_length, truncated, False)
-    unit = l2_normalize(vectors)
+    encoder = Encoder.open(model, config)
+    e = encoder.encode(texts)
+    warn_truncated(encoder.max_length, e.truncated.nonzero()[0].tolist(), False)
+    unit = l2_normalize(e.vectors)
     cosine = np.clip(unit @ unit.T, -1.0, 1.0)  # (N, N)
     out = sink.stdout()
     if output_format.value == "npy":
         return write_npy(cosine, out)
-    about = info(m)
+    about = info(encoder.model)
     if output_format.value in ("svg", "png", "pdf"):
         raise UsageError(f"--format {output_format.value} draws attention; similarity writes table, json, jsonl, "
                          "npy or html")

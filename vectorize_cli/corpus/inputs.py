@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from vectorize_cli.dataset.format import import_pyarrow
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.inputs import decode, reading, open_input
 
@@ -205,12 +206,3 @@ def read_rows(found: list[Input], column: str | None) -> Iterator[Row]:
     """Every row of every input, in order."""
     for inp in found:
         yield from READERS[inp.kind](inp, column)
-
-
-def import_pyarrow(command: str = "embed", extra: str = "corpus"):
-    """pyarrow.parquet, or the error naming the extra to install."""
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise VectorizeError(f"vectorize {command} needs pyarrow: pip install 'vectorize-cli[{extra}]'") from None
-    return pq

@@ -2,14 +2,15 @@
 
     rows    = inputs.read_rows(INPUT...)                 (source, line, text), blank texts skipped, id = order
     chunks  = rows cut at multiples of chunk_rows ids    so that a resumed run cuts where the first run did
-    vectors = ENGINES[engine](chunks)                    (N, d) float32, in id order
-    stored  = PRECISIONS[precision].quantize(vectors, ranges)
-    dataset.Writer -> part-NNNNN.parquet ..., then _SUCCESS
+    vectors = ENGINES[engine](encoder, chunks)           (N, d) float32, in id order (Encoder.encode)
+    stored  = PRECISIONS[precision].quantize(vectors, ranges)     (dataset/precision.py)
+    writer.Writer -> part-NNNNN.parquet ..., then _SUCCESS       (dataset/writer.py)
 
 int8 / uint8 ranges come from --ranges FILE, or from the first CALIBRATION rows' vectors (all of them in a smaller
 corpus: then exactly quantize_embeddings' own default), and are kept in the metadata, which a resumed run reuses.
 """
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -18,10 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from vectorize_cli import __version__
-from vectorize_cli.corpus import dataset, inputs
-from vectorize_cli.corpus.local import Chunk, Embedded, Spec
-from vectorize_cli.corpus.quantize import PRECISIONS, calibrate, read_ranges
-from vectorize_cli.errors import UsageError, VectorizeError
+from vectorize_cli.config import ModelConfig
+from vectorize_cli.corpus import inputs
+from vectorize_cli.dataset import writer as dataset
+from vectorize_cli.dataset.format import FORMAT, ROW_GROUP, Chunk, Embedded, schema
+from vectorize_cli.dataset.precision import PRECISIONS, calibrate, read_ranges
+from vectorize_cli.encoder import Encoder
+from vectorize_cli.errors import UsageError
 
 CALIBRATION = 8192  # rows whose vectors give the int8 / uint8 ranges when --ranges is not given
 RESUME_KEYS = ("inputs", "column", "text")  # options a resumed run must share with the first (besides the model)
@@ -47,7 +51,8 @@ ENGINES: dict[str, Callable[[], Callable[..., Iterator[Embedded]]]] = {"local": 
 class Job:
     inputs: list[str]  # INPUT... as given
     out: Path
-    spec: Spec
+    model: str  # --model: `minilm` or a folder
+    config: ModelConfig  # the encoder's options (attention, backend, device, dtype, batch size)
     precision: str = "float32"
     ranges_file: Path | None = None
     column: str | None = None
@@ -66,25 +71,23 @@ class Done:
     parts: list[str]
     stats: dict  # what the engine reports (ray: rows per node)
     already: bool = False  # --resume found the dataset complete
+    seconds: float = 0.0  # this run's time, from the encoder's opening to _SUCCESS
 
 
 def chunk_rows(part_rows: int) -> int:
     """Rows embedded at a time: a row group, or a whole part when parts are smaller."""
-    if part_rows > dataset.ROW_GROUP and part_rows % dataset.ROW_GROUP:
-        raise UsageError(f"--part-rows {part_rows}: give at most {dataset.ROW_GROUP} or a multiple of it")
-    return min(part_rows, dataset.ROW_GROUP)
+    if part_rows > ROW_GROUP and part_rows % ROW_GROUP:
+        raise UsageError(f"--part-rows {part_rows}: give at most {ROW_GROUP} or a multiple of it")
+    return min(part_rows, ROW_GROUP)
 
 
-def metadata(job: Job, model, ranges: np.ndarray | None) -> dict:
-    f = model.folder
-    return {"format": dataset.FORMAT, "tool_version": __version__,
-            "model": {"name": f.name, "source": job.spec.model, "sha256": model.sha256,
-                      "d": f.config.d_model, "pool": f.pool, "normalize": f.normalize, "max_length": f.max_length},
-            "attention": job.spec.variant, "dtype": job.spec.dtype, "precision": job.precision,
+def metadata(job: Job, encoder: Encoder, ranges: np.ndarray | None) -> dict:
+    """The parts' metadata: the encoder's record (model, attention, backend, device, dtype: what `search` opens
+    to embed its queries), the precision and its ranges, and the options that made the dataset."""
+    return {"format": FORMAT, "tool_version": __version__, **encoder.record(), "precision": job.precision,
             "ranges": None if ranges is None else ranges.tolist(),
             "options": {"inputs": job.inputs, "column": job.column, "text": job.text, "part_rows": job.part_rows,
-                        "engine": job.engine, "backend": job.spec.backend, "device": job.spec.device,
-                        "batch_size": job.spec.batch_size,
+                        "engine": job.engine, "batch_size": job.config.batch_size,
                         "ranges_file": None if job.ranges_file is None else str(job.ranges_file)}}
 
 
@@ -123,8 +126,31 @@ def _skip(rows: Iterator[inputs.Row], n: int, last: tuple[str, int] | None, adva
                          f"{'no such row' if got is None else f'{got[0]} line {got[1]}'}: not the same inputs")
 
 
+class _Counted:
+    """Each row's bytes, told to advance(bytes) as the row is embedded: batch by batch where the engine says
+    (on_rows), else when its chunk comes back (a progress bar that moves every batch, not every chunk)."""
+
+    def __init__(self, advance: Callable[[int], None]):
+        self.advance, self.sizes, self.in_chunk = advance, deque(), 0
+
+    def read(self, row: inputs.Row) -> None:
+        self.sizes.append(row.size)
+
+    def on_rows(self, n: int) -> None:
+        for _ in range(min(n, len(self.sizes))):
+            self.advance(self.sizes.popleft())
+        self.in_chunk += n
+
+    def chunk_done(self, n: int) -> None:
+        self.on_rows(max(0, n - self.in_chunk))
+        self.in_chunk = 0
+
+
 def embed_corpus(job: Job, advance=lambda n: None) -> Done:
-    """The dataset in job.out, complete; advance(bytes) is told each row written (a progress bar)."""
+    """The dataset in job.out, complete; advance(bytes) is told each row embedded (a progress bar)."""
+    import time
+
+    t0 = time.perf_counter()
     if job.engine not in ENGINES:
         raise UsageError(f"unknown engine {job.engine!r}; choose from: {', '.join(ENGINES)}")
     found = inputs.resolve_inputs(job.inputs)
@@ -133,24 +159,22 @@ def embed_corpus(job: Job, advance=lambda n: None) -> Done:
     size = chunk_rows(job.part_rows)
     inputs.import_pyarrow()
     embed_chunks = ENGINES[job.engine]()  # a missing extra fails here, before the directory is touched
-    from vectorize_cli.model.bert import load
-
-    model = load(job.spec.model)
-    d = model.folder.config.d_model
+    encoder = Encoder.open(job.model, job.config)
+    d = encoder.d
     p = PRECISIONS[job.precision]
     ranges = read_ranges(job.ranges_file, d) if job.ranges_file is not None and p.calibrated else None
     existing = dataset.prepare(job.out, job.resume, job.force)
-    meta = metadata(job, model, ranges)
+    meta = metadata(job, encoder, ranges)
     if existing.meta is not None:
         _check_resumable(existing.meta, meta, job.out)
         meta = existing.meta  # every part has the same metadata, ranges included
         ranges = None if meta["ranges"] is None else np.asarray(meta["ranges"], dtype=np.float32)
     if existing.complete:
-        return Done(existing.rows, 0, existing.parts, {}, already=True)
+        return Done(existing.rows, 0, existing.parts, {}, already=True, seconds=time.perf_counter() - t0)
 
     rows = inputs.read_rows(found, job.column)
     _skip(rows, existing.rows, existing.last, advance)
-    sizes: list[int] = []  # bytes of the rows embedded but not yet written
+    counted = _Counted(advance)
     stats: dict = {}
     writer = None
     pending: list[Embedded] = []  # embedded before the ranges are known
@@ -158,13 +182,9 @@ def embed_corpus(job: Job, advance=lambda n: None) -> Done:
     def write(e: Embedded) -> None:
         nonlocal writer
         if writer is None:
-            writer = dataset.Writer(job.out, dataset.schema(d, job.precision, job.text, meta), job.part_rows,
+            writer = dataset.Writer(job.out, schema(d, job.precision, job.text, meta), job.part_rows,
                                     len(existing.parts), existing.rows)
         writer.write(e, p.quantize(e.vectors, ranges))
-        n = len(e.chunk.ids)
-        for size in sizes[:n]:
-            advance(size)
-        del sizes[:n]
 
     def calibrated() -> None:
         nonlocal ranges, meta
@@ -176,8 +196,9 @@ def embed_corpus(job: Job, advance=lambda n: None) -> Done:
 
     written = 0
     try:
-        for e in embed_chunks(job.spec, chunks(rows, existing.rows, size, lambda r: sizes.append(r.size)),
-                       stats=stats, out=job.out, size=size, **job.engine_options):
+        for e in embed_chunks(encoder, chunks(rows, existing.rows, size, counted.read), stats=stats, out=job.out,
+                              size=size, on_rows=counted.on_rows, **job.engine_options):
+            counted.chunk_done(len(e.chunk.ids))
             written += len(e.chunk.ids)
             if p.calibrated and ranges is None:
                 pending.append(e)
@@ -194,4 +215,5 @@ def embed_corpus(job: Job, advance=lambda n: None) -> Done:
     if total == 0:
         raise UsageError("no text: the inputs are empty or blank")
     dataset.finish(job.out, total, job.precision, d, meta["model"]["sha256"])
-    return Done(total, written, sorted(q.name for q in job.out.glob("part-*.parquet")), stats)
+    return Done(total, written, sorted(q.name for q in job.out.glob("part-*.parquet")), stats,
+                seconds=time.perf_counter() - t0)

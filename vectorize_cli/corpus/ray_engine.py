@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vectorize_cli.corpus.local import Chunk, Embedded, Spec, embed_texts
+from vectorize_cli.config import ModelConfig
+from vectorize_cli.dataset.format import Chunk, Embedded
+from vectorize_cli.encoder import Encoder
 from vectorize_cli.errors import VectorizeError
 
 WORKER_CPUS = 1  # Ray's CPU accounting for one worker; it runs its batches on all of its node's cores anyway
@@ -32,22 +34,22 @@ def import_ray():
 
 
 class Embedder:
-    """One model replica (a Ray actor): loads the model once, then embeds batch after batch."""
+    """One model replica (a Ray actor): opens the encoder once, then embeds batch after batch."""
 
-    spec: Spec  # set on a subclass per run (see embed_chunks()): no constructor arguments to keep in the object store
+    # set on a subclass per run (see embed_chunks()): no constructor arguments to keep in the object store
+    source: str  # the model, as the driver's encoder names it (`minilm` or a folder every node can read)
+    config: ModelConfig  # the driver's encoder's options
 
     def __init__(self):
         import ray
 
-        from vectorize_cli.model.bert import load
-
-        load(self.spec.model)
+        self.encoder = Encoder.open(self.source, self.config)
         self.node = ray.get_runtime_context().get_node_id()
 
     def __call__(self, batch: dict) -> dict:
         texts = [str(t) for t in batch["text"]]
-        vectors, n_tokens, truncated = embed_texts(self.spec, texts)
-        return {**batch, "vector": vectors, "n_tokens": n_tokens, "truncated": truncated,
+        e = self.encoder.encode(texts)
+        return {**batch, "vector": e.vectors, "n_tokens": e.n_tokens, "truncated": e.truncated,
                 "node": np.full(len(texts), self.node)}
 
 
@@ -98,15 +100,17 @@ def _connect(ray, address: str | None) -> bool:
     return True
 
 
-def embed_chunks(spec: Spec, chunks: Iterator[Chunk], stats: dict, out: Path, size: int, workers: int = 2,
-          gpus_per_worker: float = 0, address: str | None = None) -> Iterator[Embedded]:
-    """Each chunk embedded by the actor pool, in id order; stats["rows_per_node"] counts rows per node id."""
+def embed_chunks(encoder: Encoder, chunks: Iterator[Chunk], stats: dict, out: Path, size: int, workers: int = 2,
+          gpus_per_worker: float = 0, address: str | None = None, on_rows=None) -> Iterator[Embedded]:
+    """Each chunk embedded by the actor pool, in id order; stats["rows_per_node"] counts rows per node id
+    (on_rows: the rows are counted as each chunk comes back, not batch by batch)."""
     ray = import_ray()
     from ray.data import DataContext
 
     import logging
 
-    from vectorize_cli.corpus.dataset import STAGING, clear
+    from vectorize_cli.dataset.format import STAGING
+    from vectorize_cli.dataset.writer import clear
 
     staging = out / STAGING
     started = _connect(ray, address)
@@ -125,7 +129,8 @@ def embed_chunks(spec: Spec, chunks: Iterator[Chunk], stats: dict, out: Path, si
         files = [{"path": str(p.resolve())} for p in sorted(staging.glob("chunk-*.parquet"))]
         ds = ray.data.from_items(files, override_num_blocks=len(files))
         ds = ds.map_batches(_read_staged, batch_size=1, num_cpus=0, label_selector=here)
-        replica = type("Embedder", (Embedder,), {"spec": spec})
+        replica = type("Embedder", (Embedder,), {"source": encoder.record()["model"]["source"],
+                                                  "config": encoder.config})
         ds = ds.map_batches(replica, batch_size=size, batch_format="numpy",
                             compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=WORKER_CPUS,
                             num_gpus=gpus_per_worker or None,

@@ -113,9 +113,10 @@ def batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
 
 
 def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
-           encodings: list | None = None) -> tuple[np.ndarray, list[int]]:
+           encodings: list | None = None, on_batch=None) -> tuple[np.ndarray, list[int]]:
     """texts -> (vectors (N, d) float32 in input order, indices of the inputs that were truncated);
-    encodings: model.tokenizer.encode(texts, tokens=False), where the caller has them already (tokenized once)."""
+    encodings: model.tokenizer.encode(texts, tokens=False), where the caller has them already (tokenized once);
+    on_batch(n): told each batch of n texts stored."""
     backend, attention = backend_for(config)
     workers = budget.check_encode(model.folder, [len(t) for t in texts], config.attention, config.batch_size,
                                   _held(model, backend), config.max_memory, cores() if backend.threads else 1)
@@ -146,6 +147,8 @@ def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
         if not bool(finite):
             raise overflowed("the model", backend)
         out[batch] = backend.numpy(vectors)
+        if on_batch is not None:
+            on_batch(len(batch))
 
     # stored one batch behind: on CUDA the next batch is queued before this one's numbers are waited for
     with core_map(enabled=backend.threads, workers=workers) as map_:

@@ -18,7 +18,7 @@ import numpy as np
 from vectorize_cli import sink
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.search import vectors
-from vectorize_cli.search.dataset import Dataset, read_block
+from vectorize_cli.dataset.reader import Dataset, read_block
 from vectorize_cli.search.exact import check_rescore, rescored
 from vectorize_cli.search.topk import Top
 
@@ -39,15 +39,15 @@ def import_usearch():
 
 def _graph_vectors(ds: Dataset, stored: np.ndarray) -> np.ndarray:
     """A block's rows as the graph holds them: packed bits (binary), else x' float32 (B, d)."""
-    if ds.precision in vectors.BINARY:
+    if ds.stored.packed:
         raw = stored.view(np.uint8)
         return raw ^ np.uint8(0x80) if ds.precision == "binary" else raw
-    return vectors.AS_FLOAT[ds.precision](stored, ds.ranges, ds.d)
+    return ds.stored.dequantize(stored, ds.ranges, ds.d)
 
 
 def _new_index(ds: Dataset, connectivity: int, expansion_add: int, expansion_search: int):
     Index = import_usearch()
-    binary = ds.precision in vectors.BINARY
+    binary = ds.stored.packed
     width = (ds.d + 7) // 8
     return Index(ndim=width * 8 if binary else ds.d, metric="hamming" if binary else "cos",
                  dtype="b1" if binary else "f32", connectivity=connectivity, expansion_add=expansion_add,
@@ -72,7 +72,7 @@ def build_index(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: in
         with sink.open_file(info, True) as f:
             f.write((json.dumps({
                 "format": INDEX_FORMAT, "dataset_success_sha256": ds.success_sha256, "rows": ds.rows,
-                "precision": ds.precision, "d": ds.d, "metric": "hamming" if ds.precision in vectors.BINARY else "cos",
+                "precision": ds.precision, "d": ds.d, "metric": "hamming" if ds.stored.packed else "cos",
                 "connectivity": connectivity, "expansion_add": expansion_add, "usearch": _usearch_version(),
             }, indent=2) + "\n").encode("utf-8"))
             graph.publish()  # the graph first, then its description
@@ -120,10 +120,10 @@ def ann_search(ds: Dataset, index, queries: np.ndarray, k: int, rescore: int | N
     m = k * check_rescore(ds.precision, rescore)
     check_ef(index.expansion_search, m)
     Q = len(queries)
-    if ds.precision in vectors.BINARY:
+    if ds.stored.packed:
         q = np.packbits(np.asarray(queries) > 0, axis=-1)  # (Q, width) the queries' bits, as the graph's
     else:
-        q = vectors.query_as(ds.precision, queries)
+        q = ds.stored.query(queries)
     matches = index.search(q, count=m, threads=0)
     keys = np.asarray(matches.keys).reshape(Q, -1)[:, :m]  # (Q, m)
     counts = np.asarray(getattr(matches, "counts", [keys.shape[1]] * Q)).reshape(Q)
@@ -131,15 +131,15 @@ def ann_search(ds: Dataset, index, queries: np.ndarray, k: int, rescore: int | N
         keys = keys[:, : counts.min()]
     ids = keys.astype(np.int64)
     stored = np.asarray(index.get(keys.reshape(-1))).reshape(Q, keys.shape[1], -1)  # (Q, m, width)
-    if ds.precision in vectors.BINARY:
+    if ds.stored.packed:
         packed = stored.astype(np.uint8)
         if ds.precision == "binary":
             packed = packed ^ np.uint8(0x80)  # back to the dataset's stored bytes
         if rescore is not None:
             return rescored(ds, queries, Top(np.zeros(ids.shape, np.float32), ids, packed.view(np.int8)
                                              if ds.precision == "binary" else packed), k)
-        x = vectors.AS_FLOAT[ds.precision](packed.reshape(-1, packed.shape[-1]), None, ds.d)
+        x = ds.stored.dequantize(packed.reshape(-1, packed.shape[-1]), None, ds.d)
     else:
         x = stored.reshape(-1, ds.d).astype(np.float32)
     x = x.reshape(Q, keys.shape[1], ds.d)  # (Q, m, d)
-    return Top(vectors.score(vectors.query_as(ds.precision, queries), x), ids).best(k)
+    return Top(vectors.score(ds.stored.query(queries), x), ids).best(k)

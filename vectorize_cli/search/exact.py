@@ -1,6 +1,6 @@
 """Exact k-nearest-neighbour search by cosine, streamed over a dataset's blocks on every core.
 
-    per block (one row group, at most 8,192 rows):   x' = AS_FLOAT[precision](stored)      (B, d)
+    per block (one row group, at most 8,192 rows):   x' = dequantize(stored)              (B, d)
                                                      S  = q'_unit x'ᵀ / |x'|  (float32 BLAS)  (Q, B)
                                                      candidates: S >= m-th best S - 2 err   (Q, c)
                                                      top = best(score(candidates), ids, m)  (Q, m)
@@ -21,7 +21,8 @@ import numpy as np
 from vectorize_cli.errors import UsageError
 from vectorize_cli.parallel import core_map
 from vectorize_cli.search import vectors
-from vectorize_cli.search.dataset import RowGroup, Dataset, read_block
+from vectorize_cli.dataset.precision import PRECISIONS
+from vectorize_cli.dataset.reader import RowGroup, Dataset, read_block
 from vectorize_cli.search.topk import Top, merge
 
 QUERY_CHUNK = 256  # queries scored at once against a block: S stays (256, 8192) float32 = 8 MiB
@@ -31,7 +32,7 @@ def check_rescore(precision: str, rescore: int | None) -> int:
     """--rescore N -> the candidates per hit: N for binary precisions only (1 <= N), 1 without --rescore."""
     if rescore is None:
         return 1
-    if precision not in vectors.BINARY:
+    if not PRECISIONS[precision].packed:
         raise UsageError(f"--rescore applies to binary and ubinary datasets; this one is {precision}")
     if rescore < 1:
         raise UsageError(f"--rescore {rescore}: give a multiple of k, 1 or more")
@@ -41,7 +42,7 @@ def check_rescore(precision: str, rescore: int | None) -> int:
 def score_block(ds: Dataset, q_unit: np.ndarray, stored: np.ndarray, ids: np.ndarray, m: int,
                 keep_rows: bool) -> Top:
     """Queries (Q, d) against one block's stored rows (B, width) -> each query's m best of the block."""
-    x = vectors.AS_FLOAT[ds.precision](stored, ds.ranges, ds.d)  # (B, d) float32
+    x = ds.stored.dequantize(stored, ds.ranges, ds.d)  # (B, d) float32
     margin = np.float32(2 * vectors.error_bound(ds.d))
     tops = []
     for start in range(0, len(q_unit), QUERY_CHUNK):
@@ -70,7 +71,7 @@ def exact_search(ds: Dataset, queries: np.ndarray, k: int, rescore: int | None =
     n = check_rescore(ds.precision, rescore)
     m = k * n
     keep_rows = rescore is not None
-    q_unit = vectors.query_as(ds.precision, queries)  # (Q, d)
+    q_unit = ds.stored.query(queries)  # (Q, d)
 
     def scan(block: RowGroup) -> Top:
         cols = read_block(block, ["id", "vector"])
@@ -90,6 +91,6 @@ def exact_search(ds: Dataset, queries: np.ndarray, k: int, rescore: int | None =
 
 def rescored(ds: Dataset, queries: np.ndarray, candidates: Top, k: int) -> Top:
     """Binary candidates (their packed rows) rescored against the float queries, q . bits(x); the k best."""
-    q_unit = vectors.query_as("float32", queries)  # (Q, d)
+    q_unit = PRECISIONS["float32"].query(queries)  # (Q, d)
     s = vectors.rescore(q_unit, candidates.rows, ds.d, ds.precision == "binary").astype(np.float32)  # (Q, m)
     return Top(s, candidates.ids).best(k)

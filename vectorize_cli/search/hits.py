@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 
 from vectorize_cli.views.matrix import new_table, printable, titled
-from vectorize_cli.search import dataset
+from vectorize_cli.dataset import reader
 from vectorize_cli.search.topk import Top
 
 
@@ -19,9 +19,9 @@ class Result:
     hits: list[dict]  # {id, score, text?, source, line}, best first
 
 
-def results(ds: dataset.Dataset, queries: list[str], top: Top) -> list[Result]:
+def results(ds: reader.Dataset, queries: list[str], top: Top) -> list[Result]:
     """Each query's hits with their stored fields (read once for all the queries)."""
-    fields = dataset.rows_by_id(ds, set(top.ids.ravel().tolist()))
+    fields = reader.rows_by_id(ds, set(top.ids.ravel().tolist()))
     out = []
     for q, scores, ids in zip(queries, top.scores, top.ids):
         hits = [{"id": int(i), "score": s, **fields.get(int(i), {})} for s, i in zip(scores, ids)]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from vectorize_cli.errors import UsageError, VectorizeError, tell
-from vectorize_cli.search.dataset import Dataset
+from vectorize_cli.dataset.reader import Dataset
 
 
 def check_queries(texts: list[str]) -> list[str]:
@@ -24,25 +24,17 @@ def check_queries(texts: list[str]) -> list[str]:
 
 
 def embed_queries(ds: Dataset, texts: list[str], model: str | None, batch_size: int = 32) -> np.ndarray:
-    """Queries -> (Q, d) float32 vectors, by the dataset's model; refuses any other weights."""
-    from vectorize_cli.model.bert import load
-    from vectorize_cli.config import ModelConfig
-    from vectorize_cli.pipelines.bert import encode
+    """Queries -> (Q, d) float32 vectors, by the encoder the dataset recorded (its model, attention, backend and
+    dtype: Encoder.from_record); model: another copy of the same weights (any other is refused)."""
+    from vectorize_cli.encoder import Encoder
 
-    recorded = ds.meta["model"]
-    source = model if model is not None else recorded.get("source")
-    if not source:
-        raise VectorizeError(f"{ds.path}: the metadata names no model source; give --model")
-    m = load(source)
-    digest = m.sha256
-    if digest != recorded.get("sha256"):
-        raise VectorizeError(f"the query model {source} (sha256 {digest[:12]}...) is not the model "
-                             f"{ds.path} was embedded with ({recorded.get('name')}, sha256 "
-                             f"{str(recorded.get('sha256'))[:12]}...): its vectors would not be comparable")
-    if m.folder.config.d_model != ds.d:
-        raise VectorizeError(f"the query model gives {m.folder.config.d_model}-d vectors; the dataset holds {ds.d}-d")
-    vectors, truncated = encode(m, texts, ModelConfig(batch_size=batch_size))
-    if truncated:
-        tell("warning", f"{len(truncated)} quer{'y is' if len(truncated) == 1 else 'ies are'} longer than the "
-                        f"model's {m.folder.max_length} tokens; truncated")
-    return vectors
+    record = {**ds.meta, "backend": ds.meta.get("backend", ds.meta.get("options", {}).get("backend", "numpy"))}
+    encoder = Encoder.from_record(record, batch_size, model, what=str(ds.path))
+    if encoder.d != ds.d:
+        raise VectorizeError(f"the query model gives {encoder.d}-d vectors; the dataset holds {ds.d}-d")
+    e = encoder.encode(texts)
+    if e.truncated.any():
+        n = int(e.truncated.sum())
+        tell("warning", f"{n} quer{'y is' if n == 1 else 'ies are'} longer than the "
+                        f"model's {encoder.max_length} tokens; truncated")
+    return e.vectors

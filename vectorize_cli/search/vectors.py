@@ -1,11 +1,6 @@
-"""Each precision's stored vectors as float32 vectors, so that one cosine ranks the rows of every precision.
-
-    float32            x' = x
-    int8, uint8        x' = (x [+ 128 for int8]) * steps + starts,   starts = mins, steps = (maxs - mins) / 255
-                       (a step of 0 counts as 1): sentence-transformers' dequantization of quantize_embeddings
-    binary, ubinary    x' = 2 bits(x) - 1 in {-1, +1}^d   (np.unpackbits, the padding bits cut off; binary
-                       stores packbits - 128, so its bytes are x ^ 0x80), and the query q' = 2 [q > 0] - 1:
-                       cos(q', x') = 1 - 2 Hamming(q, x) / d, the Hamming ranking
+"""The scores search ranks by, over each precision's rows as float32 vectors x' and queries q' (both as
+dataset/precision.py's registry gives them: Precision.dequantize and Precision.query), so that one cosine ranks
+the rows of every precision (for binary ones it is 1 - 2 Hamming(q, x) / d):
 
     score(q, x) = float32( q' . x' / |x'| )    in float64, q' a unit vector; 0 where either is zero
 
@@ -17,56 +12,9 @@ Binary rescoring (sentence-transformers' semantic_search_usearch / _faiss with r
 against the float query itself: rescore(q, x) = float32( q . bits(x) ), bits in {0, 1}^d.
 """
 
-from collections.abc import Callable
-
 import numpy as np
 
-
-def _floats(x: np.ndarray, ranges: np.ndarray | None, d: int) -> np.ndarray:
-    return np.asarray(x, dtype=np.float32)
-
-
-def _dequantize(offset: int) -> Callable:
-    def dequantize(x: np.ndarray, ranges: np.ndarray | None, d: int) -> np.ndarray:
-        starts = ranges[0]  # (d,)
-        steps = (ranges[1] - starts) / np.float32(255)
-        steps = np.where(steps == 0, np.float32(1), steps)
-        return (x.astype(np.float32) + np.float32(offset)) * steps + starts  # (B, d)
-
-    return dequantize
-
-
-def bits(x: np.ndarray, d: int, signed: bool) -> np.ndarray:
-    """Packed rows (B, ceil(d/8)) -> their bits (B, d) uint8 in {0, 1}."""
-    raw = x.view(np.uint8) ^ np.uint8(0x80) if signed else x.view(np.uint8)
-    return np.unpackbits(raw, axis=-1, count=d)
-
-
-def _signs(signed: bool) -> Callable:
-    def signs(x: np.ndarray, ranges: np.ndarray | None, d: int) -> np.ndarray:
-        return bits(x, d, signed).astype(np.float32) * np.float32(2) - np.float32(1)  # (B, d) in {-1, +1}
-
-    return signs
-
-
-# precision -> (stored rows (B, width), ranges, d) -> x' (B, d) float32
-AS_FLOAT: dict[str, Callable[[np.ndarray, np.ndarray | None, int], np.ndarray]] = {
-    "float32": _floats,
-    "int8": _dequantize(128),
-    "uint8": _dequantize(0),
-    "binary": _signs(True),
-    "ubinary": _signs(False),
-}
-BINARY = ("binary", "ubinary")
-
-
-def query_as(precision: str, q: np.ndarray) -> np.ndarray:
-    """Queries (Q, d) float32 as the precision compares them: unit vectors, or unit sign vectors for binary."""
-    q = np.asarray(q, dtype=np.float32)
-    if precision in BINARY:
-        q = np.where(q > 0, np.float32(1), np.float32(-1))
-    norm = np.linalg.norm(q, axis=1, keepdims=True)  # (Q, 1)
-    return np.divide(q, norm, out=np.zeros_like(q), where=norm > 0)
+from vectorize_cli.dataset.precision import bits
 
 
 def inverse_norms(x: np.ndarray) -> np.ndarray:

@@ -1,8 +1,5 @@
-"""An embedded-corpus dataset, read for search: checked complete, its metadata, its rows block by block.
-
-    DIR/_SUCCESS                          JSON {format, rows, parts, precision, d, model_sha256}, written last
-    DIR/part-00000.parquet, ...           rows in `id` order; row groups of at most 8,192 rows (the blocks)
-    schema metadata `vectorize`           JSON {format, model {name, source, sha256, d, ...}, precision, ranges, ...}
+"""Reading a dataset (dataset/format.py) for search and index: checked complete, its metadata, its rows
+block by block.
 
 A block is one row group: reading it holds one block's columns in memory, whatever the corpus's size.
 A missing or partial dataset, or parts that disagree with _SUCCESS, is a VectorizeError naming the file.
@@ -15,11 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vectorize_cli.dataset.format import FORMAT, META_KEY, SUCCESS, import_pyarrow
+from vectorize_cli.dataset.precision import PRECISIONS, Precision
 from vectorize_cli.errors import VectorizeError
-
-from vectorize_cli.corpus.inputs import import_pyarrow
-from vectorize_cli.corpus.dataset import FORMAT, META_KEY, SUCCESS  # the format vectorize embed writes
-PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
 
 
 @dataclass(frozen=True)
@@ -43,6 +38,11 @@ class Dataset:
     @property
     def precision(self) -> str:
         return self.meta["precision"]
+
+    @property
+    def stored(self) -> Precision:
+        """The precision's quantize, dequantize and metric (dataset/precision.py)."""
+        return PRECISIONS[self.precision]
 
     @property
     def d(self) -> int:

@@ -1,19 +1,12 @@
-"""The embedded-corpus dataset: a directory of Parquet parts, the contract `vectorize embed` writes and
-`vectorize search` reads.
-
-    DIR/part-00000.parquet, part-00001.parquet, ...   complete files, rows in `id` order across parts
-    DIR/_SUCCESS                                      JSON, written last: the dataset is complete
+"""Writing a dataset (dataset/format.py): its parts, each whole or not at all, then _SUCCESS; resuming one.
 
 Each file is written by sink (NewFile, open_file) as --output is without --force: to a temporary file beside it
 (.part-NNNNN.parquet.XXXXXXXX.part), linked into place when complete, never over a file nor through a link.
 
-Columns: id int64 (input order), source string, line int64, text string (unless --no-text),
-vector fixed_size_list<float32|int8|uint8>[width], n_tokens int32, truncated bool. Every part's schema metadata
-has key `vectorize`: JSON {format, tool_version, model {...}, attention, precision, ranges, options}.
-
 Resume: the complete parts are read back (ids 0..n-1 once each, the same metadata), temp files of parts cut
 short are deleted, and writing goes on at row n in part number len(parts). A signal waits until the part's
 slice or footer being written is whole, so the rows written so far are kept as a complete part.
+--force replaces a dataset: its parts, _SUCCESS and the index files `vectorize index` wrote beside them.
 """
 
 import json
@@ -24,19 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from vectorize_cli import sink
-from vectorize_cli.corpus.inputs import import_pyarrow
-from vectorize_cli.corpus.local import Embedded
+from vectorize_cli.dataset.format import (
+    FORMAT, INDEX_FILES, META_KEY, ROW_GROUP, STAGING, SUCCESS, Embedded, import_pyarrow, part_name, rows_table)
 from vectorize_cli.errors import UsageError, VectorizeError
-
-FORMAT = 1
-SUCCESS = "_SUCCESS"
-META_KEY = b"vectorize"
-ROW_GROUP = 8192  # rows per row group at most: the contract's bound
-STAGING = ".staging"  # the ray engine's staged inputs
-
-
-def part_name(k: int) -> str:
-    return f"part-{k:05d}.parquet"
 
 
 def _is_temp(name: str) -> bool:
@@ -44,37 +27,16 @@ def _is_temp(name: str) -> bool:
     return name.startswith((".part-", f".{SUCCESS}.")) and name.endswith((sink.TEMP_SUFFIX, ".tmp"))
 
 
+def _is_index_temp(name: str) -> bool:
+    """An index file `vectorize index` was writing when it was stopped."""
+    return name.startswith(tuple(f".{n}." for n in INDEX_FILES)) and name.endswith(sink.TEMP_SUFFIX)
+
+
 def _is_ours(p: Path) -> bool:
     """The files a dataset consists of (what --force may delete)."""
     n = p.name
-    return (n.startswith("part-") and n.endswith(".parquet")) or _is_temp(n) or n in (SUCCESS, STAGING)
-
-
-def schema(d: int, precision: str, text: bool, meta: dict):
-    """The columns, with the metadata JSON under key `vectorize`."""
-    import pyarrow as pa
-
-    from vectorize_cli.corpus.quantize import PRECISIONS
-
-    p = PRECISIONS[precision]
-    fields = [("id", pa.int64()), ("source", pa.string()), ("line", pa.int64())]
-    fields += [("text", pa.string())] if text else []
-    fields += [("vector", pa.list_(pa.from_numpy_dtype(p.dtype), p.width(d))), ("n_tokens", pa.int32()),
-               ("truncated", pa.bool_())]
-    return pa.schema(fields, metadata={META_KEY: json.dumps(meta).encode("utf-8")})
-
-
-def rows_table(e: Embedded, stored: np.ndarray, schema) -> "pa.Table":
-    """An embedded chunk as the dataset's rows: its columns, and `stored` (N, width), its vectors quantized."""
-    import pyarrow as pa
-
-    c = e.chunk
-    flat = pa.array(np.ascontiguousarray(stored).reshape(-1))
-    cols = {"id": pa.array(c.ids, pa.int64()), "source": pa.array(c.sources, pa.string()),
-            "line": pa.array(c.lines, pa.int64()), "text": pa.array(c.texts, pa.string()),
-            "vector": pa.FixedSizeListArray.from_arrays(flat, stored.shape[1]),
-            "n_tokens": pa.array(e.n_tokens, pa.int32()), "truncated": pa.array(e.truncated, pa.bool_())}
-    return pa.Table.from_arrays([cols[name] for name in schema.names], schema=schema)
+    return ((n.startswith("part-") and n.endswith(".parquet")) or _is_temp(n) or _is_index_temp(n)
+            or n in (SUCCESS, STAGING, *INDEX_FILES))
 
 
 @dataclass(frozen=True)

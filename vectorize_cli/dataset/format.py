@@ -1,0 +1,86 @@
+"""The embedded-corpus dataset's layout: a directory of Parquet parts that `vectorize embed` writes
+(dataset/writer.py) and `vectorize search` / `vectorize index` read (dataset/reader.py).
+
+    DIR/part-00000.parquet, ...   complete files, rows in `id` order across parts; row groups of at most 8,192 rows
+    DIR/_SUCCESS                  JSON {format, rows, parts, precision, d, model_sha256}, written last: complete
+    DIR/index.usearch, index.json the HNSW index of the dataset (`vectorize index`), when built
+
+Columns: id int64 (input order), source string, line int64, text string (unless --no-text),
+vector fixed_size_list<float32|int8|uint8>[width] (dataset/precision.py), n_tokens int32, truncated bool.
+Every part's schema metadata has key `vectorize`: JSON {format, tool_version, model {name, source, sha256, d,
+pool, normalize, max_length}, encoder (Encoder.record(): what ran), attention, dtype, precision, ranges, options}.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vectorize_cli.dataset.precision import PRECISIONS
+from vectorize_cli.errors import VectorizeError
+
+FORMAT = 1
+SUCCESS = "_SUCCESS"
+META_KEY = b"vectorize"
+ROW_GROUP = 8192  # rows per row group at most: the contract's bound
+STAGING = ".staging"  # the ray engine's staged inputs
+INDEX_FILES = ("index.usearch", "index.json")  # what `vectorize index` writes beside the parts
+
+
+def import_pyarrow(command: str = "embed", extra: str = "corpus"):
+    """pyarrow.parquet, or the error naming the extra to install."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise VectorizeError(f"vectorize {command} needs pyarrow: pip install 'vectorize-cli[{extra}]'") from None
+    return pq
+
+
+def part_name(k: int) -> str:
+    return f"part-{k:05d}.parquet"
+
+
+@dataclass
+class Chunk:
+    """Consecutive rows to embed (one row group)."""
+
+    ids: np.ndarray  # (N,) int64
+    sources: list[str]
+    lines: np.ndarray  # (N,) int64
+    texts: list[str]
+
+
+@dataclass
+class Embedded:
+    """A chunk and its vectors, as an engine returns them."""
+
+    chunk: Chunk
+    vectors: np.ndarray  # (N, d) float32
+    n_tokens: np.ndarray  # (N,) int32, the model's special tokens included
+    truncated: np.ndarray  # (N,) bool
+
+
+def schema(d: int, precision: str, text: bool, meta: dict):
+    """The columns, with the metadata JSON under key `vectorize`."""
+    import json
+
+    import pyarrow as pa
+
+    p = PRECISIONS[precision]
+    fields = [("id", pa.int64()), ("source", pa.string()), ("line", pa.int64())]
+    fields += [("text", pa.string())] if text else []
+    fields += [("vector", pa.list_(pa.from_numpy_dtype(p.dtype), p.width(d))), ("n_tokens", pa.int32()),
+               ("truncated", pa.bool_())]
+    return pa.schema(fields, metadata={META_KEY: json.dumps(meta).encode("utf-8")})
+
+
+def rows_table(e: Embedded, stored: np.ndarray, schema) -> "pa.Table":
+    """An embedded chunk as the dataset's rows: its columns, and `stored` (N, width), its vectors quantized."""
+    import pyarrow as pa
+
+    c = e.chunk
+    flat = pa.array(np.ascontiguousarray(stored).reshape(-1))
+    cols = {"id": pa.array(c.ids, pa.int64()), "source": pa.array(c.sources, pa.string()),
+            "line": pa.array(c.lines, pa.int64()), "text": pa.array(c.texts, pa.string()),
+            "vector": pa.FixedSizeListArray.from_arrays(flat, stored.shape[1]),
+            "n_tokens": pa.array(e.n_tokens, pa.int32()), "truncated": pa.array(e.truncated, pa.bool_())}
+    return pa.Table.from_arrays([cols[name] for name in schema.names], schema=schema)

@@ -1,0 +1,136 @@
+"""The encoder: a pretrained model ready to run, opened once from a model source and its options, and the one
+way every command reaches a model (`run --model`, `similarity`, `embed`, `search`).
+
+    enc = Encoder.open("minilm", ModelConfig(...))   the options checked (a variant the model has, a backend that
+                                                      can run) before the weights are read, then the folder, the
+                                                      weights and the tokenizer read and checked once, and one probe
+                                                      sentence run through the whole model
+    enc.trace(text)    -> Trace                       one sentence, every stage and layer (every view draws it)
+    enc.encode(texts)  -> Encoded                     vectors (N, d) float32 in input order, tokens, truncation
+    enc.record()       -> dict                        what it resolved: the model (name, source, sha256, d, pooling,
+                                                      ...), attention, backend, device, dtype; dataset metadata holds
+                                                      it, and `search` opens the encoder it names (from_record)
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from vectorize_cli.config import ModelConfig
+from vectorize_cli.errors import UsageError, VectorizeError, tell
+
+
+@dataclass(frozen=True)
+class Encoded:
+    vectors: np.ndarray  # (N, d) float32, in input order
+    n_tokens: np.ndarray  # (N,) int32, the model's special tokens included
+    truncated: np.ndarray  # (N,) bool: longer than the model reads, cut to its first max_length tokens
+
+
+def resolved_source(source: str) -> str:
+    """What a record names as the model: `minilm`, or the folder's absolute path (a dataset is searched from
+    any working directory)."""
+    from vectorize_cli.model.files import MINILM
+
+    return source if source == MINILM else str(Path(source).resolve())
+
+
+class Encoder:
+    """A model, its tokenizer and the backend it runs on, with the options of every call (config)."""
+
+    def __init__(self, model, config: ModelConfig, backend, attention: str):
+        self.model = model  # model.bert.Model: folder, weights, tokenizer
+        self.config = config
+        self.backend = backend  # backend.Backend, resolved once
+        self.attention = attention  # the name of dispatch.ATTENTION_FUNCTIONS that runs
+
+    @classmethod
+    def open(cls, source: str, config: ModelConfig = ModelConfig()) -> "Encoder":
+        """--model's value (`minilm` or a folder) and the options -> the encoder, or one clear error."""
+        from vectorize_cli.backend import slow_precision
+        from vectorize_cli.model.bert import load
+        from vectorize_cli.pipelines.bert import backend_for, probe
+
+        backend, attention = backend_for(config)  # before reading the weights: a bad option fails at once
+        if why := slow_precision(backend):
+            tell("warning", why)
+        model = load(source)  # read once per process
+        probe(model)
+        c = model.folder.config
+        for name, value, n, what in (("layer", config.layer, c.n_layer, "layers"),
+                                     ("head", config.head, c.n_head, "heads")):
+            if value is not None and not 1 <= value <= n:
+                raise UsageError(f"--{name} {value}: the model has {n} {what}, numbered 1 to {n}")
+        return cls(model, config, backend, attention)
+
+    @classmethod
+    def from_record(cls, record: dict, batch_size: int = 32, source: str | None = None,
+                    what: str = "the record") -> "Encoder":
+        """The encoder a record (record(), as dataset metadata holds it) names: the same model, attention and
+        dtype on the same backend (the device: whatever this machine has); source: another copy of the same
+        weights (checked: sha256)."""
+        model = record.get("model") or {}
+        source = source if source is not None else model.get("source")
+        if not source:
+            raise VectorizeError(f"{what}: the metadata names no model source; give --model")
+        config = ModelConfig(attention=record.get("attention", "multi-head"), backend=record.get("backend", "numpy"),
+                             dtype=record.get("dtype", "float32"), batch_size=batch_size)
+        enc = cls.open(source, config)
+        if enc.sha256 != model.get("sha256"):
+            raise VectorizeError(f"the model {source} (sha256 {enc.sha256[:12]}...) is not the model {what} was "
+                                 f"embedded with ({model.get('name')}, sha256 {str(model.get('sha256'))[:12]}...): "
+                                 "its vectors would not be comparable")
+        return enc
+
+    @property
+    def d(self) -> int:
+        """The width of the sentence vectors."""
+        return self.model.folder.config.d_model
+
+    @property
+    def max_length(self) -> int:
+        """Tokens read per text, the model's special tokens included."""
+        return self.model.folder.max_length
+
+    @property
+    def name(self) -> str:
+        return self.model.folder.name
+
+    @cached_property
+    def sha256(self) -> str:
+        """Which weights these are: hex sha256 of model.safetensors."""
+        return self.model.sha256
+
+    def with_options(self, **changes) -> "Encoder":
+        """The same model with other per-call options (batch_size, max_memory, layer, head)."""
+        return Encoder(self.model, replace(self.config, **changes), self.backend, self.attention)
+
+    def trace(self, text: str):
+        """One sentence, every stage and layer kept -> Trace."""
+        from vectorize_cli.pipelines.bert import trace
+
+        return trace(self.model, text, self.config)
+
+    def encode(self, texts: Sequence[str], on_batch=None) -> Encoded:
+        """Texts -> their sentence vectors, batched by length (a vector does not depend on its batch);
+        on_batch(n) is told each batch of n texts done (a progress bar)."""
+        from vectorize_cli.pipelines.bert import encode
+
+        texts = list(texts)
+        encs = self.model.tokenizer.encode(texts, tokens=False)  # tokenized once: for the model and the counts
+        vectors, cut = encode(self.model, texts, self.config, encs, on_batch)
+        truncated = np.zeros(len(texts), dtype=bool)
+        truncated[cut] = True
+        return Encoded(vectors, np.array([len(e.ids) for e in encs], dtype=np.int32), truncated)
+
+    def record(self) -> dict:
+        """What this encoder is and how it runs, as JSON: dataset metadata holds it (from_record reads it)."""
+        f = self.model.folder
+        return {"model": {"name": f.name, "source": resolved_source(self.model.source), "sha256": self.sha256,
+                          "d": self.d, "pool": f.pool, "normalize": f.normalize, "max_length": f.max_length},
+                "attention": self.config.attention, "backend": self.backend.name, "device": self.backend.device,
+                "dtype": self.backend.dtype, "notes": list(self.backend.notes)}
+
