@@ -193,6 +193,6 @@ def test_example_runs_as_written(i, shell):
     if reason := why_not(ex):
         pytest.skip(reason)
     r = shell(i)
-    assert r.returncode == ex.exit, f"{ex.where}: {ex.line}\nexit {r.returncode}, documented {ex.exit}\n{r.stderr[-3000:]}"
+    assert r.returncode == ex.exit, f"{ex.where}: {ex.line}\nexit {r.returncode}, not {ex.exit}\n{r.stderr[-3000:]}"
     if re.search(r"\|\s*jq\b", ex.command):
         assert r.stdout.strip() and "null" not in r.stdout.split(), f"{ex.where}: jq found nothing\n{r.stdout[:500]}"
