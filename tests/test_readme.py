@@ -3,7 +3,9 @@ that `vectorize CMD --help` prints (each command's EPILOG).
 
 Each source runs in a folder of its own, as a newcomer's fresh clone: a copy of sample_inputs/, `vectorize` and
 `python` this checkout's, the commands in the order written (a test first runs the ones above it that have not run
-yet, so `-k` picks any one). A command passes when it exits as documented: 0, or N where its comment says `exit N`.
+yet, so `-k` picks any one). A command passes when it exits as documented: 0, or N where its comment says `exit N`;
+one piped to jq must print something other than null. A command of words and options only (`vectorize bench`)
+names no file, so the same text in two sources runs once.
 
 What does not run, and why (read off the line, never a list kept here):
   `pip install ...` steps are left out (the environment is installed); `python -m pytest` is this suite itself;
