@@ -14,8 +14,8 @@ EPILOG = """
 \b
 Examples:
   vectorize bench                                              # multi-head vs flash, numpy, T = 128 ... 4096
-  vectorize bench -a multi-head -a flash -b numpy -b torch -T 1024 -T 4096 -T 16384 --plot bench.png
-  vectorize bench --format json | jq '.results[] | {variant, T, median_s}'
+  vectorize bench -a multi-head -a flash -b numpy -b torch -T 256 -T 1024 --plot bench.png
+  vectorize bench -T 512 --format json | jq '.results[] | {variant, T, median_s}'
 """
 
 

@@ -22,11 +22,11 @@ PrecisionName = choices("PrecisionName", PRECISIONS)
 EPILOG = """
 \b
 Examples:
-  vectorize embed sample_inputs/sentences-10k.txt -o vectors/                # one Parquet dataset
-  vectorize embed corpus/ 'more/*.jsonl' --column body -o vectors/ --no-text
-  vectorize embed big.txt -o vectors/ --resume                               # after a crash: finish it
-  vectorize embed big.txt -o vectors-int8/ --precision int8                  # 4x smaller vectors
-  vectorize embed big.txt -o vectors/ --engine ray --address HEAD:6379       # on a Ray cluster
+  vectorize embed sample_inputs/english.txt -o vectors/                      # one Parquet dataset
+  vectorize embed sample_inputs/corpus/ 'sample_inputs/*.jsonl' --column body -o corpus-vectors/ --no-text
+  vectorize embed sample_inputs/english.txt -o vectors/ --resume             # after a crash: finish it
+  vectorize embed sample_inputs/english.txt -o vectors-int8/ --precision int8  # 4x smaller vectors
+  vectorize embed sample_inputs/english.txt -o vectors-ray/ --engine ray --address HEAD:6379  # on a Ray cluster
   python -c "import pyarrow.dataset as ds; print(ds.dataset('vectors/').to_table().num_rows)"
 """
 

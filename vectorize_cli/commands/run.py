@@ -27,10 +27,10 @@ Examples:
   vectorize run "My deskmate and I made an appointment to play games at his house tomorrow."
   vectorize run "The cat sat." -a scaled-dot -a multi-head -a flash      # compare variants
   vectorize run "The cat sat." --format json | jq '.attention[0].sentence_vector'
-  cat sentences.txt | vectorize run - --format jsonl                     # one record per line
+  cat sample_inputs/english.txt | vectorize run - --format jsonl         # one record per line
   vectorize run "我和同桌约好明天在他家玩游戏" --dim 12 --heads 3 --causal
   vectorize run "The cat sat." --model minilm --layer 6 --head 3   # a pretrained model
-  vectorize run - --model minilm --format npy < sentences.txt > vectors.npy
+  vectorize run - --model minilm --format npy < sample_inputs/english.txt > vectors.npy
 """
 
 

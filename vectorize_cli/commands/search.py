@@ -96,8 +96,10 @@ def index(
 EPILOG = """
 \b
 Examples:
-  vectorize search "how do I reset my password" --index corpus/ -k 5
-  vectorize search - --index corpus/ --format jsonl < questions.txt
-  vectorize search "cheap flights" -i corpus-binary/ --rescore 4     # Hamming, then float rescoring
-  vectorize index corpus/ && vectorize search "cheap flights" -i corpus/ --ann
+  vectorize embed sample_inputs/english.txt -o vectors/             # a dataset to search (see embed --help)
+  vectorize search "how do I reset my password" --index vectors/ -k 5
+  vectorize search - --index vectors/ --format jsonl < sample_inputs/questions.txt
+  vectorize embed sample_inputs/english.txt -o vectors-binary/ --precision binary
+  vectorize search "cheap flights" -i vectors-binary/ --rescore 4    # Hamming, then float rescoring
+  vectorize index vectors/ && vectorize search "cheap flights" -i vectors/ --ann
 """

@@ -12,7 +12,7 @@ EPILOG = """
 \b
 Examples:
   vectorize similarity "A man is eating food." "A man eats." "The sky is blue."
-  vectorize similarity - --format json < sentences.txt
+  vectorize similarity - --format json < sample_inputs/english.txt
 """
 
 

@@ -1,7 +1,6 @@
 """Corpora to Parquet: `vectorize embed`. Many inputs in, a resumable Parquet dataset of sentence vectors out.
 
-inputs.py (text, stdin, .jsonl, .csv, .parquet, directories, globs -> rows), quantize.py (int8 / binary vectors,
-sentence-transformers' quantize_embeddings), dataset.py (the Parquet parts, metadata, _SUCCESS, resume),
-local.py (the local engine: numpy batches on every core), ray_engine.py (Ray Data: an actor pool on a cluster),
-job.py (one run: inputs -> engine -> quantize -> dataset).
+inputs.py (text, stdin, .jsonl, .csv, .parquet, directories, globs -> rows), local.py (the local engine: the
+encoder's batches on every core), ray_engine.py (Ray Data: an actor pool of encoders on a cluster), job.py (one
+run: inputs -> engine -> quantize -> the dataset, written through vectorize_cli/dataset/).
 """
