@@ -26,8 +26,8 @@ from vectorize_cli.trace import Trace
 # pooling -> (method, what the split is): stated in every view, so no view shows an approximation silently
 METHODS = {
     "mean": ("exact", "Mean pooling is linear: cos(u, v) = sum_ij (h_i . g_j) / (n m |u| |v|) splits exactly "
-                      "into one term per token pair (h_i, g_j the last layer's token outputs, special tokens "
-                      "included, as the model pools them)."),
+                      "into one term per token pair (h_i, g_j the last layer's token outputs; a model's [CLS] and "
+                      "[SEP] included, as its mean pooling counts them)."),
     "max": ("selection", "Max pooling is not linear: the exact split by token pairs of mean pooling does not "
                          "apply. Shown instead: each feature credited to the one token per text whose value max "
                          "pooling kept (u_k = h_ik for that token i). These terms sum to the cosine, but a token "
@@ -98,6 +98,7 @@ class Explanation:
     pairs: np.ndarray  # (n, m) float64: one term per token pair (METHODS[pool]); they sum to the cosine
     layers: list[tuple[str, float]]  # (name, cosine of the pooled hidden states), embeddings first, last = cosine
     truncated: tuple[bool, bool] = (False, False)  # a text was cut to the model's max_length tokens
+    about: dict | None = None  # a model's ModelInfo.to_dict(), or the toy's Config.to_dict()
 
     @property
     def method(self) -> str:
@@ -130,7 +131,7 @@ class Explanation:
         return [(int(f // m), int(f % m), float(flat[f])) for f in order]
 
 
-def explain(a: Trace, b: Trace, vectors: np.ndarray | None = None) -> Explanation:
+def explain_pair(a: Trace, b: Trace, vectors: np.ndarray | None = None) -> Explanation:
     """Two traces (one model, or the toy with one variant) -> Explanation. vectors (2, d): the sentence vectors
     whose cosine is explained (the command passes the encoder's, which `similarity` prints); default: the
     traces' own."""
@@ -143,6 +144,6 @@ def explain(a: Trace, b: Trace, vectors: np.ndarray | None = None) -> Explanatio
         vectors = np.stack([t.sentence_vector if t.layered else t.blocks[0].sentence_vector for t in (a, b)])
     cosine = float(cosines(np.asarray(vectors, dtype=np.float32))[0, 1])
     pairs = pair_terms(a.blocks[-1].output, b.blocks[-1].output, pool)  # (n, m)
-    name = a.model.name if a.layered else "toy"
+    name, about = (a.model.name, a.model.to_dict()) if a.layered else ("toy", a.config.to_dict())
     return Explanation((a.text, b.text), (list(a.tokens), list(b.tokens)), name, pool, cosine, pairs,
-                       layer_cosines(a, b, pool), (a.truncated, b.truncated))
+                       layer_cosines(a, b, pool), (a.truncated, b.truncated), about)
