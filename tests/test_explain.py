@@ -137,7 +137,7 @@ def test_toy_pipeline_split_from_the_run_record(rng):
 
 
 def test_json_matches_similarity_and_the_schema(minilm):
-    a, b = PAIRS[1]
+    a, b = "The cat sat on the mat.", "A long sentence about the weather in the mountains this winter, and snow."
     rec = json.loads(invoke("explain", a, b, "-m", "minilm", "-F", "json", "--top", "5").stdout)
     validate(rec)
     cos = json.loads(invoke("similarity", a, b, "-F", "json").stdout)["cosine"][0][1]
@@ -255,7 +255,10 @@ def test_page_in_chromium_two_128_token_texts(browser, encoder, rng, tmp_path): 
     canvas.hover(position={"x": 1 + (j + 0.5) * (box["width"] - 2) / 128, "y": 1 + (i + 0.5) * (box["height"] - 2) / 128})
     tip = p.page.text_content("#tip")
     assert tip.startswith(f"{i} {e.tokens[0][i]}") and f"{j} {e.tokens[1][j]}" in tip
-    assert abs(float(tip.split("\n")[-1]) - e.pairs[i, j]) <= 5e-5 + 1e-3 * abs(e.pairs[i, j])
+    v = e.pairs[i, j]  # the tip shows 4 significant digits below 1e-3, else 4 decimals
+    assert abs(float(tip.split("\n")[-1]) - v) <= (5e-4 * abs(v) if abs(v) < 1e-3 else 5e-5)
+    stored = p.page.evaluate("Array.from(mat(DATA.pairs).v)")  # every term the page holds: float32, exactly
+    np.testing.assert_array_equal(np.array(stored, dtype=np.float32).reshape(128, 128), e.pairs.astype(np.float32))
     assert p.page.locator("svg.curve circle").count() == 7
     assert e.statement in p.page.text_content("main")
     p.clean()
@@ -272,3 +275,15 @@ def test_page_at_256_by_256_tokens(browser, encoder, rng, tmp_path):  # noqa: F8
     assert hostile in p.page.eval_on_selector_all(
         ".sentence.text", "ds => ds.map(d => d.textContent)")
     p.clean()
+
+
+def test_page_states_what_it_shows_for_pooling_that_is_not_linear(browser, tmp_path):  # noqa: F811
+    from vectorize_cli.views.explain_page import explain_page
+
+    for pool in ("max", "first"):
+        config = Config(pool=pool)
+        e = explain_pair(toy_trace("the cat sat", config), toy_trace("a dog ran", config))
+        p = Opened(browser, explain_page(e), tmp_path, f"{pool}.html")
+        assert e.statement in p.page.text_content("main") and "not linear" in e.statement
+        assert p.page.locator(".statement.warn").count() == 1
+        p.clean()
