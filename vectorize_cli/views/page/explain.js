@@ -1,12 +1,12 @@
 // vectorize's page, `explain`: why two texts are similar. Runs after heat.js and views.js, in the same script
 // (their el, sv, heatmap, mat, slice, ramp and the kinds table); every string goes in through textContent.
-function shaded(tokens, shares, top, cosine) {  // a text's tokens, each shaded by its share of the cosine
+function shaded(tokens, shares, sc, cosine) {  // a text's tokens, each shaded by its share, as the heat map shades
   const div = el("div", { cls: "sentence tokens" });
   tokens.forEach((t, i) => {
-    const s = shares[i], rgb = ramp(DIVERGING, (s / top + 1) / 2);
+    const s = shares[i], k = 3 * Math.round(255 * Math.min(1, Math.max(0, sc.t(s)))), c = sc.lut.subarray(k, k + 3);
     const span = el("span", { cls: "tok", text: t, "data-share": String(s) });
-    span.style.background = `rgb(${rgb[0]},${rgb[1]},${rgb[2]})`;
-    span.style.color = Math.abs(s / top) > 0.6 ? "#fff" : "#1b1f24";
+    span.style.background = `rgb(${c[0]},${c[1]},${c[2]})`;
+    span.style.color = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] < 140 ? "#fff" : "#1b1f24";
     span.addEventListener("mousemove", (ev) => showTip(ev, `${i} ${t}\nshare ${fmt(s)}` +
       (cosine ? ` (${(100 * s / cosine).toFixed(1)}% of the cosine)` : "")));
     span.addEventListener("mouseleave", hideTip);
@@ -48,17 +48,16 @@ kinds.explain = function () {
   main.append(el("p", { cls: "sum", text: `The ${n} \u00d7 ${m} pair terms (${DATA.method}) sum to ` +
     `${DATA.sum.toFixed(7)}; minus the cosine: ${DATA.delta.toExponential(2)} (float32 rounding).` }));
   main.append(el("p", { cls: DATA.method === "exact" ? "caption statement" : "statement warn", text: DATA.statement }));
-  let top = 0;
-  for (const s of [sa, sb]) for (const v of s) top = Math.max(top, Math.abs(v));
-  top = top || 1;
+  const both = [...sa, ...sb], sc = scale({ R: 1, C: both.length, at: (r, c) => both[c] });  // one scale, both texts
   main.append(el("h2", { text: "The two texts, each token shaded by its share" }));
   ["A", "B"].forEach((side, k) => {
     main.append(el("h3", { text: side + (DATA.truncated[k] ? " (truncated to the model's first tokens)" : "") }),
                 el("div", { cls: "sentence text", text: DATA.texts[k] }),
-                shaded(DATA.tokens[k], [sa, sb][k], top, DATA.cosine));
+                shaded(DATA.tokens[k], [sa, sb][k], sc, DATA.cosine));
   });
-  main.append(el("p", { cls: "caption", text: "Red: the token adds to the cosine, blue: it takes away; a row's " +
-    "(A) or column's (B) terms summed. The shares of each text sum to the cosine." }));
+  main.append(legend(sc), el("p", { cls: "caption", text: "A token's share: its row's (A) or column's (B) terms " +
+    "summed; darker adds more (where some are negative: blue takes away, red adds). Each text's shares sum to the " +
+    "cosine." }));
   main.append(el("h2", { text: "Every token pair" }));
   const label = (toks) => toks.map((t, i) => `${i} ${t}`);
   main.append(heatmap(`Pair terms: rows A's ${n} tokens, columns B's ${m}`, label(ta), label(tb),
