@@ -46,8 +46,8 @@ def pairs_table(r: Renderer, e: Explanation, k: int) -> Group:
     table = new_table()
     for name, justify in (("A token", "left"), ("B token", "left"), ("term", "right"), ("of the cosine", "right")):
         table.add_column(name, justify=justify)
-    lowest = [p for p in e.top(3, lowest=True) if p[2] < 0]
     rows = e.top(k)
+    lowest = [p for p in e.top(3, lowest=True) if p[2] < 0 and p not in rows]
     for n, (i, j, v) in enumerate([*rows, *lowest]):
         if n == len(rows) and lowest:
             table.add_row(*["…"] * 4)
