@@ -287,3 +287,21 @@ def test_page_states_what_it_shows_for_pooling_that_is_not_linear(browser, tmp_p
         assert e.statement in p.page.text_content("main") and "not linear" in e.statement
         assert p.page.locator(".statement.warn").count() == 1
         p.clean()
+
+
+def test_search_explain_pairs_are_explains(minilm, tmp_path):
+    pytest.importorskip("pyarrow")
+    from corpus_fixtures import minilm_meta, write_dataset
+    from vectorize_cli.pipelines.bert import encode
+
+    texts = ["A man eats a meal.", "The sky is blue today.", "A cat is sitting on a rug."]
+    path = write_dataset(tmp_path / "ds", encode(minilm, texts)[0], "float32", model=minilm_meta(), texts=texts)
+    r = invoke("search", "A man is eating food.", "-i", str(path), "-k", "2", "--explain", "-F", "json")
+    assert r.exit_code == 0, r.stderr
+    hit = json.loads(r.stdout)["hits"][0]
+    want = json.loads(invoke("explain", "A man is eating food.", hit["text"], "-m", "minilm", "-F", "json",
+                             "--top", "3").stdout)["top_pairs"]
+    assert [(p["query_token"], p["hit_token"]) for p in hit["pairs"]] == [(p["a_token"], p["b_token"]) for p in want]
+    np.testing.assert_allclose([p["term"] for p in hit["pairs"]], [p["term"] for p in want], atol=1e-6)
+    table = invoke("search", "A man is eating food.", "-i", str(path), "-k", "2", "--explain").stdout
+    assert "Why: each hit's largest token-pair terms" in table and "eating" in table
