@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from vectorize_cli import __version__
-from vectorize_cli.commands import bench, embed, info, run, search, similarity
+from vectorize_cli.commands import bench, embed, explain, info, run, search, similarity
 from vectorize_cli.errors import VectorizeError, tell
 
 EXIT_INTERNAL, EXIT_BROKEN_PIPE = 70, 141  # interrupted: 128 + the signal (_interrupted)
@@ -126,6 +126,7 @@ def _root(
 
 app.command(epilog=run.EPILOG)(run.run)
 app.command(epilog=similarity.EPILOG)(similarity.similarity)
+app.command(epilog=explain.EPILOG)(explain.explain)
 app.command()(info.example)
 app.command()(info.variants)
 app.command(epilog=bench.EPILOG)(bench.bench)

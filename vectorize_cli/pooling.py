@@ -7,6 +7,8 @@ alike: a model's batch is pooled where it ran, and only its (B, d) vectors come 
     mean   v = sum_t real_t y_t / sum_t real_t     the average token, as sentence-transformers pool
     max    v_j = max_{t real} y_tj                 each feature's strongest token
     first  v = y_0                                 the first token, as BERT's [CLS]
+
+    cos(u, v) = u . v / (|u| |v|)                  cosines(): every pair of sentence vectors
 """
 
 import math
@@ -43,3 +45,11 @@ def l2_normalize(v, eps: float = 1e-12):
     """v / max(|v|, eps) over the last axis: sentence-transformers' Normalize (F.normalize)."""
     xp = namespace(v)
     return v / xp.clip(xp.linalg.vector_norm(v, axis=-1, keepdims=True), eps, None)
+
+
+def cosines(v):
+    """Sentence vectors (N, d) -> (N, N) cos(v_i, v_j) = v_i . v_j / (|v_i| |v_j|), clipped to [-1, 1]:
+    `similarity`'s matrix and `explain`'s cosine, one formula."""
+    xp = namespace(v)
+    unit = l2_normalize(v)
+    return xp.clip(unit @ unit.T, -1.0, 1.0)

@@ -46,6 +46,7 @@ def search(
     output_format: Annotated[
         SearchFormat, typer.Option("--format", "-F", help="table, json, or jsonl (one line per query).")
     ] = SearchFormat("table"),
+    explain: Annotated[bool, typer.Option("--explain", help="Each hit's top token pairs with the query.")] = False,
 ) -> None:
     """The k nearest rows of an embedded corpus to each query, by cosine: exact by default."""
     from vectorize_cli import inputs, sink
@@ -69,7 +70,13 @@ def search(
         top = exact.exact_search(ds, vectors, k, rescore)
     what = ("HNSW" if ann else "exact") + f", {ds.precision}" + (f", rescored {rescore} x k" if rescore else "")
     out = Output(source.single, hits.hits_record, lambda renderer, r: hits.hits_table(renderer, r, what), 4)
-    WRITERS[output_format.value](hits.results(ds, texts, top), out, sink.stdout())
+    found = hits.results(ds, texts, top)
+    if explain:  # search/pairs.py
+        from vectorize_cli.search.pairs import hits_pairs_table, with_pairs
+
+        found, plain = with_pairs(found, query.query_encoder(ds, model, batch_size)), out.render
+        out = Output(out.single, out.record, lambda renderer, r: hits_pairs_table(renderer, r, plain(renderer, r)), 4)
+    WRITERS[output_format.value](found, out, sink.stdout())
 
 
 def index(

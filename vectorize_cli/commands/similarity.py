@@ -33,8 +33,6 @@ def similarity(
     output_format: VectorFormatOpt = VectorFormat("table"),
 ) -> None:
     """Cosine similarity of every pair of texts, by a pretrained model's sentence vectors."""
-    import numpy as np
-
     from vectorize_cli import inputs, sink
     from vectorize_cli.commands.model import nonempty, one_attention, warn_truncated
     from vectorize_cli.config import ModelConfig
@@ -44,7 +42,7 @@ def similarity(
     from vectorize_cli.output import WRITERS, Output, write_npy
     from vectorize_cli.encoder import Encoder
     from vectorize_cli.pipelines.bert import info
-    from vectorize_cli.pooling import l2_normalize
+    from vectorize_cli.pooling import cosines
     from vectorize_cli.views.json import similarity_record
     from vectorize_cli.views.table import similarity_table
 
@@ -58,8 +56,7 @@ def similarity(
     encoder = Encoder.open(model, config)
     e = encoder.encode(texts)
     warn_truncated(encoder.max_length, e.truncated.nonzero()[0].tolist(), False)
-    unit = l2_normalize(e.vectors)
-    cosine = np.clip(unit @ unit.T, -1.0, 1.0)  # (N, N)
+    cosine = cosines(e.vectors)  # (N, N)
     out = sink.stdout()
     if output_format.value == "npy":
         return write_npy(cosine, out)

@@ -58,6 +58,10 @@ class Store:
             h = x.astype(np.float16)
         if np.isfinite(h).all() or not np.isfinite(x).all():
             return self._planes(x.shape, "f16", h)
+        return self.f32(x)
+
+    def f32(self, x: np.ndarray) -> dict:
+        """A float matrix as little-endian float32 (values too small or too finely spaced for float16)."""
         return self._add(x.shape, "f32", x.astype("<f4").tobytes())
 
     def blob(self) -> str:
@@ -117,12 +121,12 @@ def _sha256(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def assemble(data: dict, store: Store | None = None) -> bytes:
-    """The page around a data blob and its arrays: template, style and script from the package, the CSP
-    by hash."""
+def assemble(data: dict, store: Store | None = None, scripts: tuple[str, ...] = SCRIPTS) -> bytes:
+    """The page around a data blob and its arrays: template, style and script (scripts, in order: SCRIPTS and a
+    page's own kind) from the package, the CSP by hash."""
     from html import escape
 
-    script = "".join((PAGE / name).read_text("utf-8") for name in SCRIPTS)
+    script = "".join((PAGE / name).read_text("utf-8") for name in scripts)
     style = (PAGE / "page.css").read_text("utf-8")
     csp = (f"default-src 'none'; script-src {_sha256(script)}; style-src {_sha256(style)}; "
            "base-uri 'none'; form-action 'none'")
