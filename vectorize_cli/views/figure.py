@@ -44,7 +44,7 @@ def _label(token: str) -> str:
     return shown.replace("$", r"\$")
 
 
-def _heads(sub, p: Plan) -> None:
+def _full_maps(sub, p: Plan) -> None:
     """The heat maps drawn in full, one colour scale and its legend."""
     T = len(p.labels)
     n_rows = -(-len(p.maps) // p.per_row)
@@ -109,10 +109,10 @@ def figure(trace: Trace, *, layer: int | None = None, head: int | None = None, f
         if p.notes:
             fig.supxlabel("\n".join(_label(line) for line in p.notes), fontsize=7, color="#57606a")
         if p.mosaic is None:
-            _heads(fig, p)
+            _full_maps(fig, p)
         else:
             top, bottom = fig.subfigures(2, 1, height_ratios=[p.maps_height, p.height - p.maps_height])
-            _heads(top, p)
+            _full_maps(top, p)
             _model_view(bottom, p, matplotlib.colormaps["Blues"].with_extremes(bad="white"))
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, metadata=FORMATS[fmt], dpi=p.dpi)
