@@ -1,7 +1,8 @@
 """Titles for pictures: a text in at most a few lines of a given width, broken between words, never inside one.
 
-What does not fit ends at the last whole word that does, then `…`. The one word ever cut is a word longer than
-a whole line (a URL, a run of characters without a space): it is cut to the line, with `…`.
+What does not fit ends at the last whole word that does, then ` …`. A word is cut (with `…`) only where it is
+longer than a whole line (a URL, a run of characters without a space), or is alone on the last line with no room
+left for ` …` after it.
 """
 
 import textwrap
@@ -19,6 +20,8 @@ def wrap_words(text: str, width: int, lines: int) -> list[str]:
     last = out[lines - 1]
     while len(last) + 2 > width and " " in last:  # room for " …" after the last whole word
         last = last.rsplit(" ", 1)[0]
+    if len(last) + 2 > width:  # one word, and no room for " …" after it: the line is that word cut
+        return out[: lines - 1] + [last[: width - 1] + ELLIPSIS]
     return out[: lines - 1] + [last + " " + ELLIPSIS]
 
 
