@@ -84,7 +84,8 @@ def _model_view(sub, p: Plan, cmap) -> None:
         side.set_visible(False)
     T = len(p.labels)
     how = "" if n == T else f"; each thumbnail the mean of blocks of about {T / n:.2g} x {T / n:.2g} weights"
-    ax.set_title(f"Model view: every layer x head, each scaled to its own largest weight{how}")
+    ax.set_title(f"Model view: every layer x head, each scaled to its own largest weight{how}; framed: layer "
+                 f"{p.layer}, drawn above")
     top = (p.layer - 1) * (n + gap) - 0.5 - gap / 2
     ax.add_patch(Rectangle((-0.5 - gap / 2, top), p.mosaic.shape[1] + gap, n + gap, fill=False, edgecolor="#d62728",
                            linewidth=1.2, clip_on=False))
