@@ -353,7 +353,8 @@ def test_similarity_page(browser, tmp_path, rng):
     p = Opened(browser, similarity_page("all-MiniLM-L6-v2", texts, v @ v.T), tmp_path)
     labels = p.page.eval_on_selector_all(".heat .rows div", "ds => ds.map(d => d.textContent)")
     assert labels == [f"{i + 1}. {t}" for i, t in enumerate(texts)]
-    cells = p.page.eval_on_selector_all(".heat .cells span", "ss => ss.map(s => [+s.dataset.r, +s.dataset.c, s.textContent])")
+    cells = p.page.eval_on_selector_all(".heat .cells span",
+                                        "ss => ss.map(s => [+s.dataset.r, +s.dataset.c, s.textContent])")
     assert [(r, c) for r, c, _ in cells] == [(r, c) for r in range(4) for c in range(4)]
     for r, c, shown in cells:  # the cosine in each cell, to 2 decimals
         assert abs(float(shown) - (v @ v.T)[r, c]) <= 0.005 + 1e-9 and len(shown.split(".")[1]) == 2

@@ -144,7 +144,8 @@ def test_the_figure_memory_guard_is_one_line(tmp_path, model, limit, minilm_path
     r = invoke("run", "-", "--whole", *model, "-F", "png", "--max-memory", limit, "-o", str(tmp_path / "x.png"),
                input=text)
     one_error_line(r, 1)
-    assert "this figure needs about" in r.stderr and f"over --max-memory {int(limit[:-2]) * 1e6 / 2**20:.1f} MiB" in r.stderr
+    mib = int(limit[:-2]) * 1e6 / 2**20
+    assert "this figure needs about" in r.stderr and f"over --max-memory {mib:.1f} MiB" in r.stderr
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
