@@ -64,7 +64,7 @@ def png_size(data: bytes) -> str:
 
 
 def one(tree: Path, words: int, options: list[str], fmt: str, timeout: float) -> tuple:
-    """(seconds, CPU seconds, peak MiB, pixel size, bytes) of one `vectorize run - --whole ... -F fmt` in a fresh process."""
+    """(seconds, CPU seconds, peak MiB, pixel size, bytes) of `vectorize run - --whole ... -F fmt`, a fresh process."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"figure.{fmt}"
         cmd = [sys.executable, "-m", "vectorize_cli", "run", "-", "--whole", *options, "-F", fmt, "-o", str(out)]
