@@ -124,13 +124,14 @@ class Plan:
 
 
 def _capped(chosen: list[tuple[Block, list[int]]]) -> tuple[list[tuple[Block, list[int]]], list[str]]:
-    """At most MAX_MAPS heat maps: the first heads of each block, as many for each; a note if any was left."""
+    """At most MAX_MAPS heat maps (one per block at the least): the first `per` heads of each block, `per` as
+    large as fits; a note names the blocks cut."""
     if sum(len(heads) for _, heads in chosen) <= MAX_MAPS:
         return chosen, []
-    per = max(1, MAX_MAPS // len(chosen))
-    H = chosen[0][0].weights.shape[0]
-    note = f"heads 1-{per} of {H} in full" if per > 1 else "head 1 of each in full"
-    return [(b, heads[:per]) for b, heads in chosen[:MAX_MAPS]], [note + " (--head N for another)"]
+    per = max([p for p in range(1, MAX_MAPS + 1) if sum(min(len(h), p) for _, h in chosen) <= MAX_MAPS] or [1])
+    cut = [f"{b.name}: {f'heads 1-{per}' if per > 1 else 'head 1'} of {len(heads)}" for b, heads in chosen
+           if len(heads) > per]
+    return [(b, heads[:per]) for b, heads in chosen], [", ".join(cut) + " in full (--head N for another)"]
 
 
 def plan(trace: Trace, layer: int | None = None, head: int | None = None, title: str | None = None) -> Plan:
