@@ -4,7 +4,7 @@ a browser by test_html.py, the figure by test_figure.py.)"""
 
 import json
 import re
-import time
+import resource
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -102,6 +102,12 @@ def test_example_and_similarity_pages(tmp_path, minilm_path):
 
 # ---- bounded pictures (issue 23) -----------------------------------------------------------------------
 
+def cpu_seconds() -> float:
+    """This process's CPU time (CliRunner runs the command in it): unlike wall time, not stretched by a busy machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def png_pixels(path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -110,10 +116,10 @@ def png_pixels(path) -> tuple[int, int]:
 
 def test_a_600_token_figure_is_bounded(tmp_path):
     png = tmp_path / "long.png"
-    t0 = time.perf_counter()
+    t0 = cpu_seconds()
     r = invoke("run", "-", "--whole", "-F", "png", "-o", str(png), input=" ".join(f"w{i}" for i in range(600)))
     assert r.exit_code == 0, r.output
-    assert time.perf_counter() - t0 < 60  # a loose sanity bound; the speed is in benchmarks/README.md
+    assert cpu_seconds() - t0 < 60  # a loose sanity bound; the speed is in benchmarks/README.md
     assert max(png_pixels(png)) <= 8000
 
 
@@ -124,10 +130,10 @@ def test_a_512_token_minilm_figure_is_bounded(tmp_path, minilm_path):
             (folder / f.relative_to(minilm_path)).parent.mkdir(parents=True, exist_ok=True)
             link_or_copy(f, folder / f.relative_to(minilm_path))
     png, svg = tmp_path / "m.png", tmp_path / "m.svg"
-    t0 = time.perf_counter()
+    t0 = cpu_seconds()
     r = invoke("run", "-", "--whole", "-m", str(folder), "-F", "png", "-o", str(png), input="the cat sat " * 300)
     assert r.exit_code == 0, r.output
-    assert time.perf_counter() - t0 < 60  # a loose sanity bound; the speed is in benchmarks/README.md
+    assert cpu_seconds() - t0 < 60  # a loose sanity bound; the speed is in benchmarks/README.md
     assert max(png_pixels(png)) <= 8000
     r = invoke("run", "-", "--whole", "-m", str(folder), "-F", "svg", "-o", str(svg), input="the cat sat " * 300)
     assert r.exit_code == 0, r.output
