@@ -51,10 +51,11 @@ def _full_maps(sub, p: Plan) -> None:
     axes = sub.subplots(n_rows, p.per_row, squeeze=False)
     for ax in axes.flat[len(p.maps):]:
         ax.set_visible(False)
-    vmax = float(max(w.max() for _, w in p.maps))
+    maps = p.drawn()
+    vmax = float(max(w.max() for _, w in maps))
     ticks = list(range(0, T, p.step))
     labels = [_label(p.labels[i]) for i in ticks]
-    for ax, (title, w) in zip(axes.flat, p.maps):
+    for ax, (title, w) in zip(axes.flat, maps):
         image = ax.imshow(w, cmap="Blues", vmin=0.0, vmax=vmax, interpolation="nearest",  # (T, T) or block means
                           extent=(-0.5, T - 0.5, T - 0.5, -0.5))  # in tokens either way
         ax.set_title(title)
@@ -70,10 +71,10 @@ def _model_view(sub, p: Plan, cmap) -> None:
     """Every layer x head as a thumbnail: one image of p.mosaic, the layer drawn above framed."""
     from matplotlib.patches import Rectangle
 
-    n, gap = p.tile, p.gap
+    n, gap, mosaic = p.tile, p.gap, p.mosaic()
     L, H = p.grid
     ax = sub.subplots()
-    ax.imshow(p.mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")  # (L n + ..., H n + ...)
+    ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")  # (L n + ..., H n + ...)
     centre = [i * (n + gap) + (n - 1) / 2 for i in range(max(L, H))]
     ax.set_xticks(centre[:H], [str(h) for h in range(1, H + 1)])
     ax.set_yticks(centre[:L], [str(i) for i in range(1, L + 1)])
@@ -87,7 +88,7 @@ def _model_view(sub, p: Plan, cmap) -> None:
     ax.set_title(f"Model view: every layer x head, each scaled to its own largest weight{how}; framed: layer "
                  f"{p.layer}, drawn above")
     top = (p.layer - 1) * (n + gap) - 0.5 - gap / 2
-    ax.add_patch(Rectangle((-0.5 - gap / 2, top), p.mosaic.shape[1] + gap, n + gap, fill=False, edgecolor="#d62728",
+    ax.add_patch(Rectangle((-0.5 - gap / 2, top), mosaic.shape[1] + gap, n + gap, fill=False, edgecolor="#d62728",
                            linewidth=1.2, clip_on=False))
 
 
@@ -109,7 +110,7 @@ def figure(trace: Trace, *, layer: int | None = None, head: int | None = None, f
             fig.suptitle("\n".join(_label(line) for line in p.title))
         if p.notes:
             fig.supxlabel("\n".join(_label(line) for line in p.notes), fontsize=7, color="#57606a")
-        if p.mosaic is None:
+        if not p.layers:
             _full_maps(fig, p)
         else:
             top, bottom = fig.subfigures(2, 1, height_ratios=[p.maps_height, p.height - p.maps_height])

@@ -14,7 +14,7 @@ its biggest arrays before they are allocated (views/figure.py refuses beyond --m
 
 import math
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -97,7 +97,10 @@ def model_view(blocks: list[Block], n: int, gap: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Plan:
-    maps: list[tuple[str, np.ndarray]]  # the heat maps drawn in full: (title, (T, T) weights)
+    """Sizes and choices only: the arrays drawn are made from it after the memory check (drawn, mosaic)."""
+
+    maps: list[tuple[str, np.ndarray]]  # the heat maps drawn in full: (title, (T, T) weights of the trace)
+    cells: int  # cells per heat map side: T, or fewer where pixels are fewer (block means)
     labels: list[str]  # T tick labels: the tokens, cut to LABEL_CHARS
     step: int  # a tick label every `step` tokens
     per_row: int
@@ -107,12 +110,11 @@ class Plan:
     width: float  # inches
     height: float
     dpi: float
-    mosaic: np.ndarray | None = None  # the model view (model_view), or None
+    layers: list[Block] = field(default_factory=list)  # the model view's rows (none: no model view)
     tile: int = 0  # its cells per thumbnail
     gap: int = 0  # its cells between thumbnails
     layer: int = 0  # its row drawn in full above (1-based)
     thumb: float = 0.0  # inches per thumbnail
-    grid: tuple[int, int] = (0, 0)  # its layers and heads
 
     @property
     def pixels(self) -> tuple[int, int]:
@@ -121,6 +123,19 @@ class Plan:
     @property
     def maps_height(self) -> float:
         return -(-len(self.maps) // self.per_row) * (self.side + PAD)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """The model view's layers and heads."""
+        return (len(self.layers), self.layers[0].weights.shape[0]) if self.layers else (0, 0)
+
+    def drawn(self) -> list[tuple[str, np.ndarray]]:
+        """The heat maps as drawn: (cells, cells) each."""
+        return [(name, w if self.cells == w.shape[-1] else block_means(w, self.cells)) for name, w in self.maps]
+
+    def mosaic(self) -> np.ndarray | None:
+        """The model view as drawn (model_view), or None."""
+        return model_view(self.layers, self.tile, self.gap) if self.layers else None
 
 
 def _capped(chosen: list[tuple[Block, list[int]]]) -> tuple[list[tuple[Block, list[int]]], list[str]]:
@@ -166,16 +181,10 @@ def plan(trace: Trace, layer: int | None = None, head: int | None = None, title:
     if T > side * DPI:
         notes.pop()
     if px < T:  # fewer pixels than weights: each pixel the mean of its block (none dropped, none repeated)
-        maps = [(name, block_means(w, px)) for name, w in maps]
         notes.append(averaged.format(T / px))
-    note_lines = textwrap.wrap("; ".join(notes), note_width)
-    p = Plan(maps, labels, step, per_row, side, lines, note_lines, width, height, dpi)
-    if not layers:
-        return p
     n = min(T, max(2, int(thumb * dpi)))
-    gap = max(1, n // 12)
-    return Plan(maps, labels, step, per_row, side, lines, note_lines, width, height, dpi,
-                model_view(layers, n, gap), n, gap, layer or 1, thumb, (len(layers), layers[0].weights.shape[0]))
+    return Plan(maps, min(T, px), labels, step, per_row, side, lines, textwrap.wrap("; ".join(notes), note_width),
+                width, height, dpi, layers, n, max(1, n // 12), layer or 1, thumb)
 
 
 def needs(p: Plan, fmt: str) -> list[tuple[str, int]]:
@@ -185,11 +194,12 @@ def needs(p: Plan, fmt: str) -> list[tuple[str, int]]:
     W, H = p.pixels
     side = round(p.side * p.dpi)
     parts = [(f"figure {W:,} x {H:,} px as {fmt}", W * H * FIGURE_BYTES[fmt]),
-             (f"{len(p.maps)} heat maps of {p.maps[0][1].shape[0]} x {p.maps[0][1].shape[1]} weights",
-              sum(w.size for _, w in p.maps) * DATA_BYTES)]
+             (f"{len(p.maps)} heat maps of {p.cells} x {p.cells} cells", len(p.maps) * p.cells**2 * DATA_BYTES)]
     images = [side * side]  # one heat map
-    if p.mosaic is not None:
-        parts.append((f"model view of {p.mosaic.shape[0]:,} x {p.mosaic.shape[1]:,} cells", p.mosaic.size * DATA_BYTES))
-        images.append(round(p.grid[0] * p.thumb * p.dpi) * round(p.grid[1] * p.thumb * p.dpi))
+    if p.layers:
+        (L, H), n, g = p.grid, p.tile, p.gap
+        rows, cols = L * n + (L - 1) * g, H * n + (H - 1) * g  # model_view's shape
+        parts.append((f"model view of {rows:,} x {cols:,} cells", rows * cols * DATA_BYTES))
+        images.append(round(L * p.thumb * p.dpi) * round(H * p.thumb * p.dpi))
     parts.append((f"the largest image resampled, {max(images):,} px", max(images) * IMAGE_BYTES))
     return parts + [("matplotlib's axes, text and layout", ARTISTS)]
