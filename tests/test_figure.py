@@ -3,6 +3,7 @@
 
 import hashlib
 import io
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -18,6 +19,8 @@ from vectorize_cli.pipelines.toy import trace as toy_trace
 
 pytest.importorskip("matplotlib")
 from vectorize_cli.views.figure import _label, figure, panels  # noqa: E402
+from vectorize_cli.views.figure_plan import MAX_MAPS, block_means, plan  # noqa: E402
+from vectorize_cli.views.headline import wrap_words  # noqa: E402
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = ["<script>alert(1)</script>", "$x^2$", 'say "hi"', "\u05e9\u05dc\u05d5\u05dd", "😀", "a&b", "]]>"]
@@ -119,3 +122,86 @@ def test_the_registry_draws_one_sentence_per_figure(rng):
     with pytest.raises(UsageError, match="one sentence"):
         PICTURES["pdf"]([a, b])
     assert PICTURES["html"]([a, b], token=[1, None]).startswith(b"<!DOCTYPE html>")
+
+
+# ---- bounded: pixels, maps, labels, title, memory (issue 23) -------------------------------------------
+
+def png_pixels(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_a_long_text_is_at_most_8000_px_and_says_which_labels_it_shows():
+    from vectorize_cli.views.figure_plan import MAX_PX
+
+    trace = toy_trace(" ".join(f"w{i}" for i in range(600)), Config())
+    w, h = png_pixels(figure(trace, fmt="png"))
+    assert 1000 < max(w, h) <= MAX_PX == 8000
+    texts = svg_texts(figure(trace))
+    note = next(t for t in texts if "labels: every" in t)
+    step = int(re.search(r"every (\d+)th token of 600", note).group(1))
+    assert 2 <= step <= 60
+    assert texts.count("w0") == 4 and texts.count("w1") == 0 and texts.count(f"w{step}") == 4  # x and y, 2 heads
+
+
+def test_many_heads_and_layers_draw_at_most_16_maps_and_a_model_view(rng):
+    trace = random_trace(rng, [f"t{i}" for i in range(40)], H=32, layered=True, L=48)  # 60 inches tall at 200 dpi
+    p = plan(trace, layer=3)
+    assert len(p.maps) == MAX_MAPS == 16 and p.maps[0][0] == "layer 3, head 1"
+    assert any("heads 1-16 of 32 in full (--head N for another)" in line for line in p.notes)
+    assert max(p.pixels) <= 8000 and p.dpi < 150
+    L, H, n, g, mosaic = 48, 32, p.tile, p.gap, p.mosaic()
+    assert mosaic.shape == (L * n + (L - 1) * g, H * n + (H - 1) * g) and p.grid == (L, H)
+    tile = mosaic[2 * (n + g): 2 * (n + g) + n, 5 * (n + g): 5 * (n + g) + n]  # layer 3, head 6
+    expect = block_means(trace.blocks[2].weights[5].astype(np.float64), n)
+    np.testing.assert_allclose(tile, expect / expect.max(), rtol=1e-5)
+    assert np.isnan(mosaic[n: n + g]).all()  # the gap between layers 1 and 2
+    assert plan(trace, layer=3, head=2).mosaic() is None  # --head: that one map alone
+    w, h = png_pixels(figure(trace, layer=3, fmt="png"))
+    assert max(w, h) <= 8000
+
+
+def test_more_tokens_than_pixels_are_averaged_never_dropped(rng):
+    w = rng.random((1, 1000, 1000))
+    m = block_means(w, 300)  # blocks of 3 or 4 tokens
+    edges = (np.arange(300) * 1000) // 300
+    counts = np.diff(np.append(edges, 1000))
+    np.testing.assert_allclose((m[0] * np.outer(counts, counts)).sum(), w.sum())  # every weight counted once
+    np.testing.assert_allclose(m[0, 7, 11], w[0, edges[7]: edges[8], edges[11]: edges[12]].mean())
+    trace = random_trace(rng, [f"t{i}" for i in range(1200)], H=1)
+    p = plan(trace)
+    assert p.cells < 1200 and p.drawn()[0][1].shape == (p.cells, p.cells) and any("mean of about" in line
+                                                                                  for line in p.notes)
+
+
+@pytest.mark.parametrize("title", [
+    "vectorize: " + " ".join(["antidisestablishmentarianism", "is", "a", "long", "word"] * 60),
+    "a " * 2000,
+    "one " + "x" * 5000 + " two",
+])
+def test_titles_wrap_between_words(title):
+    words = title.split()
+    for width, n in [(40, 3), (120, 3), (10, 1)]:
+        lines = wrap_words(title, width, n)
+        assert 1 <= len(lines) <= n and all(len(line) <= max(width, 4) for line in lines)
+        shown = " ".join(lines).split()
+        if shown[-1] == "…":
+            shown = shown[:-1]
+        for got, word in zip(shown, words):  # whole words in order; only a word longer than a line is cut,
+            # or a word alone on the last line with no room for " …" after it
+            cut = len(word) > width or (len(lines[-1]) == width and lines[-1] == got)
+            assert got == word or (cut and got == word[: width - 1] + "…"), (got, word, lines)
+    trace = toy_trace("The cat sat on the mat.", Config())
+    texts = svg_texts(figure(trace, title=title))
+    assert any(t.startswith(title.split()[0][:20]) for t in texts)
+
+
+def test_the_memory_guard_refuses_before_drawing():
+    from vectorize_cli.views.figure_plan import needs
+
+    trace = toy_trace(" ".join(f"w{i}" for i in range(300)), Config())
+    need = sum(n for _, n in needs(plan(trace), "png"))
+    assert 20 * 2**20 < need < 2 * 2**30
+    with pytest.raises(VectorizeError, match=r"this figure needs about .* over --max-memory 10.0 MiB; "):
+        figure(trace, fmt="png", max_memory=10 * 2**20)
+    assert figure(trace, fmt="png", max_memory=need + 1).startswith(b"\x89PNG")

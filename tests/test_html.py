@@ -353,4 +353,36 @@ def test_similarity_page(browser, tmp_path, rng):
     p = Opened(browser, similarity_page("all-MiniLM-L6-v2", texts, v @ v.T), tmp_path)
     labels = p.page.eval_on_selector_all(".heat .rows div", "ds => ds.map(d => d.textContent)")
     assert labels == [f"{i + 1}. {t}" for i, t in enumerate(texts)]
+    cells = p.page.eval_on_selector_all(".heat .cells span",
+                                        "ss => ss.map(s => [+s.dataset.r, +s.dataset.c, s.textContent])")
+    assert [(r, c) for r, c, _ in cells] == [(r, c) for r in range(4) for c in range(4)]
+    for r, c, shown in cells:  # the cosine in each cell, to 2 decimals
+        assert abs(float(shown) - (v @ v.T)[r, c]) <= 0.005 + 1e-9 and len(shown.split(".")[1]) == 2
+    box = p.page.locator(".heat canvas").bounding_box()
+    p.page.mouse.move(box["x"] + 2.5 * box["width"] / 4, box["y"] + 0.5 * box["height"] / 4)  # row 0, column 2
+    assert p.page.text_content("#tip").split("\n")[0] == f"1. {texts[0]}  \u2192  3. {texts[2]}"  # both texts
+    p.clean()
+
+
+def test_a_long_text_has_readable_labels_and_its_whole_title(browser, tmp_path, rng):
+    tokens = [f"w{i}" + "x" * int(rng.integers(0, 4)) for i in range(116)]  # a title under 1,000 characters
+    title = "vectorize: " + " ".join(tokens)
+    p = Opened(browser, page([softmax_trace(rng, tokens, H=2)], title=title), tmp_path)
+    h1 = p.page.locator("h1")
+    assert h1.text_content() == title and p.page.title() == title  # whole
+    assert h1.evaluate("e => e.scrollWidth <= e.clientWidth && e.clientHeight > 40")  # wrapped, not cut or spilling
+    fig = p.page.locator("section[data-trace='0'] .headview + div figure")
+    cols = fig.locator(".cols span")
+    boxes = [cols.nth(i).bounding_box() for i in range(cols.count())]
+    assert 116 / 8 < len(boxes) < 116  # thinned to what reads
+    for a, b in zip(boxes, boxes[1:]):
+        assert a["x"] + a["width"] <= b["x"] + 0.5  # no two labels overlap
+    assert all(cols.nth(i).evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 11 for i in (0, 1))
+    step = int(cols.nth(1).get_attribute("data-col"))
+    assert f"column labels: every {step}" in fig.locator(".caption").text_content()
+    cols.nth(1).hover()
+    assert p.page.text_content("#tip") == f"{step}: {tokens[step]}"  # the whole token
+    rows = fig.locator(".rows div:not(.thin)")
+    boxes = [rows.nth(i).bounding_box() for i in range(rows.count())]
+    assert all(a["y"] + 12 <= b["y"] for a, b in zip(boxes, boxes[1:]))  # shown rows 12 px apart or more
     p.clean()

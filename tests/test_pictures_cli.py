@@ -4,11 +4,13 @@ a browser by test_html.py, the figure by test_figure.py.)"""
 
 import json
 import re
+import resource
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 
+from conftest import link_or_copy
 from test_cli import invoke
 from test_html import blob, decode
 from test_rollout import rollout_loop
@@ -96,3 +98,85 @@ def test_example_and_similarity_pages(tmp_path, minilm_path):
     assert data["texts"] == texts
     np.testing.assert_allclose(np.reshape(data["cosine"]["data"], (3, 3)), js["cosine"], atol=1e-6)
     assert not page.exists()
+
+
+# ---- bounded pictures (issue 23) -----------------------------------------------------------------------
+
+def cpu_seconds() -> float:
+    """This process's CPU time (CliRunner runs the command in it): unlike wall time, not stretched by a busy machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def png_pixels(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_a_600_token_figure_is_bounded(tmp_path):
+    png = tmp_path / "long.png"
+    t0 = cpu_seconds()
+    r = invoke("run", "-", "--whole", "-F", "png", "-o", str(png), input=" ".join(f"w{i}" for i in range(600)))
+    assert r.exit_code == 0, r.output
+    assert cpu_seconds() - t0 < 60  # a loose sanity bound; the speed is in benchmarks/README.md
+    assert max(png_pixels(png)) <= 8000
+
+
+def test_a_512_token_minilm_figure_is_bounded(tmp_path, minilm_path):
+    folder = tmp_path / "minilm-512"  # without sentence_bert_config.json the model reads its 512 positions
+    for f in minilm_path.rglob("*"):
+        if f.is_file() and f.name != "sentence_bert_config.json":
+            (folder / f.relative_to(minilm_path)).parent.mkdir(parents=True, exist_ok=True)
+            link_or_copy(f, folder / f.relative_to(minilm_path))
+    png, svg = tmp_path / "m.png", tmp_path / "m.svg"
+    t0 = cpu_seconds()
+    r = invoke("run", "-", "--whole", "-m", str(folder), "-F", "png", "-o", str(png), input="the cat sat " * 300)
+    assert r.exit_code == 0, r.output
+    assert cpu_seconds() - t0 < 60  # a loose sanity bound; the speed is in benchmarks/README.md
+    assert max(png_pixels(png)) <= 8000
+    r = invoke("run", "-", "--whole", "-m", str(folder), "-F", "svg", "-o", str(svg), input="the cat sat " * 300)
+    assert r.exit_code == 0, r.output
+    texts = ["".join(t.itertext()) for t in ET.fromstring(svg.read_bytes()).iter("{http://www.w3.org/2000/svg}text")]
+    note = " ".join(t for t in texts if "labels: every" in t)
+    assert re.search(r"labels: every \d+th token of 512", note) and "truncated to the model's 512 tokens" in note
+    assert any(t.startswith("Model view: every layer x head") for t in texts)
+    assert texts.count("layer 1, head 12") == 1
+
+
+@pytest.mark.parametrize("model,limit", [([], "40MB"), (["-m", "minilm"], "200MB")])  # above what the run needs
+def test_the_figure_memory_guard_is_one_line(tmp_path, model, limit, minilm_path):
+    text = "the cat sat " * 60 if model else " ".join(f"w{i}" for i in range(300))  # 182 and 300 tokens
+    r = invoke("run", "-", "--whole", *model, "-F", "png", "--max-memory", limit, "-o", str(tmp_path / "x.png"),
+               input=text)
+    one_error_line(r, 1)
+    mib = int(limit[:-2]) * 1e6 / 2**20
+    assert "this figure needs about" in r.stderr and f"over --max-memory {mib:.1f} MiB" in r.stderr
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_the_page_title_is_whole_and_wrapped(tmp_path):
+    text = " ".join(["antidisestablishmentarianism", "is", "a", "long", "word"] * 20)  # 100 tokens, 879 characters
+    r = invoke("run", "-", "--whole", "-F", "html", input=text)
+    assert r.exit_code == 0, r.output
+    assert blob(r.stdout_bytes)["title"] == "vectorize: " + text
+    longer = " ".join([text] * 3)  # past 1,000 characters: cut between words
+    title = blob(invoke("run", "-", "--whole", "-F", "html", input=longer).stdout_bytes)["title"]
+    assert title.endswith(" …") and len(title) <= 1000 and ("vectorize: " + longer).startswith(title[:-2])
+    assert ("vectorize: " + longer)[len(title) - 2] == " "  # the next character was a space: no word cut
+
+
+@pytest.mark.parametrize("columns", [200, 80])
+def test_the_similarity_table_uses_the_terminal_width(columns, minilm_path):
+    texts = ["A man is eating food in a restaurant downtown with his friends.", "A man eats a meal.",
+             "The sky is blue over the ocean on a bright summer afternoon, warm on the sand of the long beach."]
+    r = invoke("similarity", *texts, env={"COLUMNS": str(columns)})
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    rows = [line for line in lines if re.match(r"\d  ", line)]
+    if columns == 200:  # every text whole
+        assert [any(t in row for row in rows) for t in texts] == [True] * 3
+    else:  # as wide as 80 columns leave: the long texts cut with …, the short one whole
+        assert texts[1] in rows[1] and "…" in rows[0] and "…" in rows[2]
+        assert len(rows[0].split("…")[0]) > 40

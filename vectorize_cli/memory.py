@@ -68,14 +68,19 @@ def total(c: Config, T: int) -> int:
 def check(c: Config, T: int) -> None:
     """Refuse, naming the biggest array and the way out, when the estimate exceeds --max-memory.
     T = 1 checks what does not depend on the text (the parameters), before any input is read."""
-    need = total(c, T)
-    if need > c.max_memory:
-        what, n = max(estimate(c, T), key=lambda p: p[1])
-        hint = "use -a flash (linear memory) or raise --max-memory" if "weights" in what or "scores" in what \
-            else "use smaller sizes (--dim, --heads, --head-dim) or raise --max-memory" if "parameters" in what \
-            else "use a shorter text, a smaller --dim, or raise --max-memory"
-        raise VectorizeError(f"this run needs about {human(need)} ({what}: {human(n)}), over --max-memory "
-                             f"{human(c.max_memory)}; {hint}")
+    refuse_over(estimate(c, T), c.max_memory, "this run", lambda what:
+                "use -a flash (linear memory) or raise --max-memory" if "weights" in what or "scores" in what
+                else "use smaller sizes (--dim, --heads, --head-dim) or raise --max-memory" if "parameters" in what
+                else "use a shorter text, a smaller --dim, or raise --max-memory")
+
+
+def refuse_over(parts: list[tuple[str, int]], limit: int, doing: str, hint) -> None:
+    """One line naming the total, the biggest part and the way out (hint(what)), when parts exceed limit bytes."""
+    need = sum(n for _, n in parts)
+    if need > limit:
+        what, n = max(parts, key=lambda p: p[1])
+        raise VectorizeError(f"{doing} needs about {human(need)} ({what}: {human(n)}), over --max-memory "
+                             f"{human(limit)}; {hint(what)}")
 
 
 TEXT_BYTES = {False: 16, True: 32}  # most bytes one float32 takes in JSON: '-1.2345678e-25,'; pretty: on a line

@@ -145,7 +145,8 @@ def _focused(tables, token: str | None, rollout: bool):
     return render
 
 
-def _picture(traces, fmt: str, out, token: str | None, layer: int | None = None, head: int | None = None) -> None:
+def _picture(traces, fmt: str, out, token: str | None, layer: int | None = None, head: int | None = None,
+             max_memory: int | None = None) -> None:
     """--format html | svg | png | pdf: every trace into one file."""
     from vectorize_cli.focus import token_index
     from vectorize_cli.output import write_picture
@@ -154,7 +155,8 @@ def _picture(traces, fmt: str, out, token: str | None, layer: int | None = None,
     traces = list(traces)
     focus = [token_index(t.tokens, token) if token else None for t in traces]
     title = "vectorize: " + (traces[0].text if len(traces) == 1 else f"{len(traces)} texts")
-    write_picture(PICTURES[fmt](traces, token=focus, layer=layer, head=head, title=title[:200]), fmt, out)
+    write_picture(PICTURES[fmt](traces, token=focus, layer=layer, head=head, title=title,
+                                  max_memory=max_memory), fmt, out)
 
 
 def _write_toy(source, config: Config, out, advance, fmt: str, precision: int, omit: tuple[str, ...],
@@ -166,7 +168,7 @@ def _write_toy(source, config: Config, out, advance, fmt: str, precision: int, o
 
     traces = (trace(t, config) for t in source.sentences(advance))
     if fmt not in WRITERS:
-        return _picture(traces, fmt, out, token)
+        return _picture(traces, fmt, out, token, max_memory=config.max_memory)
     how = Output(source.single, partial(toy_record, omit=omit), _focused(trace_tables, token, False), precision,
                  config.max_memory)
     WRITERS[fmt](traces, how, out)
@@ -195,7 +197,7 @@ def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str,
             yield tr
 
     if fmt not in WRITERS:
-        return _picture(traces(), fmt, out, token, config.layer, config.head)
+        return _picture(traces(), fmt, out, token, config.layer, config.head, config.max_memory)
 
     if config.rollout and VARIANTS[config.attention].family != "explicit":
         raise UsageError(f"--rollout needs every layer's weights, which -a {config.attention} never holds: "

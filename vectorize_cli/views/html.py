@@ -23,10 +23,12 @@ import numpy as np
 from vectorize_cli.attention.rollout import rollouts
 from vectorize_cli.compare import differences
 from vectorize_cli.trace import Block, Trace
+from vectorize_cli.views.headline import shorten
 
 PAGE = files("vectorize_cli.views") / "page"
 SCRIPTS = ("heat.js", "views.js")  # one inline script, in this order
 Q16 = 65535  # weights are stored as round(w * Q16) in a uint16
+PAGE_TITLE = 1000  # characters of the title shown whole (wrapped); a longer one ends at a word, with …
 
 
 class Store:
@@ -123,9 +125,11 @@ def _sha256(text: str) -> str:
 
 def assemble(data: dict, store: Store | None = None, scripts: tuple[str, ...] = SCRIPTS) -> bytes:
     """The page around a data blob and its arrays: template, style and script (scripts, in order: SCRIPTS and a
-    page's own kind) from the package, the CSP by hash."""
+    page's own kind) from the package, the CSP by hash; the title whole up to PAGE_TITLE characters, else cut
+    between words."""
     from html import escape
 
+    data = {**data, "title": shorten(data["title"], PAGE_TITLE)}
     script = "".join((PAGE / name).read_text("utf-8") for name in scripts)
     style = (PAGE / "page.css").read_text("utf-8")
     csp = (f"default-src 'none'; script-src {_sha256(script)}; style-src {_sha256(style)}; "

@@ -84,18 +84,22 @@ class Renderer:
         return head + [None] + tail[::-1]
 
     def matrix(self, title, row_labels, values, col_labels=None, heat=False, caption=None,
-               row_header="token", index=True) -> Group:
-        """A (R, C) matrix as a table: labelled rows, right-aligned numbers, elided when too big."""
+               row_header="token", index=True, row_width: int | None = 16) -> Group:
+        """A (R, C) matrix as a table: labelled rows, right-aligned numbers, elided when too big. Row labels
+        are cut to row_width characters (None: what the console leaves beside every column, at least 16)."""
         values = np.atleast_2d(values)
         R, C = values.shape
-        row_labels = [printable(str(r)) for r in row_labels]
         col_labels = [str(c) for c in col_labels] if col_labels is not None else [str(c) for c in range(C)]
         rows = _keep(R, self.max_rows)
         shown = [r for r in rows if r is not None]
         cand = [c for c in _keep(C, self.console.width // 2) if c is not None]  # no more could fit
         strings = {r: {c: self.number(float(values[r, c])) for c in cand} for r in shown}
         widths = {c: max(len(col_labels[c]), *(len(strings[r][c]) for r in shown)) + 2 for c in cand}
-        used = max(len(row_header), *(len(row_labels[r]) for r in shown)) + 2 + (len(str(R - 1)) + 2 if index else 0)
+        number = len(str(R - 1)) + 2 if index else 0  # the index column
+        if row_width is None:
+            row_width = max(16, self.console.width - sum(widths.values()) - number - 2)
+        row_labels = [printable(str(r), row_width) for r in row_labels]
+        used = max(len(row_header), *(len(row_labels[r]) for r in shown)) + 2 + number
         cols = self._fit_columns(widths, C, used)
         notes = [caption] if caption else []
         if len(shown) < R or len(cols) - (None in cols) < C:

@@ -139,4 +139,5 @@ def trace_tables(r: Renderer, t: Trace, layer: int | None = None, head: int | No
 
 def similarity_table(r: Renderer, model: str, texts: list[str], cosine: np.ndarray) -> Group:
     return r.matrix(f"Cosine similarity ({model})", texts, cosine, col_labels=[str(i) for i in range(len(texts))],
-                    heat=True, row_header="text", caption="columns: the texts by number; 1 = same direction")
+                    heat=True, row_header="text", caption="columns: the texts by number; 1 = same direction",
+                    row_width=None)  # the texts as wide as the terminal leaves beside the numbers

@@ -126,6 +126,20 @@ function legend(sc) {
 }
 
 // ---- a heat map: row labels, canvas, values on hover ------------------------------------------
+// Labels stay 11-12 px however small the cells: where cells are smaller, only every `step`-th label shows
+// (the caption says so), the others on hover, and the focused row's always. Long labels end in an ellipsis,
+// whole on hover.
+const LABEL_PX = 13;  // pixels one label needs across
+function labelStep(cell) { return Math.max(1, Math.ceil(LABEL_PX / cell)); }
+function ordinal(n) { return n + (n % 100 >= 11 && n % 100 <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] || "th"); }
+function hoverWhole(e, text) {
+  e.addEventListener("mouseenter", (ev) => showTip(ev, text));
+  e.addEventListener("mouseleave", hideTip);
+}
+function luminance(lut, t) {
+  const i = 3 * Math.round(255 * Math.min(1, Math.max(0, t)));
+  return 0.299 * lut[i] + 0.587 * lut[i + 1] + 0.114 * lut[i + 2];
+}
 function heatmap(title, rows, cols, view, caption, opts) {
   opts = opts || {};
   const cw = opts.cell || Math.max(2, Math.min(22, Math.floor(720 / view.C)));
@@ -133,29 +147,53 @@ function heatmap(title, rows, cols, view, caption, opts) {
   const sc = scale(view), canvas = el("canvas");
   paint(canvas, view, sc);
   canvas.style.width = view.C * cw + "px"; canvas.style.height = view.R * ch + "px";
-  const colLabel = (c) => (cols ? cols[c] : "column " + (c + 1));
+  const names = opts.colNames || cols;
+  const colLabel = (c) => (names ? names[c] : "column " + (c + 1));
   canvas.addEventListener("mousemove", (ev) => {
     const r = Math.min(view.R - 1, Math.floor(ev.offsetY / ch)), c = Math.min(view.C - 1, Math.floor(ev.offsetX / cw));
     showTip(ev, `${rows[r]}  \u2192  ${colLabel(c)}\n${fmt(view.at(r, c))}`);
   });
   canvas.addEventListener("mouseleave", hideTip);
-  const grid = el("div", { cls: "heat" });
-  if (cols && view.C <= 160 && cw >= 6) {
-    const cl = el("div", { cls: "cols" });
-    for (const c of cols) { const s = el("span", { cls: "label", text: c }); s.style.width = cw + "px"; cl.append(s); }
+  const grid = el("div", { cls: "heat" }), thinned = [];
+  if (cols) {
+    const step = labelStep(cw), longest = cols.reduce((m, c) => Math.max(m, c.length), 1);
+    const flat = 8 * longest <= cw, cl = el("div", { cls: flat ? "cols flat" : "cols" });  // flat: fits across
+    cl.style.width = view.C * cw + "px";
+    cl.style.height = (flat ? 16 : Math.min(112, 10 + 7 * longest)) + "px";
+    for (let c = 0; c < view.C; c += step) {
+      const s = el("span", { cls: "label", text: cols[c], "data-col": c });
+      s.style.left = (flat ? c * cw : Math.max(0, c * cw + cw / 2 - 7)) + "px";  // centred on its column
+      if (flat) s.style.width = cw + "px";
+      hoverWhole(s, `${c}: ${colLabel(c)}`);
+      cl.append(s);
+    }
     grid.append(cl);
+    if (step > 1) thinned.push(`column labels: every ${ordinal(step)}`);
   }
-  const rl = el("div", { cls: "rows" });
+  const rl = el("div", { cls: "rows" }), rstep = labelStep(ch);
   rows.forEach((r, i) => {
-    const d = el("div", { cls: "label", text: r, "data-row": i });
+    const d = el("div", { cls: "label" + (i % rstep ? " thin" : ""), text: r, "data-row": i });
     d.style.height = d.style.lineHeight = ch + "px";
-    d.style.fontSize = Math.min(12, ch - 1) + "px";
-    if (ch < 7) d.style.visibility = "hidden";
+    hoverWhole(d, `${i}: ${r}`);
     rl.append(d);
   });
-  grid.append(rl, canvas);
+  if (rstep > 1) thinned.push(`row labels: every ${ordinal(rstep)}`);
+  const plot = el("div", { cls: "plot" }, canvas);
+  if (opts.numbers && cw >= 30 && ch >= 16) {  // each cell's value written in it, dark or light by its colour
+    const cells = el("div", { cls: "cells" });
+    cells.style.gridTemplateColumns = `repeat(${view.C}, ${cw}px)`;
+    cells.style.gridAutoRows = ch + "px";
+    for (let r = 0; r < view.R; r++) for (let c = 0; c < view.C; c++) {
+      const x = view.at(r, c), n = el("span", { text: opts.numbers(x), "data-r": r, "data-c": c });
+      if (luminance(sc.lut, sc.t(x)) < 128) n.className = "light";
+      cells.append(n);
+    }
+    plot.append(cells);
+  } else if (opts.numbers) thinned.push("cells too small for their numbers: hover for each value");
+  grid.append(rl, plot);
   const fig = el("figure", {}, el("figcaption", { text: title }), grid, legend(sc));
-  if (caption) fig.append(el("p", { cls: "caption", text: caption }));
+  const words = [caption, thinned.length ? `${thinned.join(", ")} (hover a label or a cell for the rest).` : ""];
+  if (words.some((w) => w)) fig.append(el("p", { cls: "caption", text: words.filter((w) => w).join(" ") }));
   fig.rowLabels = rl;
   return fig;
 }

@@ -209,7 +209,9 @@ function traceView(tr, index, token) {
 
 // ---- pages --------------------------------------------------------------------------------------
 const main = document.getElementById("main");
-document.getElementById("title").textContent = DATA.title;
+const h1 = document.getElementById("title");
+h1.textContent = DATA.title;  // whole (html.py cuts only past PAGE_TITLE characters, between words), wrapped
+if (DATA.title.length > 200) h1.classList.add("long");
 function tableFigure(t) {
   const m = mat(t.values), view = slice(m);
   const cols = t.cols || Array.from({ length: view.C }, (_, i) => String(i + 1));
@@ -234,8 +236,8 @@ const kinds = {
     document.getElementById("about").textContent = `Cosine similarity of every pair of sentence vectors (${DATA.model}).`;
     const m = mat(DATA.cosine), labels = DATA.texts.map((t, i) => `${i + 1}. ${t}`);
     main.append(heatmap("Cosine similarity", labels, DATA.texts.map((_, i) => String(i + 1)), slice(m),
-      "Rows and columns are the texts in input order (columns by number); cell (i, j) is cos(v_i, v_j), 1 on the diagonal.",
-      { cell: Math.max(8, Math.min(40, Math.floor(600 / DATA.texts.length))) }));
+      "Rows and columns are the texts in input order (columns by number); cell (i, j) is cos(v_i, v_j), 1 on the diagonal; hover a cell for both texts.",
+      { cell: Math.max(8, Math.min(44, Math.floor(1000 / DATA.texts.length))), numbers: (x) => x.toFixed(2), colNames: labels }));
   },
 };
 inflate(DATA.store).then((bytes) => {
