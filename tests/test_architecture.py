@@ -19,7 +19,7 @@ LAYERS = [
      "focus"],
     ["attention.kernels", "attention.dispatch", "attention.sdpa", "attention.params", "attention.variants",
      "attention.rollout",
-     "model.nn", "model.object_cache", "model.compiled", "model.files", "model.weights", "model.tokenizer", "model.validate", "model.bert"],
+     "compiled", "numba_loops", "model.nn", "model.files", "model.weights", "model.tokenizer", "model.validate", "model.bert"],
     ["memory", "compare", "model.budget"],
     ["pipelines.toy", "pipelines.bert", "views.matrix", "views.table", "views.json", "views.figure",
      "views.attention_tables"],
