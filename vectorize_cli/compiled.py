@@ -30,9 +30,10 @@ from vectorize_cli.errors import tell
 from vectorize_cli.model import nn
 
 # tokens of a run (model/bert.forward's batches together) from which GELU runs compiled, and scores (heads x
-# queries x keys) of one flash call from which its exp does: where loading them is won back on 2 cores
-# (benchmarks/README.md, "Start-up")
-COMPILE_AT = 1 << 16
+# queries x keys) of one flash call from which its exp does: where loading them (about 0.7 s from numba's
+# cache) is won back on 2 cores, GELU saving about 30 us a token, the exp about 1 ns a score
+# (benchmarks/README.md, "Start-up with numba's cache")
+COMPILE_AT = 1 << 15
 COMPILE_AT_SCORES = 1 << 30
 GELU_NOTE = "GELU compiled by numba (compiled.py): numpy's bits"  # in a model's Ran notes where it ran
 
