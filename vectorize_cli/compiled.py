@@ -11,9 +11,10 @@ the input's size alone: GELU for a run of COMPILE_AT tokens or more (for_run: th
 flash's exp for a call of COMPILE_AT_SCORES scores or more (flash_exp: its bits differ from numpy's exp in
 the last place, so the same input must take the same exp in every process, whatever ran before).
 
-Loading them (importing numba, and its cache) costs a process about a second, compiling them once per
-machine a few (benchmarks/README.md, "Start-up"); a failure is said once, on stderr, and numpy runs. numba's
-cache does not know nn.py's source, so the loops are checked against numpy's formulas on CHECKED_ON first,
+Loading them (importing numba, and its cache) costs a process about 0.6 s, compiling them once per machine
+about 1.5 s (benchmarks/README.md, "Start-up with numba's cache"); a failure is said once, on stderr, and
+numpy runs. numba's
+cache does not know nn.py's source, so the loops are checked against numpy's formulas (checked_on()) first,
 and a stale cache is compiled again (numba's public `recompile`).
 """
 
@@ -160,13 +161,8 @@ def _failed(e: Exception) -> None:
                     "formulas instead, more slowly")
 
 
-# what the loops are checked on when loaded: GELU's range and its edges, 4,096 values (exp: their -|x|)
-CHECKED_ON = np.concatenate([np.linspace(-10, 10, 4086), [0.0, -0.0, 1e-30, -1e-30, 1e-45, 3e38, -3e38, np.inf,
-                                                           -np.inf, np.nan]]).astype(np.float32)
-
-
 def checked(dispatchers: tuple) -> Loops:
-    """The loops, run on CHECKED_ON against numpy's formulas (GELU: the same bits; exp: within one ulp), where
+    """The loops, run on checked_on() against numpy's formulas (GELU: the same bits; exp: within one ulp), where
     numba's cache cannot tell: it knows numba_loops.py's source, not nn.py's. A mismatch is a stale cache:
     compiled again (each dispatcher's recompile()), then checked again; a second mismatch raises RuntimeError."""
     for attempt in range(2):
@@ -179,9 +175,15 @@ def checked(dispatchers: tuple) -> Loops:
     raise RuntimeError("numba's loops do not compute nn.py's formulas (tests/test_compiled.py says where)")
 
 
+def checked_on() -> np.ndarray:
+    """What the loops are checked on when loaded: GELU's range and its edges, 4,096 values (exp: their -|x|)."""
+    edges = [0.0, -0.0, 1e-30, -1e-30, 1e-45, 3e38, -3e38, np.inf, -np.inf, np.nan]
+    return np.concatenate([np.linspace(-10, 10, 4096 - len(edges)), edges]).astype(np.float32)
+
+
 def _agrees(found: Loops) -> bool:
     """GELU: the same bits as numpy's chunks (NaN where NaN); exp(s - 0) of -|x|: within one ulp of numpy's."""
-    x = CHECKED_ON
+    x = checked_on()
     with np.errstate(invalid="ignore", over="ignore"):
         gelu_bits = found.gelu_(x.copy()).view(np.uint32) == nn.gelu_(x.copy()).view(np.uint32)
         a = -np.abs(x).reshape(-1, 64)  # exp's domain, a <= 0, in rows of 64
