@@ -40,10 +40,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         old = tmp / "old"
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", a.against], capture_output=True, check=True).stdout
-        tarfile.open(fileobj=io.BytesIO(archive)).extractall(old)
+        tar = subprocess.run(["git", "-C", str(ROOT), "archive", a.against], capture_output=True, check=True).stdout
+        tarfile.open(fileobj=io.BytesIO(tar)).extractall(old)
         for n in a.lines:
-            (tmp / f"{n}.txt").write_text("".join(TEXT.read_text(encoding="utf-8").splitlines(True)[:n]), encoding="utf-8")
+            head = "".join(TEXT.read_text(encoding="utf-8").splitlines(True)[:n])
+            (tmp / f"{n}.txt").write_text(head, encoding="utf-8")
         cases = _cases(tmp, old, a.against, a.lines)
         for name, (cmd, stdin, env, cache) in cases.items():  # warm: the cache filled once, untimed
             if cache == "warm":
@@ -61,10 +62,12 @@ def main() -> None:
         outputs = {}
         for name in cases:
             if "lines" in name:
-                outputs.setdefault(name.split(",")[0], set()).add((tmp / (name.replace(" ", "_") + ".npy")).read_bytes())
+                npy = (tmp / (name.replace(" ", "_") + ".npy")).read_bytes()
+                outputs.setdefault(name.split(",")[0], set()).add(npy)
     print(f"median of {a.rounds} rounds, rotating order; vectors the same bytes across contenders: "
           f"{'yes' if all(len(v) == 1 for v in outputs.values()) else 'NO'}\n")
-    print("| workload, contender | median s | every round, s | median CPU s | every round, CPU s |\n|---|---:|---|---:|---|")
+    print("| workload, contender | median s | every round, s | median CPU s | every round, CPU s |\n"
+          "|---|---:|---|---:|---|")
     for name, ts in times.items():
         wall, cpu = ([t[i] for t in ts] for i in (0, 1))
         print(f"| {name} | {statistics.median(wall):.2f} | {' / '.join(f'{t:.2f}' for t in wall)} | "
@@ -73,7 +76,8 @@ def main() -> None:
 
 def _cases(tmp: Path, old: Path, against: str, lines: list[int]) -> dict:
     """name -> (argv, stdin file or None, environment, warm | cold)."""
-    base = {k: v for k, v in os.environ.items() if k not in ("VECTORIZE_COMPILED", "NUMBA_CACHE_DIR", "VECTORIZE_CACHE")}
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("VECTORIZE_COMPILED", "NUMBA_CACHE_DIR", "VECTORIZE_CACHE")}
     here = {**base, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp / "numba-warm")}
     there = {**base, "PYTHONPATH": str(old), "VECTORIZE_CACHE": str(tmp / "old-warm")}
     contenders = {"this checkout": here, against: there}

@@ -187,7 +187,8 @@ def test_compiled_loops_refuse_arrays_they_would_read_or_write_wrongly(kernels):
 # a fresh process: the loops as compiled.py loads them, their outputs checked against this process's, then how
 # numba found them: "hits misses" over numba_loops.LOOPS (a miss compiled, a hit loaded from the cache)
 CHILD = ("import sys, numpy as np; from vectorize_cli import compiled, numba_loops; from vectorize_cli.backend import "
-         "Backend; k = compiled.loops(Backend('numpy', 'cpu', 'float32', compiled='always'), True); d = np.load(sys.argv[1]); "
+         "Backend; k = compiled.loops(Backend('numpy', 'cpu', 'float32', compiled='always'), True); "
+         "d = np.load(sys.argv[1]); "
          "np.testing.assert_array_equal(k.gelu_(d['x'].copy()), d['gelu']); t = np.empty_like(d['total']); "
          "np.testing.assert_array_equal(k.exp_shift_(d['s'].copy(), np.zeros_like(t), t), d['exp']); "
          "np.testing.assert_array_equal(t, d['total']); print(numba_loops.__file__); "

@@ -1,7 +1,8 @@
 """From an attention family and a backend to the function that computes it: the one dispatch both
 pipelines use, and the one place that reports the kernel that ran (returned with the output).
 
-    ATTENTION_FUNCTIONS[name](q, k, v, causal, block_size, key_mask, strict, backend) -> Attended(y, att | None, op, notes)
+    ATTENTION_FUNCTIONS[name](q, k, v, causal, block_size, key_mask, strict, backend)
+        -> Attended(y, att | None, op, notes)
 
     explicit  kernels.explicit_attention on numpy or torch: the (H, T, T) weights materialised
     tiled     kernels.flash_attention: tiles and an online softmax, never the weights (numpy); its exp
