@@ -67,7 +67,8 @@ class Loops:
                             + ("" if total is None else f" and {total.dtype} {total.shape}"))
         if s.size:
             rows, cols = s.size // s.shape[-1], s.shape[-1]
-            flat = as_strided(s, ((rows - 1) * stride + cols,), (4,))  # (rows - 1) * stride + cols, s's memory
+            # s's memory as one row: (rows - 1) * stride + cols float32s (as_strided, slower, where not contiguous)
+            flat = s.reshape(-1) if s.flags.c_contiguous else as_strided(s, ((rows - 1) * stride + cols,), (4,))
             self.exp_shift(flat, m.reshape(-1), sums.reshape(-1), rows, cols, stride)
         else:
             sums[...] = 0  # rows of no columns sum to 0
