@@ -4,10 +4,10 @@ process, interleaved in a rotating order (on a shared machine only such ratios m
     python benchmarks/flash_side_by_side.py --lengths 512 1024 2048 4096 --before c97c456
 
 Contenders (8 heads, head size 64, float32, not causal):
-  numpy-flash    kernels.flash_attention of this checkout, its exp compiled (model/compiled.py, loaded
-                 before timing, VECTORIZE_COMPILED=1; without numba nor a cached object file it is left out)
-  numpy-flash, numpy exp   the same with VECTORIZE_COMPILED=0: numpy's subtract and exp
-  (Without VECTORIZE_COMPILED, flash runs the first from 2^27 scores, kernels.COMPILE_AT_SCORES, the second below.)
+  numpy-flash    kernels.flash_attention of this checkout, its exp compiled (compiled.py, loaded before
+                 timing, as VECTORIZE_COMPILED=1 passes it; without numba it is left out)
+  numpy-flash, numpy exp   the same with numpy's subtract and exp (VECTORIZE_COMPILED=0)
+  (Without VECTORIZE_COMPILED, flash runs the first from compiled.COMPILE_AT_SCORES scores, the second below.)
   before         kernels.flash_attention of --before (read with git show), if given
   torch-flash    F.scaled_dot_product_attention under sdpa_kernel(FLASH_ATTENTION)
   matmuls alone  numpy flash's two matrix products per tile (q K^T into the tile, then tile @ V), the same
@@ -22,7 +22,6 @@ attention_kernels.py.
 """
 
 import argparse
-import os
 import statistics
 import subprocess
 import time
@@ -33,10 +32,12 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from vectorize_cli.attention.kernels import flash_attention, flash_tiles
-from vectorize_cli.model import compiled
+from vectorize_cli import compiled
+from vectorize_cli.backend import Backend
 from vectorize_cli.parallel import core_map
 
 ROOT = Path(__file__).resolve().parent.parent
+ALWAYS = Backend("numpy", "cpu", "float32", compiled="always")  # as VECTORIZE_COMPILED=1 resolves
 
 
 def matmuls_alone(q: np.ndarray, k: np.ndarray, v: np.ndarray, block_size: int = 256) -> None:
@@ -68,7 +69,7 @@ def split(T: int, H: int = 8, hs: int = 64, block_size: int = 256) -> None:
     rng = np.random.default_rng(1)
     q, k, v = (rng.standard_normal((H, T, hs), dtype=np.float32) for _ in range(3))
     _, Bq, Bk = flash_tiles(H, T, T, block_size)
-    kernels = compiled.kernels()
+    kernels = compiled.loops(ALWAYS, worth_loading=True)
     steps = ["q K^T", "row max", "exp(s - m), numpy", "row sum, numpy", "exp(s - m) and row sum, compiled", "p V"]
     passes = []
     with threadpool_limits(1, user_api="blas"):
@@ -119,9 +120,8 @@ def main() -> None:
         old = scope["flash_attention"]
     rng = np.random.default_rng(0)
     H, hs = 8, 64
-    os.environ.pop("VECTORIZE_COMPILED", None)
-    kernels = compiled.kernels()  # loaded (or compiled) now, not inside a timed call
-    print(f"compiled exp: {'loaded' if kernels else 'not available (no numba nor a cached object file)'}")
+    kernels = compiled.loops(ALWAYS, worth_loading=True)  # loaded (or compiled) now, not inside a timed call
+    print(f"compiled exp: {'loaded' if kernels else 'not available (no numba)'}")
     print(f"torch threads {torch.get_num_threads()}; median of {a.repeat}, rotating order; paired: the median "
           "of each round's ratio to torch-flash in that round (drift between rounds cancels), with its quartiles\n")
     print("| T | contender | median ms | spread ms | vs torch-flash | paired | quartiles |\n"
@@ -134,19 +134,13 @@ def main() -> None:
             with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
                 return torch.nn.functional.scaled_dot_product_attention(tq, tk, tv)
 
-        def with_exp(told: str):
-            def run():
-                os.environ["VECTORIZE_COMPILED"] = told  # read on every call (compiled.kernels)
-                try:
-                    return flash_attention(q, k, v)[0]
-                finally:
-                    del os.environ["VECTORIZE_COMPILED"]
-            return run
+        def with_exp(exp_step):
+            return lambda: flash_attention(q, k, v, exp_step=exp_step)[0]
 
-        numpy_exp = with_exp("0")
+        numpy_exp = with_exp(None)
         runs = {"numpy-flash, numpy exp": numpy_exp, "torch-flash": torch_flash}
         if kernels is not None:
-            runs["numpy-flash"] = with_exp("1")
+            runs["numpy-flash"] = with_exp(kernels.exp_shift_)
         runs["matmuls alone"] = lambda: matmuls_alone(q, k, v)
         if old:
             runs["before"] = lambda: old(q, k, v)[0]

@@ -1,12 +1,12 @@
-"""GELU on the model's shapes: numpy's chunks against the compiled loop (model/compiled.py), and what
+"""GELU on the model's shapes: numpy's chunks against the compiled loop (compiled.py), and what
 loading the compiled one costs a fresh process, side by side in one run.
 
     python benchmarks/gelu.py --repeat 20
 
 Rows: nanoseconds per element, best of --repeat, for (rows, 1536) float32 arrays (the feed-forward
 layer of all-MiniLM-L6-v2: a batch of 32 x 20 tokens is 640 rows), N(0, 3) values, one thread; every
-compiled output is checked to be numpy's bits. Load: `compile_kernels()` in a fresh process, first
-with an empty cache (numba compiles it), then from that cache (llvmlite alone), median of 3.
+compiled output is checked to be numpy's bits. Load: `compiled.for_run` in a fresh process, imports
+included, first with an empty NUMBA_CACHE_DIR (numba compiles the loops), then from that cache, median of 3.
 """
 
 import argparse
@@ -19,10 +19,13 @@ import time
 
 import numpy as np
 
-from vectorize_cli.model import compiled, nn
+from vectorize_cli import compiled
+from vectorize_cli.backend import Backend
+from vectorize_cli.model import nn
 
-LOAD = ("import time; t = time.perf_counter(); from vectorize_cli.pipelines.bert import compile_kernels; "
-        "assert compile_kernels(); print(time.perf_counter() - t)")
+LOAD = ("import time; t = time.perf_counter(); from vectorize_cli import compiled; from vectorize_cli.backend import "
+        "resolve; assert compiled.for_run(resolve('numpy', 'cpu', 'float32'), 1 << 30).gelu == 'compiled'; "
+        "print(time.perf_counter() - t)")
 
 
 def per_element(gelu, x: np.ndarray, repeat: int) -> float:
@@ -36,7 +39,7 @@ def per_element(gelu, x: np.ndarray, repeat: int) -> float:
 
 
 def load_seconds(cache: str) -> float:
-    env = {**os.environ, "VECTORIZE_CACHE": cache}
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache}
     r = subprocess.run([sys.executable, "-c", LOAD], capture_output=True, text=True, env=env, check=True)
     return float(r.stdout)
 
@@ -46,7 +49,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--rows", type=int, nargs="+", default=[640, 4096])
     a = p.parse_args()
-    fast = compiled.load_kernels().gelu_
+    fast = compiled.loops(Backend("numpy", "cpu", "float32", compiled="always"), True).gelu_
     rng = np.random.default_rng(0)
     print("| rows x 1536 | numpy chunks ns/element | compiled ns/element | numpy / compiled | same bits |")
     print("|---:|---:|---:|---:|---|")
@@ -62,7 +65,7 @@ def main() -> None:
             cold.append(load_seconds(cache))
             warm.append(load_seconds(cache))
     print(f"\nLoading it in a fresh process: {statistics.median(cold):.2f} s compiling with numba (empty cache), "
-          f"{statistics.median(warm):.2f} s from the cache (llvmlite alone); every round "
+          f"{statistics.median(warm):.2f} s from numba's cache; every round "
           f"{' / '.join(f'{c:.2f}' for c in cold)} and {' / '.join(f'{w:.2f}' for w in warm)} s.")
 
 

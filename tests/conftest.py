@@ -21,10 +21,11 @@ def rng():
 
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model tests never reach a hub
-# the compiled GELU's object file (model/compiled.py) in a folder of this run, not the user's ~/.cache
-if "VECTORIZE_CACHE" not in os.environ:
-    os.environ["VECTORIZE_CACHE"] = tempfile.mkdtemp(prefix="vectorize-test-cache-")
-    atexit.register(shutil.rmtree, os.environ["VECTORIZE_CACHE"], ignore_errors=True)
+# numba's cache of the compiled loops (numba_loops.py) in a folder of this run, set before numba is imported:
+# the tests compile nn.py's formulas as they are now, and leave the checkout's __pycache__ alone
+if "NUMBA_CACHE_DIR" not in os.environ:
+    os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="vectorize-test-numba-")
+    atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 SAMPLES = ROOT / "sample_inputs"
 

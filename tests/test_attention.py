@@ -17,21 +17,20 @@ LENGTHS = [1, 2, 7, 63, 64, 65, 130]
 
 @pytest.fixture(params=["numpy exp", "compiled exp"])
 def exp_path(request, monkeypatch):
-    """numpy flash with numpy's exp (VECTORIZE_COMPILED=0), or with the compiled exp_le0 loop (model/compiled.py,
-    where numba is installed; VECTORIZE_COMPILED=1), which flash runs for long inputs: both must give these
-    tests' numbers. The compiled one is checked to have run."""
+    """numpy flash's exp step: numpy's exp (None), or the compiled exp_le0 loop (compiled.py, where numba is
+    installed), as dispatch.tiled passes it with VECTORIZE_COMPILED=1 (flash runs it for long inputs): both
+    must give these tests' numbers. The compiled one is checked to have run."""
     if request.param == "numpy exp":
-        monkeypatch.setenv("VECTORIZE_COMPILED", "0")
-        yield
+        yield None
         return
     pytest.importorskip("numba")
-    from vectorize_cli.model import compiled
+    from vectorize_cli import compiled
+    from vectorize_cli.backend import resolve
 
     monkeypatch.setenv("VECTORIZE_COMPILED", "1")  # whatever the size (the tests' inputs are small)
+    exp = compiled.flash_exp(resolve("numpy", "cpu", "float32"), np.float32, scores=1)
     calls = []
-    exp_shift_ = compiled.Kernels.exp_shift_
-    monkeypatch.setattr(compiled.Kernels, "exp_shift_", lambda self, *a: calls.append(1) or exp_shift_(self, *a))
-    yield
+    yield lambda *a: calls.append(1) or exp(*a)
     assert calls, "the compiled exp never ran"
 
 
@@ -54,7 +53,7 @@ def test_explicit_kernel_matches_torch_sdpa(rng, T, causal):
 @pytest.mark.parametrize("causal", [False, True])
 def test_flash_kernel_matches_explicit_and_float64(rng, T, block_size, causal, exp_path):
     q, k, v = _qkv(rng, 2, T, 8)
-    y_flash, att = flash_attention(q, k, v, causal, block_size)
+    y_flash, att = flash_attention(q, k, v, causal, block_size, exp_step=exp_path)
     y_explicit, _ = explicit_attention(q, k, v, causal)
     assert att is None  # never materialised
     np.testing.assert_allclose(y_flash, y_explicit, atol=1e-5, rtol=1e-5)
@@ -64,7 +63,7 @@ def test_flash_kernel_matches_explicit_and_float64(rng, T, block_size, causal, e
 
 def test_flash_matches_torch_sdpa_on_a_long_causal_sequence(rng, exp_path):
     q, k, v = _qkv(rng, 4, 1000, 32)
-    y, _ = flash_attention(q, k, v, True, 128)
+    y, _ = flash_attention(q, k, v, True, 128, exp_step=exp_path)
     ref = F.scaled_dot_product_attention(*(torch.from_numpy(a) for a in (q, k, v)), is_causal=True)
     np.testing.assert_allclose(y, ref.numpy(), atol=1e-5, rtol=1e-5)
 
@@ -76,13 +75,13 @@ def test_explicit_kernel_is_stable_for_huge_and_tiny_inputs(rng, scale):
 
 @pytest.mark.parametrize("scale", [1e4, 1e2, 1e-8])
 def test_flash_kernel_is_stable_for_huge_and_tiny_inputs(rng, scale, exp_path):
-    check_stable(flash_attention, rng, scale)
+    check_stable(flash_attention, rng, scale, exp_path)
 
 
-def check_stable(kernel, rng, scale):
+def check_stable(kernel, rng, scale, exp_step=None):
     q, k, v = _qkv(rng, 2, 33, 8, scale)
     for causal in (False, True):
-        y, _ = kernel(q, k, v, causal, 8) if kernel is flash_attention else kernel(q, k, v, causal)
+        y, _ = kernel(q, k, v, causal, 8, exp_step=exp_step) if kernel is flash_attention else kernel(q, k, v, causal)
         assert np.isfinite(y).all()
         ref = F.scaled_dot_product_attention(*(torch.from_numpy(a).double() for a in (q, k, v)), is_causal=causal)
         # float32 scores carry an absolute error of about eps * sum_i |q_i k_i| / sqrt(hs); near-tied scores pass it
@@ -215,7 +214,7 @@ def test_flash_tiles_of_one_head_and_of_head_groups_match_float64(rng, T, block_
     hidden[0] = False  # every query keeps a key to see
     g, _, _ = flash_tiles(H, T, T, block_size)
     assert (g == 1) == (T == 1100)  # both paths are exercised
-    y, _ = flash_attention(q, k, v, causal, block_size, key_mask=np.broadcast_to(hidden, (H, 1, T)))
+    y, _ = flash_attention(q, k, v, causal, block_size, key_mask=np.broadcast_to(hidden, (H, 1, T)), exp_step=exp_path)
     s = q.astype(np.float64) @ k.astype(np.float64).swapaxes(-1, -2) / np.sqrt(hs)  # (H, T, T)
     s[..., hidden] = -np.inf
     if causal:
@@ -228,25 +227,31 @@ def test_flash_tiles_of_one_head_and_of_head_groups_match_float64(rng, T, block_
 def test_flash_takes_its_exp_by_the_input_size_alone(rng, monkeypatch):
     """The same input, the same bits in every process: below COMPILE_AT_SCORES flash runs numpy's exp even
     where an earlier call loaded the compiled one, from it the compiled one (VECTORIZE_COMPILED=0 / 1 force
-    either). The two differ in the last bits, so a path taken by history would change outputs."""
+    either, read once when the backend is resolved). The two differ in the last bits, so a path taken by
+    history would change outputs."""
     pytest.importorskip("numba")
-    from vectorize_cli.attention import kernels
-    from vectorize_cli.model import compiled
-
+    from vectorize_cli import compiled
     from vectorize_cli.attention.dispatch import tiled
+    from vectorize_cli.backend import resolve
 
     q, k, v = _qkv(rng, 2, 200, 16)
     monkeypatch.delenv("VECTORIZE_COMPILED", raising=False)
-    assert compiled.kernels() is not None  # loaded in this process
-    small = tiled(q, k, v)
+    auto = resolve("numpy", "cpu", "float32")
+    assert compiled.loops(auto, worth_loading=True) is not None  # loaded in this process
+    small = tiled(q, k, v, backend=auto)
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
+    never = resolve("numpy", "cpu", "float32")
     numpy_exp = flash_attention(q, k, v)[0]
     monkeypatch.setenv("VECTORIZE_COMPILED", "1")
-    compiled_exp = flash_attention(q, k, v)[0]
+    always = resolve("numpy", "cpu", "float32")
+    compiled_exp = tiled(q, k, v, backend=always).y
+    monkeypatch.setenv("VECTORIZE_COMPILED", "0")  # read once, by resolve: the backends keep what they were told
+    assert tiled(q, k, v, backend=always).op == "tiled-online-softmax+compiled-exp"
     monkeypatch.delenv("VECTORIZE_COMPILED")
-    monkeypatch.setattr(kernels, "COMPILE_AT_SCORES", 2 * 200 * 200)  # this input is now big enough
-    big = tiled(q, k, v)
-    batched = tiled(q[None], k[None], v[None])  # (B, H, T, hs): the same scores, the same exp
+    monkeypatch.setattr(compiled, "COMPILE_AT_SCORES", 2 * 200 * 200)  # this input is now big enough
+    big = tiled(q, k, v, backend=auto)
+    batched = tiled(q[None], k[None], v[None], backend=auto)  # (B, H, T, hs): the same scores, the same exp
+    assert tiled(q, k, v, backend=never).op == "tiled-online-softmax"
     assert np.array_equal(small.y, numpy_exp) and np.array_equal(big.y, compiled_exp)
     assert np.array_equal(batched.y[0], compiled_exp)
     assert small.op == "tiled-online-softmax"  # the record says which exp ran

@@ -81,94 +81,118 @@ def test_batches_on_one_core_give_the_same_vectors(minilm, monkeypatch):
 
 
 def test_the_compiled_gelu_changes_no_bit_of_the_vectors(minilm, reference, monkeypatch):
-    """From COMPILE_AT tokens encode loads numba's GELU (where installed): the vectors are the same
-    bits as numpy's, and still sentence-transformers' (so the threshold never changes a number)."""
+    """From COMPILE_AT tokens encode runs numba's GELU (where installed): the vectors are the same bits as
+    numpy's, and still sentence-transformers' (so the threshold never changes a number)."""
     pytest.importorskip("numba")
-    from vectorize_cli.model import nn
-    from vectorize_cli.pipelines import bert
+    from vectorize_cli import compiled
 
     texts = lines("english.txt") + lines("long.txt")
-    monkeypatch.setattr(nn, "compiled_gelu", None)
+    calls = []
+    gelu_ = compiled.Loops.gelu_
+    monkeypatch.setattr(compiled.Loops, "gelu_", lambda self, x: calls.append(1) or gelu_(self, x))
     numpy_gelu, _ = encode(minilm, texts, ModelConfig(batch_size=8))
-    assert nn.compiled_gelu is None  # below COMPILE_AT tokens: numpy's chunks ran
-    monkeypatch.setattr(bert, "COMPILE_AT", 1)
-    compiled, _ = encode(minilm, texts, ModelConfig(batch_size=8))
-    assert nn.compiled_gelu is not None  # loaded, and used from then on
-    assert np.array_equal(compiled, numpy_gelu)
-    assert_matches(compiled, reference.encode(texts, batch_size=32))
+    assert not calls  # below COMPILE_AT tokens: numpy's chunks ran
+    monkeypatch.setattr(compiled, "COMPILE_AT", 1)
+    compiled_gelu, _ = encode(minilm, texts, ModelConfig(batch_size=8))
+    assert calls  # chosen for the run, and run
+    assert np.array_equal(compiled_gelu, numpy_gelu)
+    assert_matches(compiled_gelu, reference.encode(texts, batch_size=32))
+
+
+def test_the_trace_says_where_gelu_ran_compiled(minilm, monkeypatch):
+    """A model's record notes the compiled GELU where it ran (VECTORIZE_COMPILED=1), and nothing where numpy's
+    chunks did: the same layers either way."""
+    pytest.importorskip("numba")
+    from vectorize_cli import compiled
+
+    monkeypatch.setenv("VECTORIZE_COMPILED", "1")
+    ran = trace(minilm, "A short sentence.")
+    monkeypatch.setenv("VECTORIZE_COMPILED", "0")
+    numpy_ran = trace(minilm, "A short sentence.")
+    assert all(b.ran.notes == (compiled.GELU_NOTE,) for b in ran.blocks)
+    assert all(b.ran.notes == () for b in numpy_ran.blocks)
+    assert all(np.array_equal(a.output, b.output) for a, b in zip(ran.blocks, numpy_ran.blocks))
+
+
+BIG = 10**9  # tokens: a run big enough for every loop
 
 
 @pytest.fixture
-def fresh_kernels(monkeypatch, tmp_path):
-    """No compiled kernels loaded or tried in this process, an empty cache; the same again afterwards."""
+def fresh_kernels(monkeypatch):
+    """No compiled kernels loaded or tried in this process, nothing said yet; the same again afterwards."""
     pytest.importorskip("numba")
-    from vectorize_cli.model import compiled, nn, object_cache
+    from vectorize_cli import backend, compiled
 
-    numba_ir = compiled.numba_ir  # a test may replace it
-
-    def forget():
-        nn.compiled_gelu, compiled._tried, compiled._kernels = None, False, None
-        numba_ir.cache_clear()
-
-    monkeypatch.setattr(nn, "compiled_gelu", None)
-    monkeypatch.setattr(object_cache, "CACHE", tmp_path)
-    monkeypatch.setattr(compiled, "_kernels", None)
-    monkeypatch.setattr(compiled, "_tried", False)
-    forget()
-    yield forget
-    forget()
+    monkeypatch.setattr(backend, "_said", set())
+    monkeypatch.setattr(compiled, "_loaded", {})
+    yield compiled._loaded.clear
+    compiled._loaded.clear()
 
 
-def test_compile_kernels_falls_back_to_numpy_without_numba_or_when_told(fresh_kernels, monkeypatch, tmp_path):
-    from vectorize_cli.model import compiled, nn
-    from vectorize_cli.pipelines.bert import compile_kernels
+def numpy_backend():
+    from vectorize_cli.backend import resolve
+
+    return resolve("numpy", "cpu", "float32")  # VECTORIZE_COMPILED read now
+
+
+def test_for_run_falls_back_to_numpy_without_numba_or_when_told(fresh_kernels, monkeypatch, capsys):
+    import vectorize_cli
+    from vectorize_cli import compiled
 
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
-    assert compile_kernels() is False and nn.compiled_gelu is None
+    assert compiled.for_run(numpy_backend(), BIG).gelu == "numpy"
     monkeypatch.delenv("VECTORIZE_COMPILED")
+    assert compiled.for_run(resolve_torch_or_skip(), BIG).gelu == "numpy"  # another backend: its own kernels
     with monkeypatch.context() as m:
         m.setitem(sys.modules, "numba", None)  # as if not installed: importing it fails
-        assert compile_kernels() is False and nn.compiled_gelu is None and not list(tmp_path.iterdir())
+        m.setitem(sys.modules, "vectorize_cli.numba_loops", None)  # nor the loops that import it
+        m.delattr(vectorize_cli, "numba_loops", raising=False)
+        b = compiled.for_run(numpy_backend(), BIG)
+        assert b.gelu == "numpy" and compiled.gelu(b) is None
+    assert capsys.readouterr().err == ""  # without numba: numpy, silently
     fresh_kernels()
-    compiled.load_kernels()  # numba back: compiled, and the object file cached
-    fresh_kernels()
-    with monkeypatch.context() as m:
-        m.setitem(sys.modules, "numba", None)
-        assert compile_kernels() is True  # from the cache: loading never imports numba
-    fresh_kernels()
-    with monkeypatch.context() as m:
-        m.setitem(sys.modules, "llvmlite.binding", None)  # no llvmlite: not even a cached one loads
-        assert compile_kernels() is False and nn.compiled_gelu is None
+    b = compiled.for_run(numpy_backend(), BIG)  # numba back
+    assert b.gelu == "compiled" and compiled.gelu(b) is not None
+
+
+def resolve_torch_or_skip():
+    pytest.importorskip("torch")
+    from vectorize_cli.backend import resolve
+
+    return resolve("torch", "cpu", "float32")
 
 
 def test_vectorize_compiled_reads_its_words_and_says_once_what_it_cannot(fresh_kernels, monkeypatch, capsys):
-    from vectorize_cli.model import compiled
-    from vectorize_cli.pipelines.bert import compile_kernels
+    from vectorize_cli import compiled
 
     for value, small, big in (("0", False, False), ("off", False, False), ("1", True, True), (" TRUE", True, True),
                               ("", False, True), ("auto", False, True), ("maybe", False, True)):
         monkeypatch.setenv("VECTORIZE_COMPILED", value)
-        assert (compile_kernels(worth_loading=False), compile_kernels(worth_loading=True)) == (small, big), value
+        b = numpy_backend()
+        got = [compiled.for_run(b, n).gelu == "compiled" for n in (compiled.COMPILE_AT - 1, compiled.COMPILE_AT)]
+        assert got == [small, big], value
     monkeypatch.setenv("VECTORIZE_COMPILED", "maybe")
-    compiled.kernels(False)  # said once, not on every call
+    numpy_backend()  # said once, not on every run
     assert capsys.readouterr().err == ("vectorize: warning: VECTORIZE_COMPILED='maybe' is not 0, 1 or auto (nor "
                                        "false/true, no/yes, off/on); auto: the compiled loops run where the input "
                                        "is big enough\n")
 
 
 def test_compiled_kernels_that_fail_to_build_are_said_once_and_numpy_runs(fresh_kernels, monkeypatch, capsys, rng):
+    from vectorize_cli import compiled
     from vectorize_cli.attention import kernels
-    from vectorize_cli.model import compiled, nn
-    from vectorize_cli.pipelines.bert import compile_kernels
+    from vectorize_cli.attention.dispatch import tiled
 
-    def broken():
+    def broken(dispatchers):
         raise RuntimeError("LLVM said no")
 
-    monkeypatch.setattr(compiled, "numba_ir", broken)  # numba installed but failing: slower, never wrong
-    assert compile_kernels() is False and compile_kernels() is False and nn.compiled_gelu is None
-    monkeypatch.setattr(kernels, "COMPILE_AT_SCORES", 0)  # flash asks for them too: not tried again
+    monkeypatch.setattr(compiled, "checked", broken)  # numba installed but failing: slower, never wrong
+    assert compiled.for_run(numpy_backend(), BIG).gelu == "numpy" == compiled.for_run(numpy_backend(), BIG).gelu
+    monkeypatch.setattr(compiled, "COMPILE_AT_SCORES", 0)  # flash asks for them too: not tried again
     q = rng.standard_normal((2, 40, 8)).astype(np.float32)
-    np.testing.assert_allclose(kernels.flash_attention(q, q, q, block_size=8)[0], kernels.explicit_attention(q, q, q)[0],
+    a = tiled(q, q, q, block_size=8, backend=numpy_backend())
+    assert a.op == "tiled-online-softmax"
+    np.testing.assert_allclose(a.y, kernels.explicit_attention(q, q, q)[0],
                                atol=1e-5, rtol=1e-5)  # flash == explicit to float32 rounding, as test_attention.py
     err = capsys.readouterr().err
     assert err == ("vectorize: warning: the compiled kernels could not be built (RuntimeError: LLVM said no); "

@@ -58,24 +58,22 @@ def test_erf_is_odd_bounded_and_handles_edges():
 
 
 @pytest.mark.parametrize("path", ["numpy", "compiled"])
-def test_gelu_and_layer_norm_match_torch(path, monkeypatch, tmp_path):
+def test_gelu_and_layer_norm_match_torch(path):
     torch = pytest.importorskip("torch")
-    from vectorize_cli.model import nn
-
-    monkeypatch.setattr(nn, "compiled_gelu", None)
+    loop = None  # numpy's chunks
     if path == "compiled":
         pytest.importorskip("numba")
-        from vectorize_cli.model import compiled, object_cache
+        from vectorize_cli import compiled
+        from vectorize_cli.backend import Backend
 
-        monkeypatch.setattr(object_cache, "CACHE", tmp_path)
-        monkeypatch.setattr(nn, "compiled_gelu", compiled.load_kernels().gelu_)
+        loop = compiled.loops(Backend("numpy", "cpu", "float32", compiled="always"), True).gelu_
     x = np.random.default_rng(1).normal(0, 3, size=(64, 384)).astype(np.float32)
     t = torch.from_numpy(x)
     ref = torch.nn.functional.gelu(t).numpy()
-    np.testing.assert_allclose(gelu_(x.copy()), ref, atol=2e-6)
+    np.testing.assert_allclose(gelu_(x.copy(), loop), ref, atol=2e-6)
     big = np.random.default_rng(2).normal(0, 3, size=(3 * CHUNK // 1536 + 5, 1536)).astype(np.float32)  # chunks
     inplace = big.copy()
-    assert gelu_(inplace) is inplace  # in place: no second (B*T, d_ff) array
+    assert gelu_(inplace, loop) is inplace  # in place: no second (B*T, d_ff) array
     np.testing.assert_allclose(inplace, torch.nn.functional.gelu(torch.from_numpy(big)).numpy(), atol=2e-6)
     g, b = np.linspace(0.5, 2, 384, dtype=np.float32), np.linspace(-1, 1, 384, dtype=np.float32)
     ref = torch.nn.functional.layer_norm(t, (384,), torch.from_numpy(g), torch.from_numpy(b), 1e-12).numpy()
@@ -85,11 +83,8 @@ def test_gelu_and_layer_norm_match_torch(path, monkeypatch, tmp_path):
 
 
 
-def test_gelu_is_within_its_bound_of_exact_gelu(rng, monkeypatch):
-    from vectorize_cli.model import nn
-
-    monkeypatch.setattr(nn, "compiled_gelu", None)  # numpy's chunks (the compiled loop: the same bits, below)
-    x = gelu_inputs(rng)
+def test_gelu_is_within_its_bound_of_exact_gelu(rng):
+    x = gelu_inputs(rng)  # through numpy's chunks (the compiled loop: the same bits, test_compiled.py)
     finite = np.isfinite(x) & (np.abs(x) < 1e30)
     got = gelu_(x.copy())
     assert np.abs(got[finite] - exact_gelu(x[finite])).max() <= 5e-7  # |x| / 2 * 1.5e-7 and float32 steps

@@ -5,15 +5,20 @@ pipelines (the toy and a pretrained model) and every attention function ask this
 move arrays in and out, so `--backend`, `--device` and `--dtype` mean the same thing everywhere.
 The kernels themselves are written once against the array API (attention/kernels.py, model/nn.py).
 torch is imported here only, and only when `--backend torch` asks for it.
+
+On numpy (float32) some of the formulas may run compiled by numba (compiled.py): whether they may is a
+field of the backend, VECTORIZE_COMPILED read once by resolve(), and so is GELU's choice for a run
+(compiled.for_run); every caller passes the backend down, so no module holds that choice.
 """
 
+import os
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
-from vectorize_cli.errors import UsageError, VectorizeError
+from vectorize_cli.errors import UsageError, VectorizeError, tell
 
 BACKEND_NAMES = ("numpy", "torch")
 DEVICE_NAMES = ("auto", "cpu", "cuda")
@@ -51,6 +56,11 @@ class Backend:
     device: str  # cpu | cuda
     dtype: str  # the dtype that runs, which may differ from --dtype (see resolve)
     notes: tuple[str, ...] = ()  # why it differs
+    # numba's loops (compiled.py) on numpy float32: never | always | auto (where the input is big enough), as
+    # VECTORIZE_COMPILED says; and GELU's loop for this backend's run: numpy | compiled (the same bits). Not
+    # compared: two backends that differ in them hold their arrays alike
+    compiled: str = field(default="auto", compare=False)
+    gelu: str = field(default="numpy", compare=False)
 
     @property
     def threads(self) -> bool:
@@ -136,10 +146,29 @@ def overflowed(what: str, backend: Backend) -> VectorizeError:
                           f"use --dtype {other}")
 
 
+TOLD = {"0": "never", "false": "never", "no": "never", "off": "never", "1": "always", "true": "always",
+        "yes": "always", "on": "always", "": "auto", "auto": "auto"}  # VECTORIZE_COMPILED's values
+_said: set[str] = set()  # the values of VECTORIZE_COMPILED told already: each is said once a process
+
+
+def told_compiled() -> str:
+    """VECTORIZE_COMPILED as never | always | auto; another value is said once, on stderr, and means auto."""
+    value = os.environ.get("VECTORIZE_COMPILED", "")
+    told = TOLD.get(value.strip().lower())
+    if told is None:
+        if value not in _said:
+            _said.add(value)
+            tell("warning", f"VECTORIZE_COMPILED={value!r} is not 0, 1 or auto (nor false/true, no/yes, off/on); "
+                            "auto: the compiled loops run where the input is big enough")
+        return "auto"
+    return told
+
+
 def resolve(backend: str, device: str, dtype: str, family: str = "explicit", strict: bool = False) -> Backend:
     """The backend a computation runs on. family is the attention's: explicit | flash. CUDA's flash
     kernel takes half precision only: with strict (that kernel or nothing) float32 is cast for it, and
-    said so; without, float32 stays and the attention falls back to the next fused kernel (sdpa.py)."""
+    said so; without, float32 stays and the attention falls back to the next fused kernel (sdpa.py).
+    On numpy, VECTORIZE_COMPILED is read here (told_compiled), once for the run."""
     for option, value, allowed in (("--backend", backend, BACKEND_NAMES), ("--device", device, DEVICE_NAMES),
                                    ("--dtype", dtype, DTYPE_NAMES)):
         if value not in allowed:
@@ -148,7 +177,7 @@ def resolve(backend: str, device: str, dtype: str, family: str = "explicit", str
     if backend == "numpy":
         if dtype != "float32":
             raise UsageError(f"--dtype {dtype} needs --backend torch (numpy computes in float32)")
-        return NUMPY
+        return Backend("numpy", "cpu", "float32", compiled=told_compiled())
     notes = ()
     if family == "flash" and device == "cuda" and dtype == "float32" and strict:
         dtype = "bfloat16" if import_torch().cuda.is_bf16_supported() else "float16"

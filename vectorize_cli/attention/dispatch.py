@@ -1,11 +1,13 @@
 """From an attention family and a backend to the function that computes it: the one dispatch both
 pipelines use, and the one place that reports the kernel that ran (returned with the output).
 
-    ATTENTION_FUNCTIONS[name](q, k, v, causal, block_size, key_mask, strict) -> Attended(y, att | None, op, notes)
+    ATTENTION_FUNCTIONS[name](q, k, v, causal, block_size, key_mask, strict, backend)
+        -> Attended(y, att | None, op, notes)
 
     explicit  kernels.explicit_attention on numpy or torch: the (H, T, T) weights materialised
     tiled     kernels.flash_attention: tiles and an online softmax, never the weights (numpy); its exp
-              compiled for long inputs (op tiled-online-softmax+compiled-exp)
+              compiled for long inputs, as the backend allows (compiled.flash_exp; op
+              tiled-online-softmax+compiled-exp)
     sdpa      torch's fused kernel, flash first (sdpa.py), never the weights (torch)
 
 q, k, v are (H, T, hs) or (B, H, T, hs); key_mask, broadcastable to (..., 1, T), is True for
@@ -17,8 +19,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vectorize_cli.attention.kernels import exp_shift_, explicit_attention, flash_attention, flash_exp
-from vectorize_cli.backend import Backend
+from vectorize_cli import compiled
+from vectorize_cli.attention.kernels import explicit_attention, flash_attention
+from vectorize_cli.backend import NUMPY, Backend
 
 
 class Attended(NamedTuple):
@@ -28,27 +31,29 @@ class Attended(NamedTuple):
     notes: tuple[str, ...] = ()  # why it is not the kernel asked for
 
 
-def explicit(q, k, v, causal=False, block_size=0, key_mask=None, strict=False) -> Attended:
+def explicit(q, k, v, causal=False, block_size=0, key_mask=None, strict=False, backend=NUMPY) -> Attended:
     y, att = explicit_attention(q, k, v, causal, key_mask=key_mask)
     return Attended(y, att, "explicit")
 
 
-def tiled(q, k, v, causal=False, block_size=256, key_mask=None, strict=False) -> Attended:
+def tiled(q, k, v, causal=False, block_size=256, key_mask=None, strict=False, backend=NUMPY) -> Attended:
     """flash_attention (numpy) works on (H, T, hs): a batch's sentences and heads are folded into one axis.
-    Its op says which exp it ran (kernels.flash_exp): `tiled-online-softmax`, or `+compiled-exp` after it."""
+    Its exp is the one compiled.flash_exp picks by the scores' count alone, and its op says which ran:
+    `tiled-online-softmax`, or `+compiled-exp` after it."""
     scores = q.size // q.shape[-1] * k.shape[-2]  # heads (of every sentence) x queries x keys
-    op = "tiled-online-softmax" + ("" if flash_exp(np, q.dtype, scores) is exp_shift_ else "+compiled-exp")
+    exp = compiled.flash_exp(backend, q.dtype, scores)  # None: numpy's
+    op = "tiled-online-softmax" + ("" if exp is None else "+compiled-exp")
     if q.ndim == 4:
         B, H, T, hs = q.shape
         fold = lambda a: a.reshape(B * H, T, hs)  # noqa: E731
         mask = None if key_mask is None else np.broadcast_to(key_mask, (B, H, 1, T)).reshape(B * H, 1, T)
-        y, _ = flash_attention(fold(q), fold(k), fold(v), causal, block_size, mask)
+        y, _ = flash_attention(fold(q), fold(k), fold(v), causal, block_size, mask, exp)
         return Attended(y.reshape(B, H, T, hs), None, op)
-    y, _ = flash_attention(q, k, v, causal, block_size, key_mask)
+    y, _ = flash_attention(q, k, v, causal, block_size, key_mask, exp)
     return Attended(y, None, op)
 
 
-def sdpa(q, k, v, causal=False, block_size=0, key_mask=None, strict=False) -> Attended:
+def sdpa(q, k, v, causal=False, block_size=0, key_mask=None, strict=False, backend=NUMPY) -> Attended:
     from vectorize_cli.attention.sdpa import fused_attention
 
     y, op, reasons = fused_attention(q, k, v, causal, key_mask, strict)

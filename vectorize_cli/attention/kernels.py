@@ -3,7 +3,7 @@
 Written once against the array API, so the same code runs on numpy arrays and on torch tensors
 (CPU or CUDA, through array-api-compat); `sdpa.fused_attention` runs torch's own fused kernel,
 the only other implementation, and is tested against these. One step may run compiled: flash's
-exp(s - m) on long numpy inputs (flash_exp; nn.exp_le0 compiled by model/compiled.py).
+exp(s - m), where the caller passes that step (dispatch.tiled: compiled.flash_exp, nn.exp_le0 compiled).
 
 Notation, used the same way in every file: T tokens, d model width, H heads, hs head size,
 q/k/v (H, T, hs), s scores and att weights (H, T, T), y outputs (H, T, hs).
@@ -71,11 +71,6 @@ def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_m
     return att @ v, att  # (H, T, hs), (H, T, T)
 
 
-# scores (heads x queries x keys) from which numpy flash runs the compiled exp (model/compiled.py): loading it,
-# about 0.09 s, is won back from about 2^26.5 scores on 2 cores, where it saves about 1 ns a score; 2^27 is
-# 8 heads at T = 4,096 (benchmarks/README.md). By size alone, not by whether an earlier call loaded it: the
-# same input, the same bits (VECTORIZE_COMPILED=1: always)
-COMPILE_AT_SCORES = 1 << 27
 KEY_TILE = 4  # keys per tile, in query tiles: a wider key tile means fewer online-softmax rescales
 TILE_ELEMENTS = 1 << 18  # scores per task (1 MiB of float32): heads are grouped until a task's tile is this big
 
@@ -88,7 +83,7 @@ def flash_tiles(H: int, T_q: int, T_k: int, block_size: int) -> tuple[int, int, 
     return g, Bq, Bk
 
 
-def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_mask=None):
+def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_mask=None, exp_step=None):
     """The same function as explicit_attention, computed tile by tile with an online softmax
     (Dao et al. 2022, FlashAttention, Algorithm 1), so no (T, T) matrix is ever held:
     memory is O(block_size²) per task, whatever T.
@@ -104,7 +99,9 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
     A task is one query tile of a group of heads, the group as large as fits TILE_ELEMENTS scores
     (one head for long texts, hundreds of short sentences' heads at once): on numpy the tasks run
     on every core at once, each task's small matrix products on one BLAS thread (parallel.core_map),
-    and each task's tile stays in its core's cache. Returns (y, None): no weights."""
+    and each task's tile stays in its core's cache. exp_step(s, m, total=None): the step exp(s - m) in
+    place (and its rows' sums), exp_shift_ where not given (dispatch.tiled passes the compiled one).
+    Returns (y, None): no weights."""
     xp = namespace(q)
     H, T, hs = q.shape
     y = xp.empty_like(q)  # (H, T, hs)
@@ -112,7 +109,7 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
     q = q * (1.0 / math.sqrt(hs))  # the scale folded into q once
     if key_mask is not None:
         key_mask = xp.broadcast_to(key_mask, (H, 1, k.shape[1]))  # one row per head, as the tasks take them
-    exp_step = flash_exp(xp, q.dtype, H * T * k.shape[1])  # exp(s - m), in place
+    exp_step = exp_step or exp_shift_  # exp(s - m), in place
 
     def task(start: tuple[int, int]) -> None:
         h0, q0 = start
@@ -128,23 +125,11 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
     return y, None
 
 
-def flash_exp(xp, dtype, scores: int):
-    """The exp(s - m) step flash_attention runs for this many scores: the compiled loop (model/compiled.py,
-    nn.exp_le0) on numpy float32 from COMPILE_AT_SCORES (or as VECTORIZE_COMPILED says) where it can be had,
-    else exp_shift_ (numpy's or torch's exp). The two agree to float32 rounding, not to the last bit."""
-    if xp is np and dtype == np.float32:
-        from vectorize_cli.model import compiled
-
-        kernels = compiled.kernels(worth_loading=scores >= COMPILE_AT_SCORES)
-        if kernels is not None:
-            return kernels.exp_shift_
-    return exp_shift_
-
-
 def exp_shift_(s, m, total=None):
     """s <- exp(s - m) in place, m (..., 1) a shift for each row of s (its maximum: s - m <= 0), and
-    total (..., 1) <- sum_j s_j, the new rows' sums, where given. The compiled Kernels.exp_shift_ computes
-    the same with nn.exp_le0 in one pass over s, numpy here in three."""
+    total (..., 1) <- sum_j s_j, the new rows' sums, where given. The compiled Loops.exp_shift_ computes
+    the same with nn.exp_le0 in one pass over s (compiled.py), numpy here in three; the two agree to float32
+    rounding, not to the last bit."""
     xp = namespace(s)
     s -= m
     s = xp.exp(s, out=s)

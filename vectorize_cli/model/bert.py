@@ -10,6 +10,7 @@ encoder of Vaswani et al. 2017), the function Hugging Face's BertModel computes:
 
 Written once for numpy and torch (the one Backend moves arrays, attention/dispatch.py picks the
 attention function). The dense layers run on (B*T, d) matrices: one matrix product per weight per batch.
+On numpy, GELU and flash's exp may run compiled (compiled.py), as the backend says: passed down to both.
 """
 
 import hashlib
@@ -18,6 +19,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from vectorize_cli import compiled
 from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
 from vectorize_cli.model import files, validate, weights
@@ -96,14 +98,15 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
             attention: str = "explicit", strict: bool = False):
     """ids, type_ids (B, T) int64; pad (B, T) bool, True for padding; attention: a name of
     dispatch.ATTENTION_FUNCTIONS. -> (x0 (B, T, d) after the embedding LayerNorm,
-    [(weights (B, H, T, T) or None, x (B, T, d)) per layer], how the attention ran (Attended without y, att)),
-    as the backend's arrays."""
+    [(weights (B, H, T, T) or None, x (B, T, d)) per layer], how the layers ran (Attended without y, att: the
+    attention's op, its notes and GELU's where compiled)), as the backend's arrays."""
     c = model.folder.config
     w = model.weights_on(backend)
     B, T = ids.shape
     H, d = c.n_head, c.d_model
     hs = d // H
     attend = ATTENTION_FUNCTIONS[attention]
+    gelu_loop = compiled.gelu(backend)  # the run's choice (compiled.for_run): None, numpy's chunks; the same bits
     # (B, 1, 1, T) True for padding; none where there is none (CUDA's flash kernel takes no mask)
     key_mask = backend.asarray(np.ascontiguousarray(pad[:, None, None, :])) if pad.any() else None
     word, position, token_type = embeddings(w, backend.asarray(ids), backend.asarray(type_ids))
@@ -112,14 +115,14 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
     for L in w["layers"]:
         qkv = dense(x, L["w_qkv"], L["b_qkv"])  # (B*T, 3d)
         q, k, v = (qkv[:, i * d : (i + 1) * d].reshape(B, T, H, hs).swapaxes(1, 2) for i in range(3))  # (B, H, T, hs)
-        ran = attend(q, k, v, key_mask=key_mask, strict=strict)  # (B, H, T, hs), (B, H, T, T) or None
+        ran = attend(q, k, v, key_mask=key_mask, strict=strict, backend=backend)  # (B, H, T, hs), (B, H, T, T) or None
         a = ran.y.swapaxes(1, 2).reshape(B * T, d)  # the heads side by side
         y = dense(a, L["w_o"], L["b_o"])  # (B*T, d)
         y += x  # residual
         x = layer_norm_(y, *L["ln_1"], c.eps)  # (B*T, d)
-        h = gelu_(dense(x, L["w_1"], L["b_1"]))  # (B*T, d_ff)
+        h = gelu_(dense(x, L["w_1"], L["b_1"]), gelu_loop)  # (B*T, d_ff)
         y = dense(h, L["w_2"], L["b_2"])  # (B*T, d)
         y += x  # residual
         x = layer_norm_(y, *L["ln_2"], c.eps)  # (B*T, d)
         layers.append((ran.att, x.reshape(B, T, d)))
-    return x0, layers, Attended(None, None, ran.op, ran.notes)
+    return x0, layers, Attended(None, None, ran.op, ran.notes + ((compiled.GELU_NOTE,) if gelu_loop else ()))

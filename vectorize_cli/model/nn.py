@@ -2,7 +2,7 @@
 tensors the same formula runs as torch's own fused kernel (torch.nn.functional), one pass over memory
 that keeps half precision's sums in float32, and is tested against the numpy one
 (tests/test_model_nn.py). numpy has no erf: erf_abs below is ours, exp included, so
-that numba can compile the same formula (compiled.py).
+that numba can compile the same formula (numba_loops.py, run through compiled.py).
 
 Notation: B sentences, T tokens, d = d_model, x (..., d).
 """
@@ -39,18 +39,15 @@ def layer_norm_(x, g, b, eps: float):
     return x
 
 
-compiled_gelu = None  # the compiled GELU (compiled.Kernels.gelu_) once pipelines.bert.compile_kernels() loads it
-
-
-def gelu_(x):
+def gelu_(x, loop=None):
     """GELU(x) = x Phi(x) = x * (1 + erf(x / sqrt(2))) / 2   (Hendrycks & Gimpel 2016): the exact
     form BERT uses (hidden_act "gelu"), not the tanh approximation. On numpy (float32, the model's dtype)
-    in place, in chunks of CHUNK elements that stay in the core's cache, or, once compiled_gelu is set, the
-    same formula compiled into one loop (compiled.py): the same numbers, bit for bit."""
+    in place, in chunks of CHUNK elements that stay in the core's cache, or by loop where the caller has
+    it: the same formula compiled into one loop (compiled.gelu(backend)), the same numbers bit for bit."""
     if not isinstance(x, np.ndarray):  # torch: its kernel, the erf form (approximate="none"), into a new tensor
         return _functional().gelu(x)
-    if compiled_gelu is not None:
-        return compiled_gelu(x)  # checks x as check_in_place does
+    if loop is not None:
+        return loop(x)  # checks x as check_in_place does
     check_in_place(x)
     return _chunked(x, _gelu_chunk)
 
@@ -74,7 +71,7 @@ def check_in_place(x: np.ndarray) -> None:
                         f"{'' if x.flags.writeable else 'not '}writeable)")
 
 
-# The formulas, written once for a float32 numpy array and for one float32 value: compiled.py compiles
+# The formulas, written once for a float32 numpy array and for one float32 value: numba_loops.py compiles
 # these same functions with numba (its loops call them on x[i]), so both give the same bits (flash's
 # exp loop fuses multiply-adds: within an ulp). Only
 # operators, in-place operators (on a number they rebind it) and numpy ufuncs appear, every constant is
@@ -101,7 +98,7 @@ def times_poly(x, coefficients):
 
 
 def float_bits(i):
-    """The float32 values whose bits are the int32 i (compiled.py gives numba its own)."""
+    """The float32 values whose bits are the int32 i (numba_loops.py gives numba its own)."""
     return i.view(np.float32)
 
 

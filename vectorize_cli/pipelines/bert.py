@@ -12,21 +12,19 @@ numpy runs one batch per core at a time (parallel.core_map), on as many cores as
 
 import numpy as np
 
+from vectorize_cli import compiled
 from vectorize_cli.attention.dispatch import implementation
 from vectorize_cli.attention.variants import VARIANTS, multi_head
 from vectorize_cli.backend import NUMPY, Backend, check_finite, namespace, overflowed, resolve
 from vectorize_cli.config import ModelConfig
 from vectorize_cli.errors import UsageError
-from vectorize_cli.model import budget, nn
+from vectorize_cli.model import budget
 from vectorize_cli.model.bert import Model, embeddings, forward
 from vectorize_cli.model.validate import PROBE, quiet
 from vectorize_cli.parallel import core_map, cores
 from vectorize_cli.pooling import POOLING, l2_normalize
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 
-# tokens from which encode loads the compiled GELU: its 0.13 s is won back from about 6,000 tokens on 2 cores
-# (benchmarks/README.md, "GELU compiled"); compiling it, once per machine, takes 1-2 s
-COMPILE_AT = 8_192
 # the attention a pretrained BERT has: the variants that compute multi-head attention (two ways)
 MODEL_VARIANTS = tuple(name for name, v in VARIANTS.items() if v.forward is multi_head)
 
@@ -39,20 +37,6 @@ def backend_for(config: ModelConfig) -> tuple[Backend, str]:
     family = VARIANTS[config.attention].family
     backend = resolve(config.backend, config.device, config.dtype, family, config.strict)
     return backend, implementation(family, backend)
-
-
-def compile_kernels(worth_loading: bool = True) -> bool:
-    """Loads the compiled GELU (model/compiled.py) for every call after this one: the same numbers bit for
-    bit (tested), about 5x faster than numpy's chunks. Loading it takes about 0.13 s, compiling it (once per
-    machine, with numba) 1-2 s, so encode asks for it from COMPILE_AT tokens. False where it is not loaded:
-    not worth_loading, no numba (it comes with the `model` extra), a failure before in this process (said
-    once, on stderr), or VECTORIZE_COMPILED=0 (=1: whatever the size; compiled.kernels)."""
-    from vectorize_cli.model import compiled
-
-    kernels = compiled.kernels(worth_loading)
-    if kernels is not None:
-        nn.compiled_gelu = kernels.gelu_  # the same bits as numpy's chunks: no call's numbers depend on it
-    return kernels is not None
 
 
 def info(model: Model) -> ModelInfo:
@@ -85,6 +69,7 @@ def trace(model: Model, text: str, config: ModelConfig = ModelConfig()) -> Trace
     backend, attention = backend_for(config)
     budget.check_trace(model.folder, len(text), _held(model, backend), config.max_memory)
     (enc,) = model.tokenizer.encode([text])
+    backend = compiled.for_run(backend, len(enc.ids))  # GELU: numpy's chunks (VECTORIZE_COMPILED=1: compiled)
     ids, type_ids = enc.ids[None], enc.type_ids[None]  # (1, T)
     word, position, token_type = embeddings(model.weights, ids, type_ids)  # numpy lookups
     with backend.no_grad(), quiet():
@@ -124,8 +109,7 @@ def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
     out = np.empty((len(texts), model.folder.config.d_model), dtype=np.float32)
     lengths = [len(e.ids) for e in encs]
     todo = batches(lengths, config.batch_size)
-    if backend.name == "numpy":
-        compile_kernels(sum(lengths) >= COMPILE_AT)  # GELU compiled by numba where installed: the same bits, faster
+    backend = compiled.for_run(backend, sum(lengths))  # GELU compiled by numba for long runs: the same bits, faster
 
     def run(batch: np.ndarray):
         """One batch through the model and its pooling, on the backend -> (batch, vectors (B, d), all finite)."""

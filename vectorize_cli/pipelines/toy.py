@@ -36,7 +36,7 @@ def _forward(name: str, family: str, x, config: Config, backend: Backend) -> Att
     """One forward pass of variant `name` on a backend by the attention function of a family
     (explicit | flash). Returns y and att as float32 numpy, the op that ran and the notes on how it ran."""
     attend = partial(ATTENTION_FUNCTIONS[implementation(family, backend)], causal=config.causal,
-                     block_size=config.block_size, strict=config.strict)
+                     block_size=config.block_size, strict=config.strict, backend=backend)
     a = VARIANTS[name].forward(backend.asarray(x), _params_on(name, config, backend), config, attend)
     return Attended(backend.numpy(a.y), backend.numpy(a.att), a.op, backend.notes + a.notes)
 

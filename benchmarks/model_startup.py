@@ -1,0 +1,117 @@
+"""The README's --model workloads as whole processes, this checkout against another commit, in alternating
+rounds: what loading the compiled loops (numba, and its cache) costs a run, with numba's cache warm and cold.
+
+    python benchmarks/model_startup.py --against ac5bea8 --rounds 3
+
+Workloads (sample_inputs/sentences-10k.txt): `vectorize run - --model minilm -F npy` on its first 100 and
+3,000 lines, and a one-pair `vectorize similarity`. Contenders, each workload's in a rotating order every
+round: this checkout as it runs by default and with VECTORIZE_COMPILED=0 (3,000 lines), and --against
+(read with `git archive` into a temporary folder); "warm" runs share a cache folder filled by an untimed
+run first, "cold" ones get an empty one each (NUMBA_CACHE_DIR here; VECTORIZE_CACHE, the object file's
+folder, before numba's own cache). The vectors of every npy run are checked to be the same bytes.
+Wall time and CPU time (user + system, the process and its threads): on a shared machine the CPU time
+drifts less.
+"""
+
+import argparse
+import io
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = ROOT / "sample_inputs" / "sentences-10k.txt"
+PAIR = ["A man is eating food.", "A man eats a meal."]
+RUN = ["run", "-", "--model", "minilm", "-F", "npy", "--force", "-o"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--against", required=True, help="the commit to compare with")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--lines", type=int, nargs="+", default=[100, 3000])
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        old = tmp / "old"
+        tar = subprocess.run(["git", "-C", str(ROOT), "archive", a.against], capture_output=True, check=True).stdout
+        tarfile.open(fileobj=io.BytesIO(tar)).extractall(old)
+        for n in a.lines:
+            head = "".join(TEXT.read_text(encoding="utf-8").splitlines(True)[:n])
+            (tmp / f"{n}.txt").write_text(head, encoding="utf-8")
+        cases = _cases(tmp, old, a.against, a.lines)
+        for name, (cmd, stdin, env, cache) in cases.items():  # warm: the cache filled once, untimed
+            if cache == "warm":
+                _run(cmd, stdin, env)
+        times = {name: [] for name in cases}  # (wall s, CPU s) a run
+        for r in range(a.rounds):
+            names = list(cases)
+            for name in names[r % len(names):] + names[: r % len(names)]:
+                cmd, stdin, env, cache = cases[name]
+                if cache == "cold":
+                    env = {**env, **_cold_cache(tmp, env)}
+                times[name].append(_run(cmd, stdin, env))
+                print(f"round {r + 1}: {name}: {times[name][-1][0]:.2f} s, CPU {times[name][-1][1]:.2f} s",
+                      file=sys.stderr, flush=True)
+        outputs = {}
+        for name in cases:
+            if "lines" in name:
+                npy = (tmp / (name.replace(" ", "_") + ".npy")).read_bytes()
+                outputs.setdefault(name.split(",")[0], set()).add(npy)
+    print(f"median of {a.rounds} rounds, rotating order; vectors the same bytes across contenders: "
+          f"{'yes' if all(len(v) == 1 for v in outputs.values()) else 'NO'}\n")
+    print("| workload, contender | median s | every round, s | median CPU s | every round, CPU s |\n"
+          "|---|---:|---|---:|---|")
+    for name, ts in times.items():
+        wall, cpu = ([t[i] for t in ts] for i in (0, 1))
+        print(f"| {name} | {statistics.median(wall):.2f} | {' / '.join(f'{t:.2f}' for t in wall)} | "
+              f"{statistics.median(cpu):.2f} | {' / '.join(f'{t:.2f}' for t in cpu)} |")
+
+
+def _cases(tmp: Path, old: Path, against: str, lines: list[int]) -> dict:
+    """name -> (argv, stdin file or None, environment, warm | cold)."""
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("VECTORIZE_COMPILED", "NUMBA_CACHE_DIR", "VECTORIZE_CACHE")}
+    here = {**base, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(tmp / "numba-warm")}
+    there = {**base, "PYTHONPATH": str(old), "VECTORIZE_CACHE": str(tmp / "old-warm")}
+    contenders = {"this checkout": here, against: there}
+    cases = {}
+    for n in lines:
+        variants = [("this checkout", here, "warm"), (against, there, "warm")]
+        if n >= 1000:
+            variants += [("this checkout, VECTORIZE_COMPILED=0", {**here, "VECTORIZE_COMPILED": "0"}, "warm"),
+                         ("this checkout, cold", here, "cold"), (f"{against}, cold", there, "cold")]
+        for who, env, cache in variants:
+            name = f"{n} lines, {who}"
+            out = tmp / (name.replace(" ", "_") + ".npy")
+            cases[name] = ([sys.executable, "-m", "vectorize_cli", *RUN, str(out)], tmp / f"{n}.txt", env, cache)
+    for who, env in contenders.items():
+        cases[f"similarity of one pair, {who}"] = ([sys.executable, "-m", "vectorize_cli", "similarity", *PAIR,
+                                                    "--model", "minilm"], None, env, "warm")
+    return cases
+
+
+def _cold_cache(tmp: Path, env: dict) -> dict:
+    """An empty cache folder for this run, in the variable its tree reads."""
+    fresh = tempfile.mkdtemp(dir=tmp, prefix="cold-")
+    return {"VECTORIZE_CACHE": fresh} if "VECTORIZE_CACHE" in env else {"NUMBA_CACHE_DIR": fresh}
+
+
+def _run(cmd: list[str], stdin: Path | None, env: dict) -> tuple[float, float]:
+    """(wall s, CPU s) of one process."""
+    before, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    with open(stdin or os.devnull, "rb") as f:
+        subprocess.run(cmd, stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                       cwd=tempfile.gettempdir(), env=env)
+    wall, after = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+if __name__ == "__main__":
+    main()

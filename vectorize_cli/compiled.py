@@ -1,0 +1,193 @@
+"""nn.py's formulas compiled into loops over arrays (numba_loops.py), the checks that keep those loops inside
+their arrays, and the one place that decides when they run:
+
+    gelu_(x)                x <- x * gelu_factor(x) in place: numpy's bits, about 5x faster than numpy's chunks
+    exp_shift_(s, m, total) s <- exp_le0(s - m) a row at a time, total <- each new row's sum: flash attention's
+                            softmax step, within an ulp of numpy running the formula and 2 of float64's exp
+
+When: never without numba (the `model` extra) or on another backend than numpy float32; otherwise as the
+backend says (Backend.compiled, VECTORIZE_COMPILED read once by backend.resolve): never, always, or auto, by
+the input's size alone: GELU for a run of COMPILE_AT tokens or more (for_run: the same bits either way),
+flash's exp for a call of COMPILE_AT_SCORES scores or more (flash_exp: its bits differ from numpy's exp in
+the last place, so the same input must take the same exp in every process, whatever ran before).
+
+Loading them (importing numba, and its cache) costs a process about 0.6 s, compiling them once per machine
+about 1.5 s (benchmarks/README.md, "Start-up with numba's cache"); a failure is said once, on stderr, and
+numpy runs. numba's
+cache does not know nn.py's source, so the loops are checked against numpy's formulas (checked_on()) first,
+and a stale cache is compiled again (numba's public `recompile`).
+"""
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from vectorize_cli.backend import Backend
+from vectorize_cli.errors import tell
+from vectorize_cli.model import nn
+
+# tokens of a run (model/bert.forward's batches together) from which GELU runs compiled, and scores (heads x
+# queries x keys) of one flash call from which its exp does: where loading them (about 0.7 s from numba's
+# cache) is won back on 2 cores, GELU saving about 30 us a token, the exp about 1 ns a score
+# (benchmarks/README.md, "Start-up with numba's cache")
+COMPILE_AT = 1 << 15
+COMPILE_AT_SCORES = 1 << 30
+GELU_NOTE = "GELU compiled by numba (compiled.py): numpy's bits"  # in a model's Ran notes where it ran
+
+
+@dataclass(frozen=True)
+class Loops:
+    """numba's loops as numpy functions. Both check their arrays first: the loops read and write exactly the
+    memory those describe."""
+
+    gelu: Callable  # numba_loops.gelu_loop
+    exp_shift: Callable  # numba_loops.exp_shift_loop
+
+    def gelu_(self, x: np.ndarray) -> np.ndarray:
+        """GELU(x) = x * gelu_factor(x) in place on a contiguous float32 x."""
+        nn.check_in_place(x)  # the loop writes x.size float32s from x's first byte
+        self.gelu(x.reshape(-1))  # a view: x is contiguous
+        return x
+
+    def exp_shift_(self, s: np.ndarray, m: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
+        """s <- exp_le0(s - m) in place, and total <- sum_j s_j of each row where given: s (..., n) float32,
+        its rows evenly spaced (a contiguous array, or the first n columns of one), m and total (..., 1)
+        contiguous float32, one value per row of s, each in memory of its own."""
+        stride = _row_stride(s) if s.size else 0  # an empty s: nothing of it is read or written
+        sums = np.empty(m.shape, np.float32) if total is None else total  # the loop always writes them
+        if stride is None or any(a.dtype != np.float32 or not a.flags.c_contiguous or a.shape != (*s.shape[:-1], 1)
+                                 for a in (m, sums)) or not sums.flags.writeable or _overlap(s, m, sums):
+            raise TypeError(f"exp_shift_ takes writeable float32 rows evenly spaced and a contiguous float32 "
+                            f"shift (and total) a row, apart from them and each other, not {s.dtype} {s.shape} "
+                            f"strides {s.strides} and {m.dtype} {m.shape}"
+                            + ("" if total is None else f" and {total.dtype} {total.shape}"))
+        if s.size:
+            rows, cols = s.size // s.shape[-1], s.shape[-1]
+            # s's memory as one row: (rows - 1) * stride + cols float32s (as_strided, slower, where not contiguous)
+            flat = s.reshape(-1) if s.flags.c_contiguous else as_strided(s, ((rows - 1) * stride + cols,), (4,))
+            self.exp_shift(flat, m.reshape(-1), sums.reshape(-1), rows, cols, stride)
+        else:
+            sums[...] = 0  # rows of no columns sum to 0
+        return s
+
+
+def _overlap(*arrays: np.ndarray) -> bool:
+    """Whether any two of the arrays may share memory."""
+    return any(np.may_share_memory(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1 :])
+
+
+def _row_stride(s: np.ndarray) -> int | None:
+    """The elements from one row of s to the next, where s is writeable float32, each row's elements one
+    after another and the rows evenly spaced, not overlapping (a contiguous array, or the first columns of
+    one); else None."""
+    if s.dtype != np.float32 or s.ndim == 0 or not s.flags.writeable or (s.shape[-1] > 1 and s.strides[-1] != 4):
+        return None
+    outer = [(n, step) for n, step in zip(s.shape[:-1], s.strides[:-1]) if n > 1]  # a size-1 axis steps nowhere
+    if not outer:
+        return s.shape[-1]  # one row at most
+    for (_, step), (n_inner, step_inner) in zip(outer, outer[1:]):
+        if step != step_inner * n_inner:  # each outer axis steps over whole blocks of the one inside it
+            return None
+    stride, rem = divmod(outer[-1][1], 4)
+    return stride if not rem and stride >= s.shape[-1] else None
+
+
+def loops(backend: Backend, worth_loading: bool) -> Loops | None:
+    """The compiled loops for a call on this backend whose size makes them worth_loading, or None for numpy to
+    run the formulas: None on another backend than numpy float32, where backend.compiled is never (or auto
+    and not worth_loading), and where they cannot be had (no numba; a failure, said once)."""
+    if backend.name != "numpy" or backend.dtype != "float32" or backend.compiled == "never" or (
+            backend.compiled == "auto" and not worth_loading):
+        return None
+    return _load()
+
+
+def for_run(backend: Backend, tokens: int) -> Backend:
+    """The backend of a run of this many tokens with GELU's loop chosen (Backend.gelu): compiled from
+    COMPILE_AT tokens where it can be had (or as backend.compiled says), else numpy's chunks. The same bits
+    either way (tested), so the choice is by what pays."""
+    return replace(backend, gelu="compiled") if loops(backend, tokens >= COMPILE_AT) is not None else backend
+
+
+def gelu(backend: Backend) -> Callable | None:
+    """The GELU the backend's run chose (for_run): the compiled loop, or None for numpy's chunks."""
+    found = _load() if backend.gelu == "compiled" else None
+    return None if found is None else found.gelu_
+
+
+def flash_exp(backend: Backend, dtype, scores: int) -> Callable | None:
+    """The compiled exp(s - m) step of a flash call on this many scores (of this dtype), or None for numpy's:
+    from COMPILE_AT_SCORES, by the size alone."""
+    found = loops(backend, scores >= COMPILE_AT_SCORES) if dtype == np.float32 else None
+    return None if found is None else found.exp_shift_
+
+
+_lock = threading.Lock()  # flash attention may ask from several threads at once
+_loaded: dict[str, Loops | None] = {}  # "loops": what _load() found, once a process
+
+
+def _new_lock() -> None:
+    global _lock
+    _lock = threading.Lock()  # a forked child: no thread of it holds the lock, whatever the parent's did
+
+
+os.register_at_fork(after_in_child=_new_lock)
+
+
+def _load() -> Loops | None:
+    """numba's loops, imported (loaded from numba's cache, or compiled and cached) and checked once a process;
+    None without numba, or where they fail (said once, on stderr)."""
+    with _lock:
+        if "loops" not in _loaded:
+            _loaded["loops"] = None
+            try:
+                from vectorize_cli import numba_loops
+            except ImportError:  # no numba (the `model` extra): numpy, silently
+                return None
+            except Exception as e:  # numba there but failing: slower, not wrong; say why once
+                return _failed(e)
+            try:
+                _loaded["loops"] = checked(numba_loops.LOOPS)
+            except Exception as e:
+                return _failed(e)
+        return _loaded["loops"]
+
+
+def _failed(e: Exception) -> None:
+    tell("warning", f"the compiled kernels could not be built ({type(e).__name__}: {e}); numpy computes their "
+                    "formulas instead, more slowly")
+
+
+def checked(dispatchers: tuple) -> Loops:
+    """The loops, run on checked_on() against numpy's formulas (GELU: the same bits; exp: within one ulp), where
+    numba's cache cannot tell: it knows numba_loops.py's source, not nn.py's. A mismatch is a stale cache:
+    compiled again (each dispatcher's recompile()), then checked again; a second mismatch raises RuntimeError."""
+    for attempt in range(2):
+        found = Loops(*dispatchers)
+        if _agrees(found):
+            return found
+        if attempt == 0:
+            for d in dispatchers:
+                d.recompile()
+    raise RuntimeError("numba's loops do not compute nn.py's formulas (tests/test_compiled.py says where)")
+
+
+def checked_on() -> np.ndarray:
+    """What the loops are checked on when loaded: GELU's range and its edges, 4,096 values (exp: their -|x|)."""
+    edges = [0.0, -0.0, 1e-30, -1e-30, 1e-45, 3e38, -3e38, np.inf, -np.inf, np.nan]
+    return np.concatenate([np.linspace(-10, 10, 4096 - len(edges)), edges]).astype(np.float32)
+
+
+def _agrees(found: Loops) -> bool:
+    """GELU: the same bits as numpy's chunks (NaN where NaN); exp(s - 0) of -|x|: within one ulp of numpy's."""
+    x = checked_on()
+    with np.errstate(invalid="ignore", over="ignore"):
+        gelu_bits = found.gelu_(x.copy()).view(np.uint32) == nn.gelu_(x.copy()).view(np.uint32)
+        a = -np.abs(x).reshape(-1, 64)  # exp's domain, a <= 0, in rows of 64
+        exp = found.exp_shift_(a.copy(), np.zeros((a.shape[0], 1), np.float32)).view(np.int32)
+        ulps = np.abs(exp.astype(np.int64) - nn.exp_le0(a.copy()).view(np.int32))
+    return bool((gelu_bits | np.isnan(x)).all() and (ulps <= 1).all())
