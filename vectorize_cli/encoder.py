@@ -8,8 +8,9 @@ way every command reaches a model (`run --model`, `similarity`, `embed`, `search
     enc.trace(text)    -> Trace                       one sentence, every stage and layer (every view draws it)
     enc.encode(texts)  -> Encoded                     vectors (N, d) float32 in input order, tokens, truncation
     enc.record()       -> dict                        what it resolved: the model (name, source, sha256, d, pooling,
-                                                      ...), attention, backend, device, dtype; dataset metadata holds
-                                                      it, and `search` opens the encoder it names (from_record)
+                                                      ...), attention, backend, device, dtype, compiled loops (never |
+                                                      always | auto); dataset metadata holds it, and `search` opens
+                                                      the encoder it names (from_record)
 """
 
 from collections.abc import Sequence
@@ -132,5 +133,5 @@ class Encoder:
         return {"model": {"name": f.name, "source": resolved_source(self.model.source), "sha256": self.sha256,
                           "d": self.d, "pool": f.pool, "normalize": f.normalize, "max_length": f.max_length},
                 "attention": self.config.attention, "backend": self.backend.name, "device": self.backend.device,
-                "dtype": self.backend.dtype, "notes": list(self.backend.notes)}
+                "dtype": self.backend.dtype, "compiled": self.backend.compiled, "notes": list(self.backend.notes)}
 
