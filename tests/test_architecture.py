@@ -22,11 +22,11 @@ LAYERS = [
      "model.nn", "model.object_cache", "model.compiled", "model.files", "model.weights", "model.tokenizer", "model.validate", "model.bert"],
     ["memory", "compare", "model.budget"],
     ["pipelines.toy", "pipelines.bert", "views.matrix", "views.table", "views.json", "views.figure",
-     "views.attention_tables"],
+     "views.attention_tables", "views.formats"],
     ["sink", "inputs", "progress", "output", "example", "bench", "plot", "views.html", "views.pictures"],
     ["corpus.inputs", "corpus.quantize", "corpus.dataset", "corpus.local", "corpus.ray_engine", "corpus.job",
      "search.dataset", "search.vectors", "search.topk", "search.exact", "search.ann", "search.query", "search.hits"],
-    ["commands.options", "commands.model", "commands.run", "commands.similarity", "commands.info", "commands.bench",
+    ["commands.options", "commands.command", "commands.model", "commands.run", "commands.similarity", "commands.info", "commands.bench",
      "commands.embed", "commands.search"],
     ["cli", "__main__"],
 ]

@@ -4,27 +4,29 @@ They only adapt options; the work is in the library (dataset, exact, ann, query,
 (pyarrow, usearch, the model) happen inside the commands, never when the CLI starts.
 """
 
-import enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from vectorize_cli.commands.options import (
+    INPUT, MODEL, ForceOpt, OutputOpt, batch_size_option, deprecated, format_option)
 from vectorize_cli.errors import UsageError
 
-SearchFormat = enum.Enum("SearchFormat", [(n, n) for n in ("table", "json", "jsonl")], type=str)
+SearchFormat, SearchFormatOpt = format_option("SearchFormat", "hits")
 
-IndexOpt = Annotated[Path, typer.Option("--index", "-i", help="The dataset directory `vectorize embed` wrote.",
-                                        show_default=False)]
+DatasetOpt = Annotated[Optional[Path], typer.Option(
+    "--dataset", "-D", help="The dataset directory `vectorize embed` wrote (DIR; `vectorize index DIR` adds its "
+    "HNSW index for --ann).", show_default=False, rich_help_panel=INPUT)]
 
 
 def search(
     queries: Annotated[
         Optional[list[str]], typer.Argument(help="Queries; `-` reads stdin, one per line.", show_default=False)
     ] = None,
-    index: IndexOpt = None,
-    file: Annotated[
-        Optional[Path], typer.Option("--file", "-f", help="Read queries from FILE, one per line.", show_default=False)
+    dataset: DatasetOpt = None,
+    file: Annotated[Optional[Path], typer.Option(
+        "--file", "-f", help="Read queries from FILE, one per line.", show_default=False, rich_help_panel=INPUT)
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=100_000, help="Hits per query.")] = 10,
     rescore: Annotated[
@@ -38,14 +40,14 @@ def search(
     ef: Annotated[int, typer.Option("--ef", min=1, max=1_000_000,
                                     help="--ann: candidates the graph search keeps (more: better recall, slower).")
                   ] = 256,
-    model: Annotated[
-        Optional[str], typer.Option("--model", "-m", show_default=False,
-                                    help="The query model, if not the one the dataset names (same weights only).")
-    ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Queries embedded per batch.")] = 32,
-    output_format: Annotated[
-        SearchFormat, typer.Option("--format", "-F", help="table, json, or jsonl (one line per query).")
-    ] = SearchFormat("table"),
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", show_default=False, rich_help_panel=MODEL,
+        help="The query model, if not the one the dataset names (same weights only).")] = None,
+    batch_size: batch_size_option("Queries") = 32,
+    output_format: SearchFormatOpt = SearchFormat("table"),
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    deprecated_index: deprecated(("--index", "-i"), Path) = None,
 ) -> None:
     """The k nearest rows of an embedded corpus to each query, by cosine: exact by default."""
     from vectorize_cli import inputs, sink
@@ -53,10 +55,12 @@ def search(
     from vectorize_cli.search import ann as hnsw, exact, hits, query
     from vectorize_cli.search.dataset import open_dataset
 
-    if index is None:
-        raise UsageError("give --index DIR, a dataset `vectorize embed` wrote")
+    if dataset is None:
+        raise UsageError("give --dataset DIR, a dataset `vectorize embed` wrote")
+    if output is not None:
+        sink.check_target(output, force)  # before any work
     source = inputs.from_cli(queries or [], file, False)
-    ds = open_dataset(index)
+    ds = open_dataset(dataset)
     texts = query.check_queries(list(source.sentences()))
     n = exact.check_rescore(ds.precision, rescore)
     if ann:
@@ -69,7 +73,8 @@ def search(
         top = exact.exact_search(ds, vectors, k, rescore)
     what = ("HNSW" if ann else "exact") + f", {ds.precision}" + (f", rescored {rescore} x k" if rescore else "")
     out = Output(source.single, hits.hits_record, lambda renderer, r: hits.hits_table(renderer, r, what), 4)
-    WRITERS[output_format.value](hits.results(ds, texts, top), out, sink.stdout())
+    with sink.open_sink(output, force) as to:
+        WRITERS[output_format.value](hits.results(ds, texts, top), out, to)
 
 
 def index(
@@ -96,8 +101,8 @@ def index(
 EPILOG = """
 \b
 Examples:
-  vectorize search "how do I reset my password" --index corpus/ -k 5
-  vectorize search - --index corpus/ --format jsonl < questions.txt
-  vectorize search "cheap flights" -i corpus-binary/ --rescore 4     # Hamming, then float rescoring
-  vectorize index corpus/ && vectorize search "cheap flights" -i corpus/ --ann
+  vectorize search "how do I reset my password" --dataset corpus/ -k 5
+  vectorize search - --dataset corpus/ --format jsonl < questions.txt -o hits.jsonl
+  vectorize search "cheap flights" -D corpus-binary/ --rescore 4     # Hamming, then float rescoring
+  vectorize index corpus/ && vectorize search "cheap flights" -D corpus/ --ann
 """

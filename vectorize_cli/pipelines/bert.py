@@ -13,7 +13,7 @@ numpy runs one batch per core at a time (parallel.core_map), on as many cores as
 import numpy as np
 
 from vectorize_cli.attention.dispatch import implementation
-from vectorize_cli.attention.variants import VARIANTS, multi_head
+from vectorize_cli.attention.variants import MODEL_VARIANTS, VARIANTS
 from vectorize_cli.backend import NUMPY, Backend, check_finite, namespace, overflowed, resolve
 from vectorize_cli.config import ModelConfig
 from vectorize_cli.errors import UsageError
@@ -27,8 +27,6 @@ from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 # tokens from which encode loads the compiled GELU: its 0.13 s is won back from about 6,000 tokens on 2 cores
 # (benchmarks/README.md, "GELU compiled"); compiling it, once per machine, takes 1-2 s
 COMPILE_AT = 8_192
-# the attention a pretrained BERT has: the variants that compute multi-head attention (two ways)
-MODEL_VARIANTS = tuple(name for name, v in VARIANTS.items() if v.forward is multi_head)
 
 
 def backend_for(config: ModelConfig) -> tuple[Backend, str]:
