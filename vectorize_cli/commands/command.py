@@ -33,7 +33,7 @@ class Command(typer.core.TyperCommand):
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         rest = super().parse_args(ctx, args)
         for old in self.params:
-            if not (old.hidden and old.opts[0] in RENAMED) or ctx.params.get(old.name) is None:
+            if not (getattr(old, "hidden", False) and old.opts[0] in RENAMED) or ctx.params.get(old.name) is None:
                 continue
             new = next(p for p in self.params if RENAMED[old.opts[0]] in p.opts)
             source = ctx.get_parameter_source(old.name)
