@@ -45,7 +45,7 @@ COMMANDS = [
     ("run whole", ["run", "-", "--whole", "--format", "jsonl"], ENGLISH),
     ("example table", ["example"], None),
     ("example json", ["example", "--format", "json"], None),
-    ("example seed", ["example", "--seed", "3", "--precision", "6"], None),
+    ("example seed", ["example", "--seed", "3", "--decimals", "6"], None),
     ("variants table", ["variants"], None),
     ("variants json", ["variants", "--format", "json"], None),
     ("bench json", ["bench", "-T", "8", "-T", "32", "-r", "1", "--warmup", "0", "--format", "json"], None),

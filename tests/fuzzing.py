@@ -82,11 +82,12 @@ class Case:
 
 VALID = {  # small and odd sizes, all legal (heads not dividing dim is refused unless --head-dim is given)
     "--dim": [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 33], "--heads": [1, 1, 2, 3, 4], "--head-dim": [1, 2, 3, 5, 8],
-    "--block-size": [1, 2, 3, 7, 64, 256, 2**40], "--precision": [0, 1, 3, 12],
+    "--block-size": [1, 2, 3, 7, 64, 256, 2**40],
 }
+DECIMALS = [0, 1, 3, 12]  # --decimals: tables only (views/formats.py); any other format refuses it
 HOSTILE = {  # sizes to refuse: zero and negative (usage), beyond 64 bits (usage), or beyond any memory
     "--dim": [0, -1, 10**9, INT64 - 1, INT64, 10**30], "--heads": [0, -3, 10**9, INT64], "--head-dim": [0, -1, 10**9],
-    "--block-size": [0, -1, INT64, 2**64], "--seed": [INT64, -INT64 - 1, 2**70], "--precision": [-1, 13],
+    "--block-size": [0, -1, INT64, 2**64], "--seed": [INT64, -INT64 - 1, 2**70], "--decimals": [-1, 13],
 }
 MEMORY = {"64MiB": 64 * 2**20, "4GiB": 4 * 2**30, "1e9": 10**9, " 2 gb ": 2 * 10**9, "1.5e3kb": 1_500_000,
           "100": 100, "1KiB": 1024, "512MB": 512 * 10**6}
@@ -124,9 +125,16 @@ def options(draw) -> tuple[list[str], dict]:
     fmt = draw(st.sampled_from(["json", "jsonl", "jsonl", "table"] * 4 + ["npy"]))
     args += ["--format", fmt]
     opts["format"] = fmt
-    for o in draw(st.lists(st.sampled_from(["embedding", "positional", "encoded", "weights", "params", "output"]),
-                           max_size=2)):
-        args += ["--omit", o]
+    if fmt == "table" or spoil == "--decimals":  # now and then, decimals for a format that does not read them
+        value = draw(st.sampled_from(HOSTILE["--decimals"])) if spoil == "--decimals" and draw(st.booleans()) \
+            else maybe(st.sampled_from(DECIMALS))
+        if value is not None:
+            args += ["--decimals", str(value)]
+            opts["--decimals"] = value
+    if fmt in ("json", "jsonl"):  # --omit: fields of the JSON record
+        for o in draw(st.lists(st.sampled_from(["embedding", "positional", "encoded", "weights", "params", "output"]),
+                               max_size=2)):
+            args += ["--omit", o]
     backend = draw(st.sampled_from(["numpy"] * 12 + ["torch"]))
     if backend == "torch":
         args += ["--backend", "torch", "--device", draw(st.sampled_from(["cpu", "auto"]))]
@@ -138,7 +146,8 @@ def options(draw) -> tuple[list[str], dict]:
             args.append("--strict")
     elif spoil == "--bogus":  # what only fails: a bad name or option
         args += draw(st.sampled_from([["--bogus"], ["-a", "nope"], ["--dtype", "float16"], ["--device", "cuda"],
-                                      ["--format", "xml"], ["--dim"], ["--layer", "2"]]))
+                                      ["--format", "xml"], ["--dim"], ["--layer", "2"],
+                                      ["--omit", "weights", "-F", "table"], ["--token", "0", "-F", "jsonl"]]))
         opts["bad"] = True
     return args, opts
 
@@ -231,8 +240,10 @@ def usage_problem(case: Case) -> str | None:
         return "bad option"
     if o["format"] == "npy":
         return "npy needs --model"
-    if o.get("--precision", 3) not in range(0, 13):
-        return "--precision"
+    if o.get("--decimals", 3) not in range(0, 13):
+        return "--decimals"
+    if "--decimals" in o and o["format"] != "table":
+        return "--decimals with a format that is not a table"
     dim, heads, head_dim, block = (o.get(k) for k in ("--dim", "--heads", "--head-dim", "--block-size"))
     for name, v in (("--dim", dim), ("--heads", heads), ("--head-dim", head_dim), ("--block-size", block)):
         if v is not None and v < 1:

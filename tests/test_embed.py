@@ -303,7 +303,7 @@ def test_bad_inputs_are_one_line_errors(minilm, tmp_path):
         (["ok.txt", "--workers", "3"], 2, ["--workers applies with --engine ray"]),
         (["ok.txt", "--column", "x"], 2, ["--column applies to .jsonl, .csv and .parquet"]),
         (["ok.txt", "-a", "linear"], 2, ["'linear' is not one of"]),  # the shared -a: the registry's names
-        (["ok.txt", "-a", "additive"], 2, ["-a additive does not exist in a pretrained BERT"]),
+        (["ok.txt", "-a", "additive"], 2, ["'additive' is not one of 'multi-head', 'flash'"]),
         (["ok.txt", "--part-rows", "10000"], 2, ["--part-rows 10000"]),
         (["-", "-"], 2, ["stdin"]),
     ]

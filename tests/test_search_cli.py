@@ -48,7 +48,7 @@ def test_hits_equal_sentence_transformers_semantic_search(corpus, reference, tmp
         args, stdin = ["--file", str(tmp_path / "q.txt")], None
     else:
         args, stdin = ["-"], "\n".join(QUERIES) + "\n"
-    out = json.loads(search(*args, "--index", str(path), "-k", "7", "--format", "json", input=stdin))
+    out = json.loads(search(*args, "--dataset", str(path), "-k", "7", "--format", "json", input=stdin))
     q = reference.encode(QUERIES, convert_to_tensor=True)
     import torch
 
@@ -68,17 +68,17 @@ def test_hits_equal_sentence_transformers_semantic_search(corpus, reference, tmp
 
 def test_jsonl_one_line_per_query_and_one_object_for_one_query(corpus):
     path = str(corpus[0])
-    lines = search("-", "-i", path, "-k", "3", "-F", "jsonl", input="\n".join(QUERIES) + "\n").splitlines()
+    lines = search("-", "-D", path, "-k", "3", "-F", "jsonl", input="\n".join(QUERIES) + "\n").splitlines()
     assert [json.loads(line)["query"] for line in lines] == QUERIES
     assert all(len(json.loads(line)["hits"]) == 3 for line in lines)
-    one = json.loads(search(QUERIES[0], "-i", path, "-k", "2", "-F", "json"))
+    one = json.loads(search(QUERIES[0], "-D", path, "-k", "2", "-F", "json"))
     assert one["query"] == QUERIES[0] and len(one["hits"]) == 2
 
 
 def test_table_shows_the_best_hit(corpus):
     path, texts, _ = corpus
-    best = json.loads(search(QUERIES[1], "-i", str(path), "-k", "1", "-F", "json"))["hits"][0]
-    table = search(QUERIES[1], "-i", str(path), "-k", "3")
+    best = json.loads(search(QUERIES[1], "-D", str(path), "-k", "1", "-F", "json"))["hits"][0]
+    table = search(QUERIES[1], "-D", str(path), "-k", "3")
     assert texts[best["id"]][:40] in table and "exact, float32" in table
 
 
@@ -90,8 +90,8 @@ def test_ann_through_the_cli(corpus, tmp_path):
     shutil.copytree(corpus[0], path)
     r = invoke("index", str(path))
     assert r.exit_code == 0 and "600 vectors" in r.stderr
-    ann = json.loads(search(*QUERIES, "-i", str(path), "-k", "5", "--ann", "-F", "json"))
-    exact = json.loads(search(*QUERIES, "-i", str(path), "-k", "5", "-F", "json"))
+    ann = json.loads(search(*QUERIES, "-D", str(path), "-k", "5", "--ann", "-F", "json"))
+    exact = json.loads(search(*QUERIES, "-D", str(path), "-k", "5", "-F", "json"))
     for a, e in zip(ann, exact):  # 600 rows: the graph finds the best, up to which of equal sentences it hits
         np.testing.assert_allclose([h["score"] for h in a["hits"]], [h["score"] for h in e["hits"]], atol=1e-6)
         assert a["hits"][0] == e["hits"][0]
@@ -105,19 +105,21 @@ def one_line_error(r, code: int, message: str) -> None:
 
 def test_errors_are_one_line(corpus, tmp_path, rng):
     path = str(corpus[0])
-    one_line_error(invoke("search", "hi", "--index", str(tmp_path / "nope")), 1, "no such directory")
-    one_line_error(invoke("search", "hi"), 2, "give --index DIR")
-    one_line_error(invoke("search", "  ", "-i", path), 2, "query 1 is blank")
-    one_line_error(invoke("search", "-", "-i", path, input="\n \n"), 2, "no text: the input is empty or blank")
-    one_line_error(invoke("search", "hi", "-i", path, "--rescore", "2"), 2, "--rescore applies to binary")
-    one_line_error(invoke("search", "hi", "-i", path, "-k", "0"), 2, "-k")
-    one_line_error(invoke("search", "hi", "-i", path, "--ann"), 1, "no HNSW index")
-    one_line_error(invoke("search", "hi", "-i", path, "--ann", "--ef", "5"), 2, "--ef 5 is below the 10")
+    one_line_error(invoke("search", "hi", "--dataset", str(tmp_path / "nope")), 1,
+                   f"dataset {tmp_path / 'nope'}: no such directory")
+    one_line_error(invoke("search", "hi"), 2, "give --dataset DIR")
+    one_line_error(invoke("search", "  ", "-D", path), 2, "query 1 is blank")
+    one_line_error(invoke("search", "-", "-D", path, input="\n \n"), 2, "no text: the input is empty or blank")
+    one_line_error(invoke("search", "hi", "-D", path, "--rescore", "2"), 2, "--rescore applies to binary")
+    one_line_error(invoke("search", "hi", "-D", path, "-k", "0"), 2, "-k")
+    one_line_error(invoke("search", "hi", "-D", path, "--ann"), 1,
+                   f"dataset {path}: no HNSW index file {path}/index.usearch")
+    one_line_error(invoke("search", "hi", "-D", path, "--ann", "--ef", "5"), 2, "--ef 5 is below the 10")
     partial = write_dataset(tmp_path / "partial", unit_vectors(rng, 20, 384), model=minilm_meta(), success=False)
-    one_line_error(invoke("search", "hi", "-i", str(partial)), 1, "the dataset is partial")
+    one_line_error(invoke("search", "hi", "-D", str(partial)), 1, f"dataset {partial} is partial")
     other = write_dataset(tmp_path / "other", unit_vectors(rng, 20, 384))  # another model's sha256
-    one_line_error(invoke("search", "hi", "-i", str(other)), 1, "is not the model")
-    one_line_error(invoke("index", str(tmp_path / "nope")), 1, "no such directory")
+    one_line_error(invoke("search", "hi", "-D", str(other)), 1, "is not the model")
+    one_line_error(invoke("index", str(tmp_path / "nope")), 1, f"dataset {tmp_path / 'nope'}: no such directory")
 
 
 def test_stale_index_refused(corpus, tmp_path):
@@ -127,10 +129,31 @@ def test_stale_index_refused(corpus, tmp_path):
     write_dataset(path, vectors[:100], model=minilm_meta(), texts=texts[:100])
     assert invoke("index", str(path)).exit_code == 0
     write_dataset(path, vectors[:120], model=minilm_meta(), texts=texts[:120])  # re-embedded, bigger
-    one_line_error(invoke("search", "hi", "-i", str(path), "--ann"), 1, "is stale")
+    one_line_error(invoke("search", "hi", "-D", str(path), "--ann"), 1, f"index file {path}/index.usearch is stale")
+
+
+def test_index_is_the_deprecated_name_of_dataset_with_a_note(corpus, tmp_path):
+    path = str(corpus[0])
+    want = search(QUERIES[0], "--dataset", path, "-k", "2", "-F", "json")
+    for old in ("--index", "-i"):
+        r = invoke("search", QUERIES[0], old, path, "-k", "2", "-F", "json")
+        assert r.exit_code == 0 and r.stdout == want, r.stderr
+        assert r.stderr == ("vectorize: note: --index/-i is deprecated and will be removed in the next release: "
+                            "use --dataset/-D\n")
+    one_line_error(invoke("search", "hi", "-D", path, "-i", path), 2, "give --dataset, not both --dataset and --index")
+    assert "--index" not in invoke("search", "--help").stdout  # hidden
+
+
+def test_output_file_and_force(corpus, tmp_path):
+    out = tmp_path / "hits.jsonl"
+    r = invoke("search", QUERIES[0], "-D", str(corpus[0]), "-k", "2", "-F", "jsonl", "-o", str(out))
+    assert r.exit_code == 0 and r.stdout == "" and len(json.loads(out.read_text())["hits"]) == 2, r.stderr
+    one_line_error(invoke("search", "hi", "-D", str(corpus[0]), "-o", str(out)), 2, "exists; add --force")
+    r = invoke("search", QUERIES[1], "-D", str(corpus[0]), "-k", "3", "-F", "jsonl", "-o", str(out), "--force")
+    assert r.exit_code == 0 and json.loads(out.read_text())["query"] == QUERIES[1]
 
 
 def test_closed_pipe_is_quiet(corpus):
-    r = subprocess.run(f"{sys.executable} -m vectorize_cli search - -i {corpus[0]} -F jsonl -k 50 | head -c 10",
+    r = subprocess.run(f"{sys.executable} -m vectorize_cli search - -D {corpus[0]} -F jsonl -k 50 | head -c 10",
                        shell=True, input=("tea\n" * 400).encode(), capture_output=True, timeout=300)
     assert r.stderr == b"" and len(r.stdout) == 10

@@ -8,10 +8,10 @@ estimate: that is the quadratic wall of explicit attention, which flash does not
 """
 
 import statistics
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -39,7 +39,7 @@ class Measurement:
     median_s: float | None = None
     min_s: float | None = None
     max_s: float | None = None
-    peak_mib: float | None = None  # memory the attention step allocated at its peak
+    peak_mib: float | None = None  # memory the attention step allocated at its peak; None: not measured
     max_abs_delta: float | None = None  # against float64; None where the reference would not fit
     kernel: str | None = None
     skipped: str | None = None
@@ -48,14 +48,51 @@ class Measurement:
         return {**vars(self.case), **{k: v for k, v in vars(self).items() if k != "case"}}
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
+@contextmanager
+def _quiet_fd2():
+    """fd 2 to /dev/null for the block: torch's profiler (kineto) writes a line there at each start and stop."""
+    import os
+    import sys
+
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # stderr closed (`2>&-`): nothing to hide
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
-def _peak_bytes(run: Callable[[], object], backend: str, device: str) -> int:
-    """Peak bytes allocated during run(): tracemalloc for numpy (it traces numpy's buffers),
-    CUDA's counters on a GPU, and resident-memory sampling for torch on the CPU."""
+def _torch_cpu_peak(run: Callable[[], object]) -> int | None:
+    """Peak bytes held by torch's CPU allocator during run(), above what it held before: the running sum of
+    every allocation and free that the profiler records (profile_memory), the fused kernel's buffers
+    included. None (not measured) where this torch's profiler does not give those events."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with _quiet_fd2(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    try:
+        events = [(e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    except AttributeError:
+        return None
+    held = peak = 0
+    for _, nbytes in sorted(events):
+        held += nbytes
+        peak = max(peak, held)
+    return peak
+
+
+def _peak_bytes(run: Callable[[], object], backend: str, device: str) -> int | None:
+    """Peak bytes allocated during run(): tracemalloc for numpy (it traces numpy's buffers), CUDA's counters
+    on a GPU, and torch's profiler for torch on the CPU. (Resident memory would not do for torch: glibc hands
+    the buffers of one run to the next from pages already resident, so flash's grew by nothing and read 0.0.)"""
     if device == "cuda":
         import torch
 
@@ -72,21 +109,7 @@ def _peak_bytes(run: Callable[[], object], backend: str, device: str) -> int:
             return tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-    base, peak, done = _rss(), [0], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss())
-            time.sleep(0.0005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        run()
-    finally:
-        done.set()
-        sampler.join()
-    return max(peak[0], _rss()) - base
+    return _torch_cpu_peak(run)
 
 
 def _reference64(variant: str, x: np.ndarray, config: Config) -> np.ndarray | None:
@@ -134,7 +157,8 @@ def measure(case: Case, base: Config, repeat: int, warmup: int) -> Measurement:
         return m
     m.median_s, m.min_s, m.max_s = statistics.median(times), min(times), max(times)
     m.kernel = result.ran.op
-    m.peak_mib = _peak_bytes(run, case.backend, case.device) / 2**20
+    peak = _peak_bytes(run, case.backend, case.device)
+    m.peak_mib = None if peak is None else peak / 2**20
     ref = _reference64(case.variant, x, config)
     if ref is not None:
         m.max_abs_delta = float(np.abs(result.output - ref).max())
@@ -184,8 +208,9 @@ def table(rows: list[dict], machine_info: dict):
             t.add_row(*head, Text(f"skipped: {r['skipped']}", style="yellow"), "", "", "", "")
             continue
         delta = "n/a" if r["max_abs_delta"] is None else f"{r['max_abs_delta']:.1e}"
+        peak = "not measured" if r["peak_mib"] is None else f"{r['peak_mib']:.1f}"
         t.add_row(*head, r["kernel"].removeprefix("aten::_scaled_dot_product_"), f"{r['median_s'] * 1000:.1f}",
-                  f"{r['min_s'] * 1000:.0f}-{r['max_s'] * 1000:.0f}", f"{r['peak_mib']:.1f}", delta)
+                  f"{r['min_s'] * 1000:.0f}-{r['max_s'] * 1000:.0f}", peak, delta)
     about = ", ".join(f"{k} {v}" for k, v in machine_info.items())
     note = "kernel: aten::_scaled_dot_product_* abbreviated; |Δ| f64: max |Δ| against float64 (n/a: too big)"
     return Group(titled("vectorize bench", t, f"{note}\n{about}"))

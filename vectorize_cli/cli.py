@@ -2,7 +2,8 @@
 
 Exit codes: 0 success, 1 error (unreadable input, out of memory), 2 usage error (bad option or
 text), 130 interrupted (Ctrl-C), 141 output pipe closed (`| head`), 70 internal error (a bug).
-Every error is one line on stderr; data goes to stdout, messages to stderr.
+Every error is one line on stderr; data goes to stdout, messages to stderr. A bare `vectorize` (no
+command) prints the help on stderr and exits 2: it is a usage error, and its stdout stays empty.
 """
 
 import os
@@ -13,6 +14,7 @@ import typer
 
 from vectorize_cli import __version__
 from vectorize_cli.commands import bench, embed, explain, info, run, search, similarity
+from vectorize_cli.commands.command import Command
 from vectorize_cli.errors import VectorizeError, tell
 
 EXIT_INTERNAL, EXIT_BROKEN_PIPE = 70, 141  # interrupted: 128 + the signal (_interrupted)
@@ -64,6 +66,10 @@ class _Group(typer.core.TyperGroup):
             raise _Interrupted(getattr(e, "signum", 2)) from None
 
     def main(self, args=None, prog_name=None, **extra):
+        if not (sys.argv[1:] if args is None else args):  # bare `vectorize`: the help, as a usage error
+            ctx = typer.Context(self, info_name=prog_name or "vectorize", **self.context_settings)
+            sys.stderr.write(self.get_help(ctx) + "\n")
+            sys.exit(2)
         try:
             rv = super().main(args=args, prog_name=prog_name or "vectorize", standalone_mode=False, **extra)
             if rv == 130:  # Typer's return for a KeyboardInterrupt it met itself (closing the context); no
@@ -101,7 +107,6 @@ app = typer.Typer(
     cls=_Group,
     name="vectorize",
     help="See what a transformer does to a sentence: tokens, embeddings, positions, attention, stage by stage.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -124,15 +129,11 @@ def _root(
     pass
 
 
-app.command(epilog=run.EPILOG)(run.run)
-app.command(epilog=similarity.EPILOG)(similarity.similarity)
-app.command(epilog=explain.EPILOG)(explain.explain)
-app.command()(info.example)
-app.command()(info.variants)
-app.command(epilog=bench.EPILOG)(bench.bench)
-app.command(epilog=embed.EPILOG)(embed.embed)
-app.command(epilog=search.EPILOG)(search.search)
-app.command()(search.index)
+for command, epilog in ((run.run, run.EPILOG), (similarity.similarity, similarity.EPILOG),
+                        (explain.explain, explain.EPILOG), (info.example, info.EPILOG), (info.variants, None),
+                        (bench.bench, bench.EPILOG), (embed.embed, embed.EPILOG), (search.search, search.EPILOG),
+                        (search.index, None)):
+    app.command(cls=Command, epilog=epilog)(command)
 
 
 def run_app() -> None:

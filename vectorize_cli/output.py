@@ -97,18 +97,9 @@ def console_for(sink: BinaryIO):
     return _console_class()(file=text, highlight=False, soft_wrap=False, width=width)
 
 
-def stdout_console():
-    """stdout as rich sees it; 120 columns when it is not a terminal (a file or a pipe has no width)."""
-    from vectorize_cli.sink import stdout
-
-    return console_for(stdout())
-
-
-def write_json(obj, pretty: bool) -> None:
-    """One JSON document (pretty) or line to stdout, whole."""
-    from vectorize_cli.sink import stdout
-
-    write_record(stdout(), dumps(obj, pretty))
+def write_json(obj, pretty: bool, sink: BinaryIO) -> None:
+    """One JSON document (pretty) or line, whole."""
+    write_record(sink, dumps(obj, pretty))
 
 
 def tables(results: Iterable, out: Output, sink: BinaryIO) -> None:

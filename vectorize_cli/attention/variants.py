@@ -170,3 +170,5 @@ VARIANTS: dict[str, Variant] = {
         param_group="multi-head",
     ),
 }
+# the attention a pretrained BERT has: the variants that compute multi-head attention (two ways)
+MODEL_VARIANTS = tuple(name for name, v in VARIANTS.items() if v.forward is multi_head)

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from vectorize_cli.commands.options import (
-    AttentionName, AttentionOpt, BackendName, BackendOpt, BatchSizeOpt, DeviceName, DeviceOpt, DtypeName, DtypeOpt,
-    MODEL_HELP, choices, given, values)
+    MODEL_HELP, BackendName, BackendOpt, DeviceName, DeviceOpt, DtypeName, DtypeOpt, ModelAttentionName,
+    ModelAttentionOpt, batch_size_option, choices, given, values)
 from vectorize_cli.dataset.precision import PRECISIONS
 from vectorize_cli.errors import UsageError
 
@@ -37,13 +37,14 @@ def embed(
         list[str], typer.Argument(metavar="INPUT...", help="Text files (one text per line), `-` (stdin), .jsonl, "
                                   ".csv, .parquet (--column), directories, globs.", show_default=False)
     ],
-    out: Annotated[Path, typer.Option("--output", "-o", help="The dataset's directory.", show_default=False)],
+    out: Annotated[Path, typer.Option("--output", "-o", help="The dataset: a directory (DIR), made if missing, that "
+                                      "holds its Parquet parts and _SUCCESS; not a file.", show_default=False)],
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "minilm",
-    attention: AttentionOpt = [AttentionName("multi-head")],
+    attention: ModelAttentionOpt = [ModelAttentionName("multi-head")],
     backend: BackendOpt = BackendName("numpy"),
     device: DeviceOpt = DeviceName("auto"),
     dtype: DtypeOpt = DtypeName("float32"),
-    batch_size: BatchSizeOpt = 32,
+    batch_size: batch_size_option("Texts embedded") = 32,
     column: Annotated[
         Optional[str], typer.Option("--column", help=".jsonl / .csv / .parquet: the text's column [default: text].",
                                     show_default=False)

@@ -11,15 +11,17 @@ from typing import Annotated, Optional
 import typer
 
 from vectorize_cli.commands.options import (
-    AttentionName, AttentionOpt, BackendName, BackendOpt, BatchSizeOpt, CausalOpt, DeviceName, DeviceOpt, DimOpt,
-    DtypeName, DtypeOpt, EmbeddingName, FileOpt, ForceOpt, HeadsOpt, MaxMemoryOpt, MODEL_HELP, Omit, OutputOpt,
-    PoolName, PositionalName, PrecisionOpt, SeedOpt, StrictOpt, TokenizerName, VectorFormat, VectorFormatOpt, given,
-    values)
+    ATTENTION, INPUT, MODEL, MODEL_HELP, OUTPUT, PIPELINE, AttentionName, AttentionOpt, BackendName, BackendOpt,
+    CausalOpt, DecimalsOpt, DeprecatedPrecisionOpt, DeviceName, DeviceOpt, DimOpt, DtypeName, DtypeOpt, EmbeddingName,
+    FileOpt, ForceOpt, HeadsOpt, MaxMemoryOpt, Omit, OutputOpt, PoolName, PositionalName, SeedOpt, StrictOpt,
+    TokenizerName, batch_size_option, check_reads, format_option, given, values)
 from vectorize_cli.config import Config, ModelConfig
 from vectorize_cli.errors import UsageError
 
 TOY_ONLY = tuple(f.name for f in fields(Config) if f.name not in {g.name for g in fields(ModelConfig)})
 MODEL_ONLY = tuple(f.name for f in fields(ModelConfig) if f.name not in {g.name for g in fields(Config)})
+RUN_KINDS = ("trace", "vectors")  # what run makes: every stage of a sentence; with --model, its vectors (npy)
+RunFormat, RunFormatOpt = format_option("RunFormat", *RUN_KINDS)
 
 EPILOG = """
 \b
@@ -28,7 +30,8 @@ Examples:
   vectorize run "The cat sat." -a scaled-dot -a multi-head -a flash      # compare variants
   vectorize run "The cat sat." --format json | jq '.attention[0].sentence_vector'
   cat sample_inputs/english.txt | vectorize run - --format jsonl         # one record per line
-  vectorize run "我和同桌约好明天在他家玩游戏" --dim 12 --heads 3 --causal
+  vectorize run "我和同桌约好明天在他家玩游戏" --dim 12 --heads 3 --causal --decimals 2
+  vectorize run "The cat sat." --format html -o cat.html                # a page; --force replaces it
   vectorize run "The cat sat." --model minilm --layer 6 --head 3   # a pretrained model
   vectorize run - --model minilm --format npy < sample_inputs/english.txt > vectors.npy
 """
@@ -49,52 +52,58 @@ def run(
         Optional[str], typer.Argument(help="The sentence; `-` reads stdin, one sentence per line.", show_default=False)
     ] = None,
     file: FileOpt = None,
-    whole: Annotated[bool, typer.Option("--whole", help="Treat all of stdin / FILE as one text.")] = False,
-    attention: AttentionOpt = [AttentionName("multi-head")],
+    whole: Annotated[bool, typer.Option("--whole", help="Treat all of stdin / FILE as one text.",
+                                        rich_help_panel=INPUT)] = False,
+    tokenizer: Annotated[TokenizerName, typer.Option(
+        "--tokenizer", "-t", help="How text is split into tokens.", rich_help_panel=PIPELINE)] = TokenizerName("word"),
+    embedding: Annotated[EmbeddingName, typer.Option(
+        "--embedding", "-e", help="Token -> vector.", rich_help_panel=PIPELINE)] = EmbeddingName("hash"),
+    positional: Annotated[PositionalName, typer.Option(
+        "--positional", "-p", help="Positional encoding.", rich_help_panel=PIPELINE)] = PositionalName("sinusoidal"),
     dim: DimOpt = 8,
     heads: HeadsOpt = 2,
-    head_dim: Annotated[
-        Optional[int], typer.Option("--head-dim", help="Size of each head [default: dim / heads].", show_default=False)
+    head_dim: Annotated[Optional[int], typer.Option(
+        "--head-dim", help="Size of each head [default: dim / heads].", show_default=False, rich_help_panel=PIPELINE)
     ] = None,
-    positional: Annotated[PositionalName, typer.Option("--positional", "-p", help="Positional encoding.")] = \
-        PositionalName("sinusoidal"),
-    tokenizer: Annotated[TokenizerName, typer.Option("--tokenizer", "-t", help="How text is split into tokens.")] = \
-        TokenizerName("word"),
-    embedding: Annotated[EmbeddingName, typer.Option("--embedding", "-e", help="Token -> vector.")] = \
-        EmbeddingName("hash"),
     seed: SeedOpt = 0,
     causal: CausalOpt = False,
-    concat: Annotated[
-        bool, typer.Option("--concat", help="multi-head / flash: concatenate heads, no output projection W_o.")
+    concat: Annotated[bool, typer.Option(
+        "--concat", help="multi-head / flash: concatenate heads, no output projection W_o.", rich_help_panel=PIPELINE)
     ] = False,
-    pool: Annotated[PoolName, typer.Option("--pool", help="Token outputs -> sentence vector.")] = PoolName("mean"),
-    precision: PrecisionOpt = 3,
-    output_format: VectorFormatOpt = VectorFormat("table"),
-    output: OutputOpt = None,
-    force: ForceOpt = False,
-    omit: Annotated[
-        list[Omit], typer.Option("--omit", help="Leave a big field out of the JSON (repeat); the record lists what it omits.")
-    ] = [],
+    pool: Annotated[PoolName, typer.Option(
+        "--pool", help="Token outputs -> sentence vector.", rich_help_panel=PIPELINE)] = PoolName("mean"),
+    attention: AttentionOpt = [AttentionName("multi-head")],
     backend: BackendOpt = BackendName("numpy"),
     device: DeviceOpt = DeviceName("auto"),
     dtype: DtypeOpt = DtypeName("float32"),
     strict: StrictOpt = False,
-    weights: Annotated[bool, typer.Option("--weights", help="flash: also compute the weights by the explicit path.")] = False,
-    block_size: Annotated[int, typer.Option("--block-size", help="flash on numpy: tile size.")] = 256,
+    weights: Annotated[bool, typer.Option(
+        "--weights", help="flash: also compute the weights by the explicit path.", rich_help_panel=ATTENTION)] = False,
+    block_size: Annotated[int, typer.Option("--block-size", help="flash on numpy: tile size.",
+                                            rich_help_panel=ATTENTION)] = 256,
     max_memory: MaxMemoryOpt = "4GiB",
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP)] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP, rich_help_panel=MODEL)] = None,
     layer: Annotated[Optional[int], typer.Option(
-        "--layer", help="--model: the layer whose attention is shown [default: 1].", show_default=False)] = None,
-    head: Annotated[
-        Optional[int], typer.Option("--head", help="--model: show only this head [default: all].", show_default=False)
+        "--layer", help="--model: the layer whose attention is shown [default: 1].", show_default=False,
+        rich_help_panel=MODEL)] = None,
+    head: Annotated[Optional[int], typer.Option(
+        "--head", help="--model: show only this head [default: all].", show_default=False, rich_help_panel=MODEL)
     ] = None,
-    batch_size: BatchSizeOpt = 32,
+    batch_size: batch_size_option("--model --format npy: sentences") = 32,
+    rollout: Annotated[bool, typer.Option(
+        "--rollout", help="--model: attention rollout across layers (Abnar & Zuidema 2020), in the JSON and a table.",
+        rich_help_panel=MODEL)] = False,
+    output_format: RunFormatOpt = RunFormat("table"),
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    decimals: DecimalsOpt = 3,
+    omit: Annotated[list[Omit], typer.Option(
+        "--omit", help="Leave a big field out of the JSON (repeat); the record lists what it omits.",
+        rich_help_panel=OUTPUT)] = [],
     token: Annotated[Optional[str], typer.Option(
         "--token", help="Focus one token (WORD, or N: its row number from 0): its weights in every layer or "
-                        "variant, and the page's first view.", show_default=False)] = None,
-    rollout: Annotated[bool, typer.Option(
-        "--rollout", help="--model: attention rollout across layers (Abnar & Zuidema 2020), in the JSON and a table.")
-    ] = False,
+                        "variant, and the page's first view.", show_default=False, rich_help_panel=OUTPUT)] = None,
+    deprecated_precision: DeprecatedPrecisionOpt = None,
 ) -> None:
     """Run a sentence through the pipeline and show every stage.
 
@@ -105,10 +114,13 @@ def run(
     for name in given(ctx, TOY_ONLY if model is not None else MODEL_ONLY):
         raise UsageError(f"--{name.replace('_', '-')} does not apply with --model: the model fixes it"
                          if model is not None else f"--{name.replace('_', '-')} applies with --model")
+    if output_format.value == "npy" and model is None:
+        raise UsageError("--format npy writes a model's sentence vectors: give --model")
+    check_reads(ctx, output_format.value, RUN_KINDS)
     source = inputs.from_cli([] if text is None else [text], file, whole)
     # a bar for batches, on a terminal's stderr, unless the data itself goes to that terminal
     show_bar = source.stream is not None and not whole and progress.wanted() and (output or not sink.stdout().isatty())
-    how = dict(fmt=output_format.value, precision=precision, omit=tuple(values(omit)), token=token)
+    how = dict(fmt=output_format.value, precision=decimals, omit=tuple(values(omit)), token=token)
     if model is not None:
         from vectorize_cli.commands.model import one_attention
 
@@ -117,8 +129,6 @@ def run(
     else:
         from vectorize_cli.pipelines.toy import check_before_input
 
-        if output_format.value == "npy":
-            raise UsageError("--format npy writes a model's sentence vectors: give --model")
         config = _config(Config, ctx.params)
         check_before_input(config)  # before reading any input
         write = partial(_write_toy, source, config, **how)

@@ -4,27 +4,29 @@ They only adapt options; the work is in the library (dataset, exact, ann, query,
 (pyarrow, usearch, the model) happen inside the commands, never when the CLI starts.
 """
 
-import enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from vectorize_cli.commands.options import (
+    INPUT, MODEL, OUTPUT, ForceOpt, OutputOpt, batch_size_option, deprecated, format_option)
 from vectorize_cli.errors import UsageError
 
-SearchFormat = enum.Enum("SearchFormat", [(n, n) for n in ("table", "json", "jsonl")], type=str)
+SearchFormat, SearchFormatOpt = format_option("SearchFormat", "hits")
 
-IndexOpt = Annotated[Path, typer.Option("--index", "-i", help="The dataset directory `vectorize embed` wrote.",
-                                        show_default=False)]
+DatasetOpt = Annotated[Optional[Path], typer.Option(
+    "--dataset", "-D", help="The dataset directory `vectorize embed` wrote (DIR; `vectorize index DIR` adds its "
+    "HNSW index for --ann).", show_default=False, rich_help_panel=INPUT)]
 
 
 def search(
     queries: Annotated[
         Optional[list[str]], typer.Argument(help="Queries; `-` reads stdin, one per line.", show_default=False)
     ] = None,
-    index: IndexOpt = None,
-    file: Annotated[
-        Optional[Path], typer.Option("--file", "-f", help="Read queries from FILE, one per line.", show_default=False)
+    dataset: DatasetOpt = None,
+    file: Annotated[Optional[Path], typer.Option(
+        "--file", "-f", help="Read queries from FILE, one per line.", show_default=False, rich_help_panel=INPUT)
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=100_000, help="Hits per query.")] = 10,
     rescore: Annotated[
@@ -38,15 +40,16 @@ def search(
     ef: Annotated[int, typer.Option("--ef", min=1, max=1_000_000,
                                     help="--ann: candidates the graph search keeps (more: better recall, slower).")
                   ] = 256,
-    model: Annotated[
-        Optional[str], typer.Option("--model", "-m", show_default=False,
-                                    help="The query model, if not the one the dataset names (same weights only).")
-    ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Queries embedded per batch.")] = 32,
-    output_format: Annotated[
-        SearchFormat, typer.Option("--format", "-F", help="table, json, or jsonl (one line per query).")
-    ] = SearchFormat("table"),
-    explain: Annotated[bool, typer.Option("--explain", help="Each hit's top token pairs with the query.")] = False,
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", show_default=False, rich_help_panel=MODEL,
+        help="The query model, if not the one the dataset names (same weights only).")] = None,
+    batch_size: batch_size_option("Queries") = 32,
+    output_format: SearchFormatOpt = SearchFormat("table"),
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    deprecated_index: deprecated(("--index", "-i"), Path) = None,
+    explain: Annotated[bool, typer.Option("--explain", rich_help_panel=OUTPUT,
+                                          help="Each hit's top token pairs with the query.")] = False,
 ) -> None:
     """The k nearest rows of an embedded corpus to each query, by cosine: exact by default."""
     from vectorize_cli import inputs, sink
@@ -54,10 +57,12 @@ def search(
     from vectorize_cli.search import ann as hnsw, exact, hits, query
     from vectorize_cli.dataset.reader import open_dataset
 
-    if index is None:
-        raise UsageError("give --index DIR, a dataset `vectorize embed` wrote")
+    if dataset is None:
+        raise UsageError("give --dataset DIR, a dataset `vectorize embed` wrote")
+    if output is not None:
+        sink.check_target(output, force)  # before any work
     source = inputs.from_cli(queries or [], file, False)
-    ds = open_dataset(index)
+    ds = open_dataset(dataset)
     texts = query.check_queries(list(source.sentences()))
     n = exact.check_rescore(ds.precision, rescore)
     if ann:
@@ -76,7 +81,8 @@ def search(
 
         found, plain = with_pairs(found, query.query_encoder(ds, model, batch_size)), out.render
         out = Output(out.single, out.record, lambda renderer, r: hits_pairs_table(renderer, r, plain(renderer, r)), 4)
-    WRITERS[output_format.value](found, out, sink.stdout())
+    with sink.open_sink(output, force) as to:
+        WRITERS[output_format.value](found, out, to)
 
 
 def index(
@@ -104,9 +110,9 @@ EPILOG = """
 \b
 Examples:
   vectorize embed sample_inputs/english.txt -o vectors/             # a dataset to search (see embed --help)
-  vectorize search "how do I reset my password" --index vectors/ -k 5
-  vectorize search - --index vectors/ --format jsonl < sample_inputs/questions.txt
+  vectorize search "how do I reset my password" --dataset vectors/ -k 5
+  vectorize search - --dataset vectors/ --format jsonl -o hits.jsonl < sample_inputs/questions.txt
   vectorize embed sample_inputs/english.txt -o vectors-binary/ --precision binary
-  vectorize search "cheap flights" -i vectors-binary/ --rescore 4    # Hamming, then float rescoring
-  vectorize index vectors/ && vectorize search "cheap flights" -i vectors/ --ann
+  vectorize search "cheap flights" -D vectors-binary/ --rescore 4    # Hamming, then float rescoring
+  vectorize index vectors/ && vectorize search "cheap flights" -D vectors/ --ann --explain
 """

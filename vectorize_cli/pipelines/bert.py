@@ -14,7 +14,7 @@ import numpy as np
 
 from vectorize_cli import compiled
 from vectorize_cli.attention.dispatch import implementation
-from vectorize_cli.attention.variants import VARIANTS, multi_head
+from vectorize_cli.attention.variants import MODEL_VARIANTS, VARIANTS
 from vectorize_cli.backend import NUMPY, Backend, check_finite, namespace, overflowed, resolve
 from vectorize_cli.config import ModelConfig
 from vectorize_cli.errors import UsageError
@@ -25,8 +25,6 @@ from vectorize_cli.parallel import core_map, cores
 from vectorize_cli.pooling import POOLING, l2_normalize
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 
-# the attention a pretrained BERT has: the variants that compute multi-head attention (two ways)
-MODEL_VARIANTS = tuple(name for name, v in VARIANTS.items() if v.forward is multi_head)
 
 
 def backend_for(config: ModelConfig) -> tuple[Backend, str]:

@@ -92,18 +92,19 @@ def load_index(ds: Dataset, expansion_search: int):
     """The dataset's index, checked to be built from this very dataset."""
     path, info_path = ds.path / INDEX, ds.path / INFO
     if not path.is_file() or not info_path.is_file():
-        raise VectorizeError(f"{ds.path}: no HNSW index; build it with `vectorize index {ds.path}`")
+        raise VectorizeError(f"dataset {ds.path}: no HNSW index file {path}; build it with `vectorize index {ds.path}`")
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise VectorizeError(f"{info_path}: not valid JSON ({e})") from None
     if info.get("dataset_success_sha256") != ds.success_sha256 or info.get("rows") != ds.rows:
-        raise VectorizeError(f"{path} is stale: it was built from another version of the dataset; "
+        raise VectorizeError(f"index file {path} is stale: it was built from another version of the dataset; "
                              f"rebuild it with `vectorize index {ds.path}`")
     Index = import_usearch()
     index = Index.restore(str(path), view=True)
     if index is None or len(index) != ds.rows:
-        raise VectorizeError(f"{path}: unreadable or not {ds.rows} vectors; rebuild it with `vectorize index`")
+        raise VectorizeError(f"index file {path}: unreadable or not {ds.rows} vectors; rebuild it with "
+                             f"`vectorize index {ds.path}`")
     index.expansion_search = expansion_search
     return index
 

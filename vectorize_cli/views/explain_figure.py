@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from vectorize_cli.explain import Explanation
-from vectorize_cli.views.figure import FORMATS, _label, _matplotlib
+from vectorize_cli.views.figure import SAVEFIG_METADATA, _label, _matplotlib
 
 LABELS = 48  # token labels per axis at most
 SIDE = (3.0, 8.0)  # inches of the heat map, least and most
@@ -55,5 +55,5 @@ def explain_figure(e: Explanation, fmt: str = "svg") -> bytes:
         fig.text(0.01, 0.01, "\n".join(textwrap.wrap(note, int(15 * (side + 4.6)))), fontsize=7, va="bottom")
         fig.get_layout_engine().set(rect=(0, 0.12, 1, 0.88))
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, metadata=FORMATS[fmt], dpi=150)
+        fig.savefig(buffer, format=fmt, metadata=SAVEFIG_METADATA[fmt], dpi=150)
     return buffer.getvalue()

@@ -18,7 +18,7 @@ from vectorize_cli.memory import refuse_over
 from vectorize_cli.trace import Trace
 from vectorize_cli.views.figure_plan import Plan, needs, panels, plan  # noqa: F401 (panels: the maps chosen)
 
-FORMATS = {  # format -> savefig metadata that would otherwise stamp a date or a version
+SAVEFIG_METADATA = {  # format -> savefig metadata that would otherwise stamp a date or a version
     "svg": {"Date": None, "Creator": None},
     "png": {"Software": None},
     "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
@@ -96,8 +96,8 @@ def figure(trace: Trace, *, layer: int | None = None, head: int | None = None, f
            title: str | None = None, max_memory: int | None = None) -> bytes:
     """The attention weights of `trace` as a figure file's bytes (fmt: svg | png | pdf); refused with one
     line where its estimated memory exceeds max_memory (bytes)."""
-    if fmt not in FORMATS:
-        raise UsageError(f"figure format {fmt}: use one of {', '.join(FORMATS)}")
+    if fmt not in SAVEFIG_METADATA:
+        raise UsageError(f"figure format {fmt}: use one of {', '.join(SAVEFIG_METADATA)}")
     p = plan(trace, layer, head, title)
     if max_memory is not None:
         refuse_over(needs(p, fmt), max_memory, "this figure",
@@ -117,5 +117,5 @@ def figure(trace: Trace, *, layer: int | None = None, head: int | None = None, f
             _full_maps(top, p)
             _model_view(bottom, p, matplotlib.colormaps["Blues"].with_extremes(bad="white"))
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, metadata=FORMATS[fmt], dpi=p.dpi)
+        fig.savefig(buffer, format=fmt, metadata=SAVEFIG_METADATA[fmt], dpi=p.dpi)
     return buffer.getvalue()
