@@ -75,7 +75,7 @@ def test_search_opens_the_folder_the_dataset_recorded_from_anywhere(minilm_path,
     _model_folder(minilm_path, work / "my-model")
     (work / "in.txt").write_text("\n".join(TEXTS[:3]) + "\n", encoding="utf-8")
     _cli("embed", "in.txt", "-o", "ds", "-m", "my-model", cwd=work)
-    out = json.loads(_cli("search", TEXTS[1], "--index", work / "ds", "-k", "1", "-F", "json", cwd=elsewhere))
+    out = json.loads(_cli("search", TEXTS[1], "--dataset", work / "ds", "-k", "1", "-F", "json", cwd=elsewhere))
     assert out["hits"][0]["text"] == TEXTS[1] and out["hits"][0]["score"] == pytest.approx(1.0, abs=1e-6)
     from vectorize_cli.dataset.reader import open_dataset
 
@@ -94,7 +94,7 @@ def test_search_embeds_queries_in_the_dtype_the_dataset_recorded(minilm_path, tm
                    "--device", "cpu", "--precision", precision)
         assert r.exit_code == 0, r.stderr
         for i, text in enumerate(TEXTS[:3]):
-            r = invoke("search", text, "--index", str(ds), "-k", "3", "-F", "json")
+            r = invoke("search", text, "--dataset", str(ds), "-k", "3", "-F", "json")
             assert r.exit_code == 0, r.stderr
             hits = json.loads(r.stdout)["hits"]
             assert hits[0]["id"] == i

@@ -298,12 +298,12 @@ def test_search_explain_pairs_are_explains(minilm, tmp_path):
 
     texts = ["A man eats a meal.", "The sky is blue today.", "A cat is sitting on a rug."]
     path = write_dataset(tmp_path / "ds", encode(minilm, texts)[0], "float32", model=minilm_meta(), texts=texts)
-    r = invoke("search", "A man is eating food.", "-i", str(path), "-k", "2", "--explain", "-F", "json")
+    r = invoke("search", "A man is eating food.", "-D", str(path), "-k", "2", "--explain", "-F", "json")
     assert r.exit_code == 0, r.stderr
     hit = json.loads(r.stdout)["hits"][0]
     want = json.loads(invoke("explain", "A man is eating food.", hit["text"], "-m", "minilm", "-F", "json",
                              "--top", "3").stdout)["top_pairs"]
     assert [(p["query_token"], p["hit_token"]) for p in hit["pairs"]] == [(p["a_token"], p["b_token"]) for p in want]
     np.testing.assert_allclose([p["term"] for p in hit["pairs"]], [p["term"] for p in want], atol=1e-6)
-    table = invoke("search", "A man is eating food.", "-i", str(path), "-k", "2", "--explain").stdout
+    table = invoke("search", "A man is eating food.", "-D", str(path), "-k", "2", "--explain").stdout
     assert "Why: each hit's largest token-pair terms" in table and "eating" in table

@@ -16,7 +16,7 @@ from test_cli import invoke
 from vectorize_cli.cli import app
 
 OPTION = re.compile(r"^\s+(?:-\w, )?(--[\w-]+) \[([\w.|-]+)\]")  # "  -F, --format [table|json]"
-COMMANDS = ["run", "similarity", "example", "variants", "bench", "embed", "search", "index"]
+COMMANDS = sorted(typer.main.get_command(app).commands)  # every command registered: a new one is checked at once
 MODEL_COMMANDS = {"similarity", "embed", "search"}
 # (command or *, option, choice) -> (what its help line must say, the arguments that give it): the choices
 # that are not valid alone, and say so
@@ -68,6 +68,7 @@ def base(command: str, tmp, n: int) -> list[str]:
     return {
         "run": ["The cat sat."],
         "similarity": ["The cat sat.", "A dog ran."],
+        "explain": ["The cat sat.", "A dog ran."],
         "bench": ["-T", "8", "--dim", "8", "--heads", "2", "-r", "1", "--warmup", "0"],
         "embed": [str(tmp / "in.txt"), "-o", str(tmp / f"out-{n}")],
         "search": ["a cat", "-D", str(tmp / "ds"), "-k", "1"],
@@ -76,7 +77,8 @@ def base(command: str, tmp, n: int) -> list[str]:
 
 def test_the_help_lists_choices_for_every_command():
     assert {"--format", "--attention", "--tokenizer", "--positional", "--pool", "--omit"} <= set(listed("run"))
-    for command in ("similarity", "example", "variants", "bench", "search"):
+    assert {"run", "similarity", "explain", "example", "variants", "bench", "embed", "search", "index"} <= set(COMMANDS)
+    for command in ("similarity", "explain", "example", "variants", "bench", "search"):
         assert "--format" in listed(command), command
 
 

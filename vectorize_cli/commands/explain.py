@@ -2,13 +2,13 @@
 split into one term per pair) and layer by layer (the cosine of the pooled hidden states after each layer), by
 a pretrained model (--model) or by the toy pipeline."""
 
-import enum
 from typing import Annotated, Optional
 
 import typer
 
 from vectorize_cli.commands.options import (
-    AttentionName, DimOpt, FileOpt, ForceOpt, HeadsOpt, MaxMemoryOpt, MODEL_HELP, OutputOpt, SeedOpt, choices, given)
+    ATTENTION, MODEL, OUTPUT, PIPELINE, AttentionName, DecimalsOpt, DimOpt, FileOpt, ForceOpt, HeadsOpt, MaxMemoryOpt, MODEL_HELP, OutputOpt, SeedOpt, check_reads,
+    choices, format_option, given)
 
 EPILOG = """
 \b
@@ -21,16 +21,7 @@ Examples:
 TOY_OPTIONS = ("dim", "heads", "seed", "pool")  # the toy pipeline's options: the model fixes them
 
 
-class ExplainFormat(str, enum.Enum):
-    """The formats `explain` writes (a registry of every command's formats may replace this)."""
-
-    table = "table"
-    json = "json"
-    html = "html"
-    svg = "svg"
-    png = "png"
-
-
+ExplainFormat, ExplainFormatOpt = format_option("ExplainFormat", "explain")
 ExplainPool = choices("ExplainPool", ["mean", "max", "first"])
 
 
@@ -43,11 +34,14 @@ def _write_table(e, top: int, decimals: int, out) -> None:
                                  decimals), out)
 
 
-def _write_json(e, top: int, decimals: int, out) -> None:
-    from vectorize_cli.output import WRITERS, Output
-    from vectorize_cli.views.explain_json import explain_record
+def _json_writer(fmt: str):
+    def write(e, top: int, decimals: int, out) -> None:
+        from vectorize_cli.output import WRITERS, Output
+        from vectorize_cli.views.explain_json import explain_record
 
-    WRITERS["json"]([e], Output(True, lambda x: explain_record(x, top), None, decimals), out)
+        WRITERS[fmt]([e], Output(True, lambda x: explain_record(x, top), None, decimals), out)
+
+    return write
 
 
 def _write_html(e, top: int, decimals: int, out) -> None:
@@ -68,8 +62,8 @@ def _figure_writer(fmt: str):
     return write
 
 
-WRITE = {"table": _write_table, "json": _write_json, "html": _write_html, "svg": _figure_writer("svg"),
-         "png": _figure_writer("png")}
+WRITE = {"table": _write_table, "json": _json_writer("json"), "jsonl": _json_writer("jsonl"), "html": _write_html,
+         **{fmt: _figure_writer(fmt) for fmt in ("svg", "png", "pdf")}}  # every format FORMATS offers explain
 
 
 def _two(source) -> list[str]:
@@ -115,20 +109,23 @@ def explain(
         help="The two texts A and B; `-` reads stdin, two lines.", show_default=False)] = None,
     file: FileOpt = None,
     model: Annotated[Optional[str], typer.Option(
-        "--model", "-m", help=MODEL_HELP + " [default: the toy pipeline]", show_default=False)] = None,
+        "--model", "-m", help=MODEL_HELP + " [default: the toy pipeline]", show_default=False,
+        rich_help_panel=MODEL)] = None,
     attention: Annotated[AttentionName, typer.Option(
-        "--attention", "-a", help="The attention variant (--model: multi-head or flash).")] = AttentionName("multi-head"),
+        "--attention", "-a", help="The attention variant (--model: multi-head or flash).",
+        rich_help_panel=ATTENTION)] = AttentionName("multi-head"),
     dim: DimOpt = 8,
     heads: HeadsOpt = 2,
     seed: SeedOpt = 0,
     pool: Annotated[ExplainPool, typer.Option(
         "--pool", help="The toy's pooling (a model's is its own): mean splits exactly; max and first are "
-                       "not linear, and the output says what it shows instead.")] = ExplainPool("mean"),
-    top: Annotated[int, typer.Option("--top", min=1, max=1000, help="Token pairs listed.")] = 10,
-    decimals: Annotated[int, typer.Option("--decimals", min=0, max=12, help="Decimals shown in tables.")] = 3,
+                       "not linear, and the output says what it shows instead.",
+        rich_help_panel=PIPELINE)] = ExplainPool("mean"),
+    top: Annotated[int, typer.Option("--top", min=1, max=1000, help="Token pairs listed.",
+                                     rich_help_panel=OUTPUT)] = 10,
+    decimals: DecimalsOpt = 3,
     max_memory: MaxMemoryOpt = "4GiB",
-    output_format: Annotated[ExplainFormat, typer.Option(
-        "--format", "-F", help="table, json, html (a page), svg or png (a figure).")] = ExplainFormat.table,
+    output_format: ExplainFormatOpt = ExplainFormat("table"),
     output: OutputOpt = None,
     force: ForceOpt = False,
 ) -> None:
@@ -140,6 +137,7 @@ def explain(
     from vectorize_cli.errors import UsageError
     from vectorize_cli.memory import parse_size
 
+    check_reads(ctx, output_format.value, ("explain",))
     if model is not None:
         for name in given(ctx, TOY_OPTIONS):
             raise UsageError(f"--{name} does not apply with --model: the model fixes it")

@@ -26,9 +26,10 @@ KINDS: dict[str, frozenset[str]] = {
     "variants": frozenset(),  # variants: the registry of attention variants
     "bench": frozenset(),  # bench: time and memory against sequence length
     "hits": frozenset({"batch_size"}),  # search: the nearest rows to each query
+    "explain": frozenset(),  # explain: two texts' cosine split by token pairs and layers
 }
 RECORDS = {kind: "" for kind in KINDS if kind != "vectors"}  # every kind but raw vectors has a record
-PICTURE = {"trace": "a figure of one sentence"}
+PICTURE = {"trace": "a figure of one sentence", "explain": "a figure"}
 
 FORMATS: dict[str, View] = {
     "table": View(RECORDS, frozenset({"decimals", "token", "layer", "head", "rollout"})),
@@ -36,7 +37,8 @@ FORMATS: dict[str, View] = {
     "jsonl": View({**RECORDS, "trace": "a record a line", "hits": "a line a query"},
                   frozenset({"omit", "layer", "head", "rollout"})),
     "npy": View({"vectors": "--model's sentence vectors", "similarity": "the cosine matrix"}),
-    "html": View({"trace": "a page", "similarity": "a page", "example": "a page"}, frozenset({"token"})),
+    "html": View({"trace": "a page", "similarity": "a page", "example": "a page", "explain": "a page"},
+                 frozenset({"token"})),
     "svg": View(PICTURE, frozenset({"layer", "head"})),
     "png": View(PICTURE, frozenset({"layer", "head"})),
     "pdf": View(PICTURE, frozenset({"layer", "head"})),
