@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vectorize_cli.dataset.format import META_KEY, SUCCESS, import_pyarrow
+from vectorize_cli.dataset.format import META_KEY, PART_KEY, SUCCESS, import_pyarrow
 from vectorize_cli.dataset.precision import PRECISIONS, Precision
 from vectorize_cli.dataset.validate import check_columns, check_meta, check_success, json_object
 from vectorize_cli.errors import VectorizeError
@@ -88,8 +88,15 @@ def open_dataset(path: Path) -> Dataset:
         if meta is None:
             check_meta(m, part)
         check_columns(f.schema_arrow, m, part)
+        recorded = success.get("part_checks")
+        if recorded is not None and json_object((f.metadata.metadata or {}).get(PART_KEY, b"{}"),
+                                                f"{part}: footer `vectorize_part`") != recorded[name]:
+            raise VectorizeError(f"{part}: not the part {marker} recorded (its rows or their digest differ)")
+        if recorded is not None and f.metadata.num_rows != recorded[name]["rows"]:
+            raise VectorizeError(f"{part}: {f.metadata.num_rows} rows, {marker} recorded {recorded[name]['rows']}")
         meta, columns = m, tuple(f.schema_arrow.names)
-        blocks += [RowGroup(part, g, f.metadata.row_group(g).num_rows) for g in range(f.num_row_groups)]
+        blocks += [RowGroup(part, g, f.metadata.row_group(g).num_rows) for g in range(f.num_row_groups)
+                   if f.metadata.row_group(g).num_rows]  # a row group of no rows is no block: nothing to score
         rows += f.metadata.num_rows
     if meta is None:
         raise VectorizeError(f"{marker}: parts lists no parts (a dataset of no rows has one part of no rows)")

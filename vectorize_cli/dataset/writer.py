@@ -224,10 +224,10 @@ class Writer:
 def finish(out: Path, rows: int, precision: str, d: int, model_sha256: str) -> None:
     """_SUCCESS, last: the list of parts as they are on disk."""
     parts = sorted(p.name for p in out.glob("part-*.parquet"))
-    checks = {name: part_check(out / name) for name in parts}
-    doc = {"format": FORMAT, "rows": rows, "parts": parts, "precision": precision, "d": d,
-           "model_sha256": model_sha256}
-    if None not in checks.values():  # parts an older version wrote have none
-        doc["part_checks"] = checks
-    with sink.open_file(out / SUCCESS, False) as f:
+    with sink.open_file(out / SUCCESS, False) as f:  # refused first where _SUCCESS cannot go
+        checks = {name: part_check(out / name) for name in parts}
+        doc = {"format": FORMAT, "rows": rows, "parts": parts, "precision": precision, "d": d,
+               "model_sha256": model_sha256}
+        if None not in checks.values():  # parts an older version wrote have none
+            doc["part_checks"] = checks
         f.write((json.dumps(doc) + "\n").encode("utf-8"))
