@@ -102,13 +102,14 @@ def test_a_second_embed_into_a_locked_directory_is_refused_naming_the_holder(min
 def rewrite(part, table=None, meta=None) -> None:
     """part written again by pyarrow with another table and / or `vectorize` metadata, its footer check kept."""
     f = pq.ParquetFile(part)
-    footer = f.metadata.metadata[b"vectorize_part"]
+    footer = (f.metadata.metadata or {}).get(b"vectorize_part")
     t = f.read() if table is None else table
     m = json.loads(f.schema_arrow.metadata[b"vectorize"]) if meta is None else meta
     t = t.replace_schema_metadata({b"vectorize": json.dumps(m).encode()})
     with pq.ParquetWriter(part, t.schema) as w:
         w.write_table(t)
-        w.add_key_value_metadata({b"vectorize_part": footer})
+        if footer is not None:
+            w.add_key_value_metadata({b"vectorize_part": footer})
 
 
 @pytest.fixture
