@@ -201,3 +201,29 @@ def test_a_dataset_of_no_rows_is_searchable(minilm, tmp_path):
     r = invoke("search", "cats", "-D", str(out), "-F", "json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout) == {"query": "cats", "hits": []}
+
+
+@pytest.mark.parametrize("where", ["header", "middle", "cut"])
+def test_a_damaged_index_file_is_one_error_never_a_crash(minilm, tmp_path, where):
+    pytest.importorskip("usearch")
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    src, out = tmp_path / "in.txt", tmp_path / "ds"
+    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    embed(src, "-o", out)
+    assert invoke("index", str(out)).exit_code == 0
+    graph = out / "index.usearch"
+    data = bytearray(graph.read_bytes())
+    if where == "cut":
+        data = data[: len(data) // 2]
+    else:
+        data[8 if where == "header" else len(data) // 2] ^= 0xFF
+    graph.write_bytes(bytes(data))
+    p = subprocess.run([sys.executable, "-m", "vectorize_cli", "search", "cats", "-D", str(out), "--ann"],
+                       capture_output=True, cwd=ROOT, timeout=300)
+    err = p.stderr.decode()
+    assert p.returncode == 1, (p.returncode, err)  # never -11 (SIGSEGV)
+    assert err.count("\n") == 1 and err.startswith("vectorize: error: ") and "sha256" in err, err

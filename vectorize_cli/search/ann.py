@@ -1,7 +1,9 @@
 """Approximate search: an HNSW graph (Malkov & Yashunin 2016, arXiv:1603.09320) over a dataset, by usearch.
 
     vectorize index DIR      DIR/index.usearch   the graph and its vectors
-                             DIR/index.json      what it was built from: sha256 of DIR/_SUCCESS, precision, d, ...
+                             DIR/index.json      what it was built from: sha256 of DIR/_SUCCESS, precision, d, ...,
+                                                 and index_sha256, the graph file's own: checked before usearch
+                                                 maps it (a damaged graph is an error, never a crash)
     search --ann             the m nearest by the graph (m = k, or k * rescore for binary), then each scored
                              exactly as exact.py scores it, best first, ties broken by id
 
@@ -72,6 +74,7 @@ def build_index(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: in
         with sink.open_file(info, True) as f:
             f.write((json.dumps({
                 "format": INDEX_FORMAT, "dataset_success_sha256": ds.success_sha256, "rows": ds.rows,
+                "index_sha256": _file_sha256(Path(graph.tmp)),
                 "precision": ds.precision, "d": ds.d, "metric": "hamming" if ds.stored.packed else "cos",
                 "connectivity": connectivity, "expansion_add": expansion_add, "usearch": _usearch_version(),
             }, indent=2) + "\n").encode("utf-8"))
@@ -80,6 +83,13 @@ def build_index(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: in
         graph.discard(e)
         raise
     return path
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _usearch_version() -> str:
@@ -97,9 +107,14 @@ def load_index(ds: Dataset, expansion_search: int):
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise VectorizeError(f"{info_path}: not valid JSON ({e})") from None
+    if not isinstance(info, dict):
+        raise VectorizeError(f"{info_path}: not a JSON object")
     if info.get("dataset_success_sha256") != ds.success_sha256 or info.get("rows") != ds.rows:
         raise VectorizeError(f"index file {path} is stale: it was built from another version of the dataset; "
                              f"rebuild it with `vectorize index {ds.path}`")
+    if info.get("index_sha256") != _file_sha256(path):
+        raise VectorizeError(f"index file {path}: its sha256 is not the one {info_path} recorded (damaged, or built "
+                             f"by an older version); rebuild it with `vectorize index {ds.path}`")
     Index = import_usearch()
     index = Index.restore(str(path), view=True)
     if index is None or len(index) != ds.rows:
