@@ -215,7 +215,7 @@ def test_a_damaged_index_file_is_one_error_never_a_crash(minilm, tmp_path, where
     src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
     embed(src, "-o", out)
     assert invoke("index", str(out)).exit_code == 0
-    graph = out / "index.usearch"
+    graph = out / "_index.usearch"
     data = bytearray(graph.read_bytes())
     if where == "cut":
         data = data[: len(data) // 2]
@@ -227,3 +227,21 @@ def test_a_damaged_index_file_is_one_error_never_a_crash(minilm, tmp_path, where
     err = p.stderr.decode()
     assert p.returncode == 1, (p.returncode, err)  # never -11 (SIGSEGV)
     assert err.count("\n") == 1 and err.startswith("vectorize: error: ") and "sha256" in err, err
+
+
+def test_the_index_files_are_names_pyarrow_dataset_skips_and_old_ones_are_refused(minilm, tmp_path):
+    pytest.importorskip("usearch")
+    import pyarrow.dataset as pads
+
+    src, out = tmp_path / "in.txt", tmp_path / "ds"
+    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    embed(src, "-o", out)
+    assert invoke("index", str(out)).exit_code == 0
+    assert pads.dataset(str(out)).to_table().num_rows == len(LINES)  # README's example, beside the index
+    assert invoke("search", "cats", "-D", str(out), "--ann").exit_code == 0
+    for new, old in (("_index.usearch", "index.usearch"), ("_index.json", "index.json")):
+        (out / new).rename(out / old)  # as an older version left them
+    one_error(invoke("search", "cats", "-D", str(out), "--ann"), 1, "index.usearch", "older version", "vectorize index")
+    assert invoke("index", str(out)).exit_code == 0
+    assert not (out / "index.usearch").exists() and not (out / "index.json").exists()
+    assert invoke("search", "cats", "-D", str(out), "--ann").exit_code == 0

@@ -5,7 +5,9 @@
     DIR/_SUCCESS                  JSON {format, rows, parts, precision, d, model_sha256, part_checks}, written
                                   last: complete; part_checks {part: {rows, rows_sha256}} as each part's footer says
     DIR/.lock                     held (flock) by the one `embed` writing DIR; holds its pid
-    DIR/index.usearch, index.json the HNSW index of the dataset (`vectorize index`), when built
+    DIR/_index.usearch, _index.json  the HNSW index of the dataset (`vectorize index`), when built: names that
+                                  pyarrow's dataset skips (a leading `_`); an older version's index.usearch,
+                                  index.json are refused by search (rebuild) and removed by `index` and --force
 
 Columns: id int64 (input order), source string, line int64, text string (unless --no-text),
 vector fixed_size_list<float32|int8|uint8>[width] (dataset/precision.py), n_tokens int32, truncated bool.
@@ -30,7 +32,8 @@ PART_KEY = b"vectorize_part"  # a part's own footer metadata: {rows, rows_sha256
 LOCK = ".lock"  # DIR/.lock: the writer's lock file (dataset/lock.py)
 ROW_GROUP = 8192  # rows per row group at most: the contract's bound
 STAGING = ".staging"  # the ray engine's staged inputs
-INDEX_FILES = ("index.usearch", "index.json")  # what `vectorize index` writes beside the parts
+INDEX_FILES = ("_index.usearch", "_index.json")  # what `vectorize index` writes beside the parts
+OLD_INDEX_FILES = ("index.usearch", "index.json")  # their names before: pyarrow's dataset('DIR') read them as data
 
 
 def import_pyarrow(command: str = "embed", extra: str = "corpus"):

@@ -21,7 +21,7 @@ import numpy as np
 
 from vectorize_cli import sink
 from vectorize_cli.dataset.format import (
-    FORMAT, INDEX_FILES, LOCK, META_KEY, PART_KEY, ROW_GROUP, STAGING, SUCCESS, Embedded, import_pyarrow, part_check,
+    FORMAT, INDEX_FILES, LOCK, OLD_INDEX_FILES, META_KEY, PART_KEY, ROW_GROUP, STAGING, SUCCESS, Embedded, import_pyarrow, part_check,
     part_name, rows_digest, rows_table)
 from vectorize_cli.errors import UsageError, VectorizeError
 
@@ -33,14 +33,15 @@ def _is_temp(name: str) -> bool:
 
 def _is_index_temp(name: str) -> bool:
     """An index file `vectorize index` was writing when it was stopped."""
-    return name.startswith(tuple(f".{n}." for n in INDEX_FILES)) and name.endswith(sink.TEMP_SUFFIX)
+    return (name.startswith(tuple(f".{n}." for n in INDEX_FILES + OLD_INDEX_FILES))
+            and name.endswith(sink.TEMP_SUFFIX))
 
 
 def _is_ours(p: Path) -> bool:
     """The files a dataset consists of (what --force may delete)."""
     n = p.name
     return ((n.startswith("part-") and n.endswith(".parquet")) or _is_temp(n) or _is_index_temp(n)
-            or n in (SUCCESS, STAGING, *INDEX_FILES))
+            or n in (SUCCESS, STAGING, *INDEX_FILES, *OLD_INDEX_FILES))
 
 
 @dataclass(frozen=True)
