@@ -94,6 +94,10 @@ def test_a_second_embed_into_a_locked_directory_is_refused_naming_the_holder(min
         for flag in ("--force", "--resume"):
             one_error(invoke("embed", str(src), "-o", str(out), flag), 2, "pid 4242", "writing this dataset")
         assert files(out) == {**before, ".lock": b"4242\n"}  # --force deleted neither the lock nor the dataset
+        import pyarrow.dataset as pads
+
+        assert pads.dataset(str(out)).to_table().num_rows == 2  # readers never take the lock for a part
+        assert invoke("search", "one", "-D", str(out)).exit_code == 0
     # released (as by a crash: the file stays, nobody holds it): not blocking
     embed(src, "-o", out, "--force")
     assert not (out / ".lock").exists()
@@ -245,3 +249,26 @@ def test_the_index_files_are_names_pyarrow_dataset_skips_and_old_ones_are_refuse
     assert invoke("index", str(out)).exit_code == 0
     assert not (out / "index.usearch").exists() and not (out / "index.json").exists()
     assert invoke("search", "cats", "-D", str(out), "--ann").exit_code == 0
+
+
+def test_two_real_processes_one_writer(minilm, tmp_path):
+    import signal
+    import time
+
+    from test_embed import run_cli
+
+    src, out = tmp_path / "in.txt", tmp_path / "ds"
+    src.write_text("\n".join(LINES * 40) + "\n", encoding="utf-8")
+    p = run_cli(src, "-o", out, "--part-rows", 8)
+    deadline = time.monotonic() + 300
+    while not (out / "part-00000.parquet").exists() and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        r = invoke("embed", str(src), "-o", str(out), "--force")
+        assert p.poll() is None, "the first run finished before the second started"
+        one_error(r, 2, f"pid {p.pid}")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait()
+    embed(src, "-o", out, "--part-rows", 8, "--resume")  # its lock died with it
+    assert read(out).num_rows == 480 and not (out / ".lock").exists()
