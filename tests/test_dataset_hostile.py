@@ -272,3 +272,20 @@ def test_two_real_processes_one_writer(minilm, tmp_path):
         p.wait()
     embed(src, "-o", out, "--part-rows", 8, "--resume")  # its lock died with it
     assert read(out).num_rows == 480 and not (out / ".lock").exists()
+
+
+@pytest.mark.parametrize("change", [lambda m: m.update(ranges=[[0.0] * 384, [float("inf")] * 384]),
+                                    lambda m: m.update(options=None), lambda m: m.update(model={"d": -1})])
+def test_resume_checks_the_metadata_it_reuses(minilm, tmp_path, change):
+    src, out = tmp_path / "in.txt", tmp_path / "ds"
+    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    embed(src, "-o", out, "--part-rows", 4, "--precision", "int8")
+    (out / "_SUCCESS").unlink()
+    for k in range(3):
+        m = json.loads(pq.read_schema(out / f"part-0000{k}.parquet").metadata[b"vectorize"])
+        change(m)
+        rewrite(out / f"part-0000{k}.parquet", meta=m)
+    before = files(out)
+    one_error(invoke("embed", str(src), "-o", str(out), "--part-rows", "4", "--precision", "int8", "--resume"), 1,
+              "part-00000.parquet", "metadata `vectorize`")
+    assert files(out) == before

@@ -93,10 +93,10 @@ def metadata(job: Job, encoder: Encoder, ranges: np.ndarray | None) -> dict:
 
 
 def _check_resumable(old: dict, new: dict, out: Path) -> None:
-    pairs = [("model", old["model"]["sha256"], new["model"]["sha256"]), ("precision", old["precision"],
-             new["precision"]), ("attention", old["attention"], new["attention"]),
+    pairs = [("model", old["model"].get("sha256"), new["model"]["sha256"]), ("precision", old["precision"],
+             new["precision"]), ("attention", old.get("attention"), new["attention"]),
              ("dtype", old.get("dtype", "float32"), new["dtype"])]  # datasets before --dtype: float32
-    pairs += [(k, old["options"].get(k), new["options"].get(k)) for k in RESUME_KEYS]
+    pairs += [(k, old.get("options", {}).get(k), new["options"].get(k)) for k in RESUME_KEYS]
     for name, a, b in pairs:
         if a != b:
             raise UsageError(f"--resume: {out} was made with {name} {a!r}, not {b!r}; give the same, or --force")

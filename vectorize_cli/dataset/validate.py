@@ -88,6 +88,10 @@ def check_meta(meta: dict, part: Path) -> None:
     d = model.get("d")
     if not _count(d, 1):
         _bad(where, "model.d", f"is {d!r}, not a positive integer")
+    if not isinstance(model.get("sha256", ""), str):
+        _bad(where, "model.sha256", "is not a string")
+    if not isinstance(meta.get("options", {}), dict):
+        _bad(where, "options", "is not an object")
     p = meta.get("precision")
     if p not in PRECISIONS:
         _bad(where, "precision", f"{p!r} is unknown; known: {', '.join(PRECISIONS)}")

@@ -60,9 +60,12 @@ def read_meta(path: Path) -> dict:
     pq = import_pyarrow()
     try:
         raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
-        return json.loads(raw)
+        meta = json.loads(raw)
     except Exception as e:  # pyarrow's errors, a missing key, bad JSON: not one of ours
         raise VectorizeError(f"{path}: not a part of a vectorize dataset ({e})") from None
+    if not isinstance(meta, dict):
+        raise VectorizeError(f"{path}: metadata `vectorize` is not a JSON object")
+    return meta
 
 
 def inspect(out: Path) -> Existing:
@@ -74,6 +77,10 @@ def inspect(out: Path) -> Existing:
     rows, meta, last, checks = 0, None, None, []
     for name in names:
         m = read_meta(out / name)
+        if meta is None:
+            from vectorize_cli.dataset.validate import check_meta
+
+            check_meta(m, out / name)  # the metadata a resumed run reuses: ranges included
         if meta is not None and m != meta:
             raise VectorizeError(f"{out / name}: its metadata differs from {names[0]}'s")
         meta = m
