@@ -118,7 +118,7 @@ def test_top_level_help_shows_every_description_whole():
     assert "..." not in text
     for line in ("Cosine similarity of every pair of texts, by a pretrained model's sentence vectors.",
                  "Embed a corpus into a Parquet dataset: resumable, quantized, on this machine or a Ray cluster.",
-                 "Build the HNSW index of a dataset (DIR/index.usearch) for `vectorize search --ann`."):
+                 "Build the HNSW index of a dataset (DIR/_index.usearch) for `vectorize search --ann`."):
         assert line in text
 
 

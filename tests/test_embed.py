@@ -51,6 +51,14 @@ def embed(*args, input=None):
     return r
 
 
+def rows_sha256(t) -> str:
+    """The digest of a table's rows as the inputs gave them: sha256 of one JSON line [source, line, text] each."""
+    h = hashlib.sha256()
+    for source, line, text in zip(*(t.column(c).to_pylist() for c in ("source", "line", "text"))):
+        h.update(json.dumps([source, line, text], ensure_ascii=False).encode("utf-8") + b"\n")
+    return h.hexdigest()
+
+
 def npy_vectors(texts: list[str]) -> np.ndarray:
     r = invoke("run", "-", "--model", "minilm", "--format", "npy", input="\n".join(texts) + "\n")
     assert r.exit_code == 0, r.stderr
@@ -88,7 +96,12 @@ def test_local_engine_gives_run_npy_vectors_and_the_contract(minilm_path, refere
     assert (m["format"], m["precision"], m["ranges"], m["attention"]) == (1, "float32", None, "multi-head")
     assert json.loads((out / "_SUCCESS").read_text()) == {
         "format": 1, "rows": 40, "parts": ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"],
-        "precision": "float32", "d": 384, "model_sha256": sha}
+        "precision": "float32", "d": 384, "model_sha256": sha, "part_checks": {
+            f"part-0000{k}.parquet": {"rows": n, "rows_sha256": rows_sha256(t.slice(16 * k, n))}
+            for k, n in enumerate([16, 16, 8])}}
+    for k in range(3):  # each part's footer holds its own check, as _SUCCESS does
+        footer = pq.read_metadata(out / f"part-0000{k}.parquet").metadata[b"vectorize_part"]
+        assert json.loads(footer) == json.loads((out / "_SUCCESS").read_text())["part_checks"][f"part-0000{k}.parquet"]
 
 
 def test_long_inputs_are_truncated_and_counted(minilm, reference, tmp_path):

@@ -108,7 +108,7 @@ def test_force_replaces_a_dataset_with_its_index_files(minilm_path, tmp_path):
     ds = tmp_path / "ds"
     assert invoke("embed", str(tmp_path / "a.txt"), "-o", str(ds)).exit_code == 0
     assert invoke("index", str(ds)).exit_code == 0
-    assert (ds / "index.usearch").is_file() and (ds / "index.json").is_file()
+    assert (ds / "_index.usearch").is_file() and (ds / "_index.json").is_file()
     r = invoke("embed", str(tmp_path / "a.txt"), "-o", str(ds), "--force")
     assert r.exit_code == 0, r.stderr
     assert sorted(p.name for p in ds.iterdir()) == ["_SUCCESS", "part-00000.parquet"]

@@ -191,7 +191,7 @@ def test_ann_binary_uses_a_hamming_graph(tmp_path, rng):
     x, q = clustered_vectors(rng, 2000, d, centers), clustered_vectors(rng, 50, d, centers)
     ds = open_dataset(write_dataset(tmp_path / "ds", x, "binary"))
     ann.build_index(ds)
-    assert json.loads((tmp_path / "ds" / "index.json").read_text())["metric"] == "hamming"
+    assert json.loads((tmp_path / "ds" / "_index.json").read_text())["metric"] == "hamming"
     for rescore in (None, 3):
         truth = exact.exact_search(ds, q, 10, rescore)
         top = ann.ann_search(ds, ann.load_index(ds, 64), q, 10, rescore)
@@ -222,7 +222,7 @@ def test_the_index_is_written_as_output_with_force(tmp_path, rng):
     assert stat.S_IMODE((path / ann.INDEX).stat().st_mode) == 0o640
     (path / ann.INFO).unlink()
     (path / ann.INFO).mkdir()
-    with pytest.raises(UsageError, match="index.json is a directory"):
+    with pytest.raises(UsageError, match="/_index.json is a directory"):
         ann.build_index(ds)
 
 

@@ -113,7 +113,7 @@ def test_errors_are_one_line(corpus, tmp_path, rng):
     one_line_error(invoke("search", "hi", "-D", path, "--rescore", "2"), 2, "--rescore applies to binary")
     one_line_error(invoke("search", "hi", "-D", path, "-k", "0"), 2, "-k")
     one_line_error(invoke("search", "hi", "-D", path, "--ann"), 1,
-                   f"dataset {path}: no HNSW index file {path}/index.usearch")
+                   f"dataset {path}: no HNSW index file {path}/_index.usearch")
     one_line_error(invoke("search", "hi", "-D", path, "--ann", "--ef", "5"), 2, "--ef 5 is below the 10")
     partial = write_dataset(tmp_path / "partial", unit_vectors(rng, 20, 384), model=minilm_meta(), success=False)
     one_line_error(invoke("search", "hi", "-D", str(partial)), 1, f"dataset {partial} is partial")
@@ -129,7 +129,7 @@ def test_stale_index_refused(corpus, tmp_path):
     write_dataset(path, vectors[:100], model=minilm_meta(), texts=texts[:100])
     assert invoke("index", str(path)).exit_code == 0
     write_dataset(path, vectors[:120], model=minilm_meta(), texts=texts[:120])  # re-embedded, bigger
-    one_line_error(invoke("search", "hi", "-D", str(path), "--ann"), 1, f"index file {path}/index.usearch is stale")
+    one_line_error(invoke("search", "hi", "-D", str(path), "--ann"), 1, f"index file {path}/_index.usearch is stale")
 
 
 def test_index_is_the_deprecated_name_of_dataset_with_a_note(corpus, tmp_path):

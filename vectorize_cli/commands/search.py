@@ -93,7 +93,7 @@ def index(
         int, typer.Option("--expansion-add", min=1, max=100_000, help="HNSW efConstruction: candidates per insert.")
     ] = 128,
 ) -> None:
-    """Build the HNSW index of a dataset (DIR/index.usearch) for `vectorize search --ann`."""
+    """Build the HNSW index of a dataset (DIR/_index.usearch) for `vectorize search --ann`."""
     import time
 
     from vectorize_cli.errors import tell

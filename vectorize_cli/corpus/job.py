@@ -21,8 +21,9 @@ import numpy as np
 from vectorize_cli import __version__
 from vectorize_cli.config import ModelConfig
 from vectorize_cli.corpus import inputs
+from vectorize_cli.dataset import lock
 from vectorize_cli.dataset import writer as dataset
-from vectorize_cli.dataset.format import FORMAT, ROW_GROUP, Chunk, Embedded, schema
+from vectorize_cli.dataset.format import FORMAT, ROW_GROUP, Chunk, Embedded, rows_digest, schema
 from vectorize_cli.dataset.precision import PRECISIONS, calibrate, read_ranges
 from vectorize_cli.encoder import Encoder
 from vectorize_cli.errors import UsageError
@@ -92,10 +93,10 @@ def metadata(job: Job, encoder: Encoder, ranges: np.ndarray | None) -> dict:
 
 
 def _check_resumable(old: dict, new: dict, out: Path) -> None:
-    pairs = [("model", old["model"]["sha256"], new["model"]["sha256"]), ("precision", old["precision"],
-             new["precision"]), ("attention", old["attention"], new["attention"]),
+    pairs = [("model", old["model"].get("sha256"), new["model"]["sha256"]), ("precision", old["precision"],
+             new["precision"]), ("attention", old.get("attention"), new["attention"]),
              ("dtype", old.get("dtype", "float32"), new["dtype"])]  # datasets before --dtype: float32
-    pairs += [(k, old["options"].get(k), new["options"].get(k)) for k in RESUME_KEYS]
+    pairs += [(k, old.get("options", {}).get(k), new["options"].get(k)) for k in RESUME_KEYS]
     for name, a, b in pairs:
         if a != b:
             raise UsageError(f"--resume: {out} was made with {name} {a!r}, not {b!r}; give the same, or --force")
@@ -115,15 +116,45 @@ def chunks(rows: Iterator[inputs.Row], first_id: int, size: int, on_row) -> Iter
         i += len(take)
 
 
-def _skip(rows: Iterator[inputs.Row], n: int, last: tuple[str, int] | None, advance) -> None:
-    """The first n rows, already in the dataset: the n-th must be the row the dataset ends with."""
-    seen = None
-    for seen in islice(rows, n):
-        advance(seen.size)
+def _skip(rows: Iterator[inputs.Row], existing: dataset.Existing, out: Path, advance) -> None:
+    """The rows already in the dataset, part by part: each part's rows as the inputs give them now must hash to
+    the digest its footer recorded (format.rows_digest), and the last must be the row the dataset ends with.
+    Parts an older version wrote record no digest: their last row alone is compared."""
+    import hashlib
+
+    checked = None not in existing.checks
+    counts = [c["rows"] for c in existing.checks] if checked else [existing.rows]
+    seen, at = None, 0
+    for k, n in enumerate(counts):
+        take = list(islice(rows, n))
+        for seen in take:
+            advance(seen.size)
+        if checked:
+            h = hashlib.sha256()
+            rows_digest(h, [r.source for r in take], [r.line for r in take], [r.text for r in take])
+            if len(take) != n or h.hexdigest() != existing.checks[k]["rows_sha256"]:
+                raise UsageError(f"--resume: {out / existing.parts[k]} holds rows {at}..{at + n - 1} of other inputs "
+                                 "than these (a line inserted, deleted or changed?); give the same inputs, or --force")
+        at += n
     got = None if seen is None else (seen.source, seen.line)
-    if n and got != last:
-        raise UsageError(f"--resume: the dataset's row {n - 1} is {last[0]} line {last[1]}, but the inputs give "
-                         f"{'no such row' if got is None else f'{got[0]} line {got[1]}'}: not the same inputs")
+    last = existing.last
+    if existing.rows and got != last:
+        raise UsageError(f"--resume: the dataset's row {existing.rows - 1} is {last[0]} line {last[1]}, but the "
+                         f"inputs give {'no such row' if got is None else f'{got[0]} line {got[1]}'}: not the same "
+                         "inputs")
+
+
+def _check_not_inside(found: list[inputs.Input], paths: list[str], out: Path) -> None:
+    """-o DIR neither inside an input directory (the walk would read the dataset's own parts) nor holding an
+    input file (--force would delete it)."""
+    dest = out.resolve()
+    for p in paths:
+        if p != inputs.STDIN and Path(p).is_dir() and dest.is_relative_to(Path(p).resolve()):
+            raise UsageError(f"-o {out} is inside the input directory {p}: the dataset would read itself; "
+                             "write it elsewhere")
+    for i in found:
+        if i.source != inputs.STDIN and Path(i.source).resolve().is_relative_to(dest):
+            raise UsageError(f"-o {out} holds the input {i.source}; write the dataset elsewhere")
 
 
 class _Counted:
@@ -156,24 +187,37 @@ def embed_corpus(job: Job, advance=lambda n: None) -> Done:
     found = inputs.resolve_inputs(job.inputs)
     if job.column is not None and all(i.kind == "text" for i in found):
         raise UsageError("--column applies to .jsonl, .csv and .parquet inputs")
+    if job.resume and job.force:
+        raise UsageError("give --resume or --force, not both")
+    _check_not_inside(found, job.inputs, job.out)
     size = chunk_rows(job.part_rows)
     inputs.import_pyarrow()
     embed_chunks = ENGINES[job.engine]()  # a missing extra fails here, before the directory is touched
     encoder = Encoder.open(job.model, job.config)
+    p = PRECISIONS[job.precision]
+    ranges = read_ranges(job.ranges_file, encoder.d) if job.ranges_file is not None and p.calibrated else None
+    with lock.locked(job.out):  # a second embed into DIR is refused, naming this one's pid
+        return _embed(job, found, encoder, ranges, size, embed_chunks, advance, t0)
+
+
+def _embed(job: Job, found, encoder: Encoder, ranges, size: int, embed_chunks, advance, t0: float) -> Done:
+    """embed_corpus's work, with job.out locked."""
+    import time
+
     d = encoder.d
     p = PRECISIONS[job.precision]
-    ranges = read_ranges(job.ranges_file, d) if job.ranges_file is not None and p.calibrated else None
     existing = dataset.prepare(job.out, job.resume, job.force)
     meta = metadata(job, encoder, ranges)
     if existing.meta is not None:
         _check_resumable(existing.meta, meta, job.out)
         meta = existing.meta  # every part has the same metadata, ranges included
         ranges = None if meta["ranges"] is None else np.asarray(meta["ranges"], dtype=np.float32)
-    if existing.complete:
-        return Done(existing.rows, 0, existing.parts, {}, already=True, seconds=time.perf_counter() - t0)
-
     rows = inputs.read_rows(found, job.column)
-    _skip(rows, existing.rows, existing.last, advance)
+    if existing.complete:
+        dataset.check_complete(job.out, existing)  # _SUCCESS believed only when the parts match it
+        _skip(rows, existing, job.out, advance)
+        return Done(existing.rows, 0, existing.parts, {}, already=True, seconds=time.perf_counter() - t0)
+    _skip(rows, existing, job.out, advance)
     counted = _Counted(advance)
     stats: dict = {}
     writer = None

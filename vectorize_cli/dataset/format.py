@@ -2,15 +2,22 @@
 (dataset/writer.py) and `vectorize search` / `vectorize index` read (dataset/reader.py).
 
     DIR/part-00000.parquet, ...   complete files, rows in `id` order across parts; row groups of at most 8,192 rows
-    DIR/_SUCCESS                  JSON {format, rows, parts, precision, d, model_sha256}, written last: complete
-    DIR/index.usearch, index.json the HNSW index of the dataset (`vectorize index`), when built
+    DIR/_SUCCESS                  JSON {format, rows, parts, precision, d, model_sha256, part_checks}, written
+                                  last: complete; part_checks {part: {rows, rows_sha256}} as each part's footer says
+    DIR/.lock                     held (flock) by the one `embed` writing DIR; holds its pid
+    DIR/_index.usearch, _index.json  the HNSW index of the dataset (`vectorize index`), when built: names that
+                                  pyarrow's dataset skips (a leading `_`); an older version's index.usearch,
+                                  index.json are refused by search (rebuild) and removed by `index` and --force
 
 Columns: id int64 (input order), source string, line int64, text string (unless --no-text),
 vector fixed_size_list<float32|int8|uint8>[width] (dataset/precision.py), n_tokens int32, truncated bool.
 Every part's schema metadata has key `vectorize`: JSON {format, tool_version, model {name, source, sha256, d,
 pool, normalize, max_length}, encoder (Encoder.record(): what ran), attention, dtype, precision, ranges, options}.
+Every part's footer (file key-value metadata) has key `vectorize_part`: JSON {rows, rows_sha256}, the digest of
+the inputs' rows it holds (rows_digest): what --resume checks the inputs against. Pages carry CRC checksums.
 """
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,9 +28,12 @@ from vectorize_cli.errors import VectorizeError
 FORMAT = 1
 SUCCESS = "_SUCCESS"
 META_KEY = b"vectorize"
+PART_KEY = b"vectorize_part"  # a part's own footer metadata: {rows, rows_sha256}
+LOCK = ".lock"  # DIR/.lock: the writer's lock file (dataset/lock.py)
 ROW_GROUP = 8192  # rows per row group at most: the contract's bound
 STAGING = ".staging"  # the ray engine's staged inputs
-INDEX_FILES = ("index.usearch", "index.json")  # what `vectorize index` writes beside the parts
+INDEX_FILES = ("_index.usearch", "_index.json")  # what `vectorize index` writes beside the parts
+OLD_INDEX_FILES = ("index.usearch", "index.json")  # their names before: pyarrow's dataset('DIR') read them as data
 
 
 def import_pyarrow(command: str = "embed", extra: str = "corpus"):
@@ -37,6 +47,23 @@ def import_pyarrow(command: str = "embed", extra: str = "corpus"):
 
 def part_name(k: int) -> str:
     return f"part-{k:05d}.parquet"
+
+
+def rows_digest(h, sources: list[str], lines, texts: list[str]) -> None:
+    """h (a hashlib.sha256) updated with rows: one JSON line [source, line, text] each, so that a line inserted,
+    deleted or changed (even to one of equal length) changes the digest."""
+    for source, line, text in zip(sources, lines, texts):
+        h.update(json.dumps([source, int(line), text], ensure_ascii=False).encode("utf-8") + b"\n")
+
+
+def part_check(path) -> dict | None:
+    """A part's footer metadata {rows, rows_sha256}, None for a part written before it was recorded."""
+    pq = import_pyarrow()
+    try:
+        raw = (pq.read_metadata(path).metadata or {}).get(PART_KEY)
+        return None if raw is None else json.loads(raw)
+    except (OSError, ValueError) as e:
+        raise VectorizeError(f"cannot read {path}: {e}") from None
 
 
 @dataclass
@@ -61,8 +88,6 @@ class Embedded:
 
 def schema(d: int, precision: str, text: bool, meta: dict):
     """The columns, with the metadata JSON under key `vectorize`."""
-    import json
-
     import pyarrow as pa
 
     p = PRECISIONS[precision]

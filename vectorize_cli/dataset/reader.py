@@ -6,14 +6,14 @@ A missing or partial dataset, or parts that disagree with _SUCCESS, is a Vectori
 """
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vectorize_cli.dataset.format import FORMAT, META_KEY, SUCCESS, import_pyarrow
+from vectorize_cli.dataset.format import META_KEY, PART_KEY, SUCCESS, import_pyarrow
 from vectorize_cli.dataset.precision import PRECISIONS, Precision
+from vectorize_cli.dataset.validate import check_columns, check_meta, check_success, json_object
 from vectorize_cli.errors import VectorizeError
 
 
@@ -59,55 +59,52 @@ class Dataset:
         return None if r is None else np.asarray(r, dtype=np.float32)
 
 
-def _json_object(raw: bytes, what: str) -> dict:
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise VectorizeError(f"{what}: not valid JSON ({e})") from None
-    if not isinstance(value, dict):
-        raise VectorizeError(f"{what}: not a JSON object")
-    return value
-
-
 def open_dataset(path: Path) -> Dataset:
-    """Check DIR is a complete dataset whose parts agree with _SUCCESS; list its blocks (reads metadata only)."""
+    """Check DIR is a complete dataset whose parts agree with _SUCCESS and the schema (dataset/validate.py); list
+    its blocks (reads metadata only). Pages are read with their checksums verified."""
     pq = import_pyarrow("search", "search")
     if not path.is_dir():
         raise VectorizeError(f"dataset {path}: no such directory (make one with `vectorize embed`)")
     marker = path / SUCCESS
+    on_disk = sorted(p.name for p in path.glob("part-*.parquet"))
     if not marker.is_file():
-        if any(path.glob("part-*.parquet")):
+        if on_disk:
             raise VectorizeError(f"dataset {path} is partial (no {SUCCESS}); "
                                  "finish it with `vectorize embed --resume`")
         raise VectorizeError(f"dataset {path}: not a vectorize dataset (no {SUCCESS})")
     raw = marker.read_bytes()
-    success = _json_object(raw, str(marker))
-    if success.get("format") != FORMAT:
-        raise VectorizeError(f"{marker}: dataset format {success.get('format')!r}; this version reads {FORMAT}")
-    meta, blocks, columns, rows = None, [], (), 0
-    for name in success.get("parts", []):
+    success = json_object(raw, str(marker))
+    check_success(success, marker, on_disk)
+    meta, blocks, columns, rows = None, [], ("id", "vector"), 0
+    for name in success["parts"]:
         part = path / name
         try:
-            f = pq.ParquetFile(part)
+            f = pq.ParquetFile(part, page_checksum_verification=True)
         except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
             raise VectorizeError(f"cannot read {part}: {e}") from None
-        m = _json_object((f.schema_arrow.metadata or {}).get(META_KEY, b"null"), f"{part}: metadata `vectorize`")
+        m = json_object((f.schema_arrow.metadata or {}).get(META_KEY, b"null"), f"{part}: metadata `vectorize`")
         if meta is not None and m != meta:
             raise VectorizeError(f"{part}: its metadata differs from {success['parts'][0]}'s")
+        if meta is None:
+            check_meta(m, part)
+        check_columns(f.schema_arrow, m, part)
+        recorded = success.get("part_checks")
+        if recorded is not None and json_object((f.metadata.metadata or {}).get(PART_KEY, b"{}"),
+                                                f"{part}: footer `vectorize_part`") != recorded[name]:
+            raise VectorizeError(f"{part}: not the part {marker} recorded (its rows or their digest differ)")
+        if recorded is not None and f.metadata.num_rows != recorded[name]["rows"]:
+            raise VectorizeError(f"{part}: {f.metadata.num_rows} rows, {marker} recorded {recorded[name]['rows']}")
         meta, columns = m, tuple(f.schema_arrow.names)
-        blocks += [RowGroup(part, g, f.metadata.row_group(g).num_rows) for g in range(f.num_row_groups)]
+        blocks += [RowGroup(part, g, f.metadata.row_group(g).num_rows) for g in range(f.num_row_groups)
+                   if f.metadata.row_group(g).num_rows]  # a row group of no rows is no block: nothing to score
         rows += f.metadata.num_rows
     if meta is None:
-        raise VectorizeError(f"{marker}: lists no parts")
+        raise VectorizeError(f"{marker}: parts lists no parts (a dataset of no rows has one part of no rows)")
     ds = Dataset(path, success, hashlib.sha256(raw).hexdigest(), meta, blocks, columns)
-    if ds.precision not in PRECISIONS:
-        raise VectorizeError(f"{path}: unknown precision {ds.precision!r}")
     agree = {"rows": rows, "precision": ds.precision, "d": ds.d, "model_sha256": meta["model"].get("sha256")}
     for key, value in agree.items():
         if success.get(key) != value:
             raise VectorizeError(f"{marker}: {key} is {success.get(key)!r}, the parts say {value!r}")
-    if "id" not in columns or "vector" not in columns:
-        raise VectorizeError(f"{path}: the parts have no `id` or `vector` column")
     return ds
 
 
@@ -126,7 +123,7 @@ def read_block(block: RowGroup, columns: list[str]) -> dict[str, np.ndarray | li
     """One block's columns: id (B,) int64, vector (B, width) as stored; source, text as lists, line (B,)."""
     pq = import_pyarrow("search", "search")
     try:
-        t = pq.ParquetFile(block.part).read_row_group(block.group, columns=columns)
+        t = pq.ParquetFile(block.part, page_checksum_verification=True).read_row_group(block.group, columns=columns)
     except (OSError, ValueError) as e:
         raise VectorizeError(f"cannot read {block.part} (row group {block.group}): {e}") from None
     out: dict = {}
@@ -135,6 +132,10 @@ def read_block(block: RowGroup, columns: list[str]) -> dict[str, np.ndarray | li
         if name == "vector":
             flat = col.values.slice(col.offset * col.type.list_size, len(col) * col.type.list_size)
             out[name] = _numpy(flat, block).reshape(len(col), col.type.list_size)  # (B, width)
+            if out[name].dtype == np.float32 and not np.isfinite(out[name]).all():
+                row = int(np.flatnonzero(~np.isfinite(out[name]).all(axis=1))[0])
+                raise VectorizeError(f"{block.part} (row group {block.group}, row {row}): a stored vector that is "
+                                     "not finite (inf or NaN)")
         elif name in ("id", "line"):
             out[name] = _numpy(col, block)
         else:

@@ -1,7 +1,9 @@
 """Approximate search: an HNSW graph (Malkov & Yashunin 2016, arXiv:1603.09320) over a dataset, by usearch.
 
-    vectorize index DIR      DIR/index.usearch   the graph and its vectors
-                             DIR/index.json      what it was built from: sha256 of DIR/_SUCCESS, precision, d, ...
+    vectorize index DIR      DIR/_index.usearch  the graph and its vectors
+                             DIR/_index.json     what it was built from: sha256 of DIR/_SUCCESS, precision, d, ...,
+                                                 and index_sha256, the graph file's own: checked before usearch
+                                                 maps it (a damaged graph is an error, never a crash)
     search --ann             the m nearest by the graph (m = k, or k * rescore for binary), then each scored
                              exactly as exact.py scores it, best first, ties broken by id
 
@@ -18,11 +20,12 @@ import numpy as np
 from vectorize_cli import sink
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.search import vectors
+from vectorize_cli.dataset.format import INDEX_FILES, OLD_INDEX_FILES
 from vectorize_cli.dataset.reader import Dataset, read_block
 from vectorize_cli.search.exact import check_rescore, rescored
 from vectorize_cli.search.topk import Top
 
-INDEX, INFO = "index.usearch", "index.json"
+INDEX, INFO = INDEX_FILES  # _index.usearch, _index.json: names pyarrow's dataset('DIR') skips
 INDEX_FORMAT = 1
 CONNECTIVITY = 16  # M: graph edges per node (usearch's default)
 EXPANSION_ADD = 128  # efConstruction: candidates kept while inserting (usearch's default)
@@ -56,7 +59,7 @@ def _new_index(ds: Dataset, connectivity: int, expansion_add: int, expansion_sea
 
 def build_index(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: int = EXPANSION_ADD,
                 progress=lambda n: None) -> Path:
-    """Write DIR/index.usearch and DIR/index.json by sink, as --output --force writes: each to a temporary file,
+    """Write DIR/_index.usearch and DIR/_index.json by sink, as --output --force writes: each to a temporary file,
     then in place (a symbolic link there is replaced, its target never written)."""
     path, info = ds.path / INDEX, ds.path / INFO
     for p in (path, info):
@@ -72,6 +75,7 @@ def build_index(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: in
         with sink.open_file(info, True) as f:
             f.write((json.dumps({
                 "format": INDEX_FORMAT, "dataset_success_sha256": ds.success_sha256, "rows": ds.rows,
+                "index_sha256": _file_sha256(Path(graph.tmp)),
                 "precision": ds.precision, "d": ds.d, "metric": "hamming" if ds.stored.packed else "cos",
                 "connectivity": connectivity, "expansion_add": expansion_add, "usearch": _usearch_version(),
             }, indent=2) + "\n").encode("utf-8"))
@@ -79,7 +83,17 @@ def build_index(ds: Dataset, connectivity: int = CONNECTIVITY, expansion_add: in
     except BaseException as e:
         graph.discard(e)
         raise
+    for old in OLD_INDEX_FILES:  # an older version's index, under names pyarrow's dataset reads as data
+        if (ds.path / old).is_file() or (ds.path / old).is_symlink():
+            (ds.path / old).unlink()
     return path
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _usearch_version() -> str:
@@ -91,15 +105,23 @@ def _usearch_version() -> str:
 def load_index(ds: Dataset, expansion_search: int):
     """The dataset's index, checked to be built from this very dataset."""
     path, info_path = ds.path / INDEX, ds.path / INFO
+    if not path.is_file() and (ds.path / OLD_INDEX_FILES[0]).exists():
+        raise VectorizeError(f"index file {ds.path / OLD_INDEX_FILES[0]}: an older version's name, which pyarrow's "
+                             f"dataset reads as data; rebuild it with `vectorize index {ds.path}`")
     if not path.is_file() or not info_path.is_file():
         raise VectorizeError(f"dataset {ds.path}: no HNSW index file {path}; build it with `vectorize index {ds.path}`")
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise VectorizeError(f"{info_path}: not valid JSON ({e})") from None
+    if not isinstance(info, dict):
+        raise VectorizeError(f"{info_path}: not a JSON object")
     if info.get("dataset_success_sha256") != ds.success_sha256 or info.get("rows") != ds.rows:
         raise VectorizeError(f"index file {path} is stale: it was built from another version of the dataset; "
                              f"rebuild it with `vectorize index {ds.path}`")
+    if info.get("index_sha256") != _file_sha256(path):
+        raise VectorizeError(f"index file {path}: its sha256 is not the one {info_path} recorded (damaged, or built "
+                             f"by an older version); rebuild it with `vectorize index {ds.path}`")
     Index = import_usearch()
     index = Index.restore(str(path), view=True)
     if index is None or len(index) != ds.rows:
