@@ -159,7 +159,7 @@ def embed_corpus(job: Job, advance=lambda n: None) -> Done:
     size = chunk_rows(job.part_rows)
     inputs.import_pyarrow()
     embed_chunks = ENGINES[job.engine]()  # a missing extra fails here, before the directory is touched
-    encoder = Encoder.open(job.model, job.config)
+    encoder = Encoder.open(job.model, job.config).for_task("document")  # the model's document prompt, if any
     d = encoder.d
     p = PRECISIONS[job.precision]
     ranges = read_ranges(job.ranges_file, d) if job.ranges_file is not None and p.calibrated else None
