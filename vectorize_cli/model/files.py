@@ -174,14 +174,14 @@ def max_length(folder: Path, config: BertConfig) -> tuple[int, bool]:
     return min(n, config.max_positions), lower
 
 
-def read(model: str) -> Folder:
-    """Check the folder has every file and read the configs; the weights are read by weights.py."""
+def read(model: str, head_of) -> Folder:
+    """Check the folder has every file and read the configs; the weights are read by weights.py, and what
+    follows the Transformer by head_of(folder, d_model) (modules.head_of, which reads Dense weights through
+    weights.py: passed in, as weights.py imports this module)."""
     path, name = locate(model)
     for f in REQUIRED:
         if not _optional(path / f):
             raise VectorizeError(f"missing {path / f}: a model folder needs {', '.join(REQUIRED)}")
-    from vectorize_cli.model import modules  # it reads Dense weights through weights.py, which imports this
-
     config = bert_config(path / "config.json")
-    head = modules.read(path, config.d_model)
+    head = head_of(path, config.d_model)
     return Folder(path, name, config, head, *max_length(path, config))

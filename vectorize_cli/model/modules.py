@@ -22,6 +22,7 @@ from vectorize_cli.backend import namespace
 from vectorize_cli.errors import VectorizeError
 from vectorize_cli.model.files import _json, _optional
 from vectorize_cli.model.nn import gelu_
+from vectorize_cli.model.weights import open_tensors
 from vectorize_cli.pooling import l2_normalize
 from vectorize_cli.safe_read import inside
 
@@ -103,8 +104,6 @@ def _pooling(folder: Path, where: Path, head: dict) -> None:
 
 
 def _dense(folder: Path, where: Path, head: dict) -> None:
-    from vectorize_cli.model.weights import open_tensors
-
     path = where / "config.json"
     doc = _object(path, folder)
     n_in, n_out, act = doc.get("in_features"), doc.get("out_features"), doc.get("activation_function")
@@ -155,7 +154,7 @@ def prompts(folder: Path) -> tuple[dict, str | None]:
     return named, default
 
 
-def read(folder: Path, d_model: int) -> Head:
+def head_of(folder: Path, d_model: int) -> Head:
     """The folder's Head: mean pooling without modules.json, as sentence-transformers does for a plain Hugging
     Face model; else every module of modules.json read in order, or refused by name."""
     named, default = prompts(folder)
