@@ -94,7 +94,9 @@ def _pooling(folder: Path, where: Path, head: dict) -> None:
     path = where / "config.json"
     doc = _object(path, folder)
     mode = doc.get("pooling_mode")
-    on = [mode] if isinstance(mode, str) else [k for k, v in doc.items() if k.startswith("pooling_mode") and v is True]
+    # pooling_mode: one name or a list (concatenated: refused); older folders: one flag true per mode
+    on = [mode] if isinstance(mode, str) else list(mode) if isinstance(mode, list) else \
+        [k for k, v in doc.items() if k.startswith("pooling_mode") and v is True]
     if len(on) != 1 or on[0] not in POOL_MODES:
         raise VectorizeError(f"{path}: pooling {' + '.join(map(str, on)) or 'none'} is not supported; one of "
                              "cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken")
