@@ -181,6 +181,7 @@ def test_refusals(bert_dir, tmp_path):
     one_line(run("--truncate-dim", "17"), 2, "--truncate-dim 17", "16-d")
     one_line(run("--prompt", "a", "--prompt-name", "query"), 2, "not both")
     one_line(invoke("run", "A text.", "--prompt", "a"), 2, "--prompt applies with --model")
+    one_line(invoke("explain", "A cat.", "A dog.", "--model", str(folder)), 2, "explain", "Dense")
     modules = json.loads((folder / "modules.json").read_text())
     (folder / "modules.json").write_text(json.dumps(modules + [{"idx": 9, "name": "9", "path": "",
                                                                 "type": "sentence_transformers.models.LSTM"}]))
