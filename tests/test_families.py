@@ -161,6 +161,18 @@ def test_cli_options(bert_dir, tmp_path):
     assert abs(np.load(tmp_path / "s.npy")[0, 1] - float(v[0] @ v[1])) < 1e-5
 
 
+def test_json_record_of_a_new_pooling(bert_dir, tmp_path):
+    from test_model_cli import validate
+
+    folder, model = build(bert_dir, tmp_path, "lasttoken", dense=((16, torch.nn.Tanh()),), prompts=PROMPTS)
+    r = invoke("run", "A cat.", "--model", str(folder), "-F", "json", "--prompt-name", "query", "--truncate-dim", "8")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    validate(rec, "model-json-schema.json")
+    assert rec["model"]["pool"] == "lasttoken"
+    same(np.array([rec["sentence_vector"]], dtype=np.float32), model.encode_query(["A cat."], truncate_dim=8))
+
+
 def one_line(r, code, *words):
     assert r.exit_code == code, (r.exit_code, r.stdout, r.stderr)
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
