@@ -125,6 +125,8 @@ def test_prompts_and_include_prompt(bert_dir, tmp_path, mode):
     plain = check(folder, model, what=mode)
     assert not np.allclose(q, d) and not np.allclose(q, plain)  # the prompts do change the vectors
     assert ours(folder, "query").skip == 3  # [CLS] query : -- its [SEP] not counted
+    t = ours(folder, "query").trace(TEXTS[0])  # one sentence, stage by stage: the same vector
+    assert t.tokens[:3] == ["[CLS]", "query", ":"] and np.allclose(t.sentence_vector, q[0], atol=1e-5)
     # --prompt TEXT and --prompt-name NAME, as encode(prompt=) and encode(prompt_name=)
     same(ours(folder, prompt="passage: ").encode(TEXTS).vectors, model.encode(TEXTS, prompt="passage: "))
     same(ours(folder, "query", prompt_name="document").encode(TEXTS).vectors, d)
@@ -203,7 +205,8 @@ def test_refusals(bert_dir, tmp_path):
     (folder / "modules.json").write_text(json.dumps(modules))
     dense = folder / "2_Dense"
     config = json.loads((dense / "config.json").read_text())
-    (dense / "config.json").write_text(json.dumps({**config, "activation_function": "torch.nn.modules.activation.SiLU"}))
+    silu = "torch.nn.modules.activation.SiLU"
+    (dense / "config.json").write_text(json.dumps({**config, "activation_function": silu}))
     one_line(run(), 1, "2_Dense/config.json", "SiLU", "not supported")
     (dense / "config.json").write_text(json.dumps(config))
     (dense / "model.safetensors").rename(dense / "pytorch_model.bin")

@@ -85,8 +85,9 @@ class Encoder:
         """--prompt-name names one of the model's prompts, --truncate-dim fits the vectors; else one usage error."""
         names, n, d = self.model.folder.head.prompts, self.config.truncate_dim, self.model.folder.d
         if self.config.prompt_name is not None and self.config.prompt_name not in names:
-            raise UsageError(f"--prompt-name {self.config.prompt_name}: the model {self.name} has "
-                             + (f"the prompts {', '.join(names)}" if names else "no prompts") + "; or give --prompt TEXT")
+            has = f"the prompts {', '.join(names)}" if names else "no prompts"
+            raise UsageError(f"--prompt-name {self.config.prompt_name}: the model {self.name} has {has}; "
+                             "or give --prompt TEXT")
         if n is not None and n > d:
             raise UsageError(f"--truncate-dim {n}: the model {self.name} gives {d}-d vectors")
 

@@ -6,8 +6,8 @@ import typer
 
 from vectorize_cli.commands.options import (
     MODEL, MODEL_HELP, BackendName, BackendOpt, DecimalsOpt, DeprecatedPrecisionOpt, DeviceName, DeviceOpt, DtypeName,
-    DtypeOpt, FileOpt, ForceOpt, MaxMemoryOpt, ModelAttentionName, ModelAttentionOpt, OutputOpt, PromptNameOpt, PromptOpt,
-    StrictOpt, TruncateDimOpt,
+    DtypeOpt, FileOpt, ForceOpt, MaxMemoryOpt, ModelAttentionName, ModelAttentionOpt, OutputOpt, PromptNameOpt,
+    PromptOpt, StrictOpt, TruncateDimOpt,
     batch_size_option, check_reads, format_option, values)
 
 SimilarityFormat, SimilarityFormatOpt = format_option("SimilarityFormat", "similarity")

@@ -98,9 +98,9 @@ def trace(model: Model, text: str, config: ModelConfig = ModelConfig(), skip: in
         Stage("embedded", "Embedded = LayerNorm(word + position + token type): layer 1's input",
               backend.numpy(x0)[0]),
     ]
+    real = pooled_tokens(np.ones((1, len(enc.ids)), dtype=bool), skip)[0] if skip else None  # (T,) or every token
     return Trace(text, enc.tokens, stages, blocks, layered=True,
-                 sentence_vector=sentence_vector(model, blocks[-1].output, pooled_tokens(
-                     np.ones((1, len(enc.ids)), dtype=bool), skip)[0] if skip else None), model=info(model), ids=enc.ids,
+                 sentence_vector=sentence_vector(model, blocks[-1].output, real), model=info(model), ids=enc.ids,
                  type_ids=enc.type_ids, truncated=enc.truncated)
 
 
