@@ -97,7 +97,8 @@ def test_each_pooling_mode(bert_dir, tmp_path, mode):
 def test_dense_two_activations_chained(bert_dir, tmp_path):
     folder, model = build(bert_dir, tmp_path, "mean", dense=((24, torch.nn.Tanh()), (16, torch.nn.Identity())))
     assert ours(folder).d == 16
-    check(folder, model, what="tanh then identity")
+    v = check(folder, model, what="tanh then identity")
+    same(ours(folder, backend="torch").encode(TEXTS).vectors, v, "torch")  # the Dense on torch's tensors
 
 
 @pytest.mark.parametrize("act", ["GELU", "ReLU"])
@@ -228,6 +229,11 @@ def test_embed_then_search_use_the_document_and_query_prompts(bert_dir, tmp_path
     assert r.exit_code == 0, r.stderr
     meta = open_dataset(tmp_path / "ds").meta
     assert (meta["prompt_name"], meta["prompt"], meta["truncate_dim"]) == ("document", "passage: ", 24)
+    for other, word in ((["--truncate-dim", "16"], "truncate_dim"),
+                        (["--truncate-dim", "24", "--prompt", "q: "], "prompt")):
+        r = invoke("embed", str(tmp_path / "docs.txt"), "-o", str(tmp_path / "ds"), "--model", str(folder),
+                   "--resume", *other)  # resuming with other vectors: refused
+        one_line(r, 2, "--resume", word)
     query = "a man eating"
     r = invoke("search", query, "-D", str(tmp_path / "ds"), "-k", str(len(docs)), "-F", "json")
     assert r.exit_code == 0, r.stderr

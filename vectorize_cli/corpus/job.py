@@ -94,7 +94,9 @@ def metadata(job: Job, encoder: Encoder, ranges: np.ndarray | None) -> dict:
 def _check_resumable(old: dict, new: dict, out: Path) -> None:
     pairs = [("model", old["model"]["sha256"], new["model"]["sha256"]), ("precision", old["precision"],
              new["precision"]), ("attention", old["attention"], new["attention"]),
-             ("dtype", old.get("dtype", "float32"), new["dtype"])]  # datasets before --dtype: float32
+             ("dtype", old.get("dtype", "float32"), new["dtype"]),  # datasets before --dtype: float32
+             ("prompt", old.get("prompt", ""), new["prompt"]),  # before prompts: none
+             ("truncate_dim", old.get("truncate_dim"), new["truncate_dim"])]
     pairs += [(k, old["options"].get(k), new["options"].get(k)) for k in RESUME_KEYS]
     for name, a, b in pairs:
         if a != b:
