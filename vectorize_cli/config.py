@@ -86,8 +86,15 @@ class ModelConfig:
     batch_size: int = 32  # sentences per batch (npy, similarity)
     rollout: bool = False  # add the attention rollout across the layers to the JSON and the tables
     max_memory: int = 4 * GiB  # refuse inputs whose arrays would exceed this many bytes
+    prompt_name: str | None = None  # one of the model's prompts, prepended to every text [its default prompt]
+    prompt: str | None = None  # a prompt's text, prepended to every text (instead of --prompt-name)
+    truncate_dim: int | None = None  # Matryoshka: keep the vectors' first N dimensions [all]
 
     def __post_init__(self) -> None:
+        if self.prompt is not None and self.prompt_name is not None:
+            raise UsageError("give --prompt or --prompt-name, not both")
+        if self.truncate_dim is not None and not 1 <= self.truncate_dim < INT64:
+            raise UsageError(f"--truncate-dim must be at least 1, got {self.truncate_dim}")
         if self.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.max_memory < 1:

@@ -9,8 +9,17 @@ way every command reaches a model (`run --model`, `similarity`, `embed`, `search
     enc.encode(texts)  -> Encoded                     vectors (N, d) float32 in input order, tokens, truncation
     enc.record()       -> dict                        what it resolved: the model (name, source, sha256, d, pooling,
                                                       ...), attention, backend, device, dtype, compiled loops (never |
-                                                      always | auto); dataset metadata holds it, and `search` opens
-                                                      the encoder it names (from_record)
+                                                      always | auto), the prompt and truncate_dim; dataset metadata
+                                                      holds it, and `search` opens the encoder it names (from_record)
+    enc.for_task("query" | "document")                the model's own prompt for queries or documents, as
+                                                      sentence-transformers' encode_query / encode_document pick it
+
+Prompts and Matryoshka dimensions, as sentence-transformers' encode(texts, prompt_name=, prompt=, truncate_dim=):
+
+    text'  = lower?(prompt + text)          the prompt prepended (do_lower_case: then lower-cased)
+    v      = model(text')                   pooled over the text's tokens alone where include_prompt is false
+    v[:N]                                   --truncate-dim N: after every module (Normalize included), never
+                                            normalised again, as sentence-transformers truncates
 """
 
 from collections.abc import Sequence
@@ -22,6 +31,9 @@ import numpy as np
 
 from vectorize_cli.config import ModelConfig
 from vectorize_cli.errors import UsageError, VectorizeError, tell
+
+# encode_query / encode_document: the prompt names each looks for, in order (sentence-transformers')
+TASKS = {"query": ("query",), "document": ("document", "passage", "corpus")}
 
 
 @dataclass(frozen=True)
@@ -65,20 +77,33 @@ class Encoder:
                                      ("head", config.head, c.n_head, "heads")):
             if value is not None and not 1 <= value <= n:
                 raise UsageError(f"--{name} {value}: the model has {n} {what}, numbered 1 to {n}")
-        return cls(model, config, backend, attention)
+        enc = cls(model, config, backend, attention)
+        enc.check_prompt()
+        return enc
+
+    def check_prompt(self) -> None:
+        """--prompt-name names one of the model's prompts, --truncate-dim fits the vectors; else one usage error."""
+        names, n, d = self.model.folder.head.prompts, self.config.truncate_dim, self.model.folder.d
+        if self.config.prompt_name is not None and self.config.prompt_name not in names:
+            has = f"the prompts {', '.join(names)}" if names else "no prompts"
+            raise UsageError(f"--prompt-name {self.config.prompt_name}: the model {self.name} has {has}; "
+                             "or give --prompt TEXT")
+        if n is not None and n > d:
+            raise UsageError(f"--truncate-dim {n}: the model {self.name} gives {d}-d vectors")
 
     @classmethod
     def from_record(cls, record: dict, batch_size: int = 32, source: str | None = None,
-                    what: str = "the record") -> "Encoder":
-        """The encoder a record (record(), as dataset metadata holds it) names: the same model, attention and
-        dtype on the same backend (the device: whatever this machine has); source: another copy of the same
-        weights (checked: sha256)."""
+                    what: str = "the record", **prompt) -> "Encoder":
+        """The encoder a record (record(), as dataset metadata holds it) names: the same model, attention,
+        dtype and truncate_dim on the same backend (the device: whatever this machine has); source: another copy
+        of the same weights (checked: sha256); prompt: prompt_name= or prompt= (a query's, never the record's)."""
         model = record.get("model") or {}
         source = source if source is not None else model.get("source")
         if not source:
             raise VectorizeError(f"{what}: the metadata names no model source; give --model")
         config = ModelConfig(attention=record.get("attention", "multi-head"), backend=record.get("backend", "numpy"),
-                             dtype=record.get("dtype", "float32"), batch_size=batch_size)
+                             dtype=record.get("dtype", "float32"), batch_size=batch_size,
+                             truncate_dim=record.get("truncate_dim"), **prompt)
         enc = cls.open(source, config)
         if enc.sha256 != model.get("sha256"):
             raise VectorizeError(f"the model {source} (sha256 {enc.sha256[:12]}...) is not the model {what} was "
@@ -88,8 +113,38 @@ class Encoder:
 
     @property
     def d(self) -> int:
-        """The width of the sentence vectors."""
-        return self.model.folder.config.d_model
+        """The width of the sentence vectors: --truncate-dim, else the model's (its last Dense's)."""
+        return self.config.truncate_dim or self.model.folder.d
+
+    @property
+    def prompt(self) -> str:
+        """The text prepended to every input: --prompt, else --prompt-name's, else the model's default, else ''."""
+        c, head = self.config, self.model.folder.head
+        name = c.prompt_name if c.prompt_name is not None else head.default_prompt_name
+        return c.prompt if c.prompt is not None else head.prompts.get(name, "") if name is not None else ""
+
+    @cached_property
+    def skip(self) -> int:
+        """Tokens left out of the pooling: the prompt's, [CLS] included, its [SEP] not (include_prompt false),
+        as sentence-transformers counts them; else none."""
+        if self.model.folder.head.include_prompt or not self.prompt:
+            return 0
+        (enc,) = self.model.tokenizer.encode([self._texts([""])[0]], tokens=False)
+        return len(enc.ids) - 1
+
+    def _texts(self, texts: list[str]) -> list[str]:
+        """The texts as the tokenizer reads them: the prompt prepended, lower-cased where the model says."""
+        texts = [self.prompt + t for t in texts] if self.prompt else texts
+        return [t.lower() for t in texts] if self.model.folder.do_lower_case else texts
+
+    def for_task(self, task: str) -> "Encoder":
+        """The encoder for queries or documents (TASKS): where no prompt was asked for, the model's own prompt
+        for them, as sentence-transformers' encode_query / encode_document; else this one."""
+        names = self.model.folder.head.prompts
+        name = next((n for n in TASKS[task] if n in names), None)
+        if name is None or self.config.prompt is not None or self.config.prompt_name is not None:
+            return self
+        return self.with_options(prompt_name=name)
 
     @property
     def max_length(self) -> int:
@@ -113,7 +168,9 @@ class Encoder:
         """One sentence, every stage and layer kept -> Trace."""
         from vectorize_cli.pipelines.bert import trace
 
-        return trace(self.model, text, self.config)
+        t = trace(self.model, self._texts([text])[0], self.config, self.skip)
+        return t if self.config.truncate_dim is None else replace(
+            t, sentence_vector=t.sentence_vector[: self.config.truncate_dim].copy())
 
     def encode(self, texts: Sequence[str], on_batch=None) -> Encoded:
         """Texts -> their sentence vectors, batched by length (a vector does not depend on its batch);
@@ -121,8 +178,11 @@ class Encoder:
         from vectorize_cli.pipelines.bert import encode
 
         texts = list(texts)
+        texts = self._texts(texts)
         encs = self.model.tokenizer.encode(texts, tokens=False)  # tokenized once: for the model and the counts
-        vectors, cut = encode(self.model, texts, self.config, encs, on_batch)
+        vectors, cut = encode(self.model, texts, self.config, encs, on_batch, self.skip)
+        if self.config.truncate_dim is not None:
+            vectors = np.ascontiguousarray(vectors[:, : self.config.truncate_dim])  # (N, truncate_dim)
         truncated = np.zeros(len(texts), dtype=bool)
         truncated[cut] = True
         return Encoded(vectors, np.array([len(e.ids) for e in encs], dtype=np.int32), truncated)
@@ -133,5 +193,6 @@ class Encoder:
         return {"model": {"name": f.name, "source": resolved_source(self.model.source), "sha256": self.sha256,
                           "d": self.d, "pool": f.pool, "normalize": f.normalize, "max_length": f.max_length},
                 "attention": self.config.attention, "backend": self.backend.name, "device": self.backend.device,
-                "dtype": self.backend.dtype, "compiled": self.backend.compiled, "notes": list(self.backend.notes)}
+                "dtype": self.backend.dtype, "compiled": self.backend.compiled, "notes": list(self.backend.notes),
+                "prompt_name": self.config.prompt_name, "prompt": self.prompt, "truncate_dim": self.config.truncate_dim}
 

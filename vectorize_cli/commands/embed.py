@@ -8,7 +8,7 @@ import typer
 
 from vectorize_cli.commands.options import (
     MODEL_HELP, BackendName, BackendOpt, DeviceName, DeviceOpt, DtypeName, DtypeOpt, ModelAttentionName,
-    ModelAttentionOpt, batch_size_option, choices, given, values)
+    ModelAttentionOpt, PromptNameOpt, PromptOpt, TruncateDimOpt, batch_size_option, choices, given, values)
 from vectorize_cli.dataset.precision import PRECISIONS
 from vectorize_cli.errors import UsageError
 
@@ -45,6 +45,9 @@ def embed(
     device: DeviceOpt = DeviceName("auto"),
     dtype: DtypeOpt = DtypeName("float32"),
     batch_size: batch_size_option("Texts embedded") = 32,
+    prompt_name: PromptNameOpt = None,
+    prompt: PromptOpt = None,
+    truncate_dim: TruncateDimOpt = None,
     column: Annotated[
         Optional[str], typer.Option("--column", help=".jsonl / .csv / .parquet: the text's column [default: text].",
                                     show_default=False)
@@ -91,7 +94,7 @@ def embed(
     options = {"workers": workers, "gpus_per_worker": gpus_per_worker, "address": address} \
         if engine.value == "ray" else {}
     config = ModelConfig(one_attention(values(attention)), backend.value, device.value, dtype.value,
-                         batch_size=batch_size)
+                         batch_size=batch_size, prompt_name=prompt_name, prompt=prompt, truncate_dim=truncate_dim)
     backend_for(config)  # a variant a BERT has, a backend that can run: before reading anything
     job = jobs.Job(paths, out, model, config, precision.value, ranges,
                    column, not no_text, resume, force, part_rows, engine.value, options)

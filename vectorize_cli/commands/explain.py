@@ -85,9 +85,14 @@ def _by_model(texts: list[str], source: str, attention: str, max_memory: int):
     from vectorize_cli.commands.model import one_attention, warn_truncated
     from vectorize_cli.config import ModelConfig
     from vectorize_cli.encoder import Encoder
+    from vectorize_cli.errors import UsageError
     from vectorize_cli.explain import explain_pair
+    from vectorize_cli.model.modules import Dense
 
     encoder = Encoder.open(source, ModelConfig(one_attention([attention]), max_memory=max_memory))
+    if any(isinstance(s, Dense) for s in encoder.model.folder.head.steps) or encoder.skip:
+        raise UsageError(f"explain splits the cosine of pooled hidden states; the model {encoder.name} changes them "
+                         "after pooling (a Dense module) or pools without its prompt, which it cannot split")
     a, b = (encoder.trace(t) for t in texts)
     warn_truncated(encoder.max_length, [i for i, t in enumerate((a, b)) if t.truncated], False)
     return explain_pair(a, b, encoder.encode(texts).vectors)  # the vectors `similarity` compares, batched alike

@@ -92,6 +92,15 @@ def batch_size_option(what: str):
 
 MODEL_HELP = "A model folder (Hugging Face layout: config.json, model.safetensors, tokenizer.json) or `minilm`."
 
+PromptNameOpt = Annotated[Optional[str], typer.Option(
+    "--prompt-name", show_default=False, rich_help_panel=MODEL,
+    help="One of the model's prompts (config_sentence_transformers.json), prepended to every text "
+         "[default: the model's default prompt; embed: its document prompt, search: its query prompt].")]
+PromptOpt = Annotated[Optional[str], typer.Option(
+    "--prompt", show_default=False, rich_help_panel=MODEL, help="A prompt's text, prepended to every text.")]
+TruncateDimOpt = Annotated[Optional[int], typer.Option(
+    "--truncate-dim", min=1, show_default=False, rich_help_panel=MODEL,
+    help="Keep the vectors' first N dimensions (Matryoshka), as sentence-transformers' truncate_dim.")]
 FileOpt = Annotated[Optional[Path], typer.Option(
     "--file", "-f", help="Read texts from FILE, one per line.", show_default=False, rich_help_panel=INPUT)]
 AttentionOpt = Annotated[list[AttentionName], typer.Option(

@@ -13,8 +13,8 @@ import typer
 from vectorize_cli.commands.options import (
     ATTENTION, INPUT, MODEL, MODEL_HELP, OUTPUT, PIPELINE, AttentionName, AttentionOpt, BackendName, BackendOpt,
     CausalOpt, DecimalsOpt, DeprecatedPrecisionOpt, DeviceName, DeviceOpt, DimOpt, DtypeName, DtypeOpt, EmbeddingName,
-    FileOpt, ForceOpt, HeadsOpt, MaxMemoryOpt, Omit, OutputOpt, PoolName, PositionalName, SeedOpt, StrictOpt,
-    TokenizerName, batch_size_option, check_reads, format_option, given, values)
+    FileOpt, ForceOpt, HeadsOpt, MaxMemoryOpt, Omit, OutputOpt, PoolName, PositionalName, PromptNameOpt, PromptOpt,
+    SeedOpt, StrictOpt, TokenizerName, TruncateDimOpt, batch_size_option, check_reads, format_option, given, values)
 from vectorize_cli.config import Config, ModelConfig
 from vectorize_cli.errors import UsageError
 
@@ -93,6 +93,9 @@ def run(
     rollout: Annotated[bool, typer.Option(
         "--rollout", help="--model: attention rollout across layers (Abnar & Zuidema 2020), in the JSON and a table.",
         rich_help_panel=MODEL)] = False,
+    prompt_name: PromptNameOpt = None,
+    prompt: PromptOpt = None,
+    truncate_dim: TruncateDimOpt = None,
     output_format: RunFormatOpt = RunFormat("table"),
     output: OutputOpt = None,
     force: ForceOpt = False,

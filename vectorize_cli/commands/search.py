@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from vectorize_cli.commands.options import (
-    INPUT, MODEL, OUTPUT, ForceOpt, OutputOpt, batch_size_option, deprecated, format_option)
+    INPUT, MODEL, OUTPUT, ForceOpt, OutputOpt, PromptNameOpt, PromptOpt, batch_size_option, deprecated, format_option)
 from vectorize_cli.errors import UsageError
 
 SearchFormat, SearchFormatOpt = format_option("SearchFormat", "hits")
@@ -44,6 +44,8 @@ def search(
         "--model", "-m", show_default=False, rich_help_panel=MODEL,
         help="The query model, if not the one the dataset names (same weights only).")] = None,
     batch_size: batch_size_option("Queries") = 32,
+    prompt_name: PromptNameOpt = None,
+    prompt: PromptOpt = None,
     output_format: SearchFormatOpt = SearchFormat("table"),
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -68,7 +70,8 @@ def search(
     if ann:
         hnsw.check_ef(ef, k * n)
     graph = hnsw.load_index(ds, ef) if ann else None  # a missing or stale index is refused before any work
-    vectors = query.embed_queries(ds, texts, model, batch_size)
+    asked = {"prompt_name": prompt_name, "prompt": prompt}  # else the model's query prompt (encode_query's)
+    vectors = query.embed_queries(ds, texts, model, batch_size, **asked)
     if graph is not None:
         top = hnsw.ann_search(ds, graph, vectors, k, rescore)
     else:
@@ -79,7 +82,7 @@ def search(
     if explain:  # search/pairs.py
         from vectorize_cli.search.pairs import hits_pairs_table, with_pairs
 
-        found, plain = with_pairs(found, query.query_encoder(ds, model, batch_size)), out.render
+        found, plain = with_pairs(found, query.query_encoder(ds, model, batch_size, **asked)), out.render
         out = Output(out.single, out.record, lambda renderer, r: hits_pairs_table(renderer, r, plain(renderer, r)), 4)
     with sink.open_sink(output, force) as to:
         WRITERS[output_format.value](found, out, to)

@@ -6,7 +6,8 @@ import typer
 
 from vectorize_cli.commands.options import (
     MODEL, MODEL_HELP, BackendName, BackendOpt, DecimalsOpt, DeprecatedPrecisionOpt, DeviceName, DeviceOpt, DtypeName,
-    DtypeOpt, FileOpt, ForceOpt, MaxMemoryOpt, ModelAttentionName, ModelAttentionOpt, OutputOpt, StrictOpt,
+    DtypeOpt, FileOpt, ForceOpt, MaxMemoryOpt, ModelAttentionName, ModelAttentionOpt, OutputOpt, PromptNameOpt,
+    PromptOpt, StrictOpt, TruncateDimOpt,
     batch_size_option, check_reads, format_option, values)
 
 SimilarityFormat, SimilarityFormatOpt = format_option("SimilarityFormat", "similarity")
@@ -34,6 +35,9 @@ def similarity(
     strict: StrictOpt = False,
     batch_size: batch_size_option("Texts") = 32,
     max_memory: MaxMemoryOpt = "4GiB",
+    prompt_name: PromptNameOpt = None,
+    prompt: PromptOpt = None,
+    truncate_dim: TruncateDimOpt = None,
     output_format: SimilarityFormatOpt = SimilarityFormat("table"),
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -55,7 +59,8 @@ def similarity(
     if output is not None:
         sink.check_target(output, force)  # before any work
     config = ModelConfig(one_attention(values(attention)), backend.value, device.value, dtype.value, strict,
-                         batch_size=batch_size, max_memory=parse_size(max_memory))
+                         batch_size=batch_size, max_memory=parse_size(max_memory), prompt_name=prompt_name,
+                         prompt=prompt, truncate_dim=truncate_dim)
     source = inputs.from_cli(texts or [], file, False)
     texts = list(nonempty(source.sentences()))
     if len(texts) < 2:

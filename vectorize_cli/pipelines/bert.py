@@ -2,7 +2,9 @@
 
     tokens  = WordPiece(text)                       T, [CLS] ... [SEP], at most max_length
     x0, ... = bert.forward(tokens)                  (T, d) after the embeddings, then each layer
-    vector  = pool(last layer over real tokens)     (d,), then / |vector| when the model normalises
+    vector  = pool(last layer over real tokens)     (d,), the model's pooling (the prompt's tokens left out
+                                                    where its Pooling has include_prompt false)
+    vector  = step(vector) for each step            Dense: act(v W^T + b); Normalize: v / |v| (modules.py)
 
 encode() batches: sentences sorted by token count, cut into batches of similar lengths, padded
 to the longest of their batch; padding is masked everywhere (attention keys and pooling), so a
@@ -22,7 +24,7 @@ from vectorize_cli.model import budget
 from vectorize_cli.model.bert import Model, embeddings, forward
 from vectorize_cli.model.validate import PROBE, quiet
 from vectorize_cli.parallel import core_map, cores
-from vectorize_cli.pooling import POOLING, l2_normalize
+from vectorize_cli.pooling import POOLING
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 
 
@@ -54,16 +56,28 @@ def probe(model: Model) -> None:
     check_finite(f"the model in {model.folder.path / 'model.safetensors'}, on a probe sentence,", NUMPY, vectors)
 
 
+def pooled_tokens(real: np.ndarray, skip: int) -> np.ndarray:
+    """real (B, T), True for real tokens -> the tokens the pooling reads: the first skip (a prompt's, with
+    include_prompt false) left out, as sentence-transformers' Pooling does."""
+    if not skip:
+        return real
+    real = real.copy()
+    real[:, :skip] = False
+    return real
+
+
 def sentence_vector(model: Model, y, real=None):
-    """A sentence's token outputs (T, d) -> its vector (d,), or a batch's (B, T, d) with real (B, T), True
-    for real tokens, -> (B, d): the model's own pooling, then / |v| where the model normalises; float32, on
-    the backend y is on."""
+    """A sentence's token outputs (T, d) -> its vector (d_out,), or a batch's (B, T, d) with real (B, T), True
+    for the tokens pooled, -> (B, d_out): the model's own pooling, then each step after it (Dense, Normalize),
+    in modules.json's order; float32, on the backend y is on."""
     v = POOLING[model.folder.pool](y, real)
-    return l2_normalize(v) if model.folder.normalize else v
+    for step in model.folder.head.steps:
+        v = step(v)
+    return v
 
 
-def trace(model: Model, text: str, config: ModelConfig = ModelConfig()) -> Trace:
-    """One sentence, every stage and layer kept."""
+def trace(model: Model, text: str, config: ModelConfig = ModelConfig(), skip: int = 0) -> Trace:
+    """One sentence, every stage and layer kept; skip: its first tokens left out of the pooling (a prompt's)."""
     backend, attention = backend_for(config)
     budget.check_trace(model.folder, len(text), _held(model, backend), config.max_memory)
     (enc,) = model.tokenizer.encode([text])
@@ -84,8 +98,9 @@ def trace(model: Model, text: str, config: ModelConfig = ModelConfig()) -> Trace
         Stage("embedded", "Embedded = LayerNorm(word + position + token type): layer 1's input",
               backend.numpy(x0)[0]),
     ]
+    real = pooled_tokens(np.ones((1, len(enc.ids)), dtype=bool), skip)[0] if skip else None  # (T,) or every token
     return Trace(text, enc.tokens, stages, blocks, layered=True,
-                 sentence_vector=sentence_vector(model, blocks[-1].output), model=info(model), ids=enc.ids,
+                 sentence_vector=sentence_vector(model, blocks[-1].output, real), model=info(model), ids=enc.ids,
                  type_ids=enc.type_ids, truncated=enc.truncated)
 
 
@@ -96,15 +111,15 @@ def batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
 
 
 def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
-           encodings: list | None = None, on_batch=None) -> tuple[np.ndarray, list[int]]:
-    """texts -> (vectors (N, d) float32 in input order, indices of the inputs that were truncated);
+           encodings: list | None = None, on_batch=None, skip: int = 0) -> tuple[np.ndarray, list[int]]:
+    """texts -> (vectors (N, d_out) float32 in input order, indices of the inputs that were truncated);
     encodings: model.tokenizer.encode(texts, tokens=False), where the caller has them already (tokenized once);
-    on_batch(n): told each batch of n texts stored."""
+    on_batch(n): told each batch of n texts stored; skip: the first tokens of each left out of the pooling."""
     backend, attention = backend_for(config)
     workers = budget.check_encode(model.folder, [len(t) for t in texts], config.attention, config.batch_size,
                                   _held(model, backend), config.max_memory, cores() if backend.threads else 1)
     encs = model.tokenizer.encode(texts, tokens=False) if encodings is None else encodings
-    out = np.empty((len(texts), model.folder.config.d_model), dtype=np.float32)
+    out = np.empty((len(texts), model.folder.d), dtype=np.float32)
     lengths = [len(e.ids) for e in encs]
     todo = batches(lengths, config.batch_size)
     backend = compiled.for_run(backend, sum(lengths))  # GELU compiled by numba for long runs: the same bits, faster
@@ -122,7 +137,8 @@ def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
             _, layers, _ = forward(model, backend, ids, type_ids, pad, attention, config.strict)
             y = layers[-1][1]  # (B, T, d)
             xp = namespace(y)
-            return batch, sentence_vector(model, y, backend.asarray(~pad)), xp.all(xp.isfinite(y))
+            v = sentence_vector(model, y, backend.asarray(pooled_tokens(~pad, skip)))  # (B, d_out)
+            return batch, v, xp.all(xp.isfinite(y)) & xp.all(xp.isfinite(v))
 
     def store(batch: np.ndarray, vectors, finite) -> None:
         """Waits for the batch's numbers (on CUDA) and puts its vectors in their rows of the output."""

@@ -23,21 +23,22 @@ def check_queries(texts: list[str]) -> list[str]:
     return texts
 
 
-def query_encoder(ds: Dataset, model: str | None, batch_size: int = 32):
-    """The encoder the dataset recorded (its model, attention, backend and dtype: Encoder.from_record); model:
-    another copy of the same weights (any other is refused)."""
+def query_encoder(ds: Dataset, model: str | None, batch_size: int = 32, **prompt):
+    """The encoder the dataset recorded (its model, attention, backend, dtype and truncate_dim:
+    Encoder.from_record), with the model's query prompt (encode_query's) unless prompt (prompt_name= or prompt=)
+    names another; model: another copy of the same weights (any other is refused)."""
     from vectorize_cli.encoder import Encoder
 
     record = {**ds.meta, "backend": ds.meta.get("backend", ds.meta.get("options", {}).get("backend", "numpy"))}
-    encoder = Encoder.from_record(record, batch_size, model, what=str(ds.path))
+    encoder = Encoder.from_record(record, batch_size, model, what=str(ds.path), **prompt).for_task("query")
     if encoder.d != ds.d:
         raise VectorizeError(f"the query model gives {encoder.d}-d vectors; the dataset holds {ds.d}-d")
     return encoder
 
 
-def embed_queries(ds: Dataset, texts: list[str], model: str | None, batch_size: int = 32) -> np.ndarray:
-    """Queries -> (Q, d) float32 vectors, by query_encoder(ds, model)."""
-    encoder = query_encoder(ds, model, batch_size)
+def embed_queries(ds: Dataset, texts: list[str], model: str | None, batch_size: int = 32, **prompt) -> np.ndarray:
+    """Queries -> (Q, d) float32 vectors, by query_encoder(ds, model, **prompt)."""
+    encoder = query_encoder(ds, model, batch_size, **prompt)
     e = encoder.encode(texts)
     if e.truncated.any():
         n = int(e.truncated.sum())

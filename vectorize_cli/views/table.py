@@ -11,7 +11,9 @@ from vectorize_cli.compare import differences
 from vectorize_cli.trace import Block, Trace
 from vectorize_cli.views.matrix import Renderer, new_table, printable, titled
 
-POOL_WORDS = {"mean": "mean over the tokens", "max": "max over the tokens", "first": "the [CLS] token"}
+POOL_WORDS = {"mean": "mean over the tokens", "max": "max over the tokens", "first": "the [CLS] token",
+              "mean_sqrt_len": "sum over the tokens / sqrt(count)", "weightedmean": "position-weighted mean",
+              "lasttoken": "the last token"}
 WEIGHTS_NEVER_HELD = "weights never materialised (tiled online softmax)"
 
 
@@ -125,7 +127,7 @@ def _layers_tables(r: Renderer, t: Trace, layer: int, head: int | None) -> Group
     ]
     if layer != m.n_layer:
         parts.append(r.matrix(f"Layer {m.n_layer} output (the last: pooled below)", t.tokens, last.output))
-    how = POOL_WORDS[m.pool] + (", then divided by its length" if m.normalize else "")
+    how = POOL_WORDS.get(m.pool, m.pool) + (", then divided by its length" if m.normalize else "")
     v = t.sentence_vector
     parts.append(r.matrix(f"Sentence vector ({how})", ["sentence"], v[None],
                           caption=f"|v| = {float(np.linalg.norm(v)):.6f}", row_header="", index=False))
