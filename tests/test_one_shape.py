@@ -39,7 +39,7 @@ def test_every_run_option_is_the_toys_the_models_or_both():
             "deprecated_precision"}  # --precision: --decimals' old name (commands/command.py)
     assert set(_run_params()) == fields | both  # a new option is a field of a config, or input/output
     assert set(TOY_ONLY) == set(Config.__dataclass_fields__) - set(ModelConfig.__dataclass_fields__)
-    assert set(MODEL_ONLY) == {"layer", "head", "batch_size", "rollout"}
+    assert set(MODEL_ONLY) == {"layer", "head", "batch_size", "rollout", "prompt", "prompt_name", "truncate_dim"}
     assert {"device", "dtype", "strict", "max_memory", "backend", "attention"} <= set(ModelConfig.__dataclass_fields__)
 
 
