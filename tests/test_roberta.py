@@ -198,3 +198,30 @@ def test_other_model_types_refused_by_name(tokenizers_, tmp_path):
         load.cache_clear()
         r = invoke("run", "A text.", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "o.npy"))
         one_line(r, 1, "config.json", f"model_type {model_type!r} is not supported", "bert, roberta, xlm-roberta")
+
+
+def test_weights_under_the_roberta_prefix(tokenizers_, tmp_path):
+    """A RobertaForMaskedLM-style file (roberta.embeddings..., lm_head...) reads as the base model."""
+    from safetensors.numpy import load_file, save_file
+
+    from vectorize_cli.model.bert import load
+
+    folder, model, _ = build(tokenizers_, tmp_path, "roberta")
+    path = folder / "model.safetensors"
+    tensors = load_file(path)
+    save_file({**{f"roberta.{k}": v for k, v in tensors.items()}, "lm_head.bias": np.zeros(3, np.float32)}, path)
+    load.cache_clear()
+    same(ours(folder).encode(TEXTS).vectors, model.encode(TEXTS), "prefixed")
+
+
+def test_max_length_leaves_the_rows_before_the_padding_offset(tokenizers_, tmp_path):
+    """max_seq_length past the table: cut to max_position_embeddings - pad - 1 tokens (MAX here), not an index
+    error, the vectors those MAX tokens give."""
+    from vectorize_cli.model.bert import load
+
+    folder, model, _ = build(tokenizers_, tmp_path, "xlm-roberta")
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 100}))
+    load.cache_clear()
+    enc = ours(folder)
+    assert enc.max_length == MAX
+    same(enc.encode(TEXTS).vectors, model.encode(TEXTS), "clamped")
