@@ -93,7 +93,7 @@ def check(folder, model, what="", **options):
     text alone (batch invariance), batches of one."""
     enc = ours(folder, **options)
     e = enc.encode(TEXTS)
-    assert e.truncated[2] and not e.truncated[0], what  # a text at max length, cut: it reads the last row of the position table
+    assert e.truncated[2] and not e.truncated[0], what  # a text at max length: it reads the position table's last row
     same(e.vectors, model.encode(TEXTS), what)
     alone = np.stack([enc.encode([t]).vectors[0] for t in TEXTS])
     assert np.allclose(alone, e.vectors, atol=1e-6), what  # a vector does not depend on its batch
@@ -172,6 +172,16 @@ def test_cli_end_to_end(tokenizers_, tmp_path):
     folder, model, _ = build(tokenizers_, tmp_path, "xlm-roberta")
     r = invoke("run", TEXTS[0], "--model", str(folder))
     assert r.exit_code == 0 and "offset by the padding index" in r.stdout and "<s>" in r.stdout, r.stderr
+    from test_model_cli import validate
+
+    r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "json")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    validate(rec, "model-json-schema.json")
+    assert rec["tokens"][0] == "<s>" and rec["model"]["pool"] == "mean"
+    same(np.array([rec["sentence_vector"]], dtype=np.float32), model.encode(TEXTS[:1]))
+    r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "html", "-o", str(tmp_path / "page.html"))
+    assert r.exit_code == 0 and "offset by the padding index" in (tmp_path / "page.html").read_text(), r.stderr
     r = invoke("similarity", *TEXTS[:2], "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "s.npy"))
     assert r.exit_code == 0, r.stderr
     v = model.encode(TEXTS[:2])

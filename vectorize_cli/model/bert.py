@@ -1,5 +1,6 @@
-"""BERT's encoder (and RoBERTa's, XLM-RoBERTa's: families.py), forward pass only (Devlin et al. 2019, arXiv:1810.04805; post-LN Transformer
-encoder of Vaswani et al. 2017), the function Hugging Face's BertModel computes:
+"""BERT's encoder, forward pass only (Devlin et al. 2019, arXiv:1810.04805; post-LN Transformer encoder
+of Vaswani et al. 2017), also RoBERTa's and XLM-RoBERTa's (families.py: what differs), the function Hugging Face's
+BertModel computes:
 
     x     = LayerNorm(E_word[ids] + E_pos[pos] + E_type[type_ids])          (B, T, d)
             pos: 0..T-1 (BERT), or offset by the padding index (RoBERTa, XLM-R): families.py
