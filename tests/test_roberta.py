@@ -115,6 +115,8 @@ def test_fresh_seed(tokenizers_, tmp_path, kind):
     seed = int.from_bytes(os.urandom(4), "little")
     folder, model, _ = build(tokenizers_, tmp_path, kind, ("mean", "cls")[seed % 2], seed=seed)
     check(folder, model, f"{kind}, seed {seed}")
+    odd = ["a <pad> in the text", "<pad>", "</s> <s>"]  # the padding id among real tokens: positions as transformers'
+    same(ours(folder).encode(odd).vectors, model.encode(odd), f"{kind}, seed {seed}, <pad> in the text")
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
@@ -203,7 +205,7 @@ def test_other_model_types_refused_by_name(tokenizers_, tmp_path):
 
     folder, _, _ = build(tokenizers_, tmp_path)
     config = json.loads((folder / "config.json").read_text())
-    for model_type in ("mpnet", "gpt2"):
+    for model_type in ("mpnet", "gpt2", ["roberta"], {"a": 1}, None):
         (folder / "config.json").write_text(json.dumps({**config, "model_type": model_type}))
         load.cache_clear()
         r = invoke("run", "A text.", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "o.npy"))

@@ -131,7 +131,7 @@ def bert_config(path: Path) -> BertConfig:
     doc = _json(path)
     if not isinstance(doc, dict):
         raise VectorizeError(f"{path}: expected a JSON object")
-    if doc.get("model_type") not in FAMILIES:
+    if not isinstance(doc.get("model_type"), str) or doc["model_type"] not in FAMILIES:  # a list is unhashable
         raise VectorizeError(f"{path}: model_type {doc.get('model_type')!r} is not supported; model types that run: "
                              f"{', '.join(FAMILIES)}")
     if doc.get("hidden_act", "gelu") != "gelu":
