@@ -210,6 +210,10 @@ def test_other_model_types_refused_by_name(tokenizers_, tmp_path):
         load.cache_clear()
         r = invoke("run", "A text.", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "o.npy"))
         one_line(r, 1, "config.json", f"model_type {model_type!r} is not supported", "bert, roberta, xlm-roberta")
+    (folder / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 2}))  # pad 1: no row left
+    load.cache_clear()
+    r = invoke("run", "A text.", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "o.npy"))
+    one_line(r, 1, "config.json", "leaves no room for tokens after the padding index 1")
 
 
 def test_weights_under_the_roberta_prefix(tokenizers_, tmp_path):

@@ -168,7 +168,8 @@ def bert_config(path: Path) -> BertConfig:
 def max_length(folder: Path, config: BertConfig) -> tuple[int, bool]:
     """(max_length, do_lower_case): sentence_bert_config.json's max_seq_length (256 for all-MiniLM-L6-v2), which
     is what sentence-transformers reads, or where it has none, tokenizer_config.json's model_max_length (as
-    sentence-transformers 6 writes it), else the position table's size; never more than the table."""
+    sentence-transformers 6 writes it), else the position table's size; never more than the table holds
+    (config.max_tokens: RoBERTa's first pad+1 rows are not read by real tokens)."""
     path = folder / "sentence_bert_config.json"
     if not _optional(path):
         return config.max_tokens, False
