@@ -11,7 +11,11 @@ BERT (Devlin et al. 2019, arXiv:1810.04805), RoBERTa (Liu et al. 2019, arXiv:190
     tokenizer   WordPiece [CLS] ... [SEP], byte-level BPE or SentencePiece Unigram <s> ... </s>:
                 all read from tokenizer.json (model/tokenizer.py), nothing to choose here
 
-Any other model_type is refused by name (files.py), with the list of those that run.
+Any other model_type is refused by name (files.py), with the list of those that run. MPNet (refused today) needs
+more than an entry here: RoBERTa's positions, no token types, its own weight names (attention.attn.q/k/v/o), and
+a relative position bias added to every layer's scores, att = softmax(q kᵀ / sqrt(hs) + E_rel[bucket(j - i)]),
+bucket as T5's (32 buckets, max distance 128), E_rel shared by the layers: a bias argument for every attention
+function of attention/dispatch.py.
 """
 
 from dataclasses import dataclass
