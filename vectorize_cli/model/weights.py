@@ -116,7 +116,7 @@ def from_safetensors(path: Path, c: BertConfig) -> tuple[dict, dict[str, int]]:
 
 def _layers(tensors: Tensors, c: BertConfig) -> dict:
     path = tensors.path
-    names = {k.removeprefix("bert."): k for k in tensors.entries}  # BertModel inside another head
+    names = {k.removeprefix(c.family.prefix): k for k in tensors.entries}  # the base model inside another head
 
     def get(key: str, shape: tuple[int, ...]) -> np.ndarray:
         if key not in names:

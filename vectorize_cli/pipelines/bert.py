@@ -83,7 +83,8 @@ def trace(model: Model, text: str, config: ModelConfig = ModelConfig(), skip: in
     (enc,) = model.tokenizer.encode([text])
     backend = compiled.for_run(backend, len(enc.ids))  # GELU: numpy's chunks (VECTORIZE_COMPILED=1: compiled)
     ids, type_ids = enc.ids[None], enc.type_ids[None]  # (1, T)
-    word, position, token_type = embeddings(model.weights, ids, type_ids)  # numpy lookups
+    family, c = model.folder.config.family, model.folder.config
+    word, position, token_type = embeddings(model.weights, ids, type_ids, family.positions(ids, c.pad_id))  # numpy
     with backend.no_grad(), quiet():
         x0, layers, ran = forward(model, backend, ids, type_ids, np.zeros(ids.shape, dtype=bool), attention,
                                   config.strict)
@@ -93,7 +94,7 @@ def trace(model: Model, text: str, config: ModelConfig = ModelConfig(), skip: in
     check_finite("the model", backend, *(b.output for b in blocks))
     stages = [
         Stage("word_embedding", "Word embeddings (E_word[id])", word[0]),
-        Stage("position_embedding", "Position embeddings (E_pos[0 .. T-1], learned)", position),
+        Stage("position_embedding", family.position_label, position.reshape(-1, c.d_model)),  # (T, d)
         Stage("token_type_embedding", "Token type embeddings (E_type[type id])", token_type[0], in_tables=False),
         Stage("embedded", "Embedded = LayerNorm(word + position + token type): layer 1's input",
               backend.numpy(x0)[0]),

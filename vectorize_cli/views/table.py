@@ -86,7 +86,7 @@ def _variants_tables(r: Renderer, t: Trace) -> Group:
 
 def _token_table(t: Trace) -> Group:
     table = new_table()
-    for name, justify in (("#", "right"), ("WordPiece token", "left"), ("id", "right"), ("type", "right")):
+    for name, justify in (("#", "right"), ("token", "left"), ("id", "right"), ("type", "right")):
         table.add_column(name, justify=justify, style="dim" if name == "#" else None)
     for i, (tok, id_, type_id) in enumerate(zip(t.tokens, t.ids, t.type_ids)):
         table.add_row(str(i), printable(tok), str(id_), str(type_id))
