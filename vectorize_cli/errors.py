@@ -50,6 +50,7 @@ def kept_off_stderr() -> Iterator[None]:
     import tempfile
 
     global _real_stderr
+    outer = _real_stderr  # nested: the real stderr is still the outermost one's
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -58,12 +59,12 @@ def kept_off_stderr() -> Iterator[None]:
         return
     try:
         with tempfile.TemporaryFile() as scratch:
-            _real_stderr = saved  # before fd 2 moves: tell() finds the real one from here on
+            _real_stderr = saved if outer is None else outer  # before fd 2 moves: tell() finds it from here on
             os.dup2(scratch.fileno(), 2)
             try:
                 yield
             finally:
                 os.dup2(saved, 2)
     finally:
-        _real_stderr = None
+        _real_stderr = outer
         os.close(saved)
