@@ -2,7 +2,8 @@
 the Rust side runs (its panic reports); a signal that cuts that short (between the redirection and the `try` that
 undoes it, or in the `finally` before fd 2 is put back) once left stderr there: exit 143 and an empty stderr
 (tests/test_embed.py::test_sigterm_keeps_whole_parts_only_and_resume_finishes, 1 run in 8). Here the window is
-reached deterministically: the redirection entered and never left, as such a signal leaves it."""
+reached deterministically: the redirection entered and never left, as such a signal leaves it, and a real SIGTERM
+sent the moment fd 2 moves (exit 143 and an empty stderr before the fix)."""
 
 import subprocess
 import sys
@@ -35,3 +36,27 @@ def test_the_redirection_keeps_the_rusts_reports_off_stderr_and_puts_it_back():
             "print('shown', file=sys.stderr)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0 and r.stderr == "shown\n", r.stderr
+
+
+SIGNAL_IN_THE_WINDOW = """
+import os, signal, sys
+real, fired = os.dup2, []
+
+def dup2(fd, fd2, inheritable=True):  # SIGTERM the moment fd 2 is first pointed at the scratch file
+    real(fd, fd2, inheritable)
+    if fd2 == 2 and not fired:
+        fired.append(fd)
+        os.kill(os.getpid(), signal.SIGTERM)  # its handler raises as soon as this call returns
+
+os.dup2 = dup2
+sys.argv = ["vectorize", "embed", sys.argv[1], "-o", sys.argv[2]]
+from vectorize_cli.__main__ import main
+main()
+"""
+
+
+def test_sigterm_right_after_the_redirection_is_exit_143_and_its_line(minilm, tmp_path):
+    (tmp_path / "in.txt").write_text("one\ntwo\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-c", SIGNAL_IN_THE_WINDOW, str(tmp_path / "in.txt"), str(tmp_path / "ds")],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert (r.returncode, r.stderr) == (143, "vectorize: error: terminated by SIGTERM\n")

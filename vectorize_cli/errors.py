@@ -60,8 +60,8 @@ def kept_off_stderr() -> Iterator[None]:
     try:
         with tempfile.TemporaryFile() as scratch:
             _real_stderr = saved if outer is None else outer  # before fd 2 moves: tell() finds it from here on
-            os.dup2(scratch.fileno(), 2)
-            try:
+            try:  # a signal right after the next line still puts fd 2 back
+                os.dup2(scratch.fileno(), 2)
                 yield
             finally:
                 os.dup2(saved, 2)
