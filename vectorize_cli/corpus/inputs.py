@@ -5,11 +5,16 @@ column --column), directories (their files of those kinds, sorted, recursively) 
 `line` is the 1-based line of a text or .jsonl file and the 1-based data row of a .csv (header not counted) or
 .parquet. Blank texts are skipped (blank lines as `vectorize run` skips them; empty or null cells alike). Input
 must be UTF-8 (the decoding of vectorize_cli/inputs.py, errors naming the byte offset); a bad row is an error
-naming the file and its line or row.
+naming the file and its line or row: JSON nested too deep or a number too long for Python's json, a lone surrogate
+(`"\ud800"`), a damaged Parquet page (its checksum verified when written). A path that is not a regular file (a pipe:
+`<(cat FILE)`, /dev/stdin) is a stream, read once, as `-` is.
 """
 
 import glob
 import json
+import os
+import re
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +26,7 @@ from vectorize_cli.inputs import decode, reading, open_input
 
 STDIN = "-"
 DIR_SUFFIXES = (".txt", ".text", ".jsonl", ".csv", ".parquet")  # what a directory contributes
+SURROGATE = re.compile("[\ud800-\udfff]")  # a JSON `\ud800` escape decodes to one; no UTF-8 encodes it
 
 
 @dataclass(frozen=True)
@@ -37,12 +43,17 @@ class Input:
     kind: str  # a key of READERS
 
     def size(self) -> int | None:
-        """Bytes in the file; None for stdin that is not a regular file."""
+        """Bytes in the file; None for a stream (stdin or a path that is not a regular file)."""
         from vectorize_cli import progress
 
         if self.source == STDIN:
             return None if sys.stdin is None else progress.size_of(sys.stdin.buffer)
-        return Path(self.source).stat().st_size
+        st = os.stat(self.source)
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+    def stream(self) -> bool:
+        """Read once: stdin, or a pipe (`<(cat FILE)` is /dev/fd/N, a FIFO), not a file --resume reads again."""
+        return self.size() is None
 
 
 def _kind(path: str) -> str:
@@ -71,6 +82,8 @@ def resolve_inputs(paths: list[str]) -> list[Input]:
                 raise UsageError(f"{p}: no {', '.join(DIR_SUFFIXES)} files in this directory")
             found += [Input(str(f), _kind(str(f))) for f in files]
         elif Path(p).is_file():
+            found.append(Input(p, _kind(p)))
+        elif Path(p).exists():  # a pipe or a device: a stream (--resume refuses it)
             found.append(Input(p, _kind(p)))
         elif _glob_chars(p):
             matches = sorted(m for m in glob.glob(p, recursive=True) if Path(m).is_file())
@@ -108,6 +121,9 @@ def _cell(inp: Input, where: str, value, column: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise VectorizeError(f"{inp.source} {where}: column {column!r} is {type(value).__name__}, not text")
+    if (bad := SURROGATE.search(value)) is not None:
+        raise VectorizeError(f"{inp.source} {where}: column {column!r} holds a lone surrogate "
+                             f"U+{ord(bad.group()):04X} (not Unicode text)")
     return value
 
 
@@ -126,6 +142,11 @@ def read_jsonl(inp: Input, column: str | None) -> Iterator[Row]:
             doc = json.loads(line)
         except json.JSONDecodeError as e:
             raise VectorizeError(f"{inp.source} line {n}: not JSON ({e.msg}, column {e.colno})") from None
+        except RecursionError:  # json's scanner bounds nesting by the interpreter's recursion limit
+            raise VectorizeError(f"{inp.source} line {n}: JSON nested too deep to read") from None
+        except ValueError:  # an integer beyond sys.get_int_max_str_digits()
+            raise VectorizeError(f"{inp.source} line {n}: a JSON number of more than "
+                                 f"{sys.get_int_max_str_digits():,} digits") from None
         if not isinstance(doc, dict):
             raise VectorizeError(f"{inp.source} line {n}: expected a JSON object, got {type(doc).__name__}")
         if column not in doc:
@@ -176,9 +197,9 @@ def read_parquet(inp: Input, column: str | None) -> Iterator[Row]:
 
     column = column or "text"
     try:
-        f = pq.ParquetFile(inp.source)
+        f = pq.ParquetFile(inp.source, page_checksum_verification=True)  # pages written with one are checked
     except (OSError, pa.ArrowException) as e:
-        raise VectorizeError(f"cannot read {inp.source}: {e}") from None
+        raise VectorizeError(f"cannot read {inp.source}: {_first_line(e)}") from None
     if column not in f.schema_arrow.names:
         raise VectorizeError(f"{inp.source}: no column {column!r} (give --column NAME; it has "
                              f"{', '.join(f.schema_arrow.names)})")
@@ -194,8 +215,14 @@ def read_parquet(inp: Input, column: str | None) -> Iterator[Row]:
                 text = _cell(inp, f"row {n}", value, column)
                 if text is not None:
                     yield Row(inp.source, n, text, size)
-    except (OSError, pa.ArrowException) as e:
-        raise VectorizeError(f"cannot read {inp.source}: {e}") from None
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as e:
+        raise VectorizeError(f"cannot read {inp.source} after row {n}: {_first_line(e)}") from None
+
+
+def _first_line(e: Exception) -> str:
+    """Arrow's message, as one printable line (its first: the others repeat it, its bytes escaped)."""
+    line = next((x for x in str(e).splitlines() if x.strip()), type(e).__name__)
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
 
 
 READERS: dict[str, Callable[[Input, str | None], Iterator[Row]]] = {

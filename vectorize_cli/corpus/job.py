@@ -191,6 +191,10 @@ def embed_corpus(job: Job, advance=lambda n: None) -> Done:
         raise UsageError("--column applies to .jsonl, .csv and .parquet inputs")
     if job.resume and job.force:
         raise UsageError("give --resume or --force, not both")
+    for i in found if job.resume else ():
+        if i.stream():
+            raise UsageError(f"--resume reads the inputs again, which needs files: "
+                             f"{'stdin' if i.source == inputs.STDIN else i.source} is a stream (save it to a file)")
     _check_not_inside(found, job.inputs, job.out)
     size = chunk_rows(job.part_rows)
     inputs.import_pyarrow()

@@ -9,6 +9,11 @@ or a running cluster (--address).
 
 Only the driver touches DIR, so the cluster needs no shared filesystem. Each batch also reports the node that
 embedded it (rows per node, in the run's stats).
+
+Failing fast: --address HOST:PORT is probed with a plain TCP connect (CONNECT_S) before Ray is asked (whose own
+retries take minutes); the cluster's resources (ray.cluster_resources()) must hold the workers' CPUs and GPUs, or
+the run is refused instead of waiting forever; Ray's SIGTERM handler (ray.init's sys.exit(15)) is replaced by
+ours again (exit 143, one line); Ray's own log lines are kept off stderr (errors.kept_off_stderr).
 """
 
 from collections.abc import Iterator
@@ -19,9 +24,10 @@ import numpy as np
 from vectorize_cli.config import ModelConfig
 from vectorize_cli.dataset.format import Chunk, Embedded
 from vectorize_cli.encoder import Encoder
-from vectorize_cli.errors import VectorizeError
+from vectorize_cli.errors import UsageError, VectorizeError, kept_off_stderr
 
 WORKER_CPUS = 1  # Ray's CPU accounting for one worker; it runs its batches on all of its node's cores anyway
+CONNECT_S = 5.0  # --address: a head that does not accept a TCP connection in this long is not there
 
 
 def import_ray():
@@ -78,18 +84,39 @@ def _stage(chunks: Iterator[Chunk], staging: Path) -> int:
     return n
 
 
+def _probe(address: str) -> None:
+    """HOST:PORT accepts a TCP connection within CONNECT_S, or one line now (ray:// and `auto` are Ray's to find)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if "://" in address or address == "auto":
+        return
+    if not host or not port.isdigit():
+        raise UsageError(f"--address {address!r}: expected HOST:PORT (the Ray head, e.g. HEAD:6379)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_S).close()
+    except OSError as e:
+        why = "no answer" if isinstance(e, TimeoutError) else e.strerror or str(e)
+        raise VectorizeError(f"cannot join Ray at {address}: {why} (is a Ray head running there?)") from None
+
+
 def _connect(ray, address: str | None) -> bool:
     """Join the cluster at address, or start Ray on this machine alone; True when this call started it."""
     if ray.is_initialized():
         return False
     import logging
+    import signal
     import warnings
 
     from ray.util.annotations import RayDeprecationWarning
 
+    from vectorize_cli import sink
+
     warnings.filterwarnings("ignore", module="ray")  # Ray's notes on its own API are not the user's business
     warnings.filterwarnings("ignore", category=RayDeprecationWarning)
     kwargs = {"log_to_driver": False, "logging_level": logging.ERROR}
+    if address is not None:
+        _probe(address)
     try:
         if address is not None:
             ray.init(address=address, **kwargs)
@@ -97,7 +124,23 @@ def _connect(ray, address: str | None) -> bool:
             ray.init(include_dashboard=False, **kwargs)  # this machine only
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise VectorizeError(f"cannot start or join Ray{f' at {address}' if address else ''}: {e}") from None
+    except SystemExit as e:  # SIGTERM while ray.init ran: its own handler's sys.exit(15)
+        if e.code == signal.SIGTERM:
+            raise sink.Terminated(signal.SIGTERM) from None
+        raise
+    finally:
+        sink.install_signal_handlers()  # ours again: SIGTERM is exit 143 and one line, not Ray's exit 15
     return True
+
+
+def _check_resources(ray, workers: int, gpus_per_worker: float) -> None:
+    """The cluster holds what the actor pool asks for (Ray would wait for it forever, silently)."""
+    have = ray.cluster_resources()
+    for name, each in (("CPU", WORKER_CPUS), ("GPU", gpus_per_worker)):
+        if each and have.get(name, 0) < workers * each:
+            raise VectorizeError(f"the Ray cluster has {have.get(name, 0):g} {name}s; --workers {workers} need "
+                                 f"{workers * each:g} ({each:g} each): give fewer workers or "
+                                 f"{'--gpus-per-worker 0' if name == 'GPU' else 'a larger cluster'}")
 
 
 def embed_chunks(encoder: Encoder, chunks: Iterator[Chunk], stats: dict, out: Path, size: int, workers: int = 2,
@@ -105,16 +148,23 @@ def embed_chunks(encoder: Encoder, chunks: Iterator[Chunk], stats: dict, out: Pa
     """Each chunk embedded by the actor pool, in id order; stats["rows_per_node"] counts rows per node id
     (on_rows: the rows are counted as each chunk comes back, not batch by batch)."""
     ray = import_ray()
-    from ray.data import DataContext
-
-    import logging
-
     from vectorize_cli.dataset.format import STAGING
-    from vectorize_cli.dataset.writer import clear
 
     staging = out / STAGING
+    with kept_off_stderr():  # Ray's log lines (its C++ core's too); tell() still reaches the real stderr
+        yield from _run(ray, encoder, chunks, stats, staging, size, workers, gpus_per_worker, address)
+
+
+def _run(ray, encoder, chunks, stats, staging, size, workers, gpus_per_worker, address) -> Iterator[Embedded]:
+    import logging
+
+    from ray.data import DataContext
+
+    from vectorize_cli.dataset.writer import clear
+
     started = _connect(ray, address)
     try:
+        _check_resources(ray, workers, gpus_per_worker)
         if _stage(chunks, staging) == 0:
             return
         ctx = DataContext.get_current()

@@ -130,10 +130,12 @@ def read_ranges(path: Path, d: int) -> np.ndarray:
             a = np.asarray(json.loads(path.read_text(encoding="utf-8")), dtype=np.float64)
     except OSError as e:
         raise VectorizeError(f"cannot read {path}: {e.strerror or e}") from None
-    except (ValueError, TypeError, UnicodeDecodeError) as e:
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as e:
         raise UsageError(f"--ranges {path}: not a .npy array or JSON [[minimums], [maximums]] ({e})") from None
     if a.shape != (2, d) or not np.issubdtype(a.dtype, np.number) or not np.isfinite(a).all():
         raise UsageError(f"--ranges {path}: expected 2 x {d} finite numbers (minimums, maximums), got shape {a.shape}")
+    if (big := np.abs(a) > np.finfo(np.float32).max).any():
+        raise UsageError(f"--ranges {path}: a value beyond float32 (dimension {int(np.argmax(big.any(axis=0)))})")
     if (a[0] > a[1]).any():
         raise UsageError(f"--ranges {path}: a minimum is above its maximum (dimension {int(np.argmax(a[0] > a[1]))})")
     return a.astype(np.float32)

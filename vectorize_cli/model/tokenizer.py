@@ -17,9 +17,6 @@ gives up): pyo3's PanicException is a BaseException, caught here as a VectorizeE
 panic report kept off stderr.
 """
 
-import os
-import sys
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
@@ -27,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vectorize_cli.errors import UsageError, VectorizeError
+from vectorize_cli.errors import UsageError, VectorizeError, kept_off_stderr
 from vectorize_cli.safe_read import read_bytes
 
 TOKENIZER_CAP = 256 << 20  # the largest multilingual tokenizer.json files are tens of MiB
@@ -59,25 +56,13 @@ def _rust(path: Path, what: str):  # what: the error's start, "{path}" for the f
     """Calls into the Rust tokenizer: a panic (or any error) is a VectorizeError naming the file;
     Rust's own panic report (with RUST_BACKTRACE, a backtrace) goes to a scratch file, not stderr."""
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (AttributeError, OSError, ValueError):  # no stderr: nothing to keep clean
-        saved = None
-    scratch = tempfile.TemporaryFile() if saved is not None else None
-    if scratch is not None:
-        os.dup2(scratch.fileno(), 2)
-    try:
-        yield
+        with kept_off_stderr():
+            yield
     except (KeyboardInterrupt, SystemExit, GeneratorExit, VectorizeError, MemoryError):
         raise
     except BaseException as e:  # pyo3_runtime.PanicException is a BaseException; tokenizers raises Exception
         why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise VectorizeError(f"{what.format(path=path)}: {why[:300]}") from None
-    finally:
-        if scratch is not None:
-            os.dup2(saved, 2)
-            os.close(saved)
-            scratch.close()
 
 
 class WordPiece:
