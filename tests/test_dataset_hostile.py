@@ -289,3 +289,14 @@ def test_resume_checks_the_metadata_it_reuses(minilm, tmp_path, change):
     one_error(invoke("embed", str(src), "-o", str(out), "--part-rows", "4", "--precision", "int8", "--resume"), 1,
               "part-00000.parquet", "metadata `vectorize`")
     assert files(out) == before
+
+
+def test_a_refused_embed_leaves_no_directory_it_made(minilm, tmp_path):
+    """The run makes -o DIR to lock it; refused after that (here: blank input), the empty DIR goes with it, while
+    a DIR that was there before stays."""
+    r = invoke("embed", "-", "-o", str(tmp_path / "new"), input="\n  \n")
+    assert r.exit_code == 2 and "no text" in r.stderr
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    r = invoke("embed", "-", "-o", str(tmp_path / "mine"), input="\n  \n")
+    assert r.exit_code == 2 and (tmp_path / "mine").is_dir() and not any((tmp_path / "mine").iterdir())

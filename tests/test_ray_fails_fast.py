@@ -39,7 +39,7 @@ def one_line(p, code: int, *words: str, within: float) -> None:
 
 def test_a_dead_address_fails_within_seconds_in_one_line(tmp_path):
     one_line(start(tmp_path, "--address", "127.0.0.1:1"), 1, "127.0.0.1:1", within=30)
-    assert not (tmp_path / "ds").exists() or not any((tmp_path / "ds").iterdir())
+    assert not (tmp_path / "ds").exists()  # the run made it and failed: no empty directory left behind
 
 
 def test_gpus_the_cluster_lacks_are_refused_before_anything_waits(tmp_path):

@@ -52,19 +52,28 @@ def _acquire(out: Path) -> int:
 
 @contextmanager
 def locked(out: Path):
-    """DIR made if missing and locked for this process until the block ends (the lock file then removed)."""
+    """DIR made if missing and locked for this process until the block ends (the lock file then removed); a
+    run that fails leaves no empty DIR it made itself behind."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"-o {out}: not a directory")
+    made = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise VectorizeError(f"cannot create {out}: {e.strerror or e}") from None
     fd = _acquire(out)
+    done = False
     try:
         yield
+        done = True
     finally:
         try:
             os.unlink(out / LOCK)  # still ours: removed while held
         except OSError:
             pass
         os.close(fd)
+        if made and not done:
+            try:
+                out.rmdir()  # only if empty: a part written stays
+            except OSError:
+                pass
