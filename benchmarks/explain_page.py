@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 from vectorize_cli.encoder import Encoder  # noqa: E402
 from vectorize_cli.explain import explain_pair  # noqa: E402
 from vectorize_cli.views.explain_page import explain_page  # noqa: E402
+from html_page import render  # noqa: E402  benchmarks/html_page.py, beside this script
 
 WORDS = "the cat sat on a mat dog ran to house man ate food sky is blue red green tree book day night water".split()
 
@@ -54,13 +55,9 @@ def main() -> None:
                 assert e.pairs.shape == (T, T)
                 path = Path(tmp) / "page.html"
                 path.write_bytes(html)
-                tab = browser.new_page(viewport={"width": 1400, "height": 900})
-                t0 = time.perf_counter()
-                tab.goto(path.as_uri())
-                tab.wait_for_selector("body[data-ready='1']", timeout=60_000)
-                renders.append(time.perf_counter() - t0)
-                scripts.append(tab.evaluate("window.vectorizeRenderMs") / 1000)
-                tab.close()
+                took, script = render(browser, path, 60_000)
+                renders.append(took)
+                scripts.append(script)
             med = statistics.median
             rows.append(f"| MiniLM, {T} x {T} tokens | {len(html) / 2**20:.2f} MB | {med(explains):.2f} | "
                         f"{med(builds):.3f} | {med(renders):.2f} | {med(scripts):.2f} |")

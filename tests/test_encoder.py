@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, link_or_copy
+from conftest import ROOT, link_tree
 from test_cli import invoke
 
 pytest.importorskip("pyarrow", reason="pip install 'vectorize-cli[search]'")
@@ -50,16 +50,6 @@ def test_record_opens_the_same_encoder_and_refuses_other_weights(minilm_path, tm
         Encoder.from_record({**record, "model": {**record["model"], "sha256": "0" * 64}})
 
 
-def _model_folder(minilm_path, dest):
-    """A copy of all-MiniLM-L6-v2's folder (hard links: no 90 MB copy) that is not `minilm`."""
-    src = type(dest)(minilm_path)
-    for f in src.rglob("*"):
-        if f.is_file():
-            (dest / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
-            link_or_copy(f, dest / f.relative_to(src))
-    return dest
-
-
 def _cli(*args, cwd):
     r = subprocess.run([sys.executable, "-m", "vectorize_cli", *map(str, args)], cwd=cwd, capture_output=True,
                        text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -72,7 +62,7 @@ def test_search_opens_the_folder_the_dataset_recorded_from_anywhere(minilm_path,
     records the folder's absolute path, and the queries are embedded by it."""
     work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
     work.mkdir(), elsewhere.mkdir()
-    _model_folder(minilm_path, work / "my-model")
+    link_tree(minilm_path, work / "my-model")  # a folder of the same weights that is not `minilm`
     (work / "in.txt").write_text("\n".join(TEXTS[:3]) + "\n", encoding="utf-8")
     _cli("embed", "in.txt", "-o", "ds", "-m", "my-model", cwd=work)
     out = json.loads(_cli("search", TEXTS[1], "--dataset", work / "ds", "-k", "1", "-F", "json", cwd=elsewhere))

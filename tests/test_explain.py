@@ -6,7 +6,6 @@ that is not linear said so in every format; the toy pipeline; the JSON schema; t
 
 import json
 import re
-import shutil
 import struct
 import time
 
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 from referencing import Registry, Resource
 
-from conftest import ROOT, SAMPLES, link_or_copy
+from conftest import ROOT, SAMPLES, link_tree
 from test_cli import invoke
 from test_html import Opened, browser  # noqa: F401 (the fixture)
 from vectorize_cli.config import Config
@@ -161,10 +160,7 @@ def folders(minilm_path, tmp_path_factory):
     out = {}
     for pool, flag in (("max", "pooling_mode_max_tokens"), ("first", "pooling_mode_cls_token")):
         d = tmp_path_factory.mktemp(pool)
-        for p in minilm_path.rglob("*"):
-            if p.is_file():
-                (d / p.relative_to(minilm_path)).parent.mkdir(parents=True, exist_ok=True)
-                link_or_copy(p, d / p.relative_to(minilm_path))
+        link_tree(minilm_path, d)
         cfg = d / "1_Pooling" / "config.json"
         doc = json.loads(cfg.read_text())
         cfg.unlink()  # a link to the package's file: never written through

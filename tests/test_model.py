@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SAMPLES, link_or_copy
+from conftest import SAMPLES, link_tree
 from vectorize_cli.config import ModelConfig
 from vectorize_cli.pipelines.bert import batches, encode, trace
 
@@ -240,10 +240,7 @@ def test_without_sentence_bert_config_the_model_reads_512_tokens(minilm_path, tm
     """A folder with no max_seq_length reads the whole position table; nothing past it is indexed."""
     from vectorize_cli.model.bert import load
 
-    for f in minilm_path.rglob("*"):
-        if f.is_file() and f.name != "sentence_bert_config.json":
-            (tmp_path / f.relative_to(minilm_path)).parent.mkdir(parents=True, exist_ok=True)
-            link_or_copy(f, tmp_path / f.relative_to(minilm_path))  # a symbolic link out of the folder is refused
+    link_tree(minilm_path, tmp_path, skip=("sentence_bert_config.json",))  # a symbolic link out of it is refused
     model = load(str(tmp_path))
     assert model.folder.max_length == 512
     texts = lines("long.txt")

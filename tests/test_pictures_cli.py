@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from conftest import link_or_copy
+from conftest import link_tree
 from test_cli import invoke
 from test_html import blob, decode
 from test_rollout import rollout_loop
@@ -125,10 +125,7 @@ def test_a_600_token_figure_is_bounded(tmp_path):
 
 def test_a_512_token_minilm_figure_is_bounded(tmp_path, minilm_path):
     folder = tmp_path / "minilm-512"  # without sentence_bert_config.json the model reads its 512 positions
-    for f in minilm_path.rglob("*"):
-        if f.is_file() and f.name != "sentence_bert_config.json":
-            (folder / f.relative_to(minilm_path)).parent.mkdir(parents=True, exist_ok=True)
-            link_or_copy(f, folder / f.relative_to(minilm_path))
+    link_tree(minilm_path, folder, skip=("sentence_bert_config.json",))
     png, svg = tmp_path / "m.png", tmp_path / "m.svg"
     t0 = cpu_seconds()
     r = invoke("run", "-", "--whole", "-m", str(folder), "-F", "png", "-o", str(png), input="the cat sat " * 300)

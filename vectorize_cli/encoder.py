@@ -155,9 +155,9 @@ class Encoder:
     def name(self) -> str:
         return self.model.folder.name
 
-    @cached_property
+    @property
     def sha256(self) -> str:
-        """Which weights these are: hex sha256 of model.safetensors."""
+        """Which weights these are: hex sha256 of model.safetensors (hashed once, by the model)."""
         return self.model.sha256
 
     def with_options(self, **changes) -> "Encoder":
@@ -177,8 +177,7 @@ class Encoder:
         on_batch(n) is told each batch of n texts done (a progress bar)."""
         from vectorize_cli.pipelines.bert import encode
 
-        texts = list(texts)
-        texts = self._texts(texts)
+        texts = self._texts(list(texts))
         encs = self.model.tokenizer.encode(texts, tokens=False)  # tokenized once: for the model and the counts
         vectors, cut = encode(self.model, texts, self.config, encs, on_batch, self.skip)
         if self.config.truncate_dim is not None:

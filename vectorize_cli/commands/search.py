@@ -71,7 +71,8 @@ def search(
         hnsw.check_ef(ef, k * n)
     graph = hnsw.load_index(ds, ef) if ann else None  # a missing or stale index is refused before any work
     asked = {"prompt_name": prompt_name, "prompt": prompt}  # else the model's query prompt (encode_query's)
-    vectors = query.embed_queries(ds, texts, model, batch_size, **asked)
+    encoder = query.query_encoder(ds, model, batch_size, **asked)  # opened once: the queries, and --explain's pairs
+    vectors = query.embed_queries(encoder, texts)
     if graph is not None:
         top = hnsw.ann_search(ds, graph, vectors, k, rescore)
     else:
@@ -82,7 +83,7 @@ def search(
     if explain:  # search/pairs.py
         from vectorize_cli.search.pairs import hits_pairs_table, with_pairs
 
-        found, plain = with_pairs(found, query.query_encoder(ds, model, batch_size, **asked)), out.render
+        found, plain = with_pairs(found, encoder), out.render
         out = Output(out.single, out.record, lambda renderer, r: hits_pairs_table(renderer, r, plain(renderer, r)), 4)
     with sink.open_sink(output, force) as to:
         WRITERS[output_format.value](found, out, to)

@@ -5,7 +5,6 @@ byte for byte: sha256(model.safetensors) equal to the metadata's, else vectors f
 compared and ranked, silently wrong. Hashing the 90 MB of all-MiniLM-L6-v2 takes about 0.1 s, once per process.
 """
 
-from pathlib import Path
 
 import numpy as np
 
@@ -36,9 +35,8 @@ def query_encoder(ds: Dataset, model: str | None, batch_size: int = 32, **prompt
     return encoder
 
 
-def embed_queries(ds: Dataset, texts: list[str], model: str | None, batch_size: int = 32, **prompt) -> np.ndarray:
-    """Queries -> (Q, d) float32 vectors, by query_encoder(ds, model, **prompt)."""
-    encoder = query_encoder(ds, model, batch_size, **prompt)
+def embed_queries(encoder, texts: list[str]) -> np.ndarray:
+    """Queries -> (Q, d) float32 vectors, by the encoder query_encoder opened."""
     e = encoder.encode(texts)
     if e.truncated.any():
         n = int(e.truncated.sum())
