@@ -2,7 +2,8 @@
 
     Trace
       tokens                       T strings
-      stages    [Stage]            named (T, d) matrices before attention, in order
+      stages    [Stage]            named (T, d) matrices before attention, in order (MPNet's relative
+                                   position bias: (H, T, T), one T x T matrix per head)
       blocks    [Block]            attention: (H, T, T) weights or None, (T, d_out) output, how it ran
       sentence_vector              (d,) a model's pooled last layer (the toy pools each block)
 
@@ -33,7 +34,7 @@ class Ran:
 class Stage:
     key: str  # its JSON field: "embedding", "word_embedding", ...
     title: str  # its table title
-    values: np.ndarray  # (T, d)
+    values: np.ndarray  # (T, d), or (H, T, T) per head: rows queries, columns keys (MPNet's relative position bias)
     in_tables: bool = True  # tables show it (a single sentence's token types are all one row: tables skip it)
 
 

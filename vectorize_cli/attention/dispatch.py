@@ -1,8 +1,10 @@
 """From an attention family and a backend to the function that computes it: the one dispatch both
 pipelines use, and the one place that reports the kernel that ran (returned with the output).
 
-    ATTENTION_FUNCTIONS[name](q, k, v, causal, block_size, key_mask, strict, backend)
+    ATTENTION_FUNCTIONS[name](q, k, v, causal, block_size, key_mask, strict, backend, bias)
         -> Attended(y, att | None, op, notes)
+
+    Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(hs) + B + M) V   (kernels.explicit_attention)
 
     explicit  kernels.explicit_attention on numpy or torch: the (H, T, T) weights materialised
     tiled     kernels.flash_attention: tiles and an online softmax, never the weights (numpy); its exp
@@ -11,7 +13,9 @@ pipelines use, and the one place that reports the kernel that ran (returned with
     sdpa      torch's fused kernel, flash first (sdpa.py), never the weights (torch)
 
 q, k, v are (H, T, hs) or (B, H, T, hs); key_mask, broadcastable to (..., 1, T), is True for
-the keys no query may see (padding).
+the keys no query may see (padding): M; bias, None or (H, T, T) the same for every sentence, is the additive
+score bias B (MPNet's relative position bias): explicit adds it to the scores, tiled to each tile's scores,
+sdpa passes B + M as SDPA's float attn_mask.
 """
 
 from collections.abc import Callable
@@ -31,13 +35,14 @@ class Attended(NamedTuple):
     notes: tuple[str, ...] = ()  # why it is not the kernel asked for
 
 
-def explicit(q, k, v, causal=False, block_size=0, key_mask=None, strict=False, backend=NUMPY) -> Attended:
-    y, att = explicit_attention(q, k, v, causal, key_mask=key_mask)
+def explicit(q, k, v, causal=False, block_size=0, key_mask=None, strict=False, backend=NUMPY, bias=None) -> Attended:
+    y, att = explicit_attention(q, k, v, causal, key_mask=key_mask, bias=bias)
     return Attended(y, att, "explicit")
 
 
-def tiled(q, k, v, causal=False, block_size=256, key_mask=None, strict=False, backend=NUMPY) -> Attended:
-    """flash_attention (numpy) works on (H, T, hs): a batch's sentences and heads are folded into one axis.
+def tiled(q, k, v, causal=False, block_size=256, key_mask=None, strict=False, backend=NUMPY, bias=None) -> Attended:
+    """flash_attention (numpy) works on (H, T, hs): a batch's sentences and heads are folded into one axis (folded
+    head b * H + h adds bias[h]: flash_attention's bias rule).
     Its exp is the one compiled.flash_exp picks by the scores' count alone, and its op says which ran:
     `tiled-online-softmax`, or `+compiled-exp` after it."""
     scores = q.size // q.shape[-1] * k.shape[-2]  # heads (of every sentence) x queries x keys
@@ -47,16 +52,16 @@ def tiled(q, k, v, causal=False, block_size=256, key_mask=None, strict=False, ba
         B, H, T, hs = q.shape
         fold = lambda a: a.reshape(B * H, T, hs)  # noqa: E731
         mask = None if key_mask is None else np.broadcast_to(key_mask, (B, H, 1, T)).reshape(B * H, 1, T)
-        y, _ = flash_attention(fold(q), fold(k), fold(v), causal, block_size, mask, exp)
+        y, _ = flash_attention(fold(q), fold(k), fold(v), causal, block_size, mask, exp, bias)
         return Attended(y.reshape(B, H, T, hs), None, op)
-    y, _ = flash_attention(q, k, v, causal, block_size, key_mask, exp)
+    y, _ = flash_attention(q, k, v, causal, block_size, key_mask, exp, bias)
     return Attended(y, None, op)
 
 
-def sdpa(q, k, v, causal=False, block_size=0, key_mask=None, strict=False, backend=NUMPY) -> Attended:
+def sdpa(q, k, v, causal=False, block_size=0, key_mask=None, strict=False, backend=NUMPY, bias=None) -> Attended:
     from vectorize_cli.attention.sdpa import fused_attention
 
-    y, op, reasons = fused_attention(q, k, v, causal, key_mask, strict)
+    y, op, reasons = fused_attention(q, k, v, causal, key_mask, strict, bias)
     notes = (f"torch's flash kernel could not run ({'; '.join(reasons)}); {op} ran instead",) if reasons else ()
     return Attended(y, None, op, notes)
 

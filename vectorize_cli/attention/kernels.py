@@ -56,13 +56,16 @@ def mask_future_(s, q_start: int = 0, k_start: int = 0):
     return hide_(s, causal_mask(xp, s.shape[-2], s.shape[-1], q_start, k_start, device=s.device))
 
 
-def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_mask=None):
-    """Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(hs) + M) V   (Vaswani et al. 2017, eq. 1),
+def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_mask=None, bias=None):
+    """Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(hs) + B + M) V   (Vaswani et al. 2017, eq. 1),
+    B the additive score bias where given (MPNet's relative position bias), else 0;
     M_ij = -inf where j > i when causal, or where key_mask hides key j (padding), else 0.
-    key_mask: bool, broadcastable to (..., 1, T_k), True for the keys no query may see.
-    Materialises the (H, T, T) weights and returns them."""
+    key_mask: bool, broadcastable to (..., 1, T_k), True for the keys no query may see; bias: float, (H, T_q, T_k),
+    the same for every sentence of a batch. Materialises the (H, T, T) weights and returns them."""
     s = q @ k.mT  # (H, T, T)
     s *= 1.0 / math.sqrt(q.shape[-1])
+    if bias is not None:
+        s += bias  # (H, T, T), broadcast over a batch's sentences
     if causal:
         mask_future_(s)
     if key_mask is not None:
@@ -83,7 +86,7 @@ def flash_tiles(H: int, T_q: int, T_k: int, block_size: int) -> tuple[int, int, 
     return g, Bq, Bk
 
 
-def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_mask=None, exp_step=None):
+def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_mask=None, exp_step=None, bias=None):
     """The same function as explicit_attention, computed tile by tile with an online softmax
     (Dao et al. 2022, FlashAttention, Algorithm 1), so no (T, T) matrix is ever held:
     memory is O(block_size²) per task, whatever T.
@@ -94,7 +97,9 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
     m' = max(m, max s') rescales the old sums by exp(m - m'):
         l   <- l   * exp(m - m') + sum_j exp(s'_j - m')
         acc <- acc * exp(m - m') + exp(s' - m') V'
-    and at the end y = acc / l. key_mask (H, 1, T_k) hides keys as in explicit_attention.
+    and at the end y = acc / l. key_mask (H, 1, T_k) hides keys as in explicit_attention; bias (H_b, T_q, T_k),
+    H a multiple of H_b, is added to each tile's scores s' before its maximum: head h adds bias[h % H_b] (a
+    batch's sentences folded into the heads axis share their heads' bias), the B of explicit_attention.
 
     A task is one query tile of a group of heads, the group as large as fits TILE_ELEMENTS scores
     (one head for long texts, hundreds of short sentences' heads at once): on numpy the tasks run
@@ -110,13 +115,17 @@ def flash_attention(q, k, v, causal: bool = False, block_size: int = 256, key_ma
     if key_mask is not None:
         key_mask = xp.broadcast_to(key_mask, (H, 1, k.shape[1]))  # one row per head, as the tasks take them
     exp_step = exp_step or exp_shift_  # exp(s - m), in place
+    Hb = 0 if bias is None else bias.shape[0]
 
     def task(start: tuple[int, int]) -> None:
         h0, q0 = start
         heads = h0 if g == 1 else slice(h0, h0 + g)  # one head: 2-D products, BLAS's fastest path
         mask = None if key_mask is None else key_mask[heads]
+        # this task's rows of the bias: a view for one head, the group's heads gathered (g x Bq x T_k) for several
+        b = None if bias is None else bias[h0 % Hb if g == 1 else [h % Hb for h in range(h0, min(h0 + g, H))],
+                                           q0 : q0 + Bq]
         y[heads, q0 : q0 + Bq] = _online_softmax(xp, q[heads, q0 : q0 + Bq], k[heads], v[heads], q0, Bk, causal, mask,
-                                                 exp_step)
+                                                 exp_step, b)
 
     starts = [(h0, q0) for q0 in range(0, T, Bq) for h0 in range(0, H, g)]
     with core_map(enabled=xp is np and len(starts) > 1) as map_:  # torch threads inside its own ops
@@ -138,10 +147,11 @@ def exp_shift_(s, m, total=None):
     return s
 
 
-def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask, exp_step):
+def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask, exp_step, bias=None):
     """Attention for the (already scaled) queries q ([h,] Bq, hs) starting at row q0, walking the key
-    tiles of Bk keys (see flash_attention). Every step writes into the task's own buffers (out=,
-    in place): no new (h, Bq, Bk) array per tile. -> (h, Bq, hs)"""
+    tiles of Bk keys (see flash_attention); bias ([h,] Bq, T_k): these queries' rows of the score bias.
+    Every step writes into the task's own buffers (out=, in place): no new (h, Bq, Bk) array per tile.
+    -> (h, Bq, hs)"""
     *h, Bq, hs = q.shape  # h: () for one head, (heads,) for a group
     k_end = min(k.shape[-2], q0 + Bq) if causal else k.shape[-2]  # causal: later key tiles are all future
     s_buf = xp.empty((*h, Bq, min(Bk, k_end)), dtype=q.dtype, device=q.device)  # scores, then exp(s - m')
@@ -152,6 +162,8 @@ def _online_softmax(xp, q, k, v, q0: int, Bk: int, causal: bool, key_mask, exp_s
     for k0 in range(0, k_end, Bk):
         keys = slice(k0, min(k0 + Bk, k_end))
         s = xp.matmul(q, k[..., keys, :].mT, out=s_buf[..., : keys.stop - k0])  # (h, Bq, Bk)
+        if bias is not None:
+            s += bias[..., keys]  # the tile's B (h, Bq, Bk), as explicit_attention's
         if causal and keys.stop - 1 > q0:  # the tile reaches past some query's diagonal
             mask_future_(s, q0, k0)
         if key_mask is not None:

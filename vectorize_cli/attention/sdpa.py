@@ -4,6 +4,7 @@ kernel", so the op that ran is known exactly (the tests confirm the names below 
 and torch's own reasons for refusing the ones before it can be passed on to the user.
 """
 
+import math
 import re
 import warnings
 
@@ -28,9 +29,10 @@ def reason(warning: str) -> str:
     return SWITCHED_OFF.sub("", warning.split(" (Triggered internally")[0]).strip()
 
 
-def fused_attention(q, k, v, causal: bool = False, key_mask=None, strict: bool = False):
+def fused_attention(q, k, v, causal: bool = False, key_mask=None, strict: bool = False, bias=None):
     """Attention(Q, K, V) by torch's fused kernels, flash first; with strict, flash only.
-    q, k, v: (H, T, hs) or (B, H, T, hs) tensors; key_mask as in kernels.explicit_attention.
+    q, k, v: (H, T, hs) or (B, H, T, hs) tensors; key_mask and bias (H, T, T) as in kernels.explicit_attention:
+    with a bias, SDPA's attn_mask is the float B + M (-inf where key_mask hides a key), added to its scores.
     -> (y, op that ran, reasons the kernels before it could not run)."""
     torch = import_torch()
     from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -39,7 +41,10 @@ def fused_attention(q, k, v, causal: bool = False, key_mask=None, strict: bool =
     batched = q.ndim == 4
     if not batched:  # SDPA's fused kernels take (batch, H, T, hs)
         q, k, v = q[None], k[None], v[None]
-    allowed = None if key_mask is None else ~key_mask  # SDPA's boolean mask: True where attention is allowed
+    if bias is None:
+        allowed = None if key_mask is None else ~key_mask  # SDPA's boolean mask: True where attention is allowed
+    else:  # SDPA's float mask, added to the scores: B + M, (B, H, T, T) with padding, else (H, T, T)
+        allowed = bias if key_mask is None else torch.where(key_mask, -math.inf, bias)
     reasons = []
     for name in order:
         if (name, q.device.type) not in SDPA_OPS:

@@ -3,10 +3,12 @@ of Vaswani et al. 2017), also RoBERTa's and XLM-RoBERTa's (families.py: what dif
 BertModel computes:
 
     x     = LayerNorm(E_word[ids] + E_pos[pos] + E_type[type_ids])          (B, T, d)
-            pos: 0..T-1 (BERT), or offset by the padding index (RoBERTa, XLM-R): families.py
+            pos: 0..T-1 (BERT), or offset by the padding index (RoBERTa, XLM-R, MPNet): families.py;
+            MPNet has no E_type
     per layer:
     q,k,v = x W_qkv + b_qkv, split into H heads                              (B, H, T, hs) each
     a     = Attention(q, k, v), padding keys masked                          (B, H, T, hs)
+            MPNet: the relative position bias added to the scores, the same in every layer (relative_bias.py)
     x     = LayerNorm(x + a W_o + b_o)                                       (B, T, d)
     x     = LayerNorm(x + GELU(x W_1 + b_1) W_2 + b_2)                       (B, T, d)
 
@@ -26,6 +28,7 @@ from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
 from vectorize_cli.model import files, modules, validate, weights
 from vectorize_cli.model.nn import dense, gelu_, layer_norm_
+from vectorize_cli.model.relative_bias import relative_position_bias
 from vectorize_cli.model.tokenizer import WordPiece
 
 
@@ -92,8 +95,8 @@ def load(model: str) -> Model:
 
 def embeddings(w: dict, ids, type_ids, positions):
     """The three lookups: word (B, T, d), position ((T, d) or (B, T, d), as positions is (T,) or (B, T): the
-    family's position ids, families.py), token type (B, T, d)."""
-    return w["word"][ids], w["position"][positions], w["token_type"][type_ids]
+    family's position ids, families.py), token type (B, T, d), or None where the family has no such table (MPNet)."""
+    return w["word"][ids], w["position"][positions], (w["token_type"][type_ids] if "token_type" in w else None)
 
 
 def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad: np.ndarray,
@@ -114,12 +117,14 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
     positions = c.family.positions(ids, c.pad_id)  # (T,) or (B, T)
     word, position, token_type = embeddings(w, backend.asarray(ids), backend.asarray(type_ids),
                                             backend.asarray(positions))
-    x = layer_norm_((word + position + token_type).reshape(B * T, d), *w["ln"], c.eps)  # (B*T, d)
+    e = word + position if token_type is None else word + position + token_type  # (B, T, d)
+    x = layer_norm_(e.reshape(B * T, d), *w["ln"], c.eps)  # (B*T, d)
+    bias = relative_position_bias(w["relative_bias"], T) if c.family.relative_bias else None  # (H, T, T): MPNet
     x0, layers, ran = x.reshape(B, T, d), [], None
     for L in w["layers"]:
         qkv = dense(x, L["w_qkv"], L["b_qkv"])  # (B*T, 3d)
         q, k, v = (qkv[:, i * d : (i + 1) * d].reshape(B, T, H, hs).swapaxes(1, 2) for i in range(3))  # (B, H, T, hs)
-        ran = attend(q, k, v, key_mask=key_mask, strict=strict, backend=backend)  # (B, H, T, hs), (B, H, T, T) or None
+        ran = attend(q, k, v, key_mask=key_mask, strict=strict, backend=backend, bias=bias)  # (B, H, T, hs), (B, H, T, T) or None
         a = ran.y.swapaxes(1, 2).reshape(B * T, d)  # the heads side by side
         y = dense(a, L["w_o"], L["b_o"])  # (B*T, d)
         y += x  # residual

@@ -5,6 +5,8 @@ the toy pipeline, so that a run that cannot fit is refused with the numbers, not
     tokens      N texts, each at most max_length tokens          N x T x TOKEN_BYTES (tokenizers' Encoding)
     a batch     B sentences of T tokens                          activations B T (6 d + 2 d_ff) x 4
                                                                  + multi-head's weights 3 B H T² x 4
+                                                                 + MPNet's relative position bias and torch's
+                                                                   float mask of it B H T² x 4
                 numpy runs one batch per core at a time, as many cores as the limit leaves room for
     a trace     one sentence, every layer's weights kept         n_layer (H T² + 2 T d) x 4
     similarity  the N x N cosines, and their JSON text           N² (8 + text bytes)
@@ -39,7 +41,8 @@ def batch(folder: Folder, B: int, T: int, variant: str) -> int:
     c = folder.config
     keys = T if VARIANTS[variant].family == "explicit" else min(T, 256)
     weights = 3 * B * c.n_head * T * keys * ITEM
-    return B * T * (6 * c.d_model + 2 * c.d_ff) * ITEM + weights
+    bias = B * c.n_head * T * T * ITEM if c.n_buckets else 0  # MPNet: B (H, T, T), SDPA's B + M (B, H, T, T)
+    return B * T * (6 * c.d_model + 2 * c.d_ff) * ITEM + weights + bias
 
 
 def check_encode(folder: Folder, lengths: list[int], variant: str, batch_size: int, held: int, limit: int,

@@ -1,24 +1,27 @@
 """The encoder families that run, by config.json's `model_type`: what differs between them, in one place.
 
-BERT (Devlin et al. 2019, arXiv:1810.04805), RoBERTa (Liu et al. 2019, arXiv:1907.11692) and XLM-RoBERTa
-(Conneau et al. 2020, arXiv:1911.02116) share one post-LN encoder (model/bert.py). They differ in:
+BERT (Devlin et al. 2019, arXiv:1810.04805), RoBERTa (Liu et al. 2019, arXiv:1907.11692), XLM-RoBERTa
+(Conneau et al. 2020, arXiv:1911.02116) and MPNet (Song et al. 2020, arXiv:2004.09297) share one post-LN encoder
+(model/bert.py). They differ in:
 
-    weights     the prefix of a base model inside another head: `bert.` or `roberta.` (or none)
+    weights     the prefix of a base model inside another head: `bert.`, `roberta.`, `mpnet.` (or none);
+                the attention's names: BERT's attention.self.query/key/value, attention.output.dense and
+                attention.output.LayerNorm, MPNet's attention.attn.q/k/v/o and attention.LayerNorm
     positions   BERT:     pos[b, t] = t                                              (B, T)
                 RoBERTa:  m = ids != pad;  pos = cumsum(m) * m + pad                 (B, T)
                           real tokens read E_pos[pad+1 .. pad+T], padding E_pos[pad]
                           (transformers' create_position_ids_from_input_ids)
-    tokenizer   WordPiece [CLS] ... [SEP], byte-level BPE or SentencePiece Unigram <s> ... </s>:
-                all read from tokenizer.json (model/tokenizer.py), nothing to choose here
+                MPNet:    as RoBERTa with pad = 1 (transformers' MPNetEmbeddings fixes padding_idx 1), and
+                          a relative position bias added to every layer's scores (model/relative_bias.py):
+                          att = softmax(q kᵀ / sqrt(hs) + E_rel[bucket(j - i)] + M), E_rel shared by the layers
+    token types BERT, RoBERTa: E_type[type_ids] added to the embeddings; MPNet has no token-type table
+    tokenizer   WordPiece [CLS] ... [SEP] (MPNet: WordPiece <s> ... </s>), byte-level BPE or SentencePiece
+                Unigram <s> ... </s>: all read from tokenizer.json (model/tokenizer.py), nothing to choose here
 
-Any other model_type is refused by name (files.py), with the list of those that run. MPNet (refused today) needs
-more than an entry here: RoBERTa's positions, no token types, its own weight names (attention.attn.q/k/v/o), and
-a relative position bias added to every layer's scores, att = softmax(q kᵀ / sqrt(hs) + E_rel[bucket(j - i)]),
-bucket as T5's (32 buckets, max distance 128), E_rel shared by the layers: a bias argument for every attention
-function of attention/dispatch.py.
+Any other model_type is refused by name (files.py), with the list of those that run.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -35,6 +38,20 @@ def padding_offset_positions(ids: np.ndarray, pad_id: int) -> np.ndarray:
     return np.cumsum(real, axis=-1, dtype=np.int64) * real + pad_id  # (B, T)
 
 
+MPNET_PAD = 1  # transformers' MPNetEmbeddings.padding_idx: fixed, not config.json's pad_token_id
+
+
+def mpnet_positions(ids: np.ndarray, pad_id: int) -> np.ndarray:
+    """RoBERTa's positions from padding index 1 whatever pad_token_id says, as transformers' MPNetEmbeddings."""
+    return padding_offset_positions(ids, MPNET_PAD)  # (B, T)
+
+
+BERT_ATTENTION = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+                  "o": "attention.output.dense", "ln_1": "attention.output.LayerNorm"}  # per layer, after its prefix
+MPNET_ATTENTION = {"q": "attention.attn.q", "k": "attention.attn.k", "v": "attention.attn.v",
+                   "o": "attention.attn.o", "ln_1": "attention.LayerNorm"}
+
+
 @dataclass(frozen=True)
 class Family:
     name: str  # what the README and errors call it
@@ -42,6 +59,10 @@ class Family:
     positions: Callable[[np.ndarray, int], np.ndarray]  # (ids (B, T), pad_id) -> position ids, (T,) or (B, T)
     first_position: Callable[[int], int]  # pad_id -> the first row of E_pos a real token reads
     position_label: str  # the trace's stage name
+    # weights.py's names of a layer's q, k, v, o and the LayerNorm after attention, in model.safetensors
+    attention: dict[str, str] = field(default_factory=lambda: BERT_ATTENTION, compare=False)
+    token_types: bool = True  # a token-type table E_type added to the embeddings (MPNet: none)
+    relative_bias: bool = False  # E_rel[bucket(j - i)] added to every layer's scores (MPNet: model/relative_bias.py)
 
     def usable_positions(self, max_positions: int, pad_id: int) -> int:
         """The most tokens the position table holds (RoBERTa: 514 rows, pad 1 -> 512)."""
@@ -52,8 +73,13 @@ BERT = Family("BERT", "bert.", absolute_positions, lambda pad: 0, "Position embe
 ROBERTA = Family("RoBERTa", "roberta.", padding_offset_positions, lambda pad: pad + 1,
                  "Position embeddings (E_pos[pad+1 .. pad+T], learned, offset by the padding index)")
 
+MPNET = Family("MPNet", "mpnet.", mpnet_positions, lambda pad: MPNET_PAD + 1,
+               "Position embeddings (E_pos[2 .. T+1], learned, offset by the padding index 1)", MPNET_ATTENTION,
+               token_types=False, relative_bias=True)
+
 FAMILIES = {  # config.json's model_type -> its family
     "bert": BERT,
     "roberta": ROBERTA,
     "xlm-roberta": ROBERTA,  # RoBERTa's encoder; only the tokenizer (SentencePiece Unigram) differs
+    "mpnet": MPNET,
 }

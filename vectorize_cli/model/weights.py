@@ -103,8 +103,9 @@ def open_tensors(folder: Path, path: Path) -> Tensors:
 
 
 def from_safetensors(path: Path, c: BertConfig) -> tuple[dict, dict[str, int]]:
-    """({"word", "position", "token_type", "ln": (g, b), "layers": [{w_qkv, b_qkv, w_o, b_o, ln_1, w_1, b_1,
-    w_2, b_2, ln_2}, ...]} as float32 numpy arrays, {stored dtype: tensors converted to float32 from it})."""
+    """({"word", "position", "token_type" (not MPNet), "relative_bias" (MPNet: E_rel (H, num_buckets)), "ln": (g, b),
+    "layers": [{w_qkv, b_qkv, w_o, b_o, ln_1, w_1, b_1, w_2, b_2, ln_2}, ...]} as float32 numpy arrays,
+    {stored dtype: tensors converted to float32 from it})."""
     tensors = open_tensors(path.parent, path)
     try:
         return _layers(tensors, c), {dtype: len(names) for dtype, names in tensors.converted.items()}
@@ -126,29 +127,33 @@ def _layers(tensors: Tensors, c: BertConfig) -> dict:
             raise VectorizeError(f"{path}: {key} has shape {got}, config.json implies {shape}")
         return tensors.read(names[key])
 
-    d, f = c.d_model, c.d_ff
+    d, f, at = c.d_model, c.d_ff, c.family.attention  # at: the family's names of the attention's weights
     linear = lambda name, n_in, n_out: (get(f"{name}.weight", (n_out, n_in)).T, get(f"{name}.bias", (n_out,)))  # noqa: E731
     norm = lambda name: (get(f"{name}.weight", (d,)), get(f"{name}.bias", (d,)))  # noqa: E731
     layers = []
     for i in range(c.n_layer):
         p = f"encoder.layer.{i}."
-        qkv = [linear(p + f"attention.self.{n}", d, d) for n in ("query", "key", "value")]
-        w_o, b_o = linear(p + "attention.output.dense", d, d)
+        qkv = [linear(p + at[n], d, d) for n in ("q", "k", "v")]
+        w_o, b_o = linear(p + at["o"], d, d)
         w_1, b_1 = linear(p + "intermediate.dense", d, f)
         w_2, b_2 = linear(p + "output.dense", f, d)
         layers.append({
             "w_qkv": np.ascontiguousarray(np.concatenate([w for w, _ in qkv], axis=1)),  # (d, 3d)
             "b_qkv": np.concatenate([b for _, b in qkv]),  # (3d,)
             "w_o": np.ascontiguousarray(w_o), "b_o": b_o,  # (d, d)
-            "ln_1": norm(p + "attention.output.LayerNorm"),
+            "ln_1": norm(p + at["ln_1"]),
             "w_1": np.ascontiguousarray(w_1), "b_1": b_1,  # (d, d_ff)
             "w_2": np.ascontiguousarray(w_2), "b_2": b_2,  # (d_ff, d)
             "ln_2": norm(p + "output.LayerNorm"),
         })
-    return {
+    w = {
         "word": get("embeddings.word_embeddings.weight", (c.vocab_size, d)),
         "position": get("embeddings.position_embeddings.weight", (c.max_positions, d)),
-        "token_type": get("embeddings.token_type_embeddings.weight", (c.type_vocab_size, d)),
         "ln": norm("embeddings.LayerNorm"),
         "layers": layers,
     }
+    if c.family.token_types:
+        w["token_type"] = get("embeddings.token_type_embeddings.weight", (c.type_vocab_size, d))
+    if c.family.relative_bias:  # E_rel (num_buckets, H), stored transposed: (H, num_buckets), one row per head
+        w["relative_bias"] = np.ascontiguousarray(get("encoder.relative_attention_bias.weight", (c.n_buckets, c.n_head)).T)
+    return w

@@ -22,11 +22,15 @@ from vectorize_cli.config import ModelConfig
 from vectorize_cli.errors import UsageError
 from vectorize_cli.model import budget
 from vectorize_cli.model.bert import Model, embeddings, forward
+from vectorize_cli.model.relative_bias import relative_position_bias
 from vectorize_cli.model.validate import PROBE, quiet
 from vectorize_cli.parallel import core_map, cores
 from vectorize_cli.pooling import POOLING
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 
+
+RELATIVE_BIAS_TITLE = ("Relative position bias (E_rel[bucket(j - i)], learned, per head: added to every layer's "
+                       "attention scores)")
 
 
 def backend_for(config: ModelConfig) -> tuple[Backend, str]:
@@ -95,10 +99,15 @@ def trace(model: Model, text: str, config: ModelConfig = ModelConfig(), skip: in
     stages = [
         Stage("word_embedding", "Word embeddings (E_word[id])", word[0]),
         Stage("position_embedding", family.position_label, position.reshape(-1, c.d_model)),  # (T, d)
-        Stage("token_type_embedding", "Token type embeddings (E_type[type id])", token_type[0], in_tables=False),
-        Stage("embedded", "Embedded = LayerNorm(word + position + token type): layer 1's input",
-              backend.numpy(x0)[0]),
     ]
+    if token_type is not None:  # MPNet has none
+        stages.append(Stage("token_type_embedding", "Token type embeddings (E_type[type id])", token_type[0],
+                            in_tables=False))
+    summed = "word + position" + (" + token type" if token_type is not None else "")
+    stages.append(Stage("embedded", f"Embedded = LayerNorm({summed}): layer 1's input", backend.numpy(x0)[0]))
+    if family.relative_bias:  # (H, T, T): per head, rows queries, columns keys
+        stages.append(Stage("relative_position_bias", RELATIVE_BIAS_TITLE,
+                            relative_position_bias(model.weights["relative_bias"], len(enc.ids))))
     real = pooled_tokens(np.ones((1, len(enc.ids)), dtype=bool), skip)[0] if skip else None  # (T,) or every token
     return Trace(text, enc.tokens, stages, blocks, layered=True,
                  sentence_vector=sentence_vector(model, blocks[-1].output, real), model=info(model), ids=enc.ids,

@@ -17,8 +17,19 @@ POOL_WORDS = {"mean": "mean over the tokens", "max": "max over the tokens", "fir
 WEIGHTS_NEVER_HELD = "weights never materialised (tiled online softmax)"
 
 
-def _stages(r: Renderer, t: Trace) -> list:
-    return [r.matrix(s.title, t.tokens, s.values) for s in t.stages if s.in_tables]
+def _stages(r: Renderer, t: Trace, head: int | None = None) -> list:
+    """One table per stage; a per-head stage (H, T, T), MPNet's relative position bias, one per head (or `head`),
+    rows queries, columns keys."""
+    parts = []
+    for s in (s for s in t.stages if s.in_tables):
+        if s.values.ndim == 2:
+            parts.append(r.matrix(s.title, t.tokens, s.values))
+            continue
+        H, keys = s.values.shape[0], [printable(tok, 8) for tok in t.tokens]
+        compact = Renderer(r.console, min(r.precision, 2), r.max_rows)
+        parts += [compact.matrix(f"{s.title}, head {h} of {H} (rows: queries, columns: keys)", t.tokens,
+                                 s.values[h - 1], col_labels=keys) for h in ([head] if head else range(1, H + 1))]
+    return parts
 
 
 def _heads(r: Renderer, b: Block, tokens: list[str], title, caption, heads) -> list:
@@ -120,7 +131,7 @@ def _layers_tables(r: Renderer, t: Trace, layer: int, head: int | None) -> Group
         parts.append(Text(f"truncated to the model's first {T} tokens", style="bold"))
     parts += [
         _token_table(t),
-        *_stages(r, t),
+        *_stages(r, t, head),
         Rule(f"[bold]layer {layer} of {m.n_layer}[/bold]", style="cyan"),
         *layer_heads(r, t, layer, head),
         r.matrix(f"Layer {layer} output", t.tokens, t.blocks[layer - 1].output),

@@ -196,7 +196,12 @@ function traceView(tr, index, token) {
   // stages, then each block's output
   sec.append(el("h3", { text: "Stages" }));
   const stageCaption = "Tokens as rows, the vector's components as columns; blue below 0, red above. Hover for values (stored as float16, about 3 significant digits).";
-  for (const s of tr.stages) figures.push(heatmap(s.title, tr.tokens, null, slice(mat(s.values)), stageCaption));
+  for (const s of tr.stages) {
+    const m = mat(s.values);
+    if (m.shape.length === 2) { figures.push(heatmap(s.title, tr.tokens, null, slice(m), stageCaption)); continue; }
+    // a per-head stage (H, T, T): MPNet's relative position bias, one map per head, queries x keys
+    for (let h = 0; h < m.shape[0]; h++) figures.push(heatmap(`${s.title}, head ${h + 1} of ${m.shape[0]}`, tr.tokens, tr.tokens, slice(m, h), "Rows queries, columns keys: the number this head adds to each score before the softmax, in every layer; blue below 0, red above."));
+  }
   for (const b of blocks) {
     figures.push(heatmap(tr.layered ? `Layer ${b.layer} output` : `${b.name} output`, tr.tokens, null, slice(mat(b.output)),
                          `${b.ran}${b.notes.length ? ". " + b.notes.join(" ") : ""}`));

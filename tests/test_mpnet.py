@@ -1,0 +1,346 @@
+"""Issue 24, MPNet family: tiny random MPNetModel (a WordPiece tokenizer trained here on sample_inputs/english.txt,
+<s> ... </s> as MPNet's own), saved as sentence-transformers folders, against sentence-transformers' encode (padding
+of very different lengths, max length, empty after tokenizing, a batch of one, batch invariance) and against
+transformers' own hidden states and attention weights layer by layer; numpy and torch, multi-head and flash; the
+relative position bias (buckets, the bias argument of every attention function) against independent float64
+references; every view and the CLI end to end."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from test_cli import invoke
+from test_families import one_line, same
+from test_roberta import ROOT
+
+torch = pytest.importorskip("torch")
+st = pytest.importorskip("sentence_transformers")
+
+MAX = 24  # max_seq_length; the position table holds exactly 2+MAX rows (padding index 1): max length reads the last
+LONG = 150  # a second model's max_seq_length: distances past the 128 that share the last bucket
+SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # ids 0..4: <pad> 1, MPNet's padding index
+TEXTS = ["A man is eating food.", "x", "The quick brown fox jumps over the lazy dog " * 8,  # cut at MAX tokens
+         "Two words", " \t ",  # nothing but <s> </s> after tokenizing
+         "A longer sentence about cats and dogs, with some punctuation; and numbers 1 2 3."]
+CASES = [("numpy", "multi-head"), ("numpy", "flash"), ("torch", "multi-head"), ("torch", "flash")]
+
+
+@pytest.fixture(scope="module")
+def wordpiece():
+    """MPNet's tokenizer layout: BERT's normaliser (lower case) and pre-tokenizer, WordPiece, <s> $A </s>."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    lines = (ROOT / "sample_inputs" / "english.txt").read_text(encoding="utf-8").splitlines()
+    tok = Tokenizer(models.WordPiece(unk_token="<unk>"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(lines, trainers.WordPieceTrainer(vocab_size=400, special_tokens=SPECIALS))
+    assert [tok.token_to_id(s) for s in SPECIALS] == list(range(5))
+    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    return tok
+
+
+def build(tok, out, mode="mean", seed=0, max_len=MAX, bias_std=1.0):
+    """A sentence-transformers folder: Transformer (random MPNetModel, hidden 32, 2 layers, 4 heads; its relative
+    attention bias drawn with std bias_std, so that it shapes the weights), Pooling(mode), Normalize
+    -> (folder, sentence-transformers' model, the HF folder)."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import MPNetConfig, MPNetModel, PreTrainedTokenizerFast
+
+    torch.manual_seed(seed)
+    config = MPNetConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=37, max_position_embeddings=max_len + 2, relative_attention_num_buckets=32,
+                         pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5)
+    hf = out / "hf"
+    m = MPNetModel(config)
+    with torch.no_grad():
+        m.encoder.relative_attention_bias.weight.normal_(0.0, bias_std)
+    m.save_pretrained(hf)
+    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                            pad_token="<pad>", mask_token="<mask>", cls_token="<s>", sep_token="</s>",
+                            model_max_length=max_len, model_input_names=["input_ids", "attention_mask"]
+                            ).save_pretrained(hf)
+    mods = [models.Transformer(str(hf), max_seq_length=max_len), models.Pooling(32, pooling_mode=mode),
+            models.Normalize()]
+    model = SentenceTransformer(modules=mods, device="cpu")
+    model.save(str(out / "st"))
+    return out / "st", model, hf
+
+
+def ours(folder, **options):
+    from vectorize_cli.config import ModelConfig
+    from vectorize_cli.encoder import Encoder
+
+    return Encoder.open(str(folder), ModelConfig(**options))
+
+
+def check(folder, model, what="", texts=TEXTS, **options):
+    """Ours against sentence-transformers: a padded batch of very different lengths with a text cut at max length
+    and one with no tokens but <s> </s>, each text alone (batch invariance), batches of one."""
+    enc = ours(folder, **options)
+    e = enc.encode(texts)
+    assert e.truncated[2] and not e.truncated[0], what  # a text at max length: it reads the position table's last row
+    same(e.vectors, model.encode(texts), what)
+    alone = np.stack([enc.encode([t]).vectors[0] for t in texts])
+    assert np.allclose(alone, e.vectors, atol=1e-6), what  # a vector does not depend on its batch
+    same(enc.with_options(batch_size=1).encode(texts).vectors, e.vectors, what)
+    return e.vectors
+
+
+def bucket_reference(r: int, num_buckets: int = 32, max_distance: int = 128) -> int:
+    """transformers' MPNetEncoder.relative_position_bucket for one r = j - i, rewritten in Python floats (float64)."""
+    half = num_buckets // 2
+    exact = half // 2
+    n = abs(r)
+    if n < exact:
+        return half * (r > 0) + n
+    return half * (r > 0) + min(exact + int(math.log(n / exact) / math.log(max_distance / exact) * (half - exact)),
+                                half - 1)
+
+
+@pytest.mark.parametrize("seed", [0, int.from_bytes(os.urandom(4), "little")])
+def test_buckets_against_float64_and_transformers(seed):
+    from transformers.models.mpnet.modeling_mpnet import MPNetEncoder
+
+    from vectorize_cli.model.relative_bias import bucket
+
+    rng = np.random.default_rng(seed)
+    i, j = rng.integers(0, 5000, size=(2, 4000))  # random (query, key) pairs: far apart and close
+    i[:1000] = rng.integers(0, 300, 1000)
+    j[:1000] = i[:1000] + rng.integers(-20, 21, 1000)
+    got = bucket(j - i)
+    assert got.dtype == np.int64 and got.min() >= 0 and got.max() < 32
+    assert got.tolist() == [bucket_reference(int(r)) for r in j - i], f"seed {seed}"
+    theirs = MPNetEncoder.relative_position_bucket(torch.from_numpy(j - i)).numpy()
+    np.testing.assert_array_equal(got, theirs, err_msg=f"seed {seed}")
+
+
+def test_bias_table_lookup_against_transformers():
+    """B[h, i, j] = E_rel[bucket(j - i), h]: our (H, T, T) from the transposed table, transformers' own
+    compute_position_bias (B, H, T, T) from its embedding, for T past max_distance."""
+    from transformers import MPNetConfig
+    from transformers.models.mpnet.modeling_mpnet import MPNetEncoder
+
+    from vectorize_cli.model.relative_bias import relative_position_bias
+
+    torch.manual_seed(int.from_bytes(os.urandom(4), "little"))
+    enc = MPNetEncoder(MPNetConfig(hidden_size=8, num_attention_heads=2, num_hidden_layers=1))
+    T = 300
+    ref = enc.compute_position_bias(torch.zeros(1, T, 8)).detach().numpy()[0]  # (H, T, T)
+    table = enc.relative_attention_bias.weight.detach().numpy().T.copy()  # (H, 32)
+    np.testing.assert_array_equal(relative_position_bias(table, T), ref)
+    np.testing.assert_array_equal(relative_position_bias(torch.from_numpy(table), T).numpy(), ref)
+
+
+def reference_attention(q, k, v, bias, key_mask):
+    """softmax(q kᵀ / sqrt(hs) + B + M) v in float64, written from the equation."""
+    q, k, v, bias = (np.asarray(a, dtype=np.float64) for a in (q, k, v, bias))
+    s = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1]) + bias
+    s = np.where(key_mask, -np.inf, s)
+    e = np.exp(s - s.max(-1, keepdims=True))
+    return (e / e.sum(-1, keepdims=True)) @ v
+
+
+@pytest.mark.parametrize("seed", [0, int.from_bytes(os.urandom(4), "little")])
+@pytest.mark.parametrize("name,backend", [("explicit", "numpy"), ("explicit", "torch"), ("tiled", "numpy"),
+                                          ("sdpa", "torch")])
+def test_every_attention_function_adds_the_bias(name, backend, seed):
+    """Each function of dispatch.ATTENTION_FUNCTIONS with a bias (H, T, T) and padding, against float64; tiled with
+    small tiles (several key tiles per query tile, heads of several sentences grouped in one task)."""
+    from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS
+    from vectorize_cli.backend import NUMPY
+
+    rng = np.random.default_rng(seed)
+    B, H, T, hs = 3, 4, 37, 8
+    q, k, v = (rng.standard_normal((B, H, T, hs)).astype(np.float32) for _ in range(3))
+    bias = (3 * rng.standard_normal((H, T, T))).astype(np.float32)
+    n = np.array([T, 5, 20])
+    key_mask = (np.arange(T)[None, :] >= n[:, None])[:, None, None, :]  # (B, 1, 1, T)
+    ref = reference_attention(q, k, v, bias, key_mask)
+    f = ATTENTION_FUNCTIONS[name]
+    if backend == "torch":
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+        ran = f(t(q), t(k), t(v), key_mask=t(key_mask), bias=t(bias))
+        y = ran.y.numpy()
+    else:
+        ran = f(q, k, v, block_size=4, key_mask=key_mask, bias=bias, backend=NUMPY)
+        y = ran.y
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5, err_msg=f"{name} {backend} seed {seed}")
+    if ran.att is not None:
+        s = q.astype(np.float64) @ np.swapaxes(k, -1, -2) / math.sqrt(hs) + bias
+        s = np.where(key_mask, -np.inf, s)
+        att = np.exp(s - s.max(-1, keepdims=True))
+        att /= att.sum(-1, keepdims=True)
+        np.testing.assert_allclose(np.asarray(ran.att), att, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["mean", "cls"])
+@pytest.mark.parametrize("backend,attention", CASES)
+def test_against_sentence_transformers(wordpiece, tmp_path, backend, attention, mode):
+    folder, model, _ = build(wordpiece, tmp_path, mode)
+    check(folder, model, f"{mode} {backend} {attention}", backend=backend, attention=attention)
+    assert ours(folder).model.folder.config.model_type == "mpnet"
+
+
+def test_fresh_seed(wordpiece, tmp_path):
+    seed = int.from_bytes(os.urandom(4), "little")
+    folder, model, _ = build(wordpiece, tmp_path, ("mean", "cls")[seed % 2], seed=seed)
+    for backend, attention in CASES:
+        check(folder, model, f"seed {seed} {backend} {attention}", backend=backend, attention=attention)
+    odd = ["a <pad> in the text", "<pad>", "</s> <s>"]  # the padding id among real tokens: positions as transformers'
+    same(ours(folder).encode(odd).vectors, model.encode(odd), f"seed {seed}, <pad> in the text")
+
+
+def test_past_the_last_bucket(wordpiece, tmp_path):
+    """A model reading LONG tokens: a text at that length has keys more than max_distance (128) away, which share
+    the last bucket; against sentence-transformers on every backend and attention."""
+    seed = int.from_bytes(os.urandom(4), "little")
+    folder, model, _ = build(wordpiece, tmp_path, seed=seed, max_len=LONG)
+    texts = ["the cat sat on the mat " * 40, "A man is eating food.", "x"]
+    for backend, attention in CASES:
+        e = ours(folder, backend=backend, attention=attention).encode(texts)
+        assert e.truncated[0] and e.n_tokens[0] == LONG, (e.truncated, e.n_tokens)
+        same(e.vectors, model.encode(texts), f"seed {seed} {backend} {attention}")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_layer_by_layer_against_transformers(wordpiece, tmp_path, backend):
+    """Every layer's output (hidden_states) and every head's weights (eager attentions) equal transformers' own,
+    on a padded batch: the relative position bias shows in every layer's weights."""
+    from transformers import AutoModel
+
+    from vectorize_cli.config import ModelConfig
+    from vectorize_cli.model.bert import forward, load
+    from vectorize_cli.pipelines.bert import backend_for
+
+    seed = int.from_bytes(os.urandom(4), "little")
+    folder, _, hf = build(wordpiece, tmp_path, seed=seed)
+    model = load(str(folder))
+    encs = model.tokenizer.encode(TEXTS)
+    n = [len(e.ids) for e in encs]
+    T = max(n)
+    ids = np.full((len(TEXTS), T), model.folder.config.pad_id, dtype=np.int64)  # (B, T)
+    for b, e in enumerate(encs):
+        ids[b, : n[b]] = e.ids
+    pad = np.arange(T)[None, :] >= np.asarray(n)[:, None]  # (B, T)
+    bk, _ = backend_for(ModelConfig(backend=backend))
+    with bk.no_grad():
+        x0, layers, _ = forward(model, bk, ids, np.zeros_like(ids), pad, "explicit")
+        mine = [bk.numpy(x0)] + [bk.numpy(x) for _, x in layers]
+        att = [bk.numpy(a) for a, _ in layers]
+    ref = AutoModel.from_pretrained(hf, attn_implementation="eager").eval()
+    with torch.no_grad():
+        out = ref(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(~pad).long(),
+                  output_hidden_states=True, output_attentions=True)
+    real = ~pad
+    assert len(out.hidden_states) == len(mine) == 3
+    for i, (x, r) in enumerate(zip(mine, out.hidden_states)):
+        np.testing.assert_allclose(x[real], r.numpy()[real], rtol=1e-5, atol=1e-5, err_msg=f"seed {seed} {i}")
+    for i, (a, r) in enumerate(zip(att, out.attentions)):
+        a, r = a.transpose(0, 2, 1, 3)[real], r.numpy().transpose(0, 2, 1, 3)[real]  # (real queries, H, T)
+        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-6, err_msg=f"seed {seed} layer {i + 1}")
+
+
+def test_trace_shows_the_relative_bias(wordpiece, tmp_path):
+    """The trace: no token-type stage (MPNet has none), the absolute positions offset by 1, and the relative
+    position bias per head (H, T, T) equal to transformers' compute_position_bias."""
+    from transformers import AutoModel
+
+    folder, model, hf = build(wordpiece, tmp_path)
+    t = ours(folder).trace(TEXTS[0])
+    T = len(t.tokens)
+    assert t.tokens[0] == "<s>" and t.tokens[-1] == "</s>"
+    titles = {s.key: s.title for s in t.stages}
+    assert list(titles) == ["word_embedding", "position_embedding", "embedded", "relative_position_bias"]
+    assert "offset by the padding index" in titles["position_embedding"] and "token type" not in titles["embedded"]
+    assert "Relative position bias" in titles["relative_position_bias"]
+    ref = AutoModel.from_pretrained(hf).encoder
+    with torch.no_grad():
+        bias = ref.compute_position_bias(torch.zeros(1, T, 32))[0].numpy()  # (H, T, T)
+    np.testing.assert_array_equal(t.stage("relative_position_bias"), bias)
+    same(np.array([t.sentence_vector], dtype=np.float32), model.encode(TEXTS[:1]))
+
+
+def test_every_view(wordpiece, tmp_path):
+    """table (with and without --head), json (against the schema), html, and a figure, with an MPNet."""
+    from test_model_cli import validate
+
+    folder, model, _ = build(wordpiece, tmp_path)
+    r = invoke("run", TEXTS[0], "--model", str(folder))
+    assert r.exit_code == 0, r.stderr
+    assert "Relative position bias" in r.stdout and "head 4 of 4" in r.stdout and "<s>" in r.stdout
+    r = invoke("run", TEXTS[0], "--model", str(folder), "--head", "2")
+    assert r.exit_code == 0 and "Relative position bias" in r.stdout and "head 2 of 4" in r.stdout, r.stderr
+    assert "head 3 of 4" not in r.stdout
+    for attention in ("multi-head", "flash"):
+        r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "json", "-a", attention)
+        assert r.exit_code == 0, r.stderr
+        rec = json.loads(r.stdout)
+        validate(rec, "model-json-schema.json")
+        T = len(rec["tokens"])
+        assert np.shape(rec["relative_position_bias"]) == (4, T, T) and "token_type_embedding" not in rec
+        same(np.array([rec["sentence_vector"]], dtype=np.float32), model.encode(TEXTS[:1]))
+    r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "html", "-o", str(tmp_path / "page.html"))
+    assert r.exit_code == 0 and "Relative position bias" in (tmp_path / "page.html").read_text(), r.stderr
+    r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "svg", "-o", str(tmp_path / "a.svg"))
+    assert r.exit_code == 0 and (tmp_path / "a.svg").read_text().lstrip().startswith("<?xml"), r.stderr
+
+
+def test_cli_end_to_end(wordpiece, tmp_path):
+    pytest.importorskip("pyarrow")
+    folder, model, _ = build(wordpiece, tmp_path, "cls")
+    r = invoke("similarity", *TEXTS[:2], "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "s.npy"))
+    assert r.exit_code == 0, r.stderr
+    v = model.encode(TEXTS[:2])
+    assert abs(np.load(tmp_path / "s.npy")[0, 1] - float(v[0] @ v[1])) < 1e-5
+    docs = TEXTS[:2] + TEXTS[3:4] + TEXTS[5:]  # lines of text (a blank line is not a text)
+    r = invoke("run", "-", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "v.npy"), input="\n".join(docs))
+    assert r.exit_code == 0, r.stderr
+    same(np.load(tmp_path / "v.npy"), model.encode(docs), "run -F npy")
+    (tmp_path / "docs.txt").write_text("\n".join(docs) + "\n")
+    r = invoke("embed", str(tmp_path / "docs.txt"), "-o", str(tmp_path / "ds"), "-m", str(folder))
+    assert r.exit_code == 0, r.stderr
+    r = invoke("search", "a man eating", "-D", str(tmp_path / "ds"), "-k", str(len(docs)), "-F", "json")
+    assert r.exit_code == 0, r.stderr
+    hits = json.loads(r.stdout)["hits"] if r.stdout.lstrip().startswith("{") else json.loads(r.stdout)[0]["hits"]
+    d, q = model.encode(docs), model.encode(["a man eating"])[0]
+    got = {h["id"]: h["score"] for h in hits}
+    assert np.allclose([got[i] for i in range(len(docs))], d @ q, atol=1e-5), got
+
+
+def test_weights_under_the_mpnet_prefix(wordpiece, tmp_path):
+    """An MPNetForMaskedLM-style file (mpnet.embeddings..., lm_head...) reads as the base model."""
+    from safetensors.numpy import load_file, save_file
+
+    from vectorize_cli.model.bert import load
+
+    folder, model, _ = build(wordpiece, tmp_path)
+    path = folder / "model.safetensors"
+    tensors = load_file(path)
+    save_file({**{f"mpnet.{k}": v for k, v in tensors.items()}, "lm_head.bias": np.zeros(3, np.float32)}, path)
+    load.cache_clear()
+    same(ours(folder).encode(TEXTS).vectors, model.encode(TEXTS), "prefixed")
+
+
+def test_refusals_are_one_line(wordpiece, tmp_path):
+    """Fewer buckets than MPNet computes, or the bias table missing: exit 1, one line naming the file."""
+    from safetensors.numpy import load_file, save_file
+
+    from vectorize_cli.model.bert import load
+
+    folder, _, _ = build(wordpiece, tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "relative_attention_num_buckets": 16}))
+    load.cache_clear()
+    r = invoke("run", "A text.", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "o.npy"))
+    one_line(r, 1, "config.json", "relative_attention_num_buckets 16 is below the 32 buckets")
+    (folder / "config.json").write_text(json.dumps(config))
+    path = folder / "model.safetensors"
+    save_file({k: v for k, v in load_file(path).items() if "relative_attention_bias" not in k}, path)
+    load.cache_clear()
+    r = invoke("run", "A text.", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "o.npy"))
+    one_line(r, 1, "model.safetensors", "missing tensor 'encoder.relative_attention_bias.weight'")
