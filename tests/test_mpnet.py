@@ -14,6 +14,7 @@ import pytest
 
 from test_cli import invoke
 from test_families import one_line, same
+from test_html import browser  # noqa: F401  (the fixture: a Chromium, or the browser test skips)
 from test_roberta import ROOT
 
 torch = pytest.importorskip("torch")
@@ -163,8 +164,14 @@ def test_every_attention_function_adds_the_bias(name, backend, seed):
     ref = reference_attention(q, k, v, bias, key_mask)
     f = ATTENTION_FUNCTIONS[name]
     if backend == "torch":
+        from torch.profiler import ProfilerActivity, profile
+
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
-        ran = f(t(q), t(k), t(v), key_mask=t(key_mask), bias=t(bias))
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            ran = f(t(q), t(k), t(v), key_mask=t(key_mask), bias=t(bias), strict=True)
+        if name == "sdpa":  # torch's flash kernel ran, the float mask B + M taken
+            assert ran.op == "aten::_scaled_dot_product_flash_attention_for_cpu" and not ran.notes, ran
+            assert ran.op in {e.name for e in prof.events()}
         y = ran.y.numpy()
     else:
         ran = f(q, k, v, block_size=4, key_mask=key_mask, bias=bias, backend=NUMPY)
@@ -344,3 +351,31 @@ def test_refusals_are_one_line(wordpiece, tmp_path):
     load.cache_clear()
     r = invoke("run", "A text.", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "o.npy"))
     one_line(r, 1, "model.safetensors", "missing tensor 'encoder.relative_attention_bias.weight'")
+
+
+
+def test_page_draws_the_bias_per_head(wordpiece, browser, tmp_path):
+    """The HTML page in a browser: one heat map per head of the relative position bias (queries x keys), whose
+    hover shows the query, the key and the trace's number; no error."""
+    from test_html import Opened
+
+    from vectorize_cli.views.html import page
+
+    folder, _, _ = build(wordpiece, tmp_path)
+    t = ours(folder).trace(TEXTS[0])
+    bias, title = t.stage("relative_position_bias"), t.stages[-1].title
+    H, T, _ = bias.shape
+    p = Opened(browser, page([t], title="mpnet"), tmp_path)
+    captions = p.page.eval_on_selector_all("figure figcaption", "cs => cs.map(c => c.textContent)")
+    assert [c for c in captions if c.startswith(title)] == [f"{title}, head {h} of {H}" for h in range(1, H + 1)]
+    h = H - 1
+    canvas = p.page.locator("figure", has=p.page.locator("figcaption", has_text=f"head {h + 1} of {H}"))
+    canvas = canvas.filter(has_text=title[:20]).locator("canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    for r, c in [(0, T - 1), (T - 1, 0), (2, 3)]:
+        p.page.mouse.move(box["x"] + (c + 0.5) * box["width"] / T, box["y"] + (r + 0.5) * box["height"] / T)
+        first, value = p.page.text_content("#tip").split("\n")
+        assert first == f"{t.tokens[r]}  \u2192  {t.tokens[c]}"
+        assert float(value) == pytest.approx(float(bias[h, r, c]), rel=1e-3, abs=1e-4)
+    p.clean()

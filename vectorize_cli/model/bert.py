@@ -124,7 +124,7 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
     for L in w["layers"]:
         qkv = dense(x, L["w_qkv"], L["b_qkv"])  # (B*T, 3d)
         q, k, v = (qkv[:, i * d : (i + 1) * d].reshape(B, T, H, hs).swapaxes(1, 2) for i in range(3))  # (B, H, T, hs)
-        ran = attend(q, k, v, key_mask=key_mask, strict=strict, backend=backend, bias=bias)  # (B, H, T, hs), (B, H, T, T) or None
+        ran = attend(q, k, v, key_mask=key_mask, strict=strict, backend=backend, bias=bias)  # y (B, H, T, hs), att
         a = ran.y.swapaxes(1, 2).reshape(B * T, d)  # the heads side by side
         y = dense(a, L["w_o"], L["b_o"])  # (B*T, d)
         y += x  # residual

@@ -55,7 +55,7 @@ MPNET_ATTENTION = {"q": "attention.attn.q", "k": "attention.attn.k", "v": "atten
 @dataclass(frozen=True)
 class Family:
     name: str  # what the README and errors call it
-    prefix: str  # the base model's weights inside another head: "bert." / "roberta."
+    prefix: str  # the base model's weights inside another head: "bert." / "roberta." / "mpnet."
     positions: Callable[[np.ndarray, int], np.ndarray]  # (ids (B, T), pad_id) -> position ids, (T,) or (B, T)
     first_position: Callable[[int], int]  # pad_id -> the first row of E_pos a real token reads
     position_label: str  # the trace's stage name

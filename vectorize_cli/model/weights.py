@@ -155,5 +155,6 @@ def _layers(tensors: Tensors, c: BertConfig) -> dict:
     if c.family.token_types:
         w["token_type"] = get("embeddings.token_type_embeddings.weight", (c.type_vocab_size, d))
     if c.family.relative_bias:  # E_rel (num_buckets, H), stored transposed: (H, num_buckets), one row per head
-        w["relative_bias"] = np.ascontiguousarray(get("encoder.relative_attention_bias.weight", (c.n_buckets, c.n_head)).T)
+        table = get("encoder.relative_attention_bias.weight", (c.n_buckets, c.n_head))
+        w["relative_bias"] = np.ascontiguousarray(table.T)
     return w
