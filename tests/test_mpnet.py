@@ -29,8 +29,7 @@ TEXTS = ["A man is eating food.", "x", "The quick brown fox jumps over the lazy 
 CASES = [("numpy", "multi-head"), ("numpy", "flash"), ("torch", "multi-head"), ("torch", "flash")]
 
 
-@pytest.fixture(scope="module")
-def wordpiece():
+def train_wordpiece():
     """MPNet's tokenizer layout: BERT's normaliser (lower case) and pre-tokenizer, WordPiece, <s> $A </s>."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
@@ -45,16 +44,21 @@ def wordpiece():
     return tok
 
 
-def build(tok, out, mode="mean", seed=0, max_len=MAX, bias_std=1.0):
-    """A sentence-transformers folder: Transformer (random MPNetModel, hidden 32, 2 layers, 4 heads; its relative
-    attention bias drawn with std bias_std, so that it shapes the weights), Pooling(mode), Normalize
+@pytest.fixture(scope="module")
+def wordpiece():
+    return train_wordpiece()
+
+
+def build(tok, out, mode="mean", seed=0, max_len=MAX, bias_std=1.0, d=32, layers=2, heads=4, d_ff=37):
+    """A sentence-transformers folder: Transformer (random MPNetModel, hidden d, `layers` layers, `heads` heads; its
+    relative attention bias drawn with std bias_std, so that it shapes the weights), Pooling(mode), Normalize
     -> (folder, sentence-transformers' model, the HF folder)."""
     from sentence_transformers import SentenceTransformer, models
     from transformers import MPNetConfig, MPNetModel, PreTrainedTokenizerFast
 
     torch.manual_seed(seed)
-    config = MPNetConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                         intermediate_size=37, max_position_embeddings=max_len + 2, relative_attention_num_buckets=32,
+    config = MPNetConfig(vocab_size=tok.get_vocab_size(), hidden_size=d, num_hidden_layers=layers,
+                         num_attention_heads=heads, intermediate_size=d_ff, max_position_embeddings=max_len + 2, relative_attention_num_buckets=32,
                          pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5)
     hf = out / "hf"
     m = MPNetModel(config)
@@ -65,7 +69,7 @@ def build(tok, out, mode="mean", seed=0, max_len=MAX, bias_std=1.0):
                             pad_token="<pad>", mask_token="<mask>", cls_token="<s>", sep_token="</s>",
                             model_max_length=max_len, model_input_names=["input_ids", "attention_mask"]
                             ).save_pretrained(hf)
-    mods = [models.Transformer(str(hf), max_seq_length=max_len), models.Pooling(32, pooling_mode=mode),
+    mods = [models.Transformer(str(hf), max_seq_length=max_len), models.Pooling(d, pooling_mode=mode),
             models.Normalize()]
     model = SentenceTransformer(modules=mods, device="cpu")
     model.save(str(out / "st"))
@@ -304,6 +308,10 @@ def test_cli_end_to_end(wordpiece, tmp_path):
     assert r.exit_code == 0, r.stderr
     v = model.encode(TEXTS[:2])
     assert abs(np.load(tmp_path / "s.npy")[0, 1] - float(v[0] @ v[1])) < 1e-5
+    r = invoke("explain", TEXTS[0], TEXTS[3], "--model", str(folder), "-F", "json")
+    assert r.exit_code == 0, r.stderr
+    v = model.encode([TEXTS[0], TEXTS[3]])
+    assert abs(json.loads(r.stdout)["cosine"] - float(v[0] @ v[1])) < 1e-5
     docs = TEXTS[:2] + TEXTS[3:4] + TEXTS[5:]  # lines of text (a blank line is not a text)
     r = invoke("run", "-", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "v.npy"), input="\n".join(docs))
     assert r.exit_code == 0, r.stderr

@@ -1,7 +1,9 @@
 """A pretrained model's pipeline: one sentence stage by stage (trace -> Trace), or many to vectors (encode).
 
     tokens  = WordPiece(text)                       T, [CLS] ... [SEP], at most max_length
-    x0, ... = bert.forward(tokens)                  (T, d) after the embeddings, then each layer
+    x0, ... = bert.forward(tokens)                  (T, d) after the embeddings, then each layer; a trace's stages
+                                                    are the lookups, their LayerNorm and (MPNet) the relative
+                                                    position bias each head adds to its scores, (H, T, T)
     vector  = pool(last layer over real tokens)     (d,), the model's pooling (the prompt's tokens left out
                                                     where its Pooling has include_prompt false)
     vector  = step(vector) for each step            Dense: act(v W^T + b); Normalize: v / |v| (modules.py)
