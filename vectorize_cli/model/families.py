@@ -60,7 +60,7 @@ class Family:
     first_position: Callable[[int], int]  # pad_id -> the first row of E_pos a real token reads
     position_label: str  # the trace's stage name
     # weights.py's names of a layer's q, k, v, o and the LayerNorm after attention, in model.safetensors
-    attention: dict[str, str] = field(default_factory=lambda: BERT_ATTENTION, compare=False)
+    attention_names: dict[str, str] = field(default_factory=lambda: BERT_ATTENTION, compare=False)
     token_types: bool = True  # a token-type table E_type added to the embeddings (MPNet: none)
     relative_bias: bool = False  # E_rel[bucket(j - i)] added to every layer's scores (MPNet: model/relative_bias.py)
 

@@ -127,7 +127,7 @@ def _layers(tensors: Tensors, c: BertConfig) -> dict:
             raise VectorizeError(f"{path}: {key} has shape {got}, config.json implies {shape}")
         return tensors.read(names[key])
 
-    d, f, at = c.d_model, c.d_ff, c.family.attention  # at: the family's names of the attention's weights
+    d, f, at = c.d_model, c.d_ff, c.family.attention_names  # at: the family's names of the attention's weights
     linear = lambda name, n_in, n_out: (get(f"{name}.weight", (n_out, n_in)).T, get(f"{name}.bias", (n_out,)))  # noqa: E731
     norm = lambda name: (get(f"{name}.weight", (d,)), get(f"{name}.bias", (d,)))  # noqa: E731
     layers = []
