@@ -152,7 +152,7 @@ def bert_config(path: Path) -> BertConfig:
         eps=float(_field(doc, path, "layer_norm_eps", (int, float), 1e-12)),
         pad_id=_field(doc, path, "pad_token_id", default=0),
         model_type=doc["model_type"],
-        n_buckets=_field(doc, path, "relative_attention_num_buckets", default=32) if relative else 0,
+        n_buckets=_field(doc, path, "relative_attention_num_buckets", default=NUM_BUCKETS) if relative else 0,
     )
     if min(c.vocab_size, c.d_model, c.n_layer, c.n_head, c.d_ff, c.max_positions, c.type_vocab_size) < 1:
         raise VectorizeError(f"{path}: sizes must be positive")
