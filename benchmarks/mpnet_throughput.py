@@ -66,7 +66,7 @@ def main() -> None:
     st_best = min(next(iter(times.values())))
     for name, ts in times.items():
         best = min(ts)
-        print(f"| {name} | {best:.2f} | {len(texts) / best:.0f} | {st_best / best:.2f}x | {cos[name]:.7f} | "
+        print(f"| {name} | {best:.2f} | {len(texts) / best:.3g} | {st_best / best:.2f}x | {cos[name]:.7f} | "
               f"{' / '.join(f'{t:.1f}' for t in ts)} |")
 
 

@@ -31,8 +31,7 @@ from vectorize_cli.pooling import POOLING
 from vectorize_cli.trace import Block, ModelInfo, Ran, Stage, Trace
 
 
-RELATIVE_BIAS_TITLE = ("Relative position bias (E_rel[bucket(j - i)], learned, per head: added to every layer's "
-                       "attention scores)")
+RELATIVE_BIAS_TITLE = "Relative position bias (E_rel[bucket(j - i)], learned: added to every layer's scores)"
 
 
 def backend_for(config: ModelConfig) -> tuple[Backend, str]:

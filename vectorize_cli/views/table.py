@@ -27,8 +27,9 @@ def _stages(r: Renderer, t: Trace, head: int | None = None) -> list:
             continue
         H, keys = s.values.shape[0], [printable(tok, 8) for tok in t.tokens]
         compact = Renderer(r.console, min(r.precision, 2), r.max_rows)
-        parts += [compact.matrix(f"{s.title}, head {h} of {H} (rows: queries, columns: keys)", t.tokens,
-                                 s.values[h - 1], col_labels=keys) for h in ([head] if head else range(1, H + 1))]
+        heads = [head] if head else range(1, H + 1)
+        parts += [compact.matrix(f"{s.title}, head {h} of {H}", t.tokens, s.values[h - 1], col_labels=keys,
+                                 caption="rows: queries, columns: keys" if h == heads[0] else None) for h in heads]
     return parts
 
 
