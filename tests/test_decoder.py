@@ -100,9 +100,111 @@ def check(folder, model, task=None, what="", texts=TEXTS, **options):
     enc = ours(folder, task, **options)
     ref = {None: model.encode, "query": model.encode_query, "document": model.encode_document}[task]
     e = enc.encode(texts)
-    assert e.truncated[2] and not e.truncated[0], what  # a text at max length: cut, <|endoftext|> kept last
+    assert e.truncated[2] and not e.truncated[1], what  # a text at max length: cut, <|endoftext|> kept last
     same(e.vectors, ref(texts), what)
     alone = np.stack([enc.encode([t]).vectors[0] for t in texts])
     assert np.allclose(alone, e.vectors, atol=1e-6), what  # a vector does not depend on its batch
     same(enc.with_options(batch_size=1).encode(texts).vectors, e.vectors, what)
     return e.vectors
+
+
+@pytest.fixture(scope="module")
+def folders(tok, tmp_path_factory):
+    """One folder of each kind (fixed seed), built once for the module: {kind: (folder, model, hf)}."""
+    return {kind: build(tok, tmp_path_factory.mktemp(kind), kind) for kind in KINDS}
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: f"{o['backend']}-{o['attention']}")
+@pytest.mark.parametrize("kind", KINDS)
+def test_against_sentence_transformers(folders, kind, options):
+    folder, model, _ = folders[kind]
+    check(folder, model, what=f"{kind} {options}", **options)
+    c = ours(folder).model.folder.config
+    assert (c.model_type, c.n_head, c.n_kv_head, c.head_size) == (kind, 4, 2, 16)
+
+
+@pytest.mark.parametrize("task", ["query", "document"])
+def test_query_and_document_prompts(folders, task):
+    """encode_query prepends "Instruct: find\\nQuery:", encode_document the empty prompt: the same as encode."""
+    folder, model, _ = folders["qwen3"]
+    v = check(folder, model, task, what=task)
+    plain = model.encode(TEXTS)
+    assert np.allclose(v, plain, atol=1e-6) == (task == "document")
+    assert ours(folder, task).record()["prompt"] == PROMPTS[task]
+
+
+def test_fresh_seed(tok, tmp_path):
+    seed = int.from_bytes(os.urandom(4), "little")
+    kind = KINDS[seed % len(KINDS)]
+    folder, model, _ = build(tok, tmp_path, kind, seed=seed)
+    for task in (None, "query"):
+        check(folder, model, task, what=f"{kind} seed {seed} {task}", **OPTIONS[seed % len(OPTIONS)])
+
+
+def padded(model, texts):
+    """texts -> (ids (B, T) right padded with the config's pad_id, pad (B, T) True for padding)."""
+    encs = model.tokenizer.encode(texts)
+    n = [len(e.ids) for e in encs]
+    ids = np.full((len(texts), max(n)), model.folder.config.pad_id, dtype=np.int64)
+    for b, e in enumerate(encs):
+        ids[b, : n[b]] = e.ids
+    return ids, np.arange(max(n))[None, :] >= np.asarray(n)[:, None]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_layer_by_layer_against_transformers(tok, tmp_path, kind, backend):
+    """Every layer's output (hidden_states; the last after the final RMSNorm) and every head's weights (eager
+    attentions: causal, the upper triangle zero) equal transformers' own, on a padded batch, fresh seed."""
+    from transformers import AutoModel
+
+    from vectorize_cli.config import ModelConfig
+    from vectorize_cli.model.bert import load
+    from vectorize_cli.model.decoder import forward
+    from vectorize_cli.pipelines.bert import backend_for
+
+    seed = int.from_bytes(os.urandom(4), "little")
+    folder, _, hf = build(tok, tmp_path, kind, seed=seed)
+    model = load(str(folder))
+    ids, pad = padded(model, TEXTS)
+    bk, _ = backend_for(ModelConfig(backend=backend))
+    with bk.no_grad():
+        x0, layers, _ = forward(model, bk, ids, np.zeros_like(ids), pad, "explicit")
+        mine = [bk.numpy(x0)] + [bk.numpy(x) for _, x in layers]
+        att = [bk.numpy(a) for a, _ in layers]
+    ref = AutoModel.from_pretrained(hf, attn_implementation="eager").eval()
+    with torch.no_grad():
+        out = ref(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(~pad).long(),
+                  output_hidden_states=True, output_attentions=True)
+    real = ~pad
+    assert len(out.hidden_states) == len(mine) == 3 and len(out.attentions) == len(att) == 2
+    np.testing.assert_allclose(mine[-1][real], out.last_hidden_state.numpy()[real], rtol=1e-5, atol=1e-5)
+    for i, (x, r) in enumerate(zip(mine, out.hidden_states)):
+        np.testing.assert_allclose(x[real], r.numpy()[real], rtol=1e-5, atol=1e-5, err_msg=f"{kind} seed {seed} {i}")
+    for i, (a, r) in enumerate(zip(att, out.attentions)):
+        assert not np.triu(a, 1).any(), "causal: no query sees a later key"
+        a, r = a.transpose(0, 2, 1, 3)[real], r.numpy().transpose(0, 2, 1, 3)[real]  # (real queries, H, T)
+        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-6, err_msg=f"{kind} seed {seed} layer {i + 1}")
+
+
+def test_trace_stages_causal_and_grouped_heads(folders):
+    """The trace: the embeddings, the rotary angles t θ_i as the positional stage, causal weights whose query heads
+    are labelled with the key/value head they share, the vector sentence-transformers gives the text."""
+    from vectorize_cli.model.decoder_nn import rotary_angles
+
+    folder, model, _ = folders["qwen3"]
+    t = ours(folder).trace(TEXTS[0])
+    T = len(t.tokens)
+    assert t.tokens[-1] == EOS and [s.key for s in t.stages] == ["embedded", "rotary_angles"]
+    angles = t.stage("rotary_angles")
+    assert angles.shape == (T, 8)  # (T, hs/2)
+    theta = 100.0 ** (-np.arange(0, 16, 2) / 16)  # float64, independently of the code
+    np.testing.assert_allclose(angles, np.arange(T)[:, None] * theta[None, :], rtol=1e-6, atol=1e-6)
+    for b in t.blocks:
+        assert b.weights.shape == (4, T, T) and not np.triu(b.weights, 1).any()
+        np.testing.assert_allclose(b.weights.sum(-1), 1, rtol=1e-5)
+    assert [t.model.head_label(h) for h in (1, 2, 3, 4)] == ["head 1 (kv 1)", "head 2 (kv 1)", "head 3 (kv 2)",
+                                                             "head 4 (kv 2)"]
+    same(np.array([t.sentence_vector], dtype=np.float32), model.encode(TEXTS[:1]))
+    q = ours(folder, "query").trace(TEXTS[0])
+    same(np.array([q.sentence_vector], dtype=np.float32), model.encode_query(TEXTS[:1]))
