@@ -208,3 +208,61 @@ def test_trace_stages_causal_and_grouped_heads(folders):
     same(np.array([t.sentence_vector], dtype=np.float32), model.encode(TEXTS[:1]))
     q = ours(folder, "query").trace(TEXTS[0])
     same(np.array([q.sentence_vector], dtype=np.float32), model.encode_query(TEXTS[:1]))
+
+
+def test_cli_end_to_end(folders, tmp_path):
+    """run (table, json against the schema, jsonl, html, svg), similarity, then embed and search: the documents with
+    the document prompt, the query with the query prompt, the scores sentence-transformers' own."""
+    pytest.importorskip("pyarrow")
+    from test_model_cli import validate
+
+    from vectorize_cli.dataset.reader import open_dataset
+
+    folder, model, _ = folders["qwen3"]
+    r = invoke("run", TEXTS[0], "--model", str(folder), "--layer", "2")
+    assert r.exit_code == 0, r.stderr
+    for words in ("Rotary positions", "head 3 (kv 2) of 4", "sharing 2 key/value heads", "causal",
+                  "the upper triangle is 0", EOS):
+        assert words in r.stdout, words
+    r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "json")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    validate(rec, "model-json-schema.json")
+    assert rec["tokens"][-1] == EOS and (rec["model"]["n_kv_head"], rec["model"]["causal"]) == (2, True)
+    assert "position_embedding" not in rec and np.array(rec["rotary_angles"]).shape == (len(rec["tokens"]), 8)
+    assert not np.triu(np.array(rec["layers"][0]["weights"]), 1).any()  # causal: the upper triangle 0
+    same(np.array([rec["sentence_vector"]], dtype=np.float32), model.encode(TEXTS[:1]))
+    (tmp_path / "two.txt").write_text("\n".join(TEXTS[:2]) + "\n")
+    r = invoke("run", "-f", str(tmp_path / "two.txt"), "--model", str(folder), "-F", "jsonl", "--attention", "flash")
+    assert r.exit_code == 0, r.stderr
+    for line in r.stdout.splitlines():
+        validate(json.loads(line), "model-json-schema.json")
+    from vectorize_cli.views.json import model_record
+
+    empty = ours(folder).trace("")  # the CLI refuses an empty text; the library reads it as <|endoftext|> alone
+    assert empty.tokens == [EOS]
+    validate(json.loads(json.dumps(model_record(empty), default=lambda a: a.tolist())), "model-json-schema.json")
+    page = tmp_path / "page.html"
+    r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "html", "-o", str(page))
+    assert r.exit_code == 0 and "rotary_angles" in page.read_text() and "headLabel" in page.read_text(), r.stderr
+    r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "svg", "-o", str(tmp_path / "f.svg"))
+    assert r.exit_code == 0 and "head 4 (kv 2)" in (tmp_path / "f.svg").read_text(), r.stderr
+    r = invoke("similarity", *TEXTS[:2], "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "s.npy"))
+    assert r.exit_code == 0, r.stderr
+    v = model.encode(TEXTS[:2])
+    assert abs(np.load(tmp_path / "s.npy")[0, 1] - float(v[0] @ v[1])) < 1e-5
+    docs = [t for t in TEXTS if t]
+    (tmp_path / "docs.txt").write_text("\n".join(docs) + "\n")
+    r = invoke("embed", str(tmp_path / "docs.txt"), "-o", str(tmp_path / "ds"), "-m", str(folder))
+    assert r.exit_code == 0, r.stderr
+    meta = open_dataset(tmp_path / "ds").meta
+    assert (meta["prompt_name"], meta["prompt"]) == ("document", "")
+    query = "a man eating"
+    r = invoke("search", query, "-D", str(tmp_path / "ds"), "-k", str(len(docs)), "-F", "json")
+    assert r.exit_code == 0, r.stderr
+    hits = json.loads(r.stdout)["hits"] if r.stdout.lstrip().startswith("{") else json.loads(r.stdout)[0]["hits"]
+    d, q = model.encode_document(docs), model.encode_query([query])[0]
+    got = {h["id"]: h["score"] for h in hits}
+    assert np.allclose([got[i] for i in range(len(docs))], d @ q, atol=1e-5), (got, d @ q)
+    plain = model.encode([query])[0]  # without the query prompt the scores differ
+    assert not np.allclose(d @ plain, d @ q, atol=1e-5)

@@ -53,6 +53,7 @@ class DecoderConfig:
     qk_norm: bool
     model_type: str = "qwen3"  # a key of DECODERS
     type_vocab_size: int = 1  # no token types: every id 0 (validate.py checks the tokenizer's)
+    causal = True  # each token attends to itself and the tokens before it
 
     @property
     def family(self) -> Decoder:

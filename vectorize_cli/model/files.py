@@ -54,6 +54,8 @@ class BertConfig:
     def family(self) -> Family:
         return FAMILIES[self.model_type]
 
+    causal = False  # every token attends to every token
+
     @property
     def n_kv_head(self) -> int:
         """Key/value heads: one per query head (a decoder's may be fewer: decoder_config.py)."""

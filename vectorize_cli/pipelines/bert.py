@@ -42,7 +42,7 @@ def backend_for(config: ModelConfig) -> tuple[Backend, str]:
 def info(model: Model) -> ModelInfo:
     f, c = model.folder, model.folder.config
     return ModelInfo(f.name, model.source, c.d_model, c.n_layer, c.n_head, c.d_ff, c.vocab_size, f.max_length,
-                     f.pool, f.normalize, c.n_kv_head)
+                     f.pool, f.normalize, c.n_kv_head, c.causal)
 
 
 def _held(model: Model, backend: Backend) -> int:
