@@ -266,3 +266,48 @@ def test_cli_end_to_end(folders, tmp_path):
     assert np.allclose([got[i] for i in range(len(docs))], d @ q, atol=1e-5), (got, d @ q)
     plain = model.encode([query])[0]  # without the query prompt the scores differ
     assert not np.allclose(d @ plain, d @ q, atol=1e-5)
+
+
+def test_what_it_cannot_run_is_refused_by_name(folders, tmp_path):
+    """Each option the forward pass does not compute: one line on stderr naming it, exit 1, never a traceback."""
+    from conftest import link_tree
+
+    from vectorize_cli.model.bert import load
+
+    folder = link_tree(folders["qwen3"][0], tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    for change, words in (
+            ({"use_sliding_window": True, "sliding_window": 4}, ("sliding window attention", "not supported")),
+            ({"layer_types": ["full_attention", "sliding_attention"]}, ("sliding window attention",)),
+            ({"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, ("rope_scaling 'yarn' is not supported",)),
+            ({"rope_parameters": {"rope_type": "linear", "rope_theta": 100.0, "factor": 2.0}},
+             ("rope_scaling 'linear' is not supported",)),
+            ({"hidden_act": "gelu"}, ("hidden_act 'gelu' is not supported", "silu")),
+            ({"mlp_bias": True}, ("mlp_bias",)),
+            ({"num_key_value_heads": 3}, ("num_attention_heads 4 is not a multiple of num_key_value_heads 3",)),
+            ({"head_dim": 15}, ("head_dim 15 is odd",)),
+            ({"head_dim": 8}, ("q_proj.weight has shape",)),
+            ({"model_type": "gpt2"}, ("model_type 'gpt2' is not supported", "qwen3, qwen2, llama"))):
+        (folder / "config.json").unlink()  # linked: never written through
+        (folder / "config.json").write_text(json.dumps({**config, **change}))
+        load.cache_clear()
+        r = invoke("run", "A text.", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "o.npy"))
+        one_line(r, 1, "config.json" if "shape" not in words[0] else "model.safetensors", *words)
+
+
+def test_weights_inside_a_causal_lm(folders, tmp_path):
+    """A Qwen3ForCausalLM-style file (model.layers..., model.norm, lm_head) reads as the base model."""
+    from safetensors.numpy import load_file, save_file
+
+    from conftest import link_tree
+    from vectorize_cli.model.bert import load
+
+    src, model, _ = folders["qwen3"]
+    folder = link_tree(src, tmp_path / "m")
+    path = folder / "model.safetensors"
+    tensors = load_file(path)
+    path.unlink()
+    save_file({**{f"model.{k}": v for k, v in tensors.items()}, "lm_head.weight": tensors["embed_tokens.weight"]},
+              path)
+    load.cache_clear()
+    same(ours(folder).encode(TEXTS).vectors, model.encode(TEXTS), "model. prefix")
