@@ -85,7 +85,7 @@ def _convert(tree, f, linear_layout: bool = False, key: str = ""):
 def load(model: str) -> Model:
     """--model's value (a folder or `minilm`) -> the model, read once per process."""
     folder = files.read(model, modules.head_of)
-    read = decoder_weights.from_safetensors if folder.config.model_type in DECODERS else weights.from_safetensors
+    read = decoder_weights.read_weights if folder.config.model_type in DECODERS else weights.from_safetensors
     w, converted = read(folder.path / "model.safetensors", folder.config)
     tokenizer = WordPiece(folder.path / "tokenizer.json", folder.max_length)
     validate.check_loaded(folder, w, converted, tokenizer)  # before any text runs

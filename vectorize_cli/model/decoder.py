@@ -29,7 +29,7 @@ from vectorize_cli.model.decoder_nn import repeat_kv, rms_norm, rotary_angles, r
 from vectorize_cli.model.nn import dense
 
 
-def linear(x, w, b=None):
+def project(x, w, b=None):
     """x W (+ b): a decoder's projections mostly have no bias."""
     return x @ w if b is None else dense(x, w, b)
 
@@ -48,7 +48,7 @@ def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad:
     x = w["word"][backend.asarray(ids)].reshape(B * T, d)  # (B*T, d) the residual stream
     x0, layers, ran = x.reshape(B, T, d), [], None
     for L in w["layers"]:
-        qkv = linear(rms_norm(x, L["norm_1"], c.eps), L["w_qkv"], L.get("b_qkv"))  # (B*T, (H + 2 KV) hs)
+        qkv = project(rms_norm(x, L["norm_1"], c.eps), L["w_qkv"], L.get("b_qkv"))  # (B*T, (H + 2 KV) hs)
         q = qkv[:, : H * hs].reshape(B, T, H, hs)
         k, v = (qkv[:, (H + i * KV) * hs : (H + (i + 1) * KV) * hs].reshape(B, T, KV, hs) for i in range(2))
         if c.qk_norm:
@@ -57,7 +57,7 @@ def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad:
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         k, v = repeat_kv(k, H // KV), repeat_kv(v, H // KV)  # (B, H, T, hs)
         ran = attend(q, k, v, causal=True, strict=strict, backend=backend)  # (B, H, T, hs), (B, H, T, T) or None
-        x = x + linear(ran.y.swapaxes(1, 2).reshape(B * T, H * hs), L["w_o"], L.get("b_o"))  # (B*T, d)
+        x = x + project(ran.y.swapaxes(1, 2).reshape(B * T, H * hs), L["w_o"], L.get("b_o"))  # (B*T, d)
         x = x + swiglu(rms_norm(x, L["norm_2"], c.eps) @ L["w_gu"], c.d_ff) @ L["w_down"]  # (B*T, d)
         layers.append((ran.att, x.reshape(B, T, d)))
     layers[-1] = (layers[-1][0], rms_norm(x, w["norm"], c.eps).reshape(B, T, d))  # the last hidden state

@@ -64,7 +64,7 @@ class DecoderConfig:
         return self.max_positions
 
 
-def _int(doc: dict, path: Path, key: str, default=None) -> int:
+def _positive(doc: dict, path: Path, key: str, default=None) -> int:
     value = doc.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise VectorizeError(f"{path}: {key!r} is missing or not a positive integer")
@@ -101,22 +101,22 @@ def decoder_config(path: Path, doc: dict) -> DecoderConfig:
     _refuse_unsupported(doc, path)
     kind = DECODERS[doc["model_type"]]
     rope = doc.get("rope_parameters") if isinstance(doc.get("rope_parameters"), dict) else {}
-    d, H = _int(doc, path, "hidden_size"), _int(doc, path, "num_attention_heads")
-    KV = _int(doc, path, "num_key_value_heads", H)
+    d, H = _positive(doc, path, "hidden_size"), _positive(doc, path, "num_attention_heads")
+    KV = _positive(doc, path, "num_key_value_heads", H)
     bias = doc.get("attention_bias", False)
     if not isinstance(bias, bool):
         raise VectorizeError(f"{path}: 'attention_bias' is not true or false")
     if H % KV:
         raise VectorizeError(f"{path}: num_attention_heads {H} is not a multiple of num_key_value_heads {KV}")
-    head_size = _int({"head_dim": doc.get("head_dim") or (d // H if d % H == 0 else None)}, path, "head_dim")
+    head_size = _positive({"head_dim": doc.get("head_dim") or (d // H if d % H == 0 else None)}, path, "head_dim")
     if head_size % 2:
         raise VectorizeError(f"{path}: head_dim {head_size} is odd; the rotary embedding turns pairs of features")
-    vocab = _int(doc, path, "vocab_size")
+    vocab = _positive(doc, path, "vocab_size")
     pad = doc.get("pad_token_id")
     c = DecoderConfig(
-        vocab_size=vocab, d_model=d, n_layer=_int(doc, path, "num_hidden_layers"), n_head=H, n_kv_head=KV,
-        head_size=head_size, d_ff=_int(doc, path, "intermediate_size"),
-        max_positions=_int(doc, path, "max_position_embeddings"),
+        vocab_size=vocab, d_model=d, n_layer=_positive(doc, path, "num_hidden_layers"), n_head=H, n_kv_head=KV,
+        head_size=head_size, d_ff=_positive(doc, path, "intermediate_size"),
+        max_positions=_positive(doc, path, "max_position_embeddings"),
         eps=_number(doc, path, "rms_norm_eps", doc.get("rms_norm_eps", 1e-6)),
         rope_theta=_number(doc, path, "rope_theta", rope.get("rope_theta", doc.get("rope_theta", 10000.0))),
         pad_id=pad if isinstance(pad, int) and not isinstance(pad, bool) and 0 <= pad < vocab else 0,

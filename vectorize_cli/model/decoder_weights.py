@@ -17,19 +17,19 @@ from vectorize_cli.model.weights import Tensors, open_tensors
 PREFIX = "model."  # the base model inside Qwen3ForCausalLM and the like
 
 
-def from_safetensors(path: Path, c: DecoderConfig) -> tuple[dict, dict[str, int]]:
+def read_weights(path: Path, c: DecoderConfig) -> tuple[dict, dict[str, int]]:
     """({"word", "norm", "layers": [{norm_1, w_qkv, b_qkv?, q_norm?, k_norm?, w_o, b_o?, norm_2, w_gu, w_down}]}
     float32 numpy arrays, {stored dtype: tensors converted to float32 from it})."""
     tensors = open_tensors(path.parent, path)
     try:
-        return _layers(tensors, c), {dtype: len(names) for dtype, names in tensors.converted.items()}
+        return _decoder_layers(tensors, c), {dtype: len(names) for dtype, names in tensors.converted.items()}
     except OSError as e:
         raise VectorizeError(f"cannot read {path}: {e.strerror or e}") from None
     finally:
         os.close(tensors.fd)
 
 
-def _layers(tensors: Tensors, c: DecoderConfig) -> dict:
+def _decoder_layers(tensors: Tensors, c: DecoderConfig) -> dict:
     path = tensors.path
     names = {k.removeprefix(PREFIX): k for k in tensors.entries}
 
