@@ -190,8 +190,6 @@ def test_layer_by_layer_against_transformers(tok, tmp_path, kind, backend):
 def test_trace_stages_causal_and_grouped_heads(folders):
     """The trace: the embeddings, the rotary angles t θ_i as the positional stage, causal weights whose query heads
     are labelled with the key/value head they share, the vector sentence-transformers gives the text."""
-    from vectorize_cli.model.decoder_nn import rotary_angles
-
     folder, model, _ = folders["qwen3"]
     t = ours(folder).trace(TEXTS[0])
     T = len(t.tokens)

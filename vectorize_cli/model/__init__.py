@@ -1,4 +1,5 @@
-"""Pretrained sentence-embedding models (BERT family) from a local Hugging Face folder: --model.
+"""Pretrained sentence-embedding models (encoders: BERT, RoBERTa; decoders: Qwen3, Qwen2, Llama) from a local
+Hugging Face folder: --model.
 
 files.py (find and check the folder, read its configs), weights.py (model.safetensors), tokenizer.py
 (tokenizer.json), validate.py (one pass over a loaded model), nn.py (dense, LayerNorm, GELU, erf, exp; compiled

@@ -61,6 +61,7 @@ def _decoder_layers(tensors: Tensors, c: DecoderConfig) -> dict:
         if c.o_bias:
             L["b_o"] = get(p + "self_attn.o_proj.bias", (d,))
         if c.qk_norm:
-            L["q_norm"], L["k_norm"] = get(p + "self_attn.q_norm.weight", (hs,)), get(p + "self_attn.k_norm.weight", (hs,))
+            L["q_norm"] = get(p + "self_attn.q_norm.weight", (hs,))  # (hs,): one gain for every head
+            L["k_norm"] = get(p + "self_attn.k_norm.weight", (hs,))
         layers.append(L)
     return {"word": get("embed_tokens.weight", (c.vocab_size, d)), "norm": get("norm.weight", (d,)), "layers": layers}

@@ -112,7 +112,8 @@ def batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
 
 
 def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
-           encodings: list | None = None, on_batch=None, skip: int = 0, forward=forward) -> tuple[np.ndarray, list[int]]:
+           encodings: list | None = None, on_batch=None, skip: int = 0,
+           forward=forward) -> tuple[np.ndarray, list[int]]:
     """texts -> (vectors (N, d_out) float32 in input order, indices of the inputs that were truncated);
     encodings: model.tokenizer.encode(texts, tokens=False), where the caller has them already (tokenized once);
     on_batch(n): told each batch of n texts stored; skip: the first tokens of each left out of the pooling;

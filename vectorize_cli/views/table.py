@@ -117,7 +117,8 @@ def _layers_tables(r: Renderer, t: Trace, layer: int, head: int | None) -> Group
     H = first.weights.shape[0] if first.weights is not None else None
     where = ran.backend if (ran.device, ran.dtype) == ("cpu", "float32") else f"{ran.backend} ({ran.device}, {ran.dtype})"
     grouped = f" sharing {m.n_kv_head} key/value heads" if H and m.n_kv_head and m.n_kv_head < H else ""
-    about = (f"{m.name}: {T} tokens, d={d}, {m.n_layer} layers" + (f" x {H} heads{grouped}" if H else "")
+    about = (f"{m.name}: {T} tokens, d={d}, {m.n_layer} layers"
+             + (f" x {H} heads{grouped}" if H else "")
              + (", causal" if m.causal else "")
              + f", attention {first.variant} on {where}\nkernel: {ran.op}")
     parts = [Rule(Text(printable(t.text, 60)), style="bold"), Text(about, style="dim"),
