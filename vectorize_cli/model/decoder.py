@@ -25,7 +25,8 @@ import numpy as np
 
 from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
-from vectorize_cli.model.decoder_nn import repeat_kv, rms_norm, rotary_angles, rotary_cos_sin, rotate, swiglu
+from vectorize_cli.model.decoder_nn import (heads_first, repeat_kv, rms_norm, rotary_angles, rotary_cos_sin, rotate,
+                                            swiglu)
 from vectorize_cli.model.nn import dense
 
 
@@ -53,7 +54,7 @@ def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad:
         k, v = (qkv[:, (H + i * KV) * hs : (H + (i + 1) * KV) * hs].reshape(B, T, KV, hs) for i in range(2))
         if c.qk_norm:
             q, k = rms_norm(q, L["q_norm"], c.eps), rms_norm(k, L["k_norm"], c.eps)
-        q, k, v = (a.swapaxes(1, 2) for a in (q, k, v))  # (B, H or KV, T, hs)
+        q, k, v = (heads_first(a) for a in (q, k, v))  # (B, H or KV, T, hs)
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         k, v = repeat_kv(k, H // KV), repeat_kv(v, H // KV)  # (B, H, T, hs)
         ran = attend(q, k, v, causal=True, strict=strict, backend=backend)  # (B, H, T, hs), (B, H, T, T) or None
