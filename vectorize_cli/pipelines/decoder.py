@@ -44,8 +44,8 @@ def trace(model: Model, text: str, config: ModelConfig = ModelConfig(), skip: in
     check_finite("the model", backend, *(b.output for b in blocks))
     stages = [
         Stage("embedded", "Token embeddings (E[id]): layer 1's input, no position added", x0),
-        Stage("rotary_angles", f"Rotary positions: angle t·θ_i (radians) turning q and k's feature pairs "
-                               f"(i, i + hs/2) in every layer, θ_i = {c.rope_theta:g}^(-2i/hs)",
+        Stage("rotary_angles", f"Rotary positions (RoPE): angle t·θ_i turning q and k's pair i in every layer, "
+                               f"θ_i = {c.rope_theta:g}^(-2i/hs)",  # pair i: features i and i + hs/2
               rotary_angles(T, c.head_size, c.rope_theta)),  # (T, hs/2)
     ]
     real = pooled_tokens(np.ones((1, T), dtype=bool), skip)[0] if skip else None  # (T,) or every token
