@@ -58,8 +58,12 @@ def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad:
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         k, v = repeat_kv(k, H // KV), repeat_kv(v, H // KV)  # (B, H, T, hs)
         ran = attend(q, k, v, causal=True, strict=strict, backend=backend)  # (B, H, T, hs), (B, H, T, T) or None
-        x = x + project(ran.y.swapaxes(1, 2).reshape(B * T, H * hs), L["w_o"], L.get("b_o"))  # (B*T, d)
-        x = x + swiglu(rms_norm(x, L["norm_2"], c.eps) @ L["w_gu"], c.d_ff) @ L["w_down"]  # (B*T, d)
+        y = project(ran.y.swapaxes(1, 2).reshape(B * T, H * hs), L["w_o"], L.get("b_o"))  # (B*T, d)
+        y += x  # residual, into the new array: x0 (a view of the first x) stays the embeddings
+        x = y
+        y = swiglu(rms_norm(x, L["norm_2"], c.eps) @ L["w_gu"], c.d_ff) @ L["w_down"]  # (B*T, d)
+        y += x  # residual
+        x = y
         layers.append((ran.att, x.reshape(B, T, d)))
     layers[-1] = (layers[-1][0], rms_norm(x, w["norm"], c.eps).reshape(B, T, d))  # the last hidden state
     return x0, layers, Attended(None, None, ran.op, ran.notes)

@@ -15,7 +15,9 @@ def rms_norm(x, g, eps: float):
     xp = namespace(x)
     x32 = xp.astype(x, xp.float32, copy=False)
     var = xp.mean(x32 * x32, axis=-1, keepdims=True)  # (..., 1)
-    return xp.astype(x32 * (var + eps) ** -0.5, x.dtype, copy=False) * g
+    y = xp.astype(x32 * (var + eps) ** -0.5, x.dtype, copy=False)  # a new array: x is the residual stream
+    y *= g
+    return y
 
 
 def silu(x):
@@ -30,7 +32,9 @@ def silu(x):
 
 def swiglu(gate_up, d_ff: int):
     """SwiGLU's hidden layer from the stacked products [x W_gate, x W_up] (..., 2 d_ff): silu(x W_gate) * x W_up."""
-    return silu(gate_up[..., :d_ff]) * gate_up[..., d_ff:]  # (..., d_ff)
+    h = silu(gate_up[..., :d_ff])  # (..., d_ff), a new array
+    h *= gate_up[..., d_ff:]
+    return h
 
 
 def rotary_angles(T: int, hs: int, theta: float) -> np.ndarray:
@@ -53,8 +57,11 @@ def rotate(x, cos, sin):
     each pair (x_i, x_{i+hs/2}) turned by angle t θ_i, so q_s · k_t depends on s - t alone. x (..., T, hs)."""
     xp = namespace(x)
     half = x.shape[-1] // 2
-    turned = xp.concat([-x[..., half:], x[..., :half]], axis=-1)  # rotate_half(x)
-    return x * cos + turned * sin
+    turned = xp.concat([-x[..., half:], x[..., :half]], axis=-1)  # rotate_half(x), a new array
+    turned *= sin
+    y = x * cos
+    y += turned
+    return y
 
 
 def heads_first(a):
