@@ -63,8 +63,8 @@ class Encoder:
     @classmethod
     def open(cls, source: str, config: ModelConfig = ModelConfig()) -> "Encoder":
         """--model's value (`minilm` or a folder) and the options -> the encoder, or one clear error."""
-        from vectorize_cli.backend import slow_precision
         from vectorize_cli import pipelines
+        from vectorize_cli.backend import slow_precision
         from vectorize_cli.model.bert import load
         from vectorize_cli.pipelines.bert import backend_for
 
