@@ -14,6 +14,7 @@ import pytest
 
 from test_cli import invoke
 from test_families import one_line, same
+from test_html import Opened, browser  # noqa: F401  (browser: test_html's Chromium fixture, used here by name)
 
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
@@ -309,3 +310,18 @@ def test_weights_inside_a_causal_lm(folders, tmp_path):
               path)
     load.cache_clear()
     same(ours(folder).encode(TEXTS).vectors, model.encode(TEXTS), "model. prefix")
+
+
+def test_page_labels_grouped_heads_and_says_causal(folders, tmp_path, browser):
+    """The HTML page of a decoder trace, in Chromium: opens clean, says the heads share key/value heads and attend
+    causally, and labels the model view's heads with the key/value head each shares."""
+    from vectorize_cli.views.html import page
+
+    folder, _, _ = folders["qwen3"]
+    t = ours(folder).trace(TEXTS[0])
+    p = Opened(browser, page([t], title="qwen3"), tmp_path)
+    note = p.page.inner_text("section[data-trace='0'] p.note")
+    assert "sharing 2 key/value heads" in note and "causal" in note, note
+    labels = p.page.eval_on_selector_all("section[data-trace='0'] .grid span.hdr", "els => els.map(e => e.textContent)")
+    assert labels[:4] == ["head 1 (kv 1)", "head 2 (kv 1)", "head 3 (kv 2)", "head 4 (kv 2)"], labels
+    p.clean()
