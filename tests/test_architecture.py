@@ -101,13 +101,15 @@ def test_no_import_cycles():
             visit(n, [])
 
 
-SAME_MEANING = {"EPILOG": "commands.", "trace": "pipelines.", "embed_chunks": "corpus."}
+SAME_MEANING = {"EPILOG": "commands.", "trace": "pipelines.", "encode": "pipelines.", "probe": "pipelines.",
+                "forward": "model.", "embed_chunks": "corpus."}
 
 
 def test_no_module_level_name_means_two_things():
     """Functions, classes and constants defined at module level, in every module of the package: one name,
-    one place. Three names are defined alike on purpose, as one interface: EPILOG (each command module's
-    examples), trace (each pipeline's text -> Trace) and embed_chunks (each corpus engine's chunks -> vectors)."""
+    one place. Some names are defined alike on purpose, as one interface: EPILOG (each command module's
+    examples), trace, encode and probe (each pipeline's, which pipelines.of picks by the model's family), forward
+    (each model family's forward pass, one signature) and embed_chunks (each corpus engine's chunks -> vectors)."""
     where = defaultdict(list)
     for name, path in _modules().items():
         for node in ast.parse(path.read_text(encoding="utf-8")).body:

@@ -63,15 +63,16 @@ class Encoder:
     @classmethod
     def open(cls, source: str, config: ModelConfig = ModelConfig()) -> "Encoder":
         """--model's value (`minilm` or a folder) and the options -> the encoder, or one clear error."""
+        from vectorize_cli import pipelines
         from vectorize_cli.backend import slow_precision
         from vectorize_cli.model.bert import load
-        from vectorize_cli.pipelines.bert import backend_for, probe
+        from vectorize_cli.pipelines.bert import backend_for
 
         backend, attention = backend_for(config)  # before reading the weights: a bad option fails at once
         if why := slow_precision(backend):
             tell("warning", why)
         model = load(source)  # read once per process
-        probe(model)
+        pipelines.of(model).probe(model)  # the model's family's pipeline (a decoder's: pipelines/decoder.py)
         c = model.folder.config
         for name, value, n, what in (("layer", config.layer, c.n_layer, "layers"),
                                      ("head", config.head, c.n_head, "heads")):
@@ -166,20 +167,20 @@ class Encoder:
 
     def trace(self, text: str):
         """One sentence, every stage and layer kept -> Trace."""
-        from vectorize_cli.pipelines.bert import trace
+        from vectorize_cli import pipelines
 
-        t = trace(self.model, self._texts([text])[0], self.config, self.skip)
+        t = pipelines.of(self.model).trace(self.model, self._texts([text])[0], self.config, self.skip)
         return t if self.config.truncate_dim is None else replace(
             t, sentence_vector=t.sentence_vector[: self.config.truncate_dim].copy())
 
     def encode(self, texts: Sequence[str], on_batch=None) -> Encoded:
         """Texts -> their sentence vectors, batched by length (a vector does not depend on its batch);
         on_batch(n) is told each batch of n texts done (a progress bar)."""
-        from vectorize_cli.pipelines.bert import encode
+        from vectorize_cli import pipelines
 
         texts = self._texts(list(texts))
         encs = self.model.tokenizer.encode(texts, tokens=False)  # tokenized once: for the model and the counts
-        vectors, cut = encode(self.model, texts, self.config, encs, on_batch, self.skip)
+        vectors, cut = pipelines.of(self.model).encode(self.model, texts, self.config, encs, on_batch, self.skip)
         if self.config.truncate_dim is not None:
             vectors = np.ascontiguousarray(vectors[:, : self.config.truncate_dim])  # (N, truncate_dim)
         truncated = np.zeros(len(texts), dtype=bool)

@@ -69,9 +69,18 @@ class ModelInfo:
     max_length: int  # tokens read per text, [CLS] and [SEP] included
     pool: str  # mean | max | first
     normalize: bool  # the pooled vector divided by its length
+    n_kv_head: int | None = None  # key/value heads: n_head, or fewer (grouped-query attention, a decoder's)
+    causal: bool = False  # each token attends to itself and the tokens before it (a decoder)
 
     def to_dict(self) -> dict:
         return dict(vars(self))
+
+    def head_label(self, h: int) -> str:
+        """Query head h (1-based) as tables and figures name it: with grouped-query attention, the key/value head
+        it shares, "head 3 (kv 2)" (n_head / n_kv_head query heads per key/value head)."""
+        if not self.n_kv_head or self.n_kv_head == self.n_head:
+            return f"head {h}"
+        return f"head {h} (kv {(h - 1) // (self.n_head // self.n_kv_head) + 1})"
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,10 @@ class Trace:
     ids: np.ndarray | None = None  # (T,) a model's token ids
     type_ids: np.ndarray | None = None  # (T,) a model's token types
     truncated: bool = False  # the text was longer than the model reads
+
+    def head_label(self, h: int) -> str:
+        """Head h (1-based) as views name it: the model's label (with its key/value head), else "head h"."""
+        return self.model.head_label(h) if self.model is not None else f"head {h}"
 
     def stage(self, key: str) -> np.ndarray:
         return next(s.values for s in self.stages if s.key == key)

@@ -26,7 +26,8 @@ import numpy as np
 from vectorize_cli import compiled
 from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
-from vectorize_cli.model import files, modules, validate, weights
+from vectorize_cli.model import decoder_weights, files, modules, validate, weights
+from vectorize_cli.model.decoder_config import DECODERS
 from vectorize_cli.model.nn import dense, gelu_, layer_norm_
 from vectorize_cli.model.relative_bias import relative_position_bias
 from vectorize_cli.model.tokenizer import WordPiece
@@ -87,7 +88,8 @@ def _convert(tree, f, linear_layout: bool = False, key: str = ""):
 def load(model: str) -> Model:
     """--model's value (a folder or `minilm`) -> the model, read once per process."""
     folder = files.read(model, modules.head_of)
-    w, converted = weights.from_safetensors(folder.path / "model.safetensors", folder.config)
+    read = decoder_weights.read_weights if folder.config.model_type in DECODERS else weights.from_safetensors
+    w, converted = read(folder.path / "model.safetensors", folder.config)
     tokenizer = WordPiece(folder.path / "tokenizer.json", folder.max_length)
     validate.check_loaded(folder, w, converted, tokenizer)  # before any text runs
     return Model(folder, w, tokenizer, model)

@@ -18,6 +18,10 @@ BERT (Devlin et al. 2019, arXiv:1810.04805), RoBERTa (Liu et al. 2019, arXiv:190
     tokenizer   WordPiece [CLS] ... [SEP] (MPNet: WordPiece <s> ... </s>), byte-level BPE or SentencePiece
                 Unigram <s> ... </s>: all read from tokenizer.json (model/tokenizer.py), nothing to choose here
 
+The decoder family (Qwen3-Embedding; Qwen2, Llama: pre-norm RMSNorm layers, rotary positions, grouped-query and
+causal attention, SwiGLU, last-token pooling) is another forward pass, not a Family here: decoder_config.DECODERS
+keyed by model_type (what each adds: q/k norm, biases), model/decoder.py, pipelines/decoder.py.
+
 Any other model_type is refused by name (files.py), with the list of those that run.
 """
 

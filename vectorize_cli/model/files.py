@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vectorize_cli.errors import VectorizeError
+from vectorize_cli.model.decoder_config import DECODERS, decoder_config
 from vectorize_cli.model.families import FAMILIES, Family
 from vectorize_cli.model.relative_bias import NUM_BUCKETS
 from vectorize_cli.safe_read import read_json
@@ -54,6 +55,13 @@ class BertConfig:
     @property
     def family(self) -> Family:
         return FAMILIES[self.model_type]
+
+    causal = False  # every token attends to every token
+
+    @property
+    def n_kv_head(self) -> int:
+        """Key/value heads: one per query head (a decoder's may be fewer: decoder_config.py)."""
+        return self.n_head
 
     @property
     def max_tokens(self) -> int:
@@ -133,9 +141,11 @@ def bert_config(path: Path) -> BertConfig:
     doc = _json(path)
     if not isinstance(doc, dict):
         raise VectorizeError(f"{path}: expected a JSON object")
+    if isinstance(doc.get("model_type"), str) and doc["model_type"] in DECODERS:
+        return decoder_config(path, doc)  # Qwen3, Qwen2, Llama: model/decoder_config.py
     if not isinstance(doc.get("model_type"), str) or doc["model_type"] not in FAMILIES:  # a list is unhashable
         raise VectorizeError(f"{path}: model_type {doc.get('model_type')!r} is not supported; model types that run: "
-                             f"{', '.join(FAMILIES)}")
+                             f"{', '.join([*FAMILIES, *DECODERS])}")
     if doc.get("hidden_act", "gelu") != "gelu":
         raise VectorizeError(f"{path}: hidden_act {doc['hidden_act']!r} is not supported; only gelu (erf)")
     if doc.get("position_embedding_type", "absolute") != "absolute":

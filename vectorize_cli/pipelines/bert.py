@@ -47,7 +47,7 @@ def backend_for(config: ModelConfig) -> tuple[Backend, str]:
 def info(model: Model) -> ModelInfo:
     f, c = model.folder, model.folder.config
     return ModelInfo(f.name, model.source, c.d_model, c.n_layer, c.n_head, c.d_ff, c.vocab_size, f.max_length,
-                     f.pool, f.normalize)
+                     f.pool, f.normalize, c.n_kv_head, c.causal)
 
 
 def _held(model: Model, backend: Backend) -> int:
@@ -122,10 +122,12 @@ def batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
 
 
 def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
-           encodings: list | None = None, on_batch=None, skip: int = 0) -> tuple[np.ndarray, list[int]]:
+           encodings: list | None = None, on_batch=None, skip: int = 0,
+           forward=forward) -> tuple[np.ndarray, list[int]]:
     """texts -> (vectors (N, d_out) float32 in input order, indices of the inputs that were truncated);
     encodings: model.tokenizer.encode(texts, tokens=False), where the caller has them already (tokenized once);
-    on_batch(n): told each batch of n texts stored; skip: the first tokens of each left out of the pooling."""
+    on_batch(n): told each batch of n texts stored; skip: the first tokens of each left out of the pooling;
+    forward: the family's forward pass (model/decoder.py's for a decoder: pipelines/decoder.py)."""
     backend, attention = backend_for(config)
     workers = budget.check_encode(model.folder, [len(t) for t in texts], config.attention, config.batch_size,
                                   _held(model, backend), config.max_memory, cores() if backend.threads else 1)

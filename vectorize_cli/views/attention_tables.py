@@ -31,6 +31,6 @@ def token_tables(r: Renderer, trace: Trace, i: int) -> list:
             continue
         H = b.weights.shape[0]
         out.append(r.matrix(f"{b.name}: the weights of token {i} ({printable(trace.tokens[i])}) over the keys",
-                            [f"head {h + 1}" for h in range(H)], b.weights[:, i, :], col_labels=keys, heat=True,
+                            [trace.head_label(h + 1) for h in range(H)], b.weights[:, i, :], col_labels=keys, heat=True,
                             row_header="head", index=False, caption="each row sums to 1"))
     return out

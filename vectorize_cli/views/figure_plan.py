@@ -60,15 +60,17 @@ def _chosen(trace: Trace, layer: int | None, head: int | None) -> list[tuple[Blo
     return out
 
 
-def _maps(chosen: list[tuple[Block, list[int]]], head: int | None) -> list[tuple[str, np.ndarray]]:
-    return [(f"{b.name}, head {h}" if len(heads) > 1 or head is not None or b.weights.shape[0] > 1 else b.name,
+def _maps(chosen: list[tuple[Block, list[int]]], head: int | None, label=lambda h: f"head {h}"
+          ) -> list[tuple[str, np.ndarray]]:
+    """(title, weights) of each map; label(h): the head's name (Trace.head_label: its key/value head, if shared)."""
+    return [(f"{b.name}, {label(h)}" if len(heads) > 1 or head is not None or b.weights.shape[0] > 1 else b.name,
              b.weights[h - 1]) for b, heads in chosen for h in heads]
 
 
 def panels(trace: Trace, layer: int | None = None, head: int | None = None) -> list[tuple[str, np.ndarray]]:
     """The (title, (T, T) weights) of every heat map chosen, before MAX_MAPS: a model's `layer` (1-based,
     default 1), the toy's variants with weights; every head, or only `head` (1-based)."""
-    return _maps(_chosen(trace, layer, head), head)
+    return _maps(_chosen(trace, layer, head), head, trace.head_label)
 
 
 def ordinal(n: int) -> str:
@@ -152,7 +154,7 @@ def _capped(chosen: list[tuple[Block, list[int]]]) -> tuple[list[tuple[Block, li
 def plan(trace: Trace, layer: int | None = None, head: int | None = None, title: str | None = None) -> Plan:
     """What the figure of `trace` draws, and at which size (see the module's equations)."""
     chosen, notes = _capped(_chosen(trace, layer, head))
-    maps = _maps(chosen, head)
+    maps = _maps(chosen, head, trace.head_label)
     T = len(trace.tokens)
     side = min(max(CELL * T, MIN_SIDE), MAX_SIDE)
     step = max(1, math.ceil(T * LABEL_IN / side))

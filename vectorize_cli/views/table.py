@@ -105,6 +105,9 @@ def _token_table(t: Trace) -> Group:
     return titled("Tokens (the model's tokenizer.json)", table)
 
 
+CAUSAL = "; causal: a token attends to itself and the tokens before it (the upper triangle is 0)"
+
+
 def layer_heads(r: Renderer, t: Trace, layer: int, head: int | None) -> list:
     """Layer `layer` (1-based): one compact heat table per head, or only `head`."""
     b = t.blocks[layer - 1]
@@ -114,8 +117,9 @@ def layer_heads(r: Renderer, t: Trace, layer: int, head: int | None) -> list:
     H = b.weights.shape[0]
     heads = [head] if head is not None else range(1, H + 1)
     return _heads(compact, b, t.tokens,
-                  lambda h: f"Layer {layer} attention, head {h} of {H} (rows: queries, columns: keys)",
-                  lambda h: "each row sums to 1" if h == heads[0] else None, heads)
+                  lambda h: f"Layer {layer} attention, {t.head_label(h)} of {H} (rows: queries, columns: keys)",
+                  lambda h: ("each row sums to 1" + (CAUSAL if t.model.causal else "")) if h == heads[0] else None,
+                  heads)
 
 
 def _layers_tables(r: Renderer, t: Trace, layer: int, head: int | None) -> Group:
@@ -124,7 +128,10 @@ def _layers_tables(r: Renderer, t: Trace, layer: int, head: int | None) -> Group
     ran = first.ran
     H = first.weights.shape[0] if first.weights is not None else None
     where = ran.backend if (ran.device, ran.dtype) == ("cpu", "float32") else f"{ran.backend} ({ran.device}, {ran.dtype})"
-    about = (f"{m.name}: {T} tokens, d={d}, {m.n_layer} layers" + (f" x {H} heads" if H else "")
+    grouped = f" sharing {m.n_kv_head} key/value heads" if H and m.n_kv_head and m.n_kv_head < H else ""
+    about = (f"{m.name}: {T} tokens, d={d}, {m.n_layer} layers"
+             + (f" x {H} heads{grouped}" if H else "")
+             + (", causal" if m.causal else "")
              + f", attention {first.variant} on {where}\nkernel: {ran.op}")
     parts = [Rule(Text(printable(t.text, 60)), style="bold"), Text(about, style="dim"),
              *(Text(f"note: {n}", style="yellow") for n in ran.notes)]

@@ -1,10 +1,19 @@
 // vectorize's page, part 2 of 2: the views of one trace (head view, model view, rollout, variants side
 // by side, stages) and the three pages (run, example, similarity). Runs after heat.js, in the same script.
 // ---- one trace: head view, model view, variants, stages ---------------------------------------
+// query head h (0-based) as the tables name it: with grouped-query attention, the key/value head it shares
+function headLabel(tr, h) {
+  const m = tr.model;
+  return m && m.n_kv_head && m.n_kv_head < m.n_head ? `head ${h + 1} (kv ${Math.floor(h / (m.n_head / m.n_kv_head)) + 1})`
+                                                     : `head ${h + 1}`;
+}
+
 function traceView(tr, index, token) {
   const sec = el("section", { cls: "trace", "data-trace": index });
   const T = tr.tokens.length, blocks = tr.blocks;
-  const what = tr.model ? `${tr.model.name}: ${tr.model.n_layer} layers \u00d7 ${tr.model.n_head} heads, d = ${tr.model.d_model}`
+  const what = tr.model ? `${tr.model.name}: ${tr.model.n_layer} layers \u00d7 ${tr.model.n_head} heads` +
+                          (tr.model.n_kv_head < tr.model.n_head ? ` sharing ${tr.model.n_kv_head} key/value heads` : "") +
+                          `, d = ${tr.model.d_model}` + (tr.model.causal ? ", causal (upper triangle 0)" : "")
                         : `toy pipeline: ${blocks.map((b) => b.name).join(", ")}`;
   sec.append(el("h2", { text: `Sentence ${index + 1} (${T} tokens)` }), el("div", { cls: "sentence text", text: tr.text }),
              el("p", { cls: "note", text: what + (tr.truncated ? " (text truncated to the model's length)" : "") }));
@@ -17,7 +26,7 @@ function traceView(tr, index, token) {
   // the matrices of the current selection: [{key, colour, m (T, T) view}]
   function sources() {
     const b = blocks[st.block], w = mat(b.weights);
-    if (st.source === "heads") return [...st.heads].filter((h) => h < w.shape[0]).sort((a, c) => a - c).map((h) => ({ key: String(h), colour: HEAD[h % HEAD.length], label: `head ${h + 1}`, view: slice(w, h) }));
+    if (st.source === "heads") return [...st.heads].filter((h) => h < w.shape[0]).sort((a, c) => a - c).map((h) => ({ key: String(h), colour: HEAD[h % HEAD.length], label: headLabel(tr, h), view: slice(w, h) }));
     const agg = st.source === "rollout" ? mat(tr.rollout[st.block])
       : reduceHeads(w, st.source === "mean" ? (a, c) => a + c : Math.max);
     const H = w.shape[0], view = slice(agg);
@@ -144,7 +153,7 @@ function traceView(tr, index, token) {
       const grid = el("div", { cls: "grid" });
       grid.style.gridTemplateColumns = `auto repeat(${nh}, auto)`;
       grid.append(el("span"));
-      for (let h = 0; h < nh; h++) grid.append(el("span", { cls: "hdr", text: `head ${h + 1}` }));
+      for (let h = 0; h < nh; h++) grid.append(el("span", { cls: "hdr", text: headLabel(tr, h) }));
       const cells = [];
       for (const i of withWeights) {
         grid.append(el("span", { cls: "hdr", text: `layer ${blocks[i].layer}` }));
@@ -157,7 +166,7 @@ function traceView(tr, index, token) {
             st.block = i; st.source = "heads"; st.heads = new Set([h]); pick.value = i; agg.value = "heads";
             markGrid(); drawHeadBoxes(); draw(); box.scrollIntoView({ block: "nearest" });
           });
-          c.addEventListener("mousemove", (ev) => showTip(ev, `layer ${blocks[i].layer}, head ${h + 1}: click to open`));
+          c.addEventListener("mousemove", (ev) => showTip(ev, `layer ${blocks[i].layer}, ${headLabel(tr, h)}: click to open`));
           c.addEventListener("mouseleave", hideTip);
           cells.push([c, i, h]); grid.append(c);
         }

@@ -1,0 +1,327 @@
+"""Issue 24, decoder family: tiny random Qwen3Model (GQA: 4 query heads, 2 key/value heads, head_dim 16, q/k norm),
+Qwen2Model (q/k/v bias) and LlamaModel, with a byte-level BPE tokenizer trained here that appends <|endoftext|> (a
+TemplateProcessing post-processor, as Qwen3-Embedding's tokenizer.json) and pads on the left (its
+tokenizer_config.json), saved as sentence-transformers folders (Transformer, Pooling lasttoken, Normalize, the query
+prompt); against sentence-transformers' encode / encode_query / encode_document and transformers' own hidden states
+and attention weights layer by layer; numpy and torch, multi-head and flash; the CLI end to end."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_cli import invoke
+from test_families import one_line, same
+from test_html import Opened, browser  # noqa: F401  (browser: test_html's Chromium fixture, used here by name)
+
+torch = pytest.importorskip("torch")
+st = pytest.importorskip("sentence_transformers")
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX = 24  # max_seq_length
+EOS = "<|endoftext|>"
+PROMPTS = {"query": "Instruct: find\nQuery:", "document": ""}
+TEXTS = ["A man is eating food.", "x", "The quick brown fox jumps over the lazy dog " * 8,  # cut at MAX tokens
+         "Two words", "A longer sentence about cats and dogs, with some punctuation; and numbers 1 2 3.", ""]
+KINDS = ("qwen3", "qwen2", "llama")
+OPTIONS = [dict(backend=b, attention=a) for b in ("numpy", "torch") for a in ("multi-head", "flash")]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    """Byte-level BPE trained on english.txt, <|endoftext|> id 0 appended to every text (Qwen3-Embedding's template)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    lines = (ROOT / "sample_inputs" / "english.txt").read_text(encoding="utf-8").splitlines()
+    t = Tokenizer(models.BPE())
+    t.normalizer = normalizers.NFC()
+    t.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    t.decoder = decoders.ByteLevel()
+    t.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=400, special_tokens=[EOS],
+                                                     initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    assert t.token_to_id(EOS) == 0
+    t.post_processor = processors.TemplateProcessing(single=f"$A {EOS}", special_tokens=[(EOS, 0)])
+    return t
+
+
+def randomize(model, seed: int) -> None:
+    """Every weight drawn again, larger than transformers' init (std 0.02 leaves attention near uniform): linear
+    weights ~ N(0, 1/fan_in), embeddings ~ N(0, 1), norm gains ~ 1 + N(0, 0.2), biases ~ N(0, 0.1)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            r = torch.randn(p.shape, generator=g)
+            p.copy_(1 + 0.2 * r if "norm" in name else r * 0.1 if name.endswith("bias") else
+                    r if "embed" in name else r / p.shape[-1] ** 0.5)
+
+
+def build(tok, out, kind="qwen3", seed=0, prompts=PROMPTS):
+    """A sentence-transformers folder: Transformer (random Qwen3Model / Qwen2Model / LlamaModel: hidden 48, 2 layers,
+    4 query heads, 2 key/value heads, head_dim 16), Pooling lasttoken, Normalize, prompts; the tokenizer pads on the
+    left -> (folder, sentence-transformers' model, the HF folder)."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import (LlamaConfig, LlamaModel, PreTrainedTokenizerFast, Qwen2Config, Qwen2Model, Qwen3Config,
+                              Qwen3Model)
+
+    Config, Model = {"qwen3": (Qwen3Config, Qwen3Model), "qwen2": (Qwen2Config, Qwen2Model),
+                     "llama": (LlamaConfig, LlamaModel)}[kind]
+    config = Config(vocab_size=tok.get_vocab_size(), hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
+                    num_key_value_heads=2, head_dim=16, intermediate_size=37, max_position_embeddings=64,
+                    rope_theta=100.0, rms_norm_eps=1e-6, pad_token_id=0, bos_token_id=0, eos_token_id=0)
+    if kind == "qwen2":
+        config.hidden_size = 64  # Qwen2: head_dim = hidden_size / heads
+    model = Model(config)
+    randomize(model, seed)
+    hf = out / "hf"
+    model.save_pretrained(hf)
+    PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=EOS, padding_side="left",
+                            model_max_length=MAX).save_pretrained(hf)
+    d = config.hidden_size
+    mods = [models.Transformer(str(hf), max_seq_length=MAX), models.Pooling(d, pooling_mode="lasttoken"),
+            models.Normalize()]
+    st_model = SentenceTransformer(modules=mods, prompts=prompts, device="cpu")
+    assert st_model.tokenizer.padding_side == "left"
+    st_model.save(str(out / "st"))
+    return out / "st", st_model, hf
+
+
+def ours(folder, task=None, **options):
+    from vectorize_cli.config import ModelConfig
+    from vectorize_cli.encoder import Encoder
+
+    enc = Encoder.open(str(folder), ModelConfig(**options))
+    return enc.for_task(task) if task else enc
+
+
+def check(folder, model, task=None, what="", texts=TEXTS, **options):
+    """Ours against sentence-transformers: a batch padded to very different lengths with a text cut at MAX and an
+    empty text, each text alone (batch invariance), batches of one."""
+    enc = ours(folder, task, **options)
+    ref = {None: model.encode, "query": model.encode_query, "document": model.encode_document}[task]
+    e = enc.encode(texts)
+    assert e.truncated[2] and not e.truncated[1], what  # a text at max length: cut, <|endoftext|> kept last
+    same(e.vectors, ref(texts), what)
+    alone = np.stack([enc.encode([t]).vectors[0] for t in texts])
+    assert np.allclose(alone, e.vectors, atol=1e-6), what  # a vector does not depend on its batch
+    same(enc.with_options(batch_size=1).encode(texts).vectors, e.vectors, what)
+    return e.vectors
+
+
+@pytest.fixture(scope="module")
+def folders(tok, tmp_path_factory):
+    """One folder of each kind (fixed seed), built once for the module: {kind: (folder, model, hf)}."""
+    return {kind: build(tok, tmp_path_factory.mktemp(kind), kind) for kind in KINDS}
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: f"{o['backend']}-{o['attention']}")
+@pytest.mark.parametrize("kind", KINDS)
+def test_against_sentence_transformers(folders, kind, options):
+    folder, model, _ = folders[kind]
+    check(folder, model, what=f"{kind} {options}", **options)
+    c = ours(folder).model.folder.config
+    assert (c.model_type, c.n_head, c.n_kv_head, c.head_size) == (kind, 4, 2, 16)
+
+
+@pytest.mark.parametrize("task", ["query", "document"])
+def test_query_and_document_prompts(folders, task):
+    """encode_query prepends "Instruct: find\\nQuery:", encode_document the empty prompt: the same as encode."""
+    folder, model, _ = folders["qwen3"]
+    v = check(folder, model, task, what=task)
+    plain = model.encode(TEXTS)
+    assert np.allclose(v, plain, atol=1e-6) == (task == "document")
+    assert ours(folder, task).record()["prompt"] == PROMPTS[task]
+
+
+def test_fresh_seed(tok, tmp_path):
+    seed = int.from_bytes(os.urandom(4), "little")
+    kind = KINDS[seed % len(KINDS)]
+    folder, model, _ = build(tok, tmp_path, kind, seed=seed)
+    for task in (None, "query"):
+        check(folder, model, task, what=f"{kind} seed {seed} {task}", **OPTIONS[seed % len(OPTIONS)])
+
+
+def padded(model, texts):
+    """texts -> (ids (B, T) right padded with the config's pad_id, pad (B, T) True for padding)."""
+    encs = model.tokenizer.encode(texts)
+    n = [len(e.ids) for e in encs]
+    ids = np.full((len(texts), max(n)), model.folder.config.pad_id, dtype=np.int64)
+    for b, e in enumerate(encs):
+        ids[b, : n[b]] = e.ids
+    return ids, np.arange(max(n))[None, :] >= np.asarray(n)[:, None]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_layer_by_layer_against_transformers(tok, tmp_path, kind, backend):
+    """Every layer's output (hidden_states; the last after the final RMSNorm) and every head's weights (eager
+    attentions: causal, the upper triangle zero) equal transformers' own, on a padded batch, fresh seed."""
+    from transformers import AutoModel
+
+    from vectorize_cli.config import ModelConfig
+    from vectorize_cli.model.bert import load
+    from vectorize_cli.model.decoder import forward
+    from vectorize_cli.pipelines.bert import backend_for
+
+    seed = int.from_bytes(os.urandom(4), "little")
+    folder, _, hf = build(tok, tmp_path, kind, seed=seed)
+    model = load(str(folder))
+    ids, pad = padded(model, TEXTS)
+    bk, _ = backend_for(ModelConfig(backend=backend))
+    with bk.no_grad():
+        x0, layers, _ = forward(model, bk, ids, np.zeros_like(ids), pad, "explicit")
+        mine = [bk.numpy(x0)] + [bk.numpy(x) for _, x in layers]
+        att = [bk.numpy(a) for a, _ in layers]
+    ref = AutoModel.from_pretrained(hf, attn_implementation="eager").eval()
+    with torch.no_grad():
+        out = ref(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(~pad).long(),
+                  output_hidden_states=True, output_attentions=True)
+    real = ~pad
+    assert len(out.hidden_states) == len(mine) == 3 and len(out.attentions) == len(att) == 2
+    np.testing.assert_allclose(mine[-1][real], out.last_hidden_state.numpy()[real], rtol=1e-5, atol=1e-5)
+    for i, (x, r) in enumerate(zip(mine, out.hidden_states)):
+        np.testing.assert_allclose(x[real], r.numpy()[real], rtol=1e-5, atol=1e-5, err_msg=f"{kind} seed {seed} {i}")
+    for i, (a, r) in enumerate(zip(att, out.attentions)):
+        assert not np.triu(a, 1).any(), "causal: no query sees a later key"
+        a, r = a.transpose(0, 2, 1, 3)[real], r.numpy().transpose(0, 2, 1, 3)[real]  # (real queries, H, T)
+        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-6, err_msg=f"{kind} seed {seed} layer {i + 1}")
+
+
+def test_trace_stages_causal_and_grouped_heads(folders):
+    """The trace: the embeddings, the rotary angles t θ_i as the positional stage, causal weights whose query heads
+    are labelled with the key/value head they share, the vector sentence-transformers gives the text."""
+    folder, model, _ = folders["qwen3"]
+    t = ours(folder).trace(TEXTS[0])
+    T = len(t.tokens)
+    assert t.tokens[-1] == EOS and [s.key for s in t.stages] == ["embedded", "rotary_angles"]
+    angles = t.stage("rotary_angles")
+    assert angles.shape == (T, 8)  # (T, hs/2)
+    theta = 100.0 ** (-np.arange(0, 16, 2) / 16)  # float64, independently of the code
+    np.testing.assert_allclose(angles, np.arange(T)[:, None] * theta[None, :], rtol=1e-6, atol=1e-6)
+    for b in t.blocks:
+        assert b.weights.shape == (4, T, T) and not np.triu(b.weights, 1).any()
+        np.testing.assert_allclose(b.weights.sum(-1), 1, rtol=1e-5)
+    assert [t.model.head_label(h) for h in (1, 2, 3, 4)] == ["head 1 (kv 1)", "head 2 (kv 1)", "head 3 (kv 2)",
+                                                             "head 4 (kv 2)"]
+    same(np.array([t.sentence_vector], dtype=np.float32), model.encode(TEXTS[:1]))
+    q = ours(folder, "query").trace(TEXTS[0])
+    same(np.array([q.sentence_vector], dtype=np.float32), model.encode_query(TEXTS[:1]))
+
+
+def test_cli_end_to_end(folders, tmp_path):
+    """run (table, json against the schema, jsonl, html, svg), similarity, then embed and search: the documents with
+    the document prompt, the query with the query prompt, the scores sentence-transformers' own."""
+    pytest.importorskip("pyarrow")
+    from test_model_cli import validate
+
+    from vectorize_cli.dataset.reader import open_dataset
+
+    folder, model, _ = folders["qwen3"]
+    r = invoke("run", TEXTS[0], "--model", str(folder), "--layer", "2")
+    assert r.exit_code == 0, r.stderr
+    for words in ("Rotary positions", "head 3 (kv 2) of 4", "sharing 2 key/value heads", "causal",
+                  "the upper triangle is 0", EOS):
+        assert words in r.stdout, words
+    r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "json")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    validate(rec, "model-json-schema.json")
+    assert rec["tokens"][-1] == EOS and (rec["model"]["n_kv_head"], rec["model"]["causal"]) == (2, True)
+    assert "position_embedding" not in rec and np.array(rec["rotary_angles"]).shape == (len(rec["tokens"]), 8)
+    assert not np.triu(np.array(rec["layers"][0]["weights"]), 1).any()  # causal: the upper triangle 0
+    same(np.array([rec["sentence_vector"]], dtype=np.float32), model.encode(TEXTS[:1]))
+    (tmp_path / "two.txt").write_text("\n".join(TEXTS[:2]) + "\n")
+    r = invoke("run", "-f", str(tmp_path / "two.txt"), "--model", str(folder), "-F", "jsonl", "--attention", "flash")
+    assert r.exit_code == 0, r.stderr
+    for line in r.stdout.splitlines():
+        validate(json.loads(line), "model-json-schema.json")
+    from vectorize_cli.views.json import model_record
+
+    empty = ours(folder).trace("")  # the CLI refuses an empty text; the library reads it as <|endoftext|> alone
+    assert empty.tokens == [EOS]
+    validate(json.loads(json.dumps(model_record(empty), default=lambda a: a.tolist())), "model-json-schema.json")
+    page = tmp_path / "page.html"
+    r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "html", "-o", str(page))
+    assert r.exit_code == 0 and "rotary_angles" in page.read_text() and "headLabel" in page.read_text(), r.stderr
+    r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "svg", "-o", str(tmp_path / "f.svg"))
+    assert r.exit_code == 0 and "head 4 (kv 2)" in (tmp_path / "f.svg").read_text(), r.stderr
+    r = invoke("similarity", *TEXTS[:2], "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "s.npy"))
+    assert r.exit_code == 0, r.stderr
+    v = model.encode(TEXTS[:2])
+    assert abs(np.load(tmp_path / "s.npy")[0, 1] - float(v[0] @ v[1])) < 1e-5
+    docs = [t for t in TEXTS if t]
+    (tmp_path / "docs.txt").write_text("\n".join(docs) + "\n")
+    r = invoke("embed", str(tmp_path / "docs.txt"), "-o", str(tmp_path / "ds"), "-m", str(folder))
+    assert r.exit_code == 0, r.stderr
+    meta = open_dataset(tmp_path / "ds").meta
+    assert (meta["prompt_name"], meta["prompt"]) == ("document", "")
+    query = "a man eating"
+    r = invoke("search", query, "-D", str(tmp_path / "ds"), "-k", str(len(docs)), "-F", "json")
+    assert r.exit_code == 0, r.stderr
+    hits = json.loads(r.stdout)["hits"] if r.stdout.lstrip().startswith("{") else json.loads(r.stdout)[0]["hits"]
+    d, q = model.encode_document(docs), model.encode_query([query])[0]
+    got = {h["id"]: h["score"] for h in hits}
+    assert np.allclose([got[i] for i in range(len(docs))], d @ q, atol=1e-5), (got, d @ q)
+    plain = model.encode([query])[0]  # without the query prompt the scores differ
+    assert not np.allclose(d @ plain, d @ q, atol=1e-5)
+
+
+def test_what_it_cannot_run_is_refused_by_name(folders, tmp_path):
+    """Each option the forward pass does not compute: one line on stderr naming it, exit 1, never a traceback."""
+    from conftest import link_tree
+
+    from vectorize_cli.model.bert import load
+
+    folder = link_tree(folders["qwen3"][0], tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    for change, words in (
+            ({"use_sliding_window": True, "sliding_window": 4}, ("sliding window attention", "not supported")),
+            ({"layer_types": ["full_attention", "sliding_attention"]}, ("sliding window attention",)),
+            ({"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, ("rope_scaling 'yarn' is not supported",)),
+            ({"rope_parameters": {"rope_type": "linear", "rope_theta": 100.0, "factor": 2.0}},
+             ("rope_scaling 'linear' is not supported",)),
+            ({"hidden_act": "gelu"}, ("hidden_act 'gelu' is not supported", "silu")),
+            ({"mlp_bias": True}, ("mlp_bias",)),
+            ({"num_key_value_heads": 3}, ("num_attention_heads 4 is not a multiple of num_key_value_heads 3",)),
+            ({"head_dim": 15}, ("head_dim 15 is odd",)),
+            ({"head_dim": 8}, ("q_proj.weight has shape",)),
+            ({"model_type": "gpt2"}, ("model_type 'gpt2' is not supported", "qwen3, qwen2, llama"))):
+        (folder / "config.json").unlink()  # linked: never written through
+        (folder / "config.json").write_text(json.dumps({**config, **change}))
+        load.cache_clear()
+        r = invoke("run", "A text.", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "o.npy"))
+        one_line(r, 1, "config.json" if "shape" not in words[0] else "model.safetensors", *words)
+
+
+def test_weights_inside_a_causal_lm(folders, tmp_path):
+    """A Qwen3ForCausalLM-style file (model.layers..., model.norm, lm_head) reads as the base model."""
+    from safetensors.numpy import load_file, save_file
+
+    from conftest import link_tree
+    from vectorize_cli.model.bert import load
+
+    src, model, _ = folders["qwen3"]
+    folder = link_tree(src, tmp_path / "m")
+    path = folder / "model.safetensors"
+    tensors = load_file(path)
+    path.unlink()
+    save_file({**{f"model.{k}": v for k, v in tensors.items()}, "lm_head.weight": tensors["embed_tokens.weight"]},
+              path)
+    load.cache_clear()
+    same(ours(folder).encode(TEXTS).vectors, model.encode(TEXTS), "model. prefix")
+
+
+def test_page_labels_grouped_heads_and_says_causal(folders, tmp_path, browser):
+    """The HTML page of a decoder trace, in Chromium: opens clean, says the heads share key/value heads and attend
+    causally, and labels the model view's heads with the key/value head each shares."""
+    from vectorize_cli.views.html import page
+
+    folder, _, _ = folders["qwen3"]
+    t = ours(folder).trace(TEXTS[0])
+    p = Opened(browser, page([t], title="qwen3"), tmp_path)
+    note = p.page.inner_text("section[data-trace='0'] p.note")
+    assert "sharing 2 key/value heads" in note and "causal" in note, note
+    labels = p.page.eval_on_selector_all("section[data-trace='0'] .grid span.hdr", "els => els.map(e => e.textContent)")
+    assert labels[:4] == ["head 1 (kv 1)", "head 2 (kv 1)", "head 3 (kv 2)", "head 4 (kv 2)"], labels
+    p.clean()

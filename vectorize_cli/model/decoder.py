@@ -1,0 +1,69 @@
+"""A decoder embedding model's forward pass (Qwen3-Embedding; Qwen2 and Llama, the same code: decoder_config.py says
+what each adds), the function transformers' Qwen3Model / Qwen2Model / LlamaModel computes, pre-norm:
+
+    x     = E[ids]                                                        (B, T, d)  no position added
+    per layer:
+    h     = RMSNorm(x)
+    q     = h W_q (+ b_q), split into H heads; k, v: KV heads               (B, H, T, hs), (B, KV, T, hs)
+    q, k  = RMSNorm(q), RMSNorm(k) over each head's hs features             Qwen3 only (q_norm, k_norm)
+    q, k  = RoPE(q), RoPE(k): feature pairs turned by t θ_i                 (decoder_nn.rotate)
+    k, v  = each KV head repeated for the H / KV query heads sharing it     (B, H, T, hs)  GQA
+    a     = Attention(q, k, v), causal: query t sees keys 0 .. t           (B, H, T, hs)
+    x     = x + a W_o (+ b_o)
+    x     = x + SwiGLU(RMSNorm(x)) W_down,  SwiGLU(h) = silu(h W_gate) * h W_up
+    y     = RMSNorm(x) after the last layer                                 (B, T, d)  the last hidden state
+
+Padding is on the right, positions 0 .. n-1 for every text: RoPE is relative (q_s · k_t depends on s - t alone), so
+the scores are those of the left padding Qwen3-Embedding's tokenizer asks for, and a text's positions, and so its
+numbers, never depend on its batch. On the right, the causal mask alone hides every padding key from every real
+query (padding comes after them), so no key mask is passed: no query row is ever all hidden (left padding's first
+rows would be), and torch's flash kernel, which takes no mask, runs on padded batches too. Padding rows compute
+numbers no real token reads; the pooling reads real tokens only.
+"""
+
+import numpy as np
+
+from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
+from vectorize_cli.backend import Backend
+from vectorize_cli.model.decoder_nn import (heads_first, repeat_kv, rms_norm, rotary_angles, rotary_cos_sin, rotate,
+                                            swiglu)
+from vectorize_cli.model.nn import dense
+
+
+def project(x, w, b=None):
+    """x W (+ b): a decoder's projections mostly have no bias."""
+    return x @ w if b is None else dense(x, w, b)
+
+
+def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad: np.ndarray,
+            attention: str = "explicit", strict: bool = False):
+    """model/bert.forward's signature and result, for a decoder: ids (B, T) int64, right padded; type_ids unused;
+    pad (B, T) True for padding (on the right: the causal mask hides it, see above). -> (x0 (B, T, d) = E[ids],
+    [(weights (B, H, T, T) or None, x (B, T, d)) per layer, the last after the final RMSNorm], how the layers ran)."""
+    c = model.folder.config
+    w = model.weights_on(backend)
+    B, T = ids.shape
+    H, KV, hs, d = c.n_head, c.n_kv_head, c.head_size, c.d_model
+    attend = ATTENTION_FUNCTIONS[attention]
+    cos, sin = (backend.asarray(a) for a in rotary_cos_sin(rotary_angles(T, hs, c.rope_theta)))  # (T, hs) each
+    x = w["word"][backend.asarray(ids)].reshape(B * T, d)  # (B*T, d) the residual stream
+    x0, layers, ran = x.reshape(B, T, d), [], None
+    for L in w["layers"]:
+        qkv = project(rms_norm(x, L["norm_1"], c.eps), L["w_qkv"], L.get("b_qkv"))  # (B*T, (H + 2 KV) hs)
+        q = qkv[:, : H * hs].reshape(B, T, H, hs)
+        k, v = (qkv[:, (H + i * KV) * hs : (H + (i + 1) * KV) * hs].reshape(B, T, KV, hs) for i in range(2))
+        if c.qk_norm:
+            q, k = rms_norm(q, L["q_norm"], c.eps), rms_norm(k, L["k_norm"], c.eps)
+        q, k, v = (heads_first(a) for a in (q, k, v))  # (B, H or KV, T, hs)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        k, v = repeat_kv(k, H // KV), repeat_kv(v, H // KV)  # (B, H, T, hs)
+        ran = attend(q, k, v, causal=True, strict=strict, backend=backend)  # (B, H, T, hs), (B, H, T, T) or None
+        y = project(ran.y.swapaxes(1, 2).reshape(B * T, H * hs), L["w_o"], L.get("b_o"))  # (B*T, d)
+        y += x  # residual, into the new array: x0 (a view of the first x) stays the embeddings
+        x = y
+        y = swiglu(rms_norm(x, L["norm_2"], c.eps) @ L["w_gu"], c.d_ff) @ L["w_down"]  # (B*T, d)
+        y += x  # residual
+        x = y
+        layers.append((ran.att, x.reshape(B, T, d)))
+    layers[-1] = (layers[-1][0], rms_norm(x, w["norm"], c.eps).reshape(B, T, d))  # the last hidden state
+    return x0, layers, Attended(None, None, ran.op, ran.notes)
