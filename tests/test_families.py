@@ -245,3 +245,11 @@ def test_embed_then_search_use_the_document_and_query_prompts(bert_dir, tmp_path
     assert np.allclose([got[i] for i in range(len(docs))], want, atol=1e-5), (got, want)
     plain = model.encode([query], truncate_dim=24)[0]  # without the query prompt the scores differ
     assert not np.allclose(d @ plain / np.linalg.norm(d, axis=1) / np.linalg.norm(plain), want, atol=1e-5)
+    for option, encoded in ((["--prompt", "custom: "], model.encode([query], prompt="custom: ", truncate_dim=24)[0]),
+                            (["--prompt-name", "document"], model.encode_document([query], truncate_dim=24)[0])):
+        r = invoke("search", query, "-D", str(tmp_path / "ds"), "-k", str(len(docs)), "-F", "json", *option)
+        assert r.exit_code == 0, r.stderr  # a query's own prompt, asked for, replaces the model's query prompt
+        hits = json.loads(r.stdout)["hits"] if r.stdout.lstrip().startswith("{") else json.loads(r.stdout)[0]["hits"]
+        got = {h["id"]: h["score"] for h in hits}
+        want = d @ encoded / np.linalg.norm(d, axis=1) / np.linalg.norm(encoded)
+        assert np.allclose([got[i] for i in range(len(docs))], want, atol=1e-5), (option, got, want)
