@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -41,6 +42,11 @@ class Encoded:
     vectors: np.ndarray  # (N, d) float32, in input order
     n_tokens: np.ndarray  # (N,) int32, the model's special tokens included
     truncated: np.ndarray  # (N,) bool: longer than the model reads, cut to its first max_length tokens
+
+
+class Tokenized(NamedTuple):
+    texts: list[str]  # as the model reads them: the prompt in front
+    encodings: list  # model.tokenizer.encode(texts, tokens=False): ids, no token strings
 
 
 def resolved_source(source: str) -> str:
@@ -173,13 +179,19 @@ class Encoder:
         return t if self.config.truncate_dim is None else replace(
             t, sentence_vector=t.sentence_vector[: self.config.truncate_dim].copy())
 
-    def encode(self, texts: Sequence[str], on_batch=None) -> Encoded:
-        """Texts -> their sentence vectors, batched by length (a vector does not depend on its batch);
-        on_batch(n) is told each batch of n texts done (a progress bar)."""
+    def tokenize(self, texts: Sequence[str]) -> Tokenized:
+        """Texts -> the model's token ids (the prompt in front): encode's first step, apart, so that a caller may
+        tokenize the next texts on a CPU thread while the model runs (corpus/local.py)."""
+        texts = self._texts(list(texts))
+        return Tokenized(texts, self.model.tokenizer.encode(texts, tokens=False))
+
+    def encode(self, texts: Sequence[str] | Tokenized, on_batch=None) -> Encoded:
+        """Texts (or what tokenize made of them) -> their sentence vectors, batched by length (a vector does not
+        depend on its batch); on_batch(n) is told each batch of n texts done (a progress bar)."""
         from vectorize_cli import pipelines
 
-        texts = self._texts(list(texts))
-        encs = self.model.tokenizer.encode(texts, tokens=False)  # tokenized once: for the model and the counts
+        # tokenized once: for the model and the counts
+        texts, encs = texts if isinstance(texts, Tokenized) else self.tokenize(texts)
         vectors, cut = pipelines.of(self.model).encode(self.model, texts, self.config, encs, on_batch, self.skip)
         if self.config.truncate_dim is not None:
             vectors = np.ascontiguousarray(vectors[:, : self.config.truncate_dim])  # (N, truncate_dim)
