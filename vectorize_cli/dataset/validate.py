@@ -25,6 +25,8 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 def json_object(raw: bytes, what: str) -> dict:
     try:
         value = json.loads(raw)
+    except RecursionError:
+        raise VectorizeError(f"{what}: not valid JSON (nested too deep)") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise VectorizeError(f"{what}: not valid JSON ({e})") from None
     if not isinstance(value, dict):
