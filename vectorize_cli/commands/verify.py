@@ -31,14 +31,14 @@ def verify(
     force: ForceOpt = False,
 ) -> None:
     """Check a dataset whole: metadata, every part's digest and pages, its vectors, its index; one line per problem."""
-    from vectorize_cli.dataset.verify import verify as check
+    from vectorize_cli.dataset.verify import check_dataset
     from vectorize_cli.errors import VectorizeError
     from vectorize_cli.output import write_json
     from vectorize_cli.sink import check_target, open_sink, write_record
 
     if output is not None:
         check_target(output, force)
-    report = check(directory)
+    report = check_dataset(directory)
     with open_sink(output, force) as out:
         if output_format.value == "table":
             index = "" if report.index == "none" else f", index {report.index}"

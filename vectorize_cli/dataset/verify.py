@@ -45,7 +45,7 @@ class Report:
                 "precision": self.precision, "d": self.d, "index": self.index, "problems": self.problems}
 
 
-def verify(path: Path) -> Report:
+def check_dataset(path: Path) -> Report:
     """DIR checked whole (see above) -> its Report; a path that is no directory is a VectorizeError."""
     from vectorize_cli.dataset.reader import RowGroup, one_line, open_part, read_block
     from vectorize_cli.dataset.validate import check_success, read_success
