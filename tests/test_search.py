@@ -72,15 +72,17 @@ def test_exact_equals_a_float64_brute_force(tmp_path, rng, precision, fresh):
 
 @pytest.mark.parametrize("precision", ["float32", "int8", "binary"])
 @pytest.mark.parametrize("fresh", [False, True], ids=["fixed", "fresh"])
-def test_a_query_whose_hits_all_sit_in_one_block(tmp_path, rng, precision, fresh):
+@pytest.mark.parametrize("Q", [1, 200])
+def test_a_query_whose_hits_all_sit_in_one_block(tmp_path, rng, precision, fresh, Q):
     """Clusters stored one per block, each query near a cluster's centre: its k best (k below the block's rows) are
-    all of one block, so a block that lost a single candidate (its k-th, or its best) changes the answer. 200
-    queries: one query chunk (exact.QUERY_CHUNK), no crash to give a bug away."""
+    all of one block, so a block that lost a single candidate (its k-th, or its best) changes the answer. At most
+    200 queries: one query chunk (exact.QUERY_CHUNK), no crash to give a bug away; one query alone has as many
+    candidates as hits (no other query's near-ties widen them)."""
     g = rng if fresh else np.random.default_rng(11)
     d, C, B = int(g.choice([48, 64])), 6, 96
     centers = unit_vectors(g, C, d)
     x = np.vstack([clustered_vectors(g, B, d, centers[c : c + 1], noise=0.3) for c in range(C)])  # block c: cluster c
-    q = clustered_vectors(g, 200, d, centers, noise=0.05)
+    q = clustered_vectors(g, Q, d, centers, noise=0.05)
     ds = open_dataset(write_dataset(tmp_path / "ds", x, precision, part_rows=2 * B, group_rows=B))
     assert len(ds.blocks) == C
     k = int(g.integers(20, B))  # at most B - 1: the block has more rows than are asked for
