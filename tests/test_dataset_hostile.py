@@ -300,3 +300,38 @@ def test_a_refused_embed_leaves_no_directory_it_made(minilm, tmp_path):
     (tmp_path / "mine").mkdir()
     r = invoke("embed", "-", "-o", str(tmp_path / "mine"), input="\n  \n")
     assert r.exit_code == 2 and (tmp_path / "mine").is_dir() and not any((tmp_path / "mine").iterdir())
+
+
+def test_resume_with_another_model_of_the_same_shape_is_refused(cut, minilm_path, tmp_path, rng):
+    """A folder like all-MiniLM-L6-v2 in every file but one weight (same d, pooling, tokenizer): resuming with it
+    would append its vectors to MiniLM's. Refused naming the model, nothing written."""
+    from safetensors.numpy import load_file, save_file
+
+    from conftest import link_tree
+
+    src, out = cut
+    other = link_tree(minilm_path, tmp_path / "other", skip=("model.safetensors",))
+    weights = load_file(str(minilm_path / "model.safetensors"))
+    name = sorted(weights)[int(rng.integers(0, len(weights)))]
+    weights[name] = weights[name] + np.float32(1e-3)
+    save_file(weights, str(other / "model.safetensors"))
+    before = files(out)
+    one_error(invoke("embed", str(src), "-o", str(out), "--part-rows", "4", "--resume", "-m", str(other)), 2,
+              "--resume", "model")
+    assert files(out) == before
+
+
+def test_resume_cuts_parts_where_the_first_run_would_have(minilm, tmp_path):
+    """The first run stopped after 6 rows with parts of 4 (a signal keeps the rows so far: parts of 4 and 2 rows);
+    resumed, the next part ends at row 8, a multiple of 4, as the uninterrupted run's does, so every later part
+    holds the same rows as that run's: ids 8-11 in one part, never 6-9 and 10-11."""
+    src, out, whole = tmp_path / "in.txt", tmp_path / "ds", tmp_path / "whole"
+    src.write_text("\n".join(LINES[:6]) + "\n", encoding="utf-8")
+    embed(src, "-o", out, "--part-rows", 4)
+    (out / "_SUCCESS").unlink()  # as a run stopped after its 6th row leaves it
+    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")  # the same first 6 rows, then the rest
+    embed(src, "-o", out, "--part-rows", 4, "--resume")
+    embed(src, "-o", whole, "--part-rows", 4)
+    ids = [pq.read_table(out / p).column("id").to_pylist() for p in json.loads((out / "_SUCCESS").read_text())["parts"]]
+    assert ids == [[0, 1, 2, 3], [4, 5], [6, 7], [8, 9, 10, 11]]
+    assert pq.read_table(out / "part-00003.parquet").equals(pq.read_table(whole / "part-00002.parquet"))
