@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from vectorize_cli.config import ModelConfig
-from vectorize_cli.errors import UsageError, VectorizeError, tell
+from vectorize_cli.errors import UsageError, VectorizeError, short, tell
 
 # encode_query / encode_document: the prompt names each looks for, in order (sentence-transformers')
 TASKS = {"query": ("query",), "document": ("document", "passage", "corpus")}
@@ -63,7 +63,7 @@ def differences(recorded: dict, now: dict) -> list[str]:
     model, model_now = recorded.get("model") or {}, now["model"]
     pairs = [(k, model_now[k], model[k]) for k in SAME_MODEL if k in model]
     pairs += [(k, now[k], recorded[k]) for k in SAME_RUN if k in recorded]
-    return [f"{k} {a!r}, not {b!r}" for k, a, b in pairs if a != b]
+    return [f"{k} {short(a)}, not {short(b)}" for k, a, b in pairs if a != b]
 
 
 class Encoder:

@@ -14,7 +14,7 @@ import numpy as np
 from vectorize_cli.dataset.format import META_KEY, PART_KEY, SUCCESS, import_pyarrow
 from vectorize_cli.dataset.precision import PRECISIONS, Precision
 from vectorize_cli.dataset.validate import check_columns, check_meta, check_success, json_object
-from vectorize_cli.errors import VectorizeError
+from vectorize_cli.errors import VectorizeError, short
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def open_dataset(path: Path) -> Dataset:
     agree = {"rows": rows, "precision": ds.precision, "d": ds.d, "model_sha256": meta["model"].get("sha256")}
     for key, value in agree.items():
         if success.get(key) != value:
-            raise VectorizeError(f"{marker}: {key} is {success.get(key)!r}, the parts say {value!r}")
+            raise VectorizeError(f"{marker}: {key} is {short(success.get(key))}, the parts say {short(value)}")
     return ds
 
 

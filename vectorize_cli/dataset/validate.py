@@ -10,16 +10,16 @@ naming the file and the key.
 """
 
 import json
-import math
 import re
 from pathlib import Path
 
 from vectorize_cli.dataset.format import FORMAT
 from vectorize_cli.dataset.precision import PRECISIONS
-from vectorize_cli.errors import VectorizeError
+from vectorize_cli.errors import VectorizeError, short
 
 PART = re.compile(r"part-\d{5}\.parquet")
 SHA256 = re.compile(r"[0-9a-f]{64}")
+FLOAT32_MAX = 3.4028234663852886e38  # np.finfo(np.float32).max: a range beyond it is inf once read
 
 
 def json_object(raw: bytes, what: str) -> dict:
@@ -42,6 +42,10 @@ def read_success(marker: Path) -> dict:
     return json_object(raw, str(marker))
 
 
+def _known(precision) -> bool:
+    return isinstance(precision, str) and precision in PRECISIONS
+
+
 def _count(value, lowest: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= lowest
 
@@ -53,9 +57,9 @@ def _bad(where, key: str, what: str):
 def check_success(success: dict, marker: Path, on_disk: list[str]) -> None:
     """_SUCCESS against the schema, and its parts against the part files on disk (sorted names)."""
     if success.get("format") != FORMAT:
-        _bad(marker, "format", f"is {success.get('format')!r}; this version reads {FORMAT}")
+        _bad(marker, "format", f"is {short(success.get('format'))}; this version reads {FORMAT}")
     if not _count(success.get("rows"), 0):
-        _bad(marker, "rows", f"is {success.get('rows')!r}, not a count of rows")
+        _bad(marker, "rows", f"is {short(success.get('rows'))}, not a count of rows")
     parts = success.get("parts")
     if not isinstance(parts, list) or not all(isinstance(p, str) and PART.fullmatch(p) for p in parts):
         _bad(marker, "parts", "is not a list of part-NNNNN.parquet names")
@@ -67,10 +71,10 @@ def check_success(success: dict, marker: Path, on_disk: list[str]) -> None:
     extra = sorted(set(on_disk) - set(parts))
     if extra:
         _bad(marker, "parts", f"does not list {extra[0]}, which is there")
-    if success.get("precision") not in PRECISIONS:
-        _bad(marker, "precision", f"{success.get('precision')!r} is unknown; known: {', '.join(PRECISIONS)}")
+    if not _known(success.get("precision")):
+        _bad(marker, "precision", f"{short(success.get('precision'))} is unknown; known: {', '.join(PRECISIONS)}")
     if not _count(success.get("d"), 1):
-        _bad(marker, "d", f"is {success.get('d')!r}, not a positive integer")
+        _bad(marker, "d", f"is {short(success.get('d'))}, not a positive integer")
     checks = success.get("part_checks")
     if checks is not None:
         if not isinstance(checks, dict) or sorted(checks) != sorted(parts):
@@ -89,14 +93,14 @@ def check_meta(meta: dict, part: Path) -> None:
         _bad(where, "model", "is not an object")
     d = model.get("d")
     if not _count(d, 1):
-        _bad(where, "model.d", f"is {d!r}, not a positive integer")
+        _bad(where, "model.d", f"is {short(d)}, not a positive integer")
     if not isinstance(model.get("sha256", ""), str):
         _bad(where, "model.sha256", "is not a string")
     if not isinstance(meta.get("options", {}), dict):
         _bad(where, "options", "is not an object")
     p = meta.get("precision")
-    if p not in PRECISIONS:
-        _bad(where, "precision", f"{p!r} is unknown; known: {', '.join(PRECISIONS)}")
+    if not _known(p):
+        _bad(where, "precision", f"{short(p)} is unknown; known: {', '.join(PRECISIONS)}")
     ranges = meta.get("ranges")
     if not PRECISIONS[p].calibrated:
         if ranges is not None:
@@ -106,8 +110,8 @@ def check_meta(meta: dict, part: Path) -> None:
             and all(isinstance(r, list) and len(r) == d for r in ranges)):
         _bad(where, "ranges", f"is not 2 lists of d = {d} numbers ({p} needs them)")
     for row in ranges:
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in row):
-            _bad(where, "ranges", "holds a value that is not a finite number")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= FLOAT32_MAX for v in row):
+            _bad(where, "ranges", "holds a value that is not a finite float32 number")
     if any(lo > hi for lo, hi in zip(*ranges)):
         _bad(where, "ranges", "has a dimension whose lo is above its hi")
 

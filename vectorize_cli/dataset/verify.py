@@ -8,6 +8,8 @@ line (a problem), none stopping the checks that do not depend on it.
                 recorded them); then every row group read whole, every page's CRC verified (reader.read_block:
                 float32 vectors finite too); ids 0..rows-1 in order across the parts; the footer's rows_sha256
                 recomputed from the rows' source, line and text (when the text is stored: format.rows_digest)
+    the model   the one the metadata names, opened as `search` opens it: the same weights and config (when the
+                dataset is sound; encoder.differences)
     the index   when there (_index.usearch, _index.json): loaded as `search --ann` loads it (ann.load_index: built
                 from this very _SUCCESS, its rows, the graph file's sha256 the one recorded, as many vectors as rows);
                 checked only when the dataset itself is sound; an older version's names are a problem
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from vectorize_cli.dataset.format import INDEX_FILES, OLD_INDEX_FILES, SUCCESS, import_pyarrow, rows_digest
-from vectorize_cli.errors import VectorizeError
+from vectorize_cli.errors import VectorizeError, short
 
 
 @dataclass
@@ -109,12 +111,27 @@ def check_dataset(path: Path) -> Report:
         if success is not None:
             agree = {"precision": report.precision, "d": report.d, "model_sha256": meta["model"].get("sha256")}
             agree.update({} if unopened else {"rows": report.rows})  # rows: only when every part could be counted
-            problems += [f"{marker}: {key} is {success.get(key)!r}, the parts say {value!r}"
+            problems += [f"{marker}: {key} is {short(success.get(key))}, the parts say {short(value)}"
                          for key, value in agree.items() if success.get(key) != value]
     elif on_disk == [] and success is not None:
         problems.append(f"{marker}: parts lists no parts (a dataset of no rows has one part of no rows)")
+    _check_model(path, report)
     _check_index(path, report, one_line)
     return report
+
+
+def _check_model(path: Path, report: Report) -> None:
+    """The model the dataset records, opened as `search` opens it for its queries (query.query_encoder): there,
+    the same weights (sha256) and the same config (encoder.differences); checked when the dataset is sound."""
+    if report.problems:
+        return
+    from vectorize_cli.dataset.reader import open_dataset
+    from vectorize_cli.search.query import query_encoder
+
+    try:
+        query_encoder(open_dataset(path), None)
+    except VectorizeError as e:
+        report.problems.append(str(e))
 
 
 def _check_index(path: Path, report: Report, one_line) -> None:
