@@ -55,6 +55,7 @@ def invoke(*args):
 class Case:
     base: str  # which made dataset: a precision
     damage: list[str] = field(default_factory=list)  # what was done, in words
+    exits: tuple = ()  # (search, search --ann, verify) exit codes
 
     def __repr__(self) -> str:
         return f"{self.base}: {'; '.join(self.damage) or 'untampered'}"
@@ -142,10 +143,16 @@ def _rewrite_meta(part: Path, text: str) -> None:
 
 
 def damage(rng: random.Random, d: Path) -> str:
-    """One random damage to the dataset in d, said in words."""
-    files = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
+    """One random damage to the dataset in d, said in words: `KIND: what` (KIND one of the module's list)."""
     kind = rng.choice(["truncate", "flip", "flip", "success", "success", "meta-one", "meta-all", "index-json",
                        "files"])
+    return f"{kind}: {_damage(rng, d, kind)}"
+
+
+def _damage(rng: random.Random, d: Path, kind: str) -> str:
+    files = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        return "no file left"
     if kind in ("truncate", "flip"):
         f = rng.choice(files)
         data = bytearray(f.read_bytes())
@@ -185,7 +192,7 @@ def damage(rng: random.Random, d: Path) -> str:
                 _rewrite_meta(part, _dump(doc))
             except Exception:  # noqa: BLE001 - an earlier damage made this part unreadable: left as it is
                 pass
-        return f"{kind} ({', '.join(p.name for p in chosen)}): {what}"
+        return f"{', '.join(p.name for p in chosen)}: {what}"
     parts = _parts(d)
     how = rng.choice(["remove", "copy-over", "copy-new"])
     if how == "remove" or len(parts) < 2:
@@ -207,8 +214,9 @@ def _one_error(r, code_ok=(1, 2)) -> str | None:
     return None
 
 
-def check(base: Base, d: Path) -> list[str]:
-    """The damaged dataset in d searched (exact, --ann) and verified in-process: what broke the rules (see above)."""
+def check(base: Base, d: Path, case: Case | None = None) -> list[str]:
+    """The damaged dataset in d searched (exact, --ann) and verified in-process: what broke the rules (see above);
+    the exit codes go to case.exits."""
     failures = []
     results = {}
     for ann in (False, True):
@@ -242,6 +250,8 @@ def check(base: Base, d: Path) -> list[str]:
             why = "exit 1 without a report on stdout"
         if why:
             failures.append(f"verify: {why}")
+    if case is not None:
+        case.exits = (results[False].exit_code, results[True].exit_code, v.exit_code)
     return failures
 
 
@@ -253,7 +263,7 @@ def run_case(rng: random.Random, bases: dict[str, Base], tmp: Path, n: int) -> t
     try:
         for _ in range(rng.choice([1, 1, 1, 2, 3])):
             case.damage.append(damage(rng, d))
-        return case, check(bases[case.base], d)
+        return case, check(bases[case.base], d, case)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
