@@ -85,7 +85,8 @@ def make_bases(root: Path) -> dict[str, Base]:
 
 
 def search_args(path: Path, ann: bool) -> list:
-    return ["search", QUERY, "-D", path, "-F", "json", "-k", "5", *(["--ann"] if ann else [])]
+    return ["search", QUERY, "-D", path, "-F", "json", "-k", "20", *(["--ann"] if ann else [])]  # every row: any
+    # vector or text changed changes the output
 
 
 def _paths(doc, prefix=()) -> list[tuple]:
@@ -133,13 +134,26 @@ def _parts(d: Path) -> list[Path]:
 def _rewrite_meta(part: Path, text: str) -> None:
     import pyarrow.parquet as pq
 
-    f = pq.ParquetFile(part)
+    f = pq.ParquetFile(part, page_checksum_verification=True)  # a damaged page is never laundered into a new file
     footer = (f.metadata.metadata or {}).get(b"vectorize_part")
     t = f.read().replace_schema_metadata({b"vectorize": text.encode()})
     with pq.ParquetWriter(part, t.schema, write_page_checksum=True) as w:
         w.write_table(t, row_group_size=8192)
         if footer is not None:
             w.add_key_value_metadata({b"vectorize_part": footer})
+
+
+def _vector_chunk(part: Path) -> tuple[int, int] | None:
+    """The byte range of the vector column's pages in a part's first row group (None: unreadable)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(part).row_group(0)
+        col = next(meta.column(c) for c in range(meta.num_columns) if meta.column(c).path_in_schema.startswith("vector"))
+    except Exception:  # noqa: BLE001 - an earlier damage
+        return None
+    start = col.dictionary_page_offset or col.data_page_offset
+    return start, start + col.total_compressed_size
 
 
 def damage(rng: random.Random, d: Path) -> str:
@@ -160,7 +174,10 @@ def _damage(rng: random.Random, d: Path, kind: str) -> str:
             n = rng.randrange(len(data)) if data else 0
             f.write_bytes(bytes(data[:n]))
             return f"{f.name} cut to {n} of {len(data)} bytes"
-        at = sorted(rng.randrange(len(data)) for _ in range(rng.choice([1, 1, 1, 2, 8])))
+        lo, hi = 0, len(data)
+        if f.name.startswith("part-") and rng.random() < 0.5:  # inside the vector column's pages
+            lo, hi = _vector_chunk(f) or (lo, hi)
+        at = sorted(rng.randrange(lo, hi) for _ in range(rng.choice([1, 1, 1, 2, 8])))
         for i in at:
             data[i] ^= rng.randrange(1, 256)
         f.write_bytes(bytes(data))

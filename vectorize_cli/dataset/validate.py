@@ -4,8 +4,9 @@ naming the file and the key.
 
     _SUCCESS   format == FORMAT; rows int >= 0; parts [part-NNNNN.parquet, ...] without duplicates, the files
                there; precision known; d int > 0; part_checks (when there) {part: {rows int >= 0, rows_sha256}}
-    metadata   model.d int > 0; precision known; ranges (int8, uint8) [[lo] * d, [hi] * d] finite, lo <= hi,
-               else null
+    metadata   model.d int > 0; precision known; ranges (int8, uint8) [[lo] * d, [hi] * d] finite in float32,
+               lo <= hi, else null; what search opens the encoder with (model.source, model.name, attention, backend,
+               dtype: strings; truncate_dim: null or int > 0) of the right types
     columns    id int64; vector fixed_size_list<PRECISIONS[precision].dtype>[width(d)]
 """
 
@@ -98,6 +99,14 @@ def check_meta(meta: dict, part: Path) -> None:
         _bad(where, "model.sha256", "is not a string")
     if not isinstance(meta.get("options", {}), dict):
         _bad(where, "options", "is not an object")
+    strings = [("model.source", model.get("source", "")), ("model.name", model.get("name", "")),
+               ("options.backend", meta.get("options", {}).get("backend", ""))]
+    strings += [(key, meta.get(key, "")) for key in ("attention", "backend", "dtype")]  # the encoder search opens
+    for key, value in strings:
+        if not isinstance(value, str):
+            _bad(where, key, f"is {short(value)}, not a string")
+    if meta.get("truncate_dim") is not None and not _count(meta["truncate_dim"], 1):
+        _bad(where, "truncate_dim", f"is {short(meta['truncate_dim'])}, not a positive integer")
     p = meta.get("precision")
     if not _known(p):
         _bad(where, "precision", f"{short(p)} is unknown; known: {', '.join(PRECISIONS)}")
