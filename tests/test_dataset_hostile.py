@@ -149,6 +149,16 @@ TAMPER = {
     "ranges-lo-above-hi": (lambda out: _meta(out, lambda m: m.update(ranges=m["ranges"][::-1])), "part-0", "ranges"),
     "ranges-short": (lambda out: _meta(out, lambda m: m["ranges"][1].pop()), "part-00000", "ranges"),
     "width": (lambda out: _meta(out, lambda m: m.update(precision="binary", ranges=None)), "part-0", "column vector"),
+    # found by the dataset fuzzer (tests/dataset_fuzzing.py), each exit 70 before
+    "precision-list": (lambda out: _success(out, precision=[]), "_SUCCESS", "precision"),
+    "meta-precision-list": (lambda out: _meta(out, lambda m: m.update(precision=["int8"])), "part-0", "precision"),
+    "ranges-huge": (lambda out: _meta(out, lambda m: m["ranges"][1].__setitem__(3, 10**400)), "part-0", "ranges"),
+    "ranges-beyond-float32": (lambda out: _meta(out, lambda m: m["ranges"][1].__setitem__(3, 1e39)), "part-0",
+                              "ranges"),
+    "truncate-dim-text": (lambda out: _meta(out, lambda m: m.update(truncate_dim="")), "part-0", "truncate_dim"),
+    "source-number": (lambda out: _meta(out, lambda m: m["model"].update(source=float("-inf"))), "part-0",
+                      "model.source"),
+    "attention-list": (lambda out: _meta(out, lambda m: m.update(attention=[])), "part-0", "attention"),
 }
 
 
@@ -335,3 +345,14 @@ def test_resume_cuts_parts_where_the_first_run_would_have(minilm, tmp_path):
     ids = [pq.read_table(out / p).column("id").to_pylist() for p in json.loads((out / "_SUCCESS").read_text())["parts"]]
     assert ids == [[0, 1, 2, 3], [4, 5], [6, 7], [8, 9, 10, 11]]
     assert pq.read_table(out / "part-00003.parquet").equals(pq.read_table(whole / "part-00002.parquet"))
+
+
+def test_an_index_json_nested_too_deep_is_one_line(minilm, tmp_path):
+    """Found by the dataset fuzzer: exit 70 (RecursionError) before."""
+    pytest.importorskip("usearch")
+    src, out = tmp_path / "in.txt", tmp_path / "ds"
+    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    embed(src, "-o", out)
+    assert invoke("index", str(out)).exit_code == 0
+    (out / "_index.json").write_text("[" * 100_000 + "]" * 100_000)
+    one_error(invoke("search", "cats", "-D", str(out), "--ann"), 1, "_index.json", "not valid JSON")
