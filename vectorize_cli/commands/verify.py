@@ -17,8 +17,10 @@ VerifyFormat, VerifyFormatOpt = format_option("VerifyFormat", "verify")
 EPILOG = """
 \b
 Examples:
-  vectorize verify vectors/                         # every part, page, digest and the index: exit 0 when sound
-  vectorize verify vectors/ --format json           # {"dataset", "sound", "rows", ..., "problems": [...]}
+  vectorize embed sample_inputs/english.txt -o vectors/   # a dataset (see embed --help)
+  vectorize index vectors/                                # and its HNSW index, checked too when there
+  vectorize verify vectors/                               # every part, page, digest and id, the model, the index
+  vectorize verify vectors/ --format json                 # {"dataset", "sound", "rows", ..., "problems": [...]}
   vectorize verify vectors/ || vectorize embed sample_inputs/english.txt -o vectors/ --force
 """
 
