@@ -149,7 +149,8 @@ def _vector_chunk(part: Path) -> tuple[int, int] | None:
 
     try:
         meta = pq.read_metadata(part).row_group(0)
-        col = next(meta.column(c) for c in range(meta.num_columns) if meta.column(c).path_in_schema.startswith("vector"))
+        col = next(meta.column(c) for c in range(meta.num_columns)
+                   if meta.column(c).path_in_schema.startswith("vector"))
     except Exception:  # noqa: BLE001 - an earlier damage
         return None
     start = col.dictionary_page_offset or col.data_page_offset

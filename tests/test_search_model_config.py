@@ -37,7 +37,8 @@ def _sbert(m, **change):
 
 
 def _no_normalize(m):
-    _write(m / "modules.json", [x for x in json.loads((m / "modules.json").read_text()) if "Normalize" not in x["type"]])
+    modules = json.loads((m / "modules.json").read_text())
+    _write(m / "modules.json", [x for x in modules if "Normalize" not in x["type"]])
 
 
 def _prompts(m):

@@ -57,7 +57,7 @@ SAME_MODEL = ("d", "pool", "normalize", "max_length", "include_prompt", "do_lowe
 SAME_RUN = ("dtype", "truncate_dim")
 
 
-def differences(recorded: dict, now: dict) -> list[str]:
+def config_differences(recorded: dict, now: dict) -> list[str]:
     """The fields of a record (record()) that an encoder's record now differs in, as `pool 'cls', not 'mean'`
     (the recorded value last); a field the record does not hold (an older version's) is not compared."""
     model, model_now = recorded.get("model") or {}, now["model"]
@@ -111,8 +111,8 @@ class Encoder:
                     what: str = "the record", **prompt) -> "Encoder":
         """The encoder a record (record(), as dataset metadata holds it) names: the same model, attention,
         dtype and truncate_dim on the same backend (the device: whatever this machine has); source: another copy
-        of the same weights (checked: sha256, then the rest of what makes a vector: differences(), a usage
-        error naming each field); prompt: prompt_name= or prompt= (a query's, never the record's)."""
+        of the same weights (checked: sha256, then the rest of what makes a vector: config_differences(), a
+        usage error naming each field); prompt: prompt_name= or prompt= (a query's, never the record's)."""
         model = record.get("model") or {}
         given = source is not None
         source = source if given else model.get("source")
@@ -126,7 +126,7 @@ class Encoder:
             raise VectorizeError(f"the model {source} (sha256 {enc.sha256[:12]}...) is not the model {what} was "
                                  f"embedded with ({model.get('name')}, sha256 {str(model.get('sha256'))[:12]}...): "
                                  "its vectors would not be comparable")
-        if differ := differences(record, enc.record()):  # same weights, another pooling, max length, prompts, ...
+        if differ := config_differences(record, enc.record()):  # same weights, another pooling, prompts, ...
             error = UsageError if given else VectorizeError  # --model's choice, or the recorded folder edited since
             raise error(f"the model {source} has the weights {what} was embedded with, but another "
                         f"{'; '.join(differ)}: its vectors would not be comparable")

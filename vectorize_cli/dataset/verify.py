@@ -9,7 +9,7 @@ line (a problem), none stopping the checks that do not depend on it.
                 float32 vectors finite too); ids 0..rows-1 in order across the parts; the footer's rows_sha256
                 recomputed from the rows' source, line and text (when the text is stored: format.rows_digest)
     the model   the one the metadata names, opened as `search` opens it: the same weights and config (when the
-                dataset is sound; encoder.differences)
+                dataset is sound; encoder.config_differences)
     the index   when there (_index.usearch, _index.json): loaded as `search --ann` loads it (ann.load_index: built
                 from this very _SUCCESS, its rows, the graph file's sha256 the one recorded, as many vectors as rows);
                 checked only when the dataset itself is sound; an older version's names are a problem
@@ -122,7 +122,7 @@ def check_dataset(path: Path) -> Report:
 
 def _check_model(path: Path, report: Report) -> None:
     """The model the dataset records, opened as `search` opens it for its queries (query.query_encoder): there,
-    the same weights (sha256) and the same config (encoder.differences); checked when the dataset is sound."""
+    the same weights (sha256) and the same config (encoder.config_differences); checked when the dataset is sound."""
     if report.problems:
         return
     from vectorize_cli.dataset.reader import open_dataset
