@@ -159,6 +159,8 @@ TAMPER = {
     "source-number": (lambda out: _meta(out, lambda m: m["model"].update(source=float("-inf"))), "part-0",
                       "model.source"),
     "attention-list": (lambda out: _meta(out, lambda m: m.update(attention=[])), "part-0", "attention"),
+    "d-2**63": (lambda out: _meta(out, lambda m: (m.update(precision="binary", ranges=None),  # no ranges to say it
+                                                  m["model"].update(d=2**63))), "part-00000", "model.d"),
 }
 
 

@@ -4,7 +4,7 @@ naming the file and the key.
 
     _SUCCESS   format == FORMAT; rows int >= 0; parts [part-NNNNN.parquet, ...] without duplicates, the files
                there; precision known; d int > 0; part_checks (when there) {part: {rows int >= 0, rows_sha256}}
-    metadata   model.d int > 0; precision known; ranges (int8, uint8) [[lo] * d, [hi] * d] finite in float32,
+    metadata   model.d int in 1 .. 2^31 - 1; precision known; ranges (int8, uint8) [[lo] * d, [hi] * d] finite in float32,
                lo <= hi, else null; what search opens the encoder with (model.source, model.name, attention, backend,
                dtype: strings; truncate_dim: null or int > 0) of the right types
     columns    id int64; vector fixed_size_list<PRECISIONS[precision].dtype>[width(d)]
@@ -93,8 +93,8 @@ def check_meta(meta: dict, part: Path) -> None:
     if not isinstance(model, dict):
         _bad(where, "model", "is not an object")
     d = model.get("d")
-    if not _count(d, 1):
-        _bad(where, "model.d", f"is {short(d)}, not a positive integer")
+    if not _count(d, 1) or d >= 2**31:  # a vector of d values is an Arrow list: its size an int32
+        _bad(where, "model.d", f"is {short(d)}, not a positive integer below 2^31")
     if not isinstance(model.get("sha256", ""), str):
         _bad(where, "model.sha256", "is not a string")
     if not isinstance(meta.get("options", {}), dict):
