@@ -5,8 +5,8 @@ naming the file and the key.
     _SUCCESS   format == FORMAT; rows int >= 0; parts [part-NNNNN.parquet, ...] without duplicates, the files
                there; precision known; d int > 0; part_checks (when there) {part: {rows int >= 0, rows_sha256}}
     metadata   model.d int in 1 .. 2^31 - 1; precision known; ranges (int8, uint8) [[lo] * d, [hi] * d] finite
-               in float32, lo <= hi, else null; what search opens the encoder with (model.source, model.name, attention, backend,
-               dtype: strings; truncate_dim: null or int > 0) of the right types
+               in float32, lo <= hi, else null; what search opens the encoder with of the right types (model.source,
+               model.name, attention, backend, dtype: strings; truncate_dim: null or int > 0)
     columns    id int64; vector fixed_size_list<PRECISIONS[precision].dtype>[width(d)]
 """
 
