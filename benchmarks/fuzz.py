@@ -3,6 +3,7 @@
     python benchmarks/fuzz.py                        # 10,000 cases, a fresh random seed
     python benchmarks/fuzz.py --cases 20000 --seed 7 --subprocess-every 25
     python benchmarks/fuzz.py --model-folders --cases 2000   # crafted model folders (issue 14)
+    python benchmarks/fuzz.py --datasets --cases 2000        # damaged datasets and indexes (issue 26)
 
 Every case runs in-process through CliRunner and is checked by tests/fuzzing.py's `check` (no
 traceback, documented exit code, one error line, valid JSON matching the schema, finite numbers
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
+import dataset_fuzzing  # noqa: E402
 import fuzzing  # noqa: E402
 import model_fuzzing  # noqa: E402
 
@@ -89,6 +91,49 @@ def model_folders(cases: int, run_seed: int, every: int, show: int) -> int:
     return 1 if n_fail else 0
 
 
+def datasets(cases: int, run_seed: int, concurrent_every: int, show: int) -> int:
+    """tests/dataset_fuzzing.py's cases: a made dataset copied and damaged, searched and verified in-process;
+    every `concurrent_every`-th case also two real `embed --force` processes into one directory."""
+    import shutil
+
+    tmp = Path(tempfile.mkdtemp(prefix="vectorize-dataset-fuzz-"))
+    rng = random.Random(run_seed)
+    counts, failures = defaultdict(int), defaultdict(list)
+    start = time.perf_counter()
+    bases = dataset_fuzzing.make_bases(tmp / "bases")
+    for n in range(1, cases + 1):
+        case, found = dataset_fuzzing.run_case(rng, bases, tmp, n)
+        counts["cases"] += 1
+        for d in case.damage:
+            counts["damage " + d.split(":")[0]] += 1
+        counts["exits search %s, --ann %s, verify %s" % case.exits] += 1
+        if concurrent_every and n % concurrent_every == 0:
+            what, more = dataset_fuzzing.concurrent(rng, tmp / "bases", tmp, n)
+            counts["two writers"] += 1
+            found += [f"{what}: {m}" for m in more]
+        for why in found:
+            failures[re.sub(r"\d+", "N", why.splitlines()[0])[:160]].append((case, why))
+            print(f"FAILED: {case!r}\n    {why[:1500]}", file=sys.stderr, flush=True)
+        if n % 250 == 0:
+            print(f"  {n} cases, {sum(map(len, failures.values()))} failures, {time.perf_counter() - start:.0f} s",
+                  file=sys.stderr, flush=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    n_fail = sum(map(len, failures.values()))
+    print(f"datasets damaged: {counts['cases']} in {time.perf_counter() - start:.0f} s "
+          f"({counts['two writers']} also two writers at once); seed {run_seed}")
+    print("damages: " + ", ".join(f"{k.split(' ', 1)[1]}: {v}" for k, v in sorted(counts.items())
+                                  if k.startswith("damage ")))
+    print("exit codes (search, search --ann, verify): " + ", ".join(
+        f"{k.replace('exits search ', '').replace(', --ann ', '/').replace(', verify ', '/')}: {v}"
+        for k, v in sorted(counts.items()) if k.startswith("exits ")))
+    print(f"failures: {n_fail} ({len(failures)} kinds)")
+    for kind, items in sorted(failures.items(), key=lambda kv: -len(kv[1])):
+        print(f"\n[{len(items)}x] {kind}")
+        for case, why in items[:show]:
+            print(f"  {case!r}\n    {why[:1500]}")
+    return 1 if n_fail else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=10_000)
@@ -100,8 +145,14 @@ def main() -> int:
     ap.add_argument("--model-folders", action="store_true", help="fuzz crafted --model folders instead (issue 14)")
     ap.add_argument("--model-subprocess-every", type=int, default=20,
                     help="--model-folders: every N-th case also as a real process")
+    ap.add_argument("--datasets", action="store_true", help="fuzz damaged datasets and indexes instead (issue 26)")
+    ap.add_argument("--concurrent-every", type=int, default=100,
+                    help="--datasets: every N-th case also two real embed processes into one directory")
     args = ap.parse_args()
     run_seed = random.randrange(2**32) if args.seed is None else args.seed
+    if args.datasets:
+        print(f"fuzzing {args.cases} damaged datasets, seed {run_seed}", flush=True)
+        return datasets(args.cases, run_seed, args.concurrent_every, args.show)
     if args.model_folders:
         print(f"fuzzing {args.cases} model folders, seed {run_seed}", flush=True)
         return model_folders(args.cases, run_seed, args.model_subprocess_every, args.show)

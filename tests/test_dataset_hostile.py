@@ -149,6 +149,18 @@ TAMPER = {
     "ranges-lo-above-hi": (lambda out: _meta(out, lambda m: m.update(ranges=m["ranges"][::-1])), "part-0", "ranges"),
     "ranges-short": (lambda out: _meta(out, lambda m: m["ranges"][1].pop()), "part-00000", "ranges"),
     "width": (lambda out: _meta(out, lambda m: m.update(precision="binary", ranges=None)), "part-0", "column vector"),
+    # found by the dataset fuzzer (tests/dataset_fuzzing.py), each exit 70 before
+    "precision-list": (lambda out: _success(out, precision=[]), "_SUCCESS", "precision"),
+    "meta-precision-list": (lambda out: _meta(out, lambda m: m.update(precision=["int8"])), "part-0", "precision"),
+    "ranges-huge": (lambda out: _meta(out, lambda m: m["ranges"][1].__setitem__(3, 10**400)), "part-0", "ranges"),
+    "ranges-beyond-float32": (lambda out: _meta(out, lambda m: m["ranges"][1].__setitem__(3, 1e39)), "part-0",
+                              "ranges"),
+    "truncate-dim-text": (lambda out: _meta(out, lambda m: m.update(truncate_dim="")), "part-0", "truncate_dim"),
+    "source-number": (lambda out: _meta(out, lambda m: m["model"].update(source=float("-inf"))), "part-0",
+                      "model.source"),
+    "attention-list": (lambda out: _meta(out, lambda m: m.update(attention=[])), "part-0", "attention"),
+    "d-2**63": (lambda out: _meta(out, lambda m: (m.update(precision="binary", ranges=None),  # no ranges to say it
+                                                  m["model"].update(d=2**63))), "part-00000", "model.d"),
 }
 
 
@@ -300,3 +312,49 @@ def test_a_refused_embed_leaves_no_directory_it_made(minilm, tmp_path):
     (tmp_path / "mine").mkdir()
     r = invoke("embed", "-", "-o", str(tmp_path / "mine"), input="\n  \n")
     assert r.exit_code == 2 and (tmp_path / "mine").is_dir() and not any((tmp_path / "mine").iterdir())
+
+
+def test_resume_with_another_model_of_the_same_shape_is_refused(cut, minilm_path, tmp_path, rng):
+    """A folder like all-MiniLM-L6-v2 in every file but one weight (same d, pooling, tokenizer): resuming with it
+    would append its vectors to MiniLM's. Refused naming the model, nothing written."""
+    from safetensors.numpy import load_file, save_file
+
+    from conftest import link_tree
+
+    src, out = cut
+    other = link_tree(minilm_path, tmp_path / "other", skip=("model.safetensors",))
+    weights = load_file(str(minilm_path / "model.safetensors"))
+    name = sorted(weights)[int(rng.integers(0, len(weights)))]
+    weights[name] = weights[name] + np.float32(1e-3)
+    save_file(weights, str(other / "model.safetensors"))
+    before = files(out)
+    one_error(invoke("embed", str(src), "-o", str(out), "--part-rows", "4", "--resume", "-m", str(other)), 2,
+              "--resume", "model")
+    assert files(out) == before
+
+
+def test_resume_cuts_parts_where_the_first_run_would_have(minilm, tmp_path):
+    """The first run stopped after 6 rows with parts of 4 (a signal keeps the rows so far: parts of 4 and 2 rows);
+    resumed, the next part ends at row 8, a multiple of 4, as the uninterrupted run's does, so every later part
+    holds the same rows as that run's: ids 8-11 in one part, never 6-9 and 10-11."""
+    src, out, whole = tmp_path / "in.txt", tmp_path / "ds", tmp_path / "whole"
+    src.write_text("\n".join(LINES[:6]) + "\n", encoding="utf-8")
+    embed(src, "-o", out, "--part-rows", 4)
+    (out / "_SUCCESS").unlink()  # as a run stopped after its 6th row leaves it
+    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")  # the same first 6 rows, then the rest
+    embed(src, "-o", out, "--part-rows", 4, "--resume")
+    embed(src, "-o", whole, "--part-rows", 4)
+    ids = [pq.read_table(out / p).column("id").to_pylist() for p in json.loads((out / "_SUCCESS").read_text())["parts"]]
+    assert ids == [[0, 1, 2, 3], [4, 5], [6, 7], [8, 9, 10, 11]]
+    assert pq.read_table(out / "part-00003.parquet").equals(pq.read_table(whole / "part-00002.parquet"))
+
+
+def test_an_index_json_nested_too_deep_is_one_line(minilm, tmp_path):
+    """Found by the dataset fuzzer: exit 70 (RecursionError) before."""
+    pytest.importorskip("usearch")
+    src, out = tmp_path / "in.txt", tmp_path / "ds"
+    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    embed(src, "-o", out)
+    assert invoke("index", str(out)).exit_code == 0
+    (out / "_index.json").write_text("[" * 100_000 + "]" * 100_000)
+    one_error(invoke("search", "cats", "-D", str(out), "--ann"), 1, "_index.json", "not valid JSON")

@@ -92,7 +92,10 @@ def test_local_engine_gives_run_npy_vectors_and_the_contract(minilm_path, refere
     m = meta(out)
     sha = hashlib.sha256((minilm_path / "model.safetensors").read_bytes()).hexdigest()
     assert m["model"] == {"name": "all-MiniLM-L6-v2", "source": "minilm", "sha256": sha, "d": 384, "pool": "mean",
-                          "normalize": True, "max_length": reference.max_seq_length}
+                          "normalize": True, "max_length": reference.max_seq_length, "include_prompt": reference[1].include_prompt,
+                          "do_lower_case": reference[0].do_lower_case,  # the folder's prompts (sentence-transformers
+                          "prompts": {k: v for k, v in reference.prompts.items() if v},  # adds empty defaults)
+                          "default_prompt_name": reference.default_prompt_name}
     assert (m["format"], m["precision"], m["ranges"], m["attention"]) == (1, "float32", None, "multi-head")
     assert json.loads((out / "_SUCCESS").read_text()) == {
         "format": 1, "rows": 40, "parts": ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"],

@@ -205,3 +205,35 @@ def test_the_memory_guard_refuses_before_drawing():
     with pytest.raises(VectorizeError, match=r"this figure needs about .* over --max-memory 10.0 MiB; "):
         figure(trace, fmt="png", max_memory=10 * 2**20)
     assert figure(trace, fmt="png", max_memory=need + 1).startswith(b"\x89PNG")
+
+
+def _images(svg: bytes) -> list[np.ndarray]:
+    """The raster images an SVG embeds (matplotlib's imshow: one per heat map, then the colour bar), RGBA."""
+    import base64
+
+    import matplotlib.image
+
+    return [matplotlib.image.imread(io.BytesIO(base64.b64decode(b)), format="png")
+            for b in re.findall(rb'xlink:href="data:image/png;base64,([^"]+)"', svg)]
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["fixed", "fresh"])
+def test_every_head_shares_one_colour_scale(rng, fresh):
+    """Head 1 attends one key per row (weights 0 and 1), head 2 spreads evenly (1/T everywhere): on one shared scale
+    head 2 is the pale colour of 1/T, never the darkest one that a scale of its own (0 to 1/T) would give it."""
+    import matplotlib
+
+    g = rng if fresh else np.random.default_rng(3)
+    T = int(g.integers(3, 9))
+    one_hot = np.eye(T, dtype=np.float32)[g.permutation(T)]
+    w = np.stack([one_hot, np.full((T, T), 1 / T, np.float32)])  # (2, T, T)
+    trace = Trace("text", [f"t{i}" for i in range(T)], [Stage("encoded", "Encoded", np.zeros((T, 4), np.float32))],
+                  [Block("multi-head", w, np.zeros((T, 4), np.float32))], False)
+    first, second, *_ = _images(figure(trace, fmt="svg"))
+    blues = matplotlib.colormaps["Blues"]
+    colours = np.unique(second.reshape(-1, 4).round(2), axis=0)
+    assert len(colours) == 1, colours  # one weight, one colour
+    np.testing.assert_allclose(colours[0], blues(1 / T), atol=2 / 255 + 0.005)
+    assert not np.allclose(colours[0], blues(1.0), atol=0.05)
+    np.testing.assert_allclose(first.reshape(-1, 4).max(axis=0), blues(0.0), atol=0.01)  # the palest: weight 0
+    np.testing.assert_allclose(first.reshape(-1, 4).min(axis=0), blues(1.0), atol=0.01)  # the darkest: weight 1

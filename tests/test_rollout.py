@@ -131,3 +131,20 @@ def test_the_model_schema_takes_the_rollout(minilm):
     back["rollout"] = "no"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(back, schema)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, "bfloat16"])
+def test_rollout_of_half_precision_weights_renormalises_every_row(rng, dtype):
+    """Weights a half-precision model gives: softmax rows rounded to float16 / bfloat16 sum to 1 only within their
+    rounding (about 1e-3, 1e-2). The rollout renormalises each layer's rows, so its own rows still sum to 1 and it
+    matches the float64 loop; without the renormalisation the error grows with every layer."""
+    layers = [softmax_rows(rng, 12, 16) for _ in range(6)]
+    if dtype == "bfloat16":
+        torch = pytest.importorskip("torch")
+        layers = [torch.from_numpy(w).to(torch.bfloat16).float().numpy() for w in layers]  # bfloat16's values
+    else:
+        layers = [w.astype(dtype) for w in layers]
+    assert max(float(np.abs(w.astype(np.float64).mean(axis=0).sum(axis=-1) - 1).max()) for w in layers) > 1e-5
+    r = rollout(layers)
+    np.testing.assert_allclose(r.astype(np.float64).sum(axis=-1), 1.0, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(r, rollout_loop(layers), rtol=0, atol=2e-7)

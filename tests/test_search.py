@@ -70,6 +70,35 @@ def test_exact_equals_a_float64_brute_force(tmp_path, rng, precision, fresh):
     np.testing.assert_allclose(top.scores, ref_scores, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("precision", ["float32", "int8", "binary"])
+@pytest.mark.parametrize("fresh", [False, True], ids=["fixed", "fresh"])
+@pytest.mark.parametrize("Q", [1, 200])
+def test_a_query_whose_hits_all_sit_in_one_block(tmp_path, rng, precision, fresh, Q):
+    """Clusters stored one per block, each query near a cluster's centre: its k best (k below the block's rows) are
+    all of one block, so a block that lost a single candidate (its k-th, or its best) changes the answer. At most
+    200 queries: one query chunk (exact.QUERY_CHUNK), no crash to give a bug away; one query alone has as many
+    candidates as hits (no other query's near-ties widen them)."""
+    g = rng if fresh else np.random.default_rng(11)
+    d, C, B = int(g.choice([48, 64])), 6, 96
+    centers = unit_vectors(g, C, d)
+    x = np.vstack([clustered_vectors(g, B, d, centers[c : c + 1], noise=0.3) for c in range(C)])  # block c: cluster c
+    q = clustered_vectors(g, Q, d, centers, noise=0.05)
+    ds = open_dataset(write_dataset(tmp_path / "ds", x, precision, part_rows=2 * B, group_rows=B))
+    assert len(ds.blocks) == C
+    k = int(g.integers(20, B))  # at most B - 1: the block has more rows than are asked for
+    top = exact.exact_search(ds, q, k)
+    order, scores = brute_force(q, reference_floats(stored_of(tmp_path / "ds"), precision, ds.ranges, d), len(x),
+                                precision)  # (Q, N): every row, best first
+    assert (order[:, :k] // B == order[:, :1] // B).mean() > 0.9  # nearly every query's k best: one block
+    every = np.empty_like(scores)
+    np.put_along_axis(every, order, scores, axis=1)  # (Q, N) by id
+    assert top.ids.shape == (len(q), k) and all(len(set(row)) == k for row in top.ids)
+    mine = np.take_along_axis(every, top.ids, axis=1)  # the reference's score of each hit returned
+    np.testing.assert_allclose(top.scores, mine, atol=1e-6, rtol=0)
+    # the k best by the reference: only rows whose scores are equal to 1e-6 (a cluster's close rows) may swap
+    assert (mine.min(axis=1) >= scores[:, k - 1] - 1e-6).all()
+
+
 @pytest.mark.parametrize("precision", ["float32", "int8"])
 def test_equal_vectors_tie_and_fall_to_the_id(tmp_path, rng, precision):
     """40 distinct vectors over 3000 rows: every score is shared, and the order among equals is the id's."""

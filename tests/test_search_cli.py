@@ -157,3 +157,27 @@ def test_closed_pipe_is_quiet(corpus):
     r = subprocess.run(f"{sys.executable} -m vectorize_cli search - -D {corpus[0]} -F jsonl -k 50 | head -c 10",
                        shell=True, input=("tea\n" * 400).encode(), capture_output=True, timeout=300)
     assert r.stderr == b"" and len(r.stdout) == 10
+
+
+def test_ef_reaches_the_loaded_index(minilm, tmp_path, rng):
+    """--ef is the loaded graph's search breadth: on a poor graph (M 2, efConstruction 4) over vectors uniform on the
+    sphere (every distance alike), --ef 10 misses most hits that --ef 4000 finds. Were --ef dropped when the index is
+    loaded, both would search at one breadth and find the same."""
+    pytest.importorskip("usearch")
+    x = unit_vectors(rng, 4000, 384)
+    path = write_dataset(tmp_path / "ds", x, "float32", model=minilm_meta(), group_rows=1000)
+    r = invoke("index", str(path), "--connectivity", "2", "--expansion-add", "4")
+    assert r.exit_code == 0, r.stderr
+    (tmp_path / "q.txt").write_text("\n".join(f"query {i} about {w}" for i, w in enumerate(
+        ["cats", "tea", "trains", "rain", "music", "games", "bread", "rivers"] * 4)) + "\n", encoding="utf-8")
+
+    def ids(*args) -> list[list[int]]:
+        out = search("-f", str(tmp_path / "q.txt"), "-D", str(path), "-k", "10", "-F", "jsonl", *args)
+        return [[h["id"] for h in json.loads(line)["hits"]] for line in out.splitlines()]
+
+    def recall(found) -> float:
+        return np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)])
+
+    exact = ids()
+    narrow, wide = recall(ids("--ann", "--ef", "10")), recall(ids("--ann", "--ef", "4000"))
+    assert wide > narrow + 0.3, (narrow, wide)  # measured: 0.003 and 0.72 (a graph this poor is not connected)

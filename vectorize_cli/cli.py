@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from vectorize_cli import __version__
-from vectorize_cli.commands import bench, embed, explain, info, run, search, similarity
+from vectorize_cli.commands import bench, embed, explain, info, run, search, similarity, verify
 from vectorize_cli.commands.command import Command
 from vectorize_cli.errors import VectorizeError, tell
 
@@ -132,7 +132,7 @@ def _root(
 for command, epilog in ((run.run, run.EPILOG), (similarity.similarity, similarity.EPILOG),
                         (explain.explain, explain.EPILOG), (info.example, info.EPILOG), (info.variants, None),
                         (bench.bench, bench.EPILOG), (embed.embed, embed.EPILOG), (search.search, search.EPILOG),
-                        (search.index, None)):
+                        (search.index, None), (verify.verify, verify.EPILOG)):
     app.command(cls=Command, epilog=epilog)(command)
 
 

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from vectorize_cli.config import ModelConfig
-from vectorize_cli.errors import UsageError, VectorizeError, tell
+from vectorize_cli.errors import UsageError, VectorizeError, short, tell
 
 # encode_query / encode_document: the prompt names each looks for, in order (sentence-transformers')
 TASKS = {"query": ("query",), "document": ("document", "passage", "corpus")}
@@ -55,6 +55,21 @@ def resolved_source(source: str) -> str:
     from vectorize_cli.model.files import MINILM
 
     return source if source == MINILM else str(Path(source).resolve())
+
+
+# what else than the weights makes a vector (record()'s): compared when a record is opened again
+SAME_MODEL = ("d", "pool", "normalize", "max_length", "include_prompt", "do_lower_case", "prompts",
+              "default_prompt_name")
+SAME_RUN = ("dtype", "truncate_dim")
+
+
+def config_differences(recorded: dict, now: dict) -> list[str]:
+    """The fields of a record (record()) that an encoder's record now differs in, as `pool 'cls', not 'mean'`
+    (the recorded value last); a field the record does not hold (an older version's) is not compared."""
+    model, model_now = recorded.get("model") or {}, now["model"]
+    pairs = [(k, model_now[k], model[k]) for k in SAME_MODEL if k in model]
+    pairs += [(k, now[k], recorded[k]) for k in SAME_RUN if k in recorded]
+    return [f"{k} {short(a)}, not {short(b)}" for k, a, b in pairs if a != b]
 
 
 class Encoder:
@@ -103,9 +118,11 @@ class Encoder:
                     what: str = "the record", **prompt) -> "Encoder":
         """The encoder a record (record(), as dataset metadata holds it) names: the same model, attention,
         dtype and truncate_dim on the same backend (the device: whatever this machine has); source: another copy
-        of the same weights (checked: sha256); prompt: prompt_name= or prompt= (a query's, never the record's)."""
+        of the same weights (checked: sha256, then the rest of what makes a vector: config_differences(), a
+        usage error naming each field); prompt: prompt_name= or prompt= (a query's, never the record's)."""
         model = record.get("model") or {}
-        source = source if source is not None else model.get("source")
+        given = source is not None
+        source = source if given else model.get("source")
         if not source:
             raise VectorizeError(f"{what}: the metadata names no model source; give --model")
         config = ModelConfig(attention=record.get("attention", "multi-head"), backend=record.get("backend", "numpy"),
@@ -116,6 +133,10 @@ class Encoder:
             raise VectorizeError(f"the model {source} (sha256 {enc.sha256[:12]}...) is not the model {what} was "
                                  f"embedded with ({model.get('name')}, sha256 {str(model.get('sha256'))[:12]}...): "
                                  "its vectors would not be comparable")
+        if differ := config_differences(record, enc.record()):  # same weights, another pooling, prompts, ...
+            error = UsageError if given else VectorizeError  # --model's choice, or the recorded folder edited since
+            raise error(f"the model {source} has the weights {what} was embedded with, but another "
+                        f"{'; '.join(differ)}: its vectors would not be comparable")
         return enc
 
     @property
@@ -203,7 +224,9 @@ class Encoder:
         """What this encoder is and how it runs, as JSON: dataset metadata holds it (from_record reads it)."""
         f = self.model.folder
         return {"model": {"name": f.name, "source": resolved_source(self.model.source), "sha256": self.sha256,
-                          "d": self.d, "pool": f.pool, "normalize": f.normalize, "max_length": f.max_length},
+                          "d": self.d, "pool": f.pool, "normalize": f.normalize, "max_length": f.max_length,
+                          "include_prompt": f.head.include_prompt, "do_lower_case": f.do_lower_case,
+                          "prompts": dict(f.head.prompts), "default_prompt_name": f.head.default_prompt_name},
                 "attention": self.config.attention, "backend": self.backend.name, "device": self.backend.device,
                 "dtype": self.backend.dtype, "compiled": self.backend.compiled, "notes": list(self.backend.notes),
                 "prompt_name": self.config.prompt_name, "prompt": self.prompt, "truncate_dim": self.config.truncate_dim}

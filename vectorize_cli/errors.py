@@ -25,6 +25,13 @@ class UsageError(VectorizeError):
     exit_code = 2
 
 
+def short(value, n: int = 60) -> str:
+    """repr(value) for a message, cut to n characters: a value read from a file may be anything (10**400, a long
+    list), and a message is one line."""
+    r = repr(value)
+    return r if len(r) <= n else r[: n - 3] + "..."
+
+
 def lookup(registry: dict, kind: str, name: str):
     """registry[name], or a UsageError listing the names there are."""
     try:

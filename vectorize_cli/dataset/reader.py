@@ -14,7 +14,7 @@ import numpy as np
 from vectorize_cli.dataset.format import META_KEY, PART_KEY, SUCCESS, import_pyarrow
 from vectorize_cli.dataset.precision import PRECISIONS, Precision
 from vectorize_cli.dataset.validate import check_columns, check_meta, check_success, json_object
-from vectorize_cli.errors import VectorizeError
+from vectorize_cli.errors import VectorizeError, short
 
 
 @dataclass(frozen=True)
@@ -77,25 +77,9 @@ def open_dataset(path: Path) -> Dataset:
     check_success(success, marker, on_disk)
     meta, blocks, columns, rows = None, [], ("id", "vector"), 0
     for name in success["parts"]:
-        part = path / name
-        try:
-            f = pq.ParquetFile(part, page_checksum_verification=True)
-        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
-            raise VectorizeError(f"cannot read {part}: {e}") from None
-        m = json_object((f.schema_arrow.metadata or {}).get(META_KEY, b"null"), f"{part}: metadata `vectorize`")
-        if meta is not None and m != meta:
-            raise VectorizeError(f"{part}: its metadata differs from {success['parts'][0]}'s")
-        if meta is None:
-            check_meta(m, part)
-        check_columns(f.schema_arrow, m, part)
-        recorded = success.get("part_checks")
-        if recorded is not None and json_object((f.metadata.metadata or {}).get(PART_KEY, b"{}"),
-                                                f"{part}: footer `vectorize_part`") != recorded[name]:
-            raise VectorizeError(f"{part}: not the part {marker} recorded (its rows or their digest differ)")
-        if recorded is not None and f.metadata.num_rows != recorded[name]["rows"]:
-            raise VectorizeError(f"{part}: {f.metadata.num_rows} rows, {marker} recorded {recorded[name]['rows']}")
-        meta, columns = m, tuple(f.schema_arrow.names)
-        blocks += [RowGroup(part, g, f.metadata.row_group(g).num_rows) for g in range(f.num_row_groups)
+        f, meta = open_part(path / name, success, meta)
+        columns = tuple(f.schema_arrow.names)
+        blocks += [RowGroup(path / name, g, f.metadata.row_group(g).num_rows) for g in range(f.num_row_groups)
                    if f.metadata.row_group(g).num_rows]  # a row group of no rows is no block: nothing to score
         rows += f.metadata.num_rows
     if meta is None:
@@ -104,8 +88,40 @@ def open_dataset(path: Path) -> Dataset:
     agree = {"rows": rows, "precision": ds.precision, "d": ds.d, "model_sha256": meta["model"].get("sha256")}
     for key, value in agree.items():
         if success.get(key) != value:
-            raise VectorizeError(f"{marker}: {key} is {success.get(key)!r}, the parts say {value!r}")
+            raise VectorizeError(f"{marker}: {key} is {short(success.get(key))}, the parts say {short(value)}")
     return ds
+
+
+def open_part(part: Path, success: dict | None, first: dict | None):
+    """One part opened (pages read with their checksums verified) and checked: its metadata against the schema
+    (and equal to the first part's, `first`), its columns, its footer's rows and digest as _SUCCESS recorded them
+    (success None: not compared) -> (ParquetFile, its metadata)."""
+    pq = import_pyarrow("search", "search")
+    marker = part.parent / SUCCESS
+    try:
+        f = pq.ParquetFile(part, page_checksum_verification=True)
+    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+        raise VectorizeError(f"cannot read {part}: {one_line(e)}") from None
+    m = json_object((f.schema_arrow.metadata or {}).get(META_KEY, b"null"), f"{part}: metadata `vectorize`")
+    if first is not None and m != first:
+        raise VectorizeError(f"{part}: its metadata differs from the first part's")
+    if first is None:
+        check_meta(m, part)
+    check_columns(f.schema_arrow, m, part)
+    recorded = (success or {}).get("part_checks")
+    if recorded is not None and part.name in recorded:
+        if json_object((f.metadata.metadata or {}).get(PART_KEY, b"{}"),
+                       f"{part}: footer `vectorize_part`") != recorded[part.name]:
+            raise VectorizeError(f"{part}: not the part {marker} recorded (its rows or their digest differ)")
+        if f.metadata.num_rows != recorded[part.name]["rows"]:
+            raise VectorizeError(f"{part}: {f.metadata.num_rows} rows, {marker} recorded "
+                                 f"{recorded[part.name]['rows']}")
+    return f, m
+
+
+def one_line(e: BaseException) -> str:
+    """An error's message on one line (pyarrow's span several)."""
+    return " ".join(str(e).split())
 
 
 def _numpy(arr, block: RowGroup) -> np.ndarray:
@@ -125,7 +141,7 @@ def read_block(block: RowGroup, columns: list[str]) -> dict[str, np.ndarray | li
     try:
         t = pq.ParquetFile(block.part, page_checksum_verification=True).read_row_group(block.group, columns=columns)
     except (OSError, ValueError) as e:
-        raise VectorizeError(f"cannot read {block.part} (row group {block.group}): {e}") from None
+        raise VectorizeError(f"cannot read {block.part} (row group {block.group}): {one_line(e)}") from None
     out: dict = {}
     for name in columns:
         col = t.column(name).combine_chunks()

@@ -112,7 +112,7 @@ def load_index(ds: Dataset, expansion_search: int):
         raise VectorizeError(f"dataset {ds.path}: no HNSW index file {path}; build it with `vectorize index {ds.path}`")
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: nested too deep
         raise VectorizeError(f"{info_path}: not valid JSON ({e})") from None
     if not isinstance(info, dict):
         raise VectorizeError(f"{info_path}: not a JSON object")

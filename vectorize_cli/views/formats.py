@@ -27,6 +27,7 @@ KINDS: dict[str, frozenset[str]] = {
     "bench": frozenset(),  # bench: time and memory against sequence length
     "hits": frozenset({"batch_size"}),  # search: the nearest rows to each query
     "explain": frozenset(),  # explain: two texts' cosine split by token pairs and layers
+    "verify": frozenset(),  # verify: a dataset's problems, one a line
 }
 RECORDS = {kind: "" for kind in KINDS if kind != "vectors"}  # every kind but raw vectors has a record
 PICTURE = {"trace": "a figure of one sentence", "explain": "a figure"}
