@@ -54,7 +54,7 @@ for formula in (nn.times_poly, nn.exp_le0, nn.erf_abs, nn.gelu_factor):
     register_jitable(formula)  # numba compiles the Python function itself wherever a loop calls it
 
 OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
-NEG_INF, NAN = np.float32(-np.inf), np.float32(np.nan)  # float32: a float64 constant would widen the loop's sums
+INF, NEG_INF, NAN = np.float32(np.inf), np.float32(-np.inf), np.float32(np.nan)  # float32: a float64 constant would widen the loop's sums
 
 
 @njit("void(float32[::1])", **OPTIONS)  # no fastmath: numpy rounds every product and sum, and so must GELU
@@ -166,14 +166,15 @@ def softmax_loop(s, hidden, scale, cols, rows_per_mask):
         end = cols  # the keys up to the last one seen: a padded sentence's row sums only its own keys,
         while masked and end > 0 and keys[end - 1]:  # in the same order whatever its batch's length
             end -= 1
-        m = NEG_INF
+        m, bad = NEG_INF, False
         for j in range(end):
             v = row[j] * scale
             if masked and keys[j]:
                 v = NEG_INF
             row[j] = v
             m = max(m, v)
-        if end == 0:  # every key hidden: NaN, as numpy's -inf - (-inf)
+            bad |= not v < INF  # NaN or +inf seen: NaN out, as numpy's (max would pass over a NaN)
+        if end == 0 or bad:  # every key hidden, or a NaN or +inf: NaN, as numpy's -inf - (-inf) or inf - inf
             m = NAN
         for j in range(end):
             row[j] = nn.exp_le0(row[j] - m)
