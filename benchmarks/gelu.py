@@ -24,7 +24,7 @@ from vectorize_cli.backend import Backend
 from vectorize_cli.model import nn
 
 LOAD = ("import time; t = time.perf_counter(); from vectorize_cli import compiled; from vectorize_cli.backend import "
-        "resolve; assert compiled.for_run(resolve('numpy', 'cpu', 'float32'), 1 << 30).gelu == 'compiled'; "
+        "resolve; assert compiled.for_run(resolve('numpy', 'cpu', 'float32'), 1 << 30).fused == 'compiled'; "
         "print(time.perf_counter() - t)")
 
 

@@ -3,6 +3,7 @@ cache. GELU (the model's) gives the same bits as numpy running its formula; exp(
 (flash attention's softmax) fuses its multiply-adds, so it is checked against float64: within 2 ulps, as
 numpy's formula is, and at most one ulp from it. A read-only install still runs; a stale cache is caught."""
 
+import dataclasses
 import math
 import os
 import platform
@@ -214,9 +215,12 @@ def test_the_loops_are_compiled_once_then_loaded_from_numbas_cache(kernels, rng,
     only); both give this process's bits."""
     cache = tmp_path / "cache"
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
-    assert run_child(kernels, rng, tmp_path, env)[1] == "0 2"  # compiled: both loops
-    assert list(cache.rglob("numba_loops.gelu_loop-*.nbi")) and list(cache.rglob("numba_loops.exp_shift_loop-*.nbi"))
-    assert run_child(kernels, rng, tmp_path, env)[1] == "2 0"  # loaded
+    from vectorize_cli import numba_loops
+
+    n = len(numba_loops.LOOPS)
+    assert run_child(kernels, rng, tmp_path, env)[1] == f"0 {n}"  # compiled: every loop
+    assert all(list(cache.rglob(f"numba_loops.{loop.__name__}-*.nbi")) for loop in numba_loops.LOOPS)
+    assert run_child(kernels, rng, tmp_path, env)[1] == f"{n} 0"  # loaded
 
 
 def test_a_read_only_install_caches_in_the_users_folder_or_runs_numpy(kernels, rng, tmp_path):
@@ -230,15 +234,17 @@ def test_a_read_only_install_caches_in_the_users_folder_or_runs_numpy(kernels, r
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "PYTHONPATH")}
     env |= {"PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "user-cache"), "PYTHONDONTWRITEBYTECODE": "1"}
     first = run_child(kernels, rng, tmp_path, env, cwd=tmp_path)
-    assert first[0] == str(site / "vectorize_cli" / "numba_loops.py") and first[1] == "0 2"
+    from vectorize_cli import numba_loops
+
+    assert first[0] == str(site / "vectorize_cli" / "numba_loops.py") and first[1] == f"0 {len(numba_loops.LOOPS)}"
     assert list((tmp_path / "user-cache" / "numba").rglob("numba_loops.gelu_loop-*.nbi"))
-    assert run_child(kernels, rng, tmp_path, env, cwd=tmp_path)[1] == "2 0"
+    assert run_child(kernels, rng, tmp_path, env, cwd=tmp_path)[1] == f"{len(numba_loops.LOOPS)} 0"
     (tmp_path / "a-file").write_text("")
     env["XDG_CACHE_HOME"] = str(tmp_path / "a-file" / "cache")  # no folder can be made there either
     numpy_runs = ("import numpy as np; from vectorize_cli import compiled; from vectorize_cli.backend import resolve; "
                   "b = compiled.for_run(compiled.for_run(resolve('numpy', 'cpu', 'float32'), 10**9), 10**9); "
-                  "x = np.ones(8, np.float32); from vectorize_cli.model import nn; nn.gelu_(x, compiled.gelu(b)); "
-                  "print(b.gelu, x[0])")
+                  "x = np.ones(8, np.float32); from vectorize_cli.model import nn; f = compiled.fused(b); "
+                  "nn.gelu_(x, f and f.gelu_); print(b.fused, x[0])")
     r = subprocess.run([sys.executable, "-c", numpy_runs], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.split() == ["numpy", "0.8413447"], r.stderr
     (line,) = r.stderr.splitlines()  # said once, though asked twice
@@ -263,15 +269,16 @@ def test_a_stale_cache_is_compiled_again_and_loops_that_stay_wrong_are_refused(k
         def recompile(self):
             self.recompiled += 1
 
-    for which in (0, 1):
-        stale = [kernels.gelu, kernels.exp_shift]
+    real = [getattr(kernels, f.name) for f in dataclasses.fields(kernels)]  # every loop, in Loops' order
+    for which in range(len(real)):
+        stale = list(real)
         stale[which] = Stale(stale[which], fixed_by=1)
         found = compiled.checked(tuple(stale))
-        assert stale[which].recompiled == 1 and stale[which].calls == 2 and found.gelu is stale[0]
+        assert stale[which].recompiled == 1 and stale[which].calls == 2 and found.gelu is stale[0], which
         stale[which] = Stale(stale[which].loop, fixed_by=2)  # still wrong once compiled again
         with pytest.raises(RuntimeError, match="do not compute nn.py's formulas"):
             compiled.checked(tuple(stale))
-    assert compiled.checked((kernels.gelu, kernels.exp_shift)).gelu is kernels.gelu  # the real ones pass as they are
+    assert compiled.checked(tuple(real)).gelu is kernels.gelu  # the real ones pass as they are
 
 
 def test_compiled_loops_are_vectorized(kernels):
@@ -293,12 +300,20 @@ def test_compiled_loops_are_vectorized(kernels):
                    and "cpython" not in n]  # the loop, not numba's wrappers around it
         body = asm.split(name + ":")[1].split(".Lfunc_end")[0]
         exp_ops = ("vfn?m(add|sub)\\d+ps" if fma else "mulps", "addps", "cvttps2dq")
-        ops = ("mulps", "divps", "addps") if loop is numba_loops.gelu_loop else exp_ops
+        gelu_ops = ("mulps", "divps", "addps")
+        ops = {numba_loops.gelu_loop: gelu_ops, numba_loops.bias_gelu_loop: gelu_ops,
+               numba_loops.add_center_loop: ("addps", "subps"), numba_loops.scale_shift_loop: ("mulps", "addps"),
+               numba_loops.softmax_loop: (*exp_ops, "divps")}.get(loop, exp_ops)
         missing = [op for op in ops if not re.search(rf"\bv?{op}\b", body)]
         assert not missing, f"{loop.__name__}: no packed float32 {missing}: not vectorized (or exp's not fused)"
-        assert not re.search(r"\bcall", body), f"{loop.__name__}: the loop calls a function"
-        if loop is numba_loops.gelu_loop:  # numpy rounds each product and sum: a fused one would change GELU's bits
-            assert not re.search(r"\bvfn?m(add|sub)", body), "GELU's loop fuses multiply-adds"
+        # LayerNorm's row sums, numpy's pairwise order, are a call a row (and its arrays counted in and out, once)
+        called = set(re.findall(r"movabsq\s+\$([A-Za-z_]\w*)", body))  # the functions whose address it loads
+        allowed = {"NRT_incref", "NRT_decref"} if loop is numba_loops.add_center_loop else set()
+        assert re.search(r"\bcall", body) is None or (
+            allowed and all(c in allowed or "pairwise_sum" in c for c in called)), f"{loop.__name__} calls {called}"
+        if ops is gelu_ops or loop in (numba_loops.add_center_loop, numba_loops.scale_shift_loop):
+            # numpy rounds each product and sum: a fused one would change the bits
+            assert not re.search(r"\bvfn?m(add|sub)", body), f"{loop.__name__} fuses multiply-adds"
 
 
 @pytest.mark.fuzz

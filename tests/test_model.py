@@ -81,15 +81,16 @@ def test_batches_on_one_core_give_the_same_vectors(minilm, monkeypatch):
 
 
 def test_the_compiled_gelu_changes_no_bit_of_the_vectors(minilm, reference, monkeypatch):
-    """From COMPILE_AT tokens encode runs numba's GELU (where installed): the vectors are the same bits as
-    numpy's, and still sentence-transformers' (so the threshold never changes a number)."""
+    """From COMPILE_AT tokens encode runs numba's GELU, with its bias, and LayerNorm, with its bias and residual
+    (where installed): the vectors are the same bits as numpy's, and still sentence-transformers' (so the
+    threshold never changes a number)."""
     pytest.importorskip("numba")
     from vectorize_cli import compiled
 
     texts = lines("english.txt") + lines("long.txt")
     calls = []
-    gelu_ = compiled.Loops.gelu_
-    monkeypatch.setattr(compiled.Loops, "gelu_", lambda self, x: calls.append(1) or gelu_(self, x))
+    bias_gelu_ = compiled.Loops.bias_gelu_
+    monkeypatch.setattr(compiled.Loops, "bias_gelu_", lambda self, y, b: calls.append(1) or bias_gelu_(self, y, b))
     numpy_gelu, _ = encode(minilm, texts, ModelConfig(batch_size=8))
     assert not calls  # below COMPILE_AT tokens: numpy's chunks ran
     monkeypatch.setattr(compiled, "COMPILE_AT", 1)
@@ -99,19 +100,27 @@ def test_the_compiled_gelu_changes_no_bit_of_the_vectors(minilm, reference, monk
     assert_matches(compiled_gelu, reference.encode(texts, batch_size=32))
 
 
-def test_the_trace_says_where_gelu_ran_compiled(minilm, monkeypatch):
-    """A model's record notes the compiled GELU where it ran (VECTORIZE_COMPILED=1), and nothing where numpy's
-    chunks did: the same layers either way."""
+def test_the_trace_says_where_its_loops_ran_compiled(minilm, monkeypatch):
+    """A model's record notes the compiled steps where they ran (VECTORIZE_COMPILED=1), and nothing where numpy's
+    passes did: the same layers with the steps between the products compiled (numpy's bits), and the same to
+    float32 rounding with the softmax compiled too."""
     pytest.importorskip("numba")
     from vectorize_cli import compiled
 
     monkeypatch.setenv("VECTORIZE_COMPILED", "1")
     ran = trace(minilm, "A short sentence.")
+    with monkeypatch.context() as m:
+        m.setattr(compiled, "softmax", lambda backend: None)  # numpy's softmax: its bits are not the loop's
+        fused = trace(minilm, "A short sentence.")
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
     numpy_ran = trace(minilm, "A short sentence.")
-    assert all(b.ran.notes == (compiled.GELU_NOTE,) for b in ran.blocks)
+    assert all(b.ran.notes == (compiled.SOFTMAX_NOTE, compiled.FUSED_NOTE) for b in ran.blocks)
+    assert all(b.ran.notes == (compiled.FUSED_NOTE,) for b in fused.blocks)
     assert all(b.ran.notes == () for b in numpy_ran.blocks)
-    assert all(np.array_equal(a.output, b.output) for a, b in zip(ran.blocks, numpy_ran.blocks))
+    assert all(np.array_equal(a.output, b.output) for a, b in zip(fused.blocks, numpy_ran.blocks))
+    for a, b in zip(ran.blocks, numpy_ran.blocks):  # hidden states up to about 10: relative to their scale
+        assert np.abs(a.output - b.output).max() <= SAME * np.abs(b.output).max()
+    assert all(np.abs(a.weights - b.weights).max() <= SAME for a, b in zip(ran.blocks, numpy_ran.blocks))
 
 
 BIG = 10**9  # tokens: a run big enough for every loop
@@ -140,19 +149,19 @@ def test_for_run_falls_back_to_numpy_without_numba_or_when_told(fresh_kernels, m
     from vectorize_cli import compiled
 
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
-    assert compiled.for_run(numpy_backend(), BIG).gelu == "numpy"
+    assert compiled.for_run(numpy_backend(), BIG).fused == "numpy"
     monkeypatch.delenv("VECTORIZE_COMPILED")
-    assert compiled.for_run(resolve_torch_or_skip(), BIG).gelu == "numpy"  # another backend: its own kernels
+    assert compiled.for_run(resolve_torch_or_skip(), BIG).fused == "numpy"  # another backend: its own kernels
     with monkeypatch.context() as m:
         m.setitem(sys.modules, "numba", None)  # as if not installed: importing it fails
         m.setitem(sys.modules, "vectorize_cli.numba_loops", None)  # nor the loops that import it
         m.delattr(vectorize_cli, "numba_loops", raising=False)
         b = compiled.for_run(numpy_backend(), BIG)
-        assert b.gelu == "numpy" and compiled.gelu(b) is None
+        assert b.fused == "numpy" and compiled.fused(b) is None
     assert capsys.readouterr().err == ""  # without numba: numpy, silently
     fresh_kernels()
     b = compiled.for_run(numpy_backend(), BIG)  # numba back
-    assert b.gelu == "compiled" and compiled.gelu(b) is not None
+    assert b.fused == "compiled" and compiled.fused(b) is not None
 
 
 def resolve_torch_or_skip():
@@ -169,7 +178,7 @@ def test_vectorize_compiled_reads_its_words_and_says_once_what_it_cannot(fresh_k
                               ("", False, True), ("auto", False, True), ("maybe", False, True)):
         monkeypatch.setenv("VECTORIZE_COMPILED", value)
         b = numpy_backend()
-        got = [compiled.for_run(b, n).gelu == "compiled" for n in (compiled.COMPILE_AT - 1, compiled.COMPILE_AT)]
+        got = [compiled.for_run(b, n).fused == "compiled" for n in (compiled.COMPILE_AT - 1, compiled.COMPILE_AT)]
         assert got == [small, big], value
     monkeypatch.setenv("VECTORIZE_COMPILED", "maybe")
     numpy_backend()  # said once, not on every run
@@ -187,7 +196,7 @@ def test_compiled_kernels_that_fail_to_build_are_said_once_and_numpy_runs(fresh_
         raise RuntimeError("LLVM said no")
 
     monkeypatch.setattr(compiled, "checked", broken)  # numba installed but failing: slower, never wrong
-    assert compiled.for_run(numpy_backend(), BIG).gelu == "numpy" == compiled.for_run(numpy_backend(), BIG).gelu
+    assert compiled.for_run(numpy_backend(), BIG).fused == "numpy" == compiled.for_run(numpy_backend(), BIG).fused
     monkeypatch.setattr(compiled, "COMPILE_AT_SCORES", 0)  # flash asks for them too: not tried again
     q = rng.standard_normal((2, 40, 8)).astype(np.float32)
     a = tiled(q, q, q, block_size=8, backend=numpy_backend())

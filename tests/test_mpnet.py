@@ -387,3 +387,12 @@ def test_page_draws_the_bias_per_head(wordpiece, browser, tmp_path):
         assert first == f"{t.tokens[r]}  \u2192  {t.tokens[c]}"
         assert float(value) == pytest.approx(float(bias[h, r, c]), rel=1e-3, abs=1e-4)
     p.clean()
+
+
+def test_compiled_steps_keep_the_bias(wordpiece, tmp_path, monkeypatch):
+    """With every compiled step forced on (VECTORIZE_COMPILED=1), the relative bias still reaches the scores: the
+    compiled softmax, which adds no bias, is left to numpy's passes for MPNet (dispatch.explicit)."""
+    pytest.importorskip("numba")
+    monkeypatch.setenv("VECTORIZE_COMPILED", "1")
+    folder, model, _ = build(wordpiece, tmp_path, "mean")
+    check(folder, model, "compiled, multi-head", backend="numpy", attention="multi-head")

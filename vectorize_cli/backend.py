@@ -7,7 +7,7 @@ The kernels themselves are written once against the array API (attention/kernels
 torch is imported here only, and only when `--backend torch` asks for it.
 
 On numpy (float32) some of the formulas may run compiled by numba (compiled.py): whether they may is a
-field of the backend, VECTORIZE_COMPILED read once by resolve(), and so is GELU's choice for a run
+field of the backend, VECTORIZE_COMPILED read once by resolve(), and so are the loops chosen for a run
 (compiled.for_run); every caller passes the backend down, so no module holds that choice.
 """
 
@@ -57,10 +57,13 @@ class Backend:
     dtype: str  # the dtype that runs, which may differ from --dtype (see resolve)
     notes: tuple[str, ...] = ()  # why it differs
     # numba's loops (compiled.py) on numpy float32: never | always | auto (where the input is big enough), as
-    # VECTORIZE_COMPILED says; and GELU's loop for this backend's run: numpy | compiled (the same bits). Not
-    # compared: two backends that differ in them hold their arrays alike
+    # VECTORIZE_COMPILED says; and this backend's run's choices (compiled.for_run): the steps between the
+    # products, bias + GELU and bias + residual + LayerNorm (fused: numpy | compiled, the same bits), explicit
+    # attention's masked softmax (softmax: numpy | compiled, within ulps). Not compared: two backends that
+    # differ in them hold their arrays alike
     compiled: str = field(default="auto", compare=False)
-    gelu: str = field(default="numpy", compare=False)
+    fused: str = field(default="numpy", compare=False)
+    softmax: str = field(default="numpy", compare=False)
 
     @property
     def threads(self) -> bool:

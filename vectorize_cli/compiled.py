@@ -2,14 +2,23 @@
 their arrays, and the one place that decides when they run:
 
     gelu_(x)                x <- x * gelu_factor(x) in place: numpy's bits, about 5x faster than numpy's chunks
+    bias_gelu_(y, b)        y <- GELU(y + b) in place, one pass after the product x W: numpy's bits
+    add_layer_norm_(y, b, r, g, beta, eps)
+                            y <- LayerNorm(y + b + r) in place, two passes (numpy's float32 power between
+                            them): numpy's bits
+    softmax_(s, hidden, scale)
+                            s <- softmax(s * scale, -inf where hidden) a row at a time, one pass per row over
+                            the keys up to the last one seen (nn.exp_le0): numpy's within float32 rounding
     exp_shift_(s, m, total) s <- exp_le0(s - m) a row at a time, total <- each new row's sum: flash attention's
                             softmax step, within an ulp of numpy running the formula and 2 of float64's exp
 
 When: never without numba (the `model` extra) or on another backend than numpy float32; otherwise as the
 backend says (Backend.compiled, VECTORIZE_COMPILED read once by backend.resolve): never, always, or auto, by
-the input's size alone: GELU for a run of COMPILE_AT tokens or more (for_run: the same bits either way),
-flash's exp for a call of COMPILE_AT_SCORES scores or more (flash_exp: its bits differ from numpy's exp in
-the last place, so the same input must take the same exp in every process, whatever ran before).
+the input's size alone: a model's steps between its products for a run of COMPILE_AT tokens or more
+(for_run: Backend.fused, numpy's bits either way; Backend.softmax, from COMPILE_AT_SOFTMAX, its bits within
+ulps, so the choice is the run's and never a batch's), flash's exp for a call of COMPILE_AT_SCORES scores or
+more (flash_exp: its bits differ from numpy's exp in the last place, so the same input must take the same exp
+in every process, whatever ran before).
 
 Loading them (importing numba, and its cache) costs a process about 0.6 s, compiling them once per machine
 about 1.5 s (benchmarks/README.md, "Start-up with numba's cache"); a failure is said once, on stderr, and
@@ -35,8 +44,14 @@ from vectorize_cli.model import nn
 # cache) is won back on 2 cores, GELU saving about 30 us a token, the exp about 1 ns a score
 # (benchmarks/README.md, "Start-up with numba's cache")
 COMPILE_AT = 1 << 15
+COMPILE_AT_SOFTMAX = COMPILE_AT  # the same load to win back; a name of its own: its bits are not numpy's
 COMPILE_AT_SCORES = 1 << 30
-GELU_NOTE = "GELU compiled by numba (compiled.py): numpy's bits"  # in a model's Ran notes where it ran
+# in a model's Ran notes where they ran
+FUSED_NOTE = "bias + GELU and bias + residual + LayerNorm compiled by numba (compiled.py): numpy's bits"
+# the compiled softmax's weights from float64's, at most: SOFTMAX_ULPS ulps times (1 + |s_j - max s|), the
+# rounding of the exp's argument (numpy's own weights: within the same; tests/test_fused.py)
+SOFTMAX_ULPS = 12
+SOFTMAX_NOTE = "attention's masked softmax compiled by numba (compiled.py): numpy's within float32 rounding"
 
 
 @dataclass(frozen=True)
@@ -46,12 +61,50 @@ class Loops:
 
     gelu: Callable  # numba_loops.gelu_loop
     exp_shift: Callable  # numba_loops.exp_shift_loop
+    bias_gelu: Callable  # numba_loops.bias_gelu_loop
+    add_center: Callable  # numba_loops.add_center_loop
+    scale_shift: Callable  # numba_loops.scale_shift_loop
+    softmax: Callable  # numba_loops.softmax_loop
 
     def gelu_(self, x: np.ndarray) -> np.ndarray:
         """GELU(x) = x * gelu_factor(x) in place on a contiguous float32 x."""
         nn.check_in_place(x)  # the loop writes x.size float32s from x's first byte
         self.gelu(x.reshape(-1))  # a view: x is contiguous
         return x
+
+    def bias_gelu_(self, y: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """GELU(y + b) in place: y (..., n) contiguous float32, b (n,) float32, apart from y."""
+        _check_rows(y, b)
+        self.bias_gelu(y.reshape(-1), b)
+        return y
+
+    def add_layer_norm_(self, y: np.ndarray, b: np.ndarray, r: np.ndarray, g: np.ndarray, beta: np.ndarray,
+                        eps: float) -> np.ndarray:
+        """LayerNorm(y + b + r) with gain g and bias beta, in place: y and r (..., d) contiguous float32 of one
+        shape, b, g, beta (d,) float32, all apart from y. numpy's float32 power takes var^-1/2 between the
+        loops' two passes (numba's would be libm's, other bits)."""
+        _check_rows(y, b, g, beta)
+        if r.shape != y.shape or r.dtype != np.float32 or not r.flags.c_contiguous or _overlap(y, r):
+            raise TypeError(f"add_layer_norm_ takes a residual like y, {y.shape} contiguous float32 apart from it, "
+                            f"not {r.dtype} {r.shape}")
+        var = np.empty(y.size // max(b.size, 1), np.float32)  # (rows,)
+        self.add_center(y.reshape(-1), b, r.reshape(-1), var, np.float32(eps))
+        self.scale_shift(y.reshape(-1), var ** -0.5, g, beta)  # var ** -0.5: nn.layer_norm_'s own power
+        return y
+
+    def softmax_(self, s: np.ndarray, hidden: np.ndarray | None, scale: float) -> np.ndarray:
+        """softmax(s * scale + M) over the last axis in place, M = -inf where hidden (bool, broadcastable to s,
+        its last axis s's) is True: s (..., T_k) contiguous float32."""
+        nn.check_in_place(s)
+        if s.size == 0:
+            return s
+        cols = s.shape[-1]
+        if hidden is None:
+            mask, per = np.empty(0, np.bool_), 1
+        else:
+            mask, per = _mask_rows(s.shape, np.asarray(hidden, dtype=np.bool_))
+        self.softmax(s.reshape(-1), mask, np.float32(scale), cols, per)
+        return s
 
     def exp_shift_(self, s: np.ndarray, m: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
         """s <- exp_le0(s - m) in place, and total <- sum_j s_j of each row where given: s (..., n) float32,
@@ -73,6 +126,30 @@ class Loops:
         else:
             sums[...] = 0  # rows of no columns sum to 0
         return s
+
+
+def _check_rows(y: np.ndarray, *vectors: np.ndarray) -> None:
+    """y contiguous, writeable float32 whose rows are as long as each vector, every vector float32 (n,) and
+    contiguous, none in y's memory: what the row loops read and write."""
+    nn.check_in_place(y)
+    n = y.shape[-1] if y.ndim else -1
+    if any(v.dtype != np.float32 or v.shape != (n,) or not v.flags.c_contiguous or np.may_share_memory(y, v)
+           for v in vectors) or n == 0:
+        raise TypeError(f"the row loops take rows of {n} and float32 ({n},) vectors apart from them, not "
+                        f"{', '.join(f'{v.dtype} {v.shape}' for v in vectors)}")
+
+
+def _mask_rows(shape: tuple, hidden: np.ndarray) -> tuple[np.ndarray, int]:
+    """A mask broadcastable to scores of this shape -> (its rows, contiguous, one for each rows_per_mask
+    consecutive rows of the scores, rows_per_mask): (B, 1, 1, T_k) against (B, H, T_q, T_k) is B rows, one
+    each H * T_q score rows; any other broadcast is written out in full, a row each."""
+    hidden = hidden.reshape((1,) * (len(shape) - hidden.ndim) + hidden.shape)
+    if hidden.ndim != len(shape) or hidden.shape[-1] != shape[-1]:
+        hidden = np.broadcast_to(hidden, shape)  # raises where it does not broadcast, as numpy's path would
+    lead = next((i for i in range(len(shape) - 1, 0, -1) if hidden.shape[i - 1] != 1), 0)  # axes before: as s
+    if hidden.shape[:lead] == shape[:lead] and all(n == 1 for n in hidden.shape[lead:-1]):
+        return np.ascontiguousarray(hidden).reshape(-1), int(np.prod(shape[lead:-1], dtype=np.int64))
+    return np.ascontiguousarray(np.broadcast_to(hidden, shape)).reshape(-1), 1
 
 
 def _overlap(*arrays: np.ndarray) -> bool:
@@ -107,16 +184,26 @@ def loops(backend: Backend, worth_loading: bool) -> Loops | None:
 
 
 def for_run(backend: Backend, tokens: int) -> Backend:
-    """The backend of a run of this many tokens with GELU's loop chosen (Backend.gelu): compiled from
-    COMPILE_AT tokens where it can be had (or as backend.compiled says), else numpy's chunks. The same bits
-    either way (tested), so the choice is by what pays."""
-    return replace(backend, gelu="compiled") if loops(backend, tokens >= COMPILE_AT) is not None else backend
+    """The backend of a run of this many tokens with its loops chosen: Backend.fused (bias + GELU, bias +
+    residual + LayerNorm) compiled from COMPILE_AT tokens, Backend.softmax from COMPILE_AT_SOFTMAX, where they
+    can be had (or as backend.compiled says), else numpy's passes. fused gives numpy's bits either way
+    (tested), so its choice is by what pays; the softmax's bits differ within ulps, chosen once for the run."""
+    fused = loops(backend, tokens >= COMPILE_AT) is not None
+    softmax = loops(backend, tokens >= COMPILE_AT_SOFTMAX) is not None
+    return replace(backend, fused="compiled" if fused else "numpy", softmax="compiled" if softmax else "numpy")
 
 
-def gelu(backend: Backend) -> Callable | None:
-    """The GELU the backend's run chose (for_run): the compiled loop, or None for numpy's chunks."""
-    found = _load() if backend.gelu == "compiled" else None
-    return None if found is None else found.gelu_
+def fused(backend: Backend) -> Loops | None:
+    """The loops of the steps between a model's products, as the backend's run chose (for_run): bias_gelu_,
+    add_layer_norm_ (and gelu_), or None for numpy's passes (nn.py)."""
+    return _load() if backend.fused == "compiled" else None
+
+
+def softmax(backend: Backend) -> Callable | None:
+    """Explicit attention's masked softmax as the backend's run chose (for_run): the compiled
+    softmax_(s, hidden, scale), or None for numpy's (kernels.softmax_)."""
+    found = _load() if backend.softmax == "compiled" else None
+    return None if found is None else found.softmax_
 
 
 def flash_exp(backend: Backend, dtype, scores: int) -> Callable | None:
@@ -163,7 +250,8 @@ def _failed(e: Exception) -> None:
 
 
 def checked(dispatchers: tuple) -> Loops:
-    """The loops, run on checked_on() against numpy's formulas (GELU: the same bits; exp: within one ulp), where
+    """The loops, run on checked_on() against numpy's formulas (GELU, bias + GELU, LayerNorm: the same bits;
+    exp: within one ulp; softmax: within 1e-5), where
     numba's cache cannot tell: it knows numba_loops.py's source, not nn.py's. A mismatch is a stale cache:
     compiled again (each dispatcher's recompile()), then checked again; a second mismatch raises RuntimeError."""
     for attempt in range(2):
@@ -183,11 +271,23 @@ def checked_on() -> np.ndarray:
 
 
 def _agrees(found: Loops) -> bool:
-    """GELU: the same bits as numpy's chunks (NaN where NaN); exp(s - 0) of -|x|: within one ulp of numpy's."""
+    """GELU: the same bits as numpy's chunks (NaN where NaN); exp(s - 0) of -|x|: within one ulp of numpy's;
+    bias + GELU and LayerNorm on checked_on()'s finite values in rows of 64, with a bias and a residual: numpy's
+    bits; the softmax of their rows: within 1e-5 of numpy's."""
+    from vectorize_cli.attention.kernels import softmax_
+
     x = checked_on()
     with np.errstate(invalid="ignore", over="ignore"):
         gelu_bits = found.gelu_(x.copy()).view(np.uint32) == nn.gelu_(x.copy()).view(np.uint32)
         a = -np.abs(x).reshape(-1, 64)  # exp's domain, a <= 0, in rows of 64
         exp = found.exp_shift_(a.copy(), np.zeros((a.shape[0], 1), np.float32)).view(np.int32)
         ulps = np.abs(exp.astype(np.int64) - nn.exp_le0(a.copy()).view(np.int32))
-    return bool((gelu_bits | np.isnan(x)).all() and (ulps <= 1).all())
+    y = x[np.isfinite(x) & (np.abs(x) < 1e4)][: 63 * 64].reshape(63, 64)  # GELU's range, in rows
+    b, r = y[0].copy(), y[::-1].copy()
+    numpy_path = y + b
+    same = found.bias_gelu_(y.copy(), b).tobytes() == nn.gelu_(numpy_path).tobytes()
+    same &= (found.add_layer_norm_(y.copy(), b, r, b[::-1].copy(), b, 1e-12).tobytes()
+             == nn.layer_norm_(y + b + r, b[::-1].copy(), b, 1e-12).tobytes())
+    near = np.allclose(found.softmax_(y.copy(), None, 0.125), softmax_(y * np.float32(0.125)), rtol=1e-5,
+                       atol=1e-30)
+    return bool((gelu_bits | np.isnan(x)).all() and (ulps <= 1).all() and same and near)

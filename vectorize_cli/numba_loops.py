@@ -4,6 +4,16 @@ this module imports numba and loads, or compiles, the loops):
     gelu_loop(x)                                    x_i <- x_i * gelu_factor(x_i), for x float32[::1]
     exp_shift_loop(s, m, total, rows, cols, stride) s[i, j] <- exp_le0(s[i, j] - m_i), total_i <- sum_j s[i, j],
                                                     j < cols, row i at s[i * stride:], s, m, total float32[::1]
+    bias_gelu_loop(y, b)                            y[i, j] <- GELU(y[i, j] + b_j), rows of b.size
+    add_center_loop(y, b, r, var, eps)              y[i, j] <- h - mean_i(h), h = y[i, j] + b_j + r[i, j],
+                                                    var_i <- mean_j(y[i, j]^2) + eps: LayerNorm's first half
+    scale_shift_loop(y, inv, g, beta)               y[i, j] <- y[i, j] * inv_i * g_j + beta_j: its second half
+    softmax_loop(s, hidden, scale, rows_per_mask)   s[i] <- softmax(s[i] * scale, -inf where hidden[i // rows_per_mask])
+
+The first three give numpy's bits: the same operations in the same order, each sum of a row pairwise as numpy
+sums it (pairwise_sum); LayerNorm's inverse square root is left to numpy between its two halves (numpy's
+float32 power is not libm's, and numba calls libm). The softmax takes nn.exp_le0 (a fused multiply-add a step,
+as exp_shift_loop), so it is within ulps of numpy's, not its bits.
 
 Not second implementations: numba compiles nn.py's functions themselves (register_jitable) for one float32
 value, and each loop applies them element by element as numpy applies them to an array. Their signatures are
@@ -44,6 +54,7 @@ for formula in (nn.times_poly, nn.exp_le0, nn.erf_abs, nn.gelu_factor):
     register_jitable(formula)  # numba compiles the Python function itself wherever a loop calls it
 
 OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
+INF, NEG_INF, NAN = np.float32(np.inf), np.float32(-np.inf), np.float32(np.nan)  # float32: a float64 constant would widen the loop's sums
 
 
 @njit("void(float32[::1])", **OPTIONS)  # no fastmath: numpy rounds every product and sum, and so must GELU
@@ -72,4 +83,107 @@ def exp_shift_loop(s, m, total, rows, cols, stride):
         total[i] = row_sum(row)  # the row is still in the core's cache
 
 
-LOOPS = (gelu_loop, exp_shift_loop)  # what compiled.py calls (row_sum is compiled into exp_shift_loop)
+@njit("void(float32[::1], float32[::1])", **OPTIONS)  # no fastmath: numpy's bits, as gelu_loop
+def bias_gelu_loop(y, b):
+    cols = b.size
+    for i in range(y.size // cols):
+        row = y[i * cols : (i + 1) * cols]
+        for j in range(cols):
+            h = row[j] + b[j]
+            row[j] = h * nn.gelu_factor(h)
+
+
+@njit(**OPTIONS)
+def _term(a, i, square):
+    return a[i] * a[i] if square else a[i]
+
+
+PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: rows up to this long are summed in 8 running sums
+
+
+@njit("float32(float32[::1], int64, int64, boolean)", **OPTIONS)
+def pairwise_sum(a, lo, n, square):
+    """sum_j a_j (or a_j^2, each square rounded to float32 first) over a[lo : lo + n] in numpy's own order (its
+    pairwise_sum for float32: below 8 one after another, up to PAIRWISE_BLOCK in 8 running sums, longer
+    halved at a multiple of 8), so that a mean is numpy's bits. Indices, not slices: a slice passed to a
+    call is counted in and out (numba's NRT), two atomic calls a row."""
+    if n > PAIRWISE_BLOCK:
+        half = n // 2
+        half -= half % 8
+        return pairwise_sum(a, lo, half, square) + pairwise_sum(a, lo + half, n - half, square)
+    if n < 8:
+        total = np.float32(-0.0)
+        for i in range(lo, lo + n):
+            total += _term(a, i, square)
+        return total
+    r0, r1, r2, r3 = _term(a, lo, square), _term(a, lo + 1, square), _term(a, lo + 2, square), _term(a, lo + 3, square)
+    r4, r5, r6, r7 = _term(a, lo + 4, square), _term(a, lo + 5, square), _term(a, lo + 6, square), _term(a, lo + 7, square)
+    for i in range(lo + 8, lo + n - n % 8, 8):  # 8 running sums, as numpy's
+        r0 += _term(a, i, square)
+        r1 += _term(a, i + 1, square)
+        r2 += _term(a, i + 2, square)
+        r3 += _term(a, i + 3, square)
+        r4 += _term(a, i + 4, square)
+        r5 += _term(a, i + 5, square)
+        r6 += _term(a, i + 6, square)
+        r7 += _term(a, i + 7, square)
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(lo + n - n % 8, lo + n):
+        total += _term(a, i, square)
+    return total
+
+
+@njit("void(float32[::1], float32[::1], float32[::1], float32[::1], float32)", **OPTIONS)
+def add_center_loop(y, b, r, var, eps):
+    cols = b.size
+    d = np.float32(cols)
+    for i in range(var.size):
+        row, res = y[i * cols : (i + 1) * cols], r[i * cols : (i + 1) * cols]
+        for j in range(cols):
+            row[j] = (row[j] + b[j]) + res[j]  # x W + b, then the residual: numpy's two in-place adds
+        mean = pairwise_sum(y, i * cols, cols, False) / d
+        for j in range(cols):
+            row[j] -= mean
+        var[i] = pairwise_sum(y, i * cols, cols, True) / d + eps
+
+
+@njit("void(float32[::1], float32[::1], float32[::1], float32[::1])", **OPTIONS)
+def scale_shift_loop(y, inv, g, beta):
+    cols = g.size
+    for i in range(inv.size):
+        row, scale = y[i * cols : (i + 1) * cols], inv[i]
+        for j in range(cols):
+            row[j] = row[j] * scale * g[j] + beta[j]
+
+
+# as exp_shift_loop: its multiply-adds fused (fastmath "contract"), its row sums in vector lanes (row_sum)
+@njit("void(float32[::1], boolean[::1], float32, int64, int64)", **OPTIONS, fastmath={"contract"})
+def softmax_loop(s, hidden, scale, cols, rows_per_mask):
+    masked = hidden.size > 0
+    for i in range(s.size // cols):
+        row = s[i * cols : (i + 1) * cols]
+        keys = hidden[i // rows_per_mask * cols : (i // rows_per_mask + 1) * cols]  # empty where none is hidden
+        end = cols  # the keys up to the last one seen: a padded sentence's row sums only its own keys,
+        while masked and end > 0 and keys[end - 1]:  # in the same order whatever its batch's length
+            end -= 1
+        m, bad = NEG_INF, False
+        for j in range(end):
+            v = row[j] * scale
+            if masked and keys[j]:
+                v = NEG_INF
+            row[j] = v
+            m = max(m, v)
+            bad |= not v < INF  # NaN or +inf seen: NaN out, as numpy's (max would pass over a NaN)
+        if end == 0 or bad:  # every key hidden, or a NaN or +inf: NaN, as numpy's -inf - (-inf) or inf - inf
+            m = NAN
+        for j in range(end):
+            row[j] = nn.exp_le0(row[j] - m)
+        total = row_sum(row[:end])
+        for j in range(end):
+            row[j] /= total
+        for j in range(end, cols):
+            row[j] = 0 if end else NAN
+
+
+LOOPS = (gelu_loop, exp_shift_loop, bias_gelu_loop, add_center_loop, scale_shift_loop,
+         softmax_loop)  # what compiled.py calls (row_sum and pairwise_sum: compiled into them)

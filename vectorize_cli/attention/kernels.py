@@ -2,8 +2,9 @@
 
 Written once against the array API, so the same code runs on numpy arrays and on torch tensors
 (CPU or CUDA, through array-api-compat); `sdpa.fused_attention` runs torch's own fused kernel,
-the only other implementation, and is tested against these. One step may run compiled: flash's
-exp(s - m), where the caller passes that step (dispatch.tiled: compiled.flash_exp, nn.exp_le0 compiled).
+the only other implementation, and is tested against these. Two steps may run compiled, where the caller
+passes them: flash's exp(s - m) (dispatch.tiled: compiled.flash_exp, nn.exp_le0 compiled) and explicit
+attention's scale, mask and softmax (dispatch.explicit: compiled.softmax, the same formula a row at a time).
 
 Notation, used the same way in every file: T tokens, d model width, H heads, hs head size,
 q/k/v (H, T, hs), s scores and att weights (H, T, T), y outputs (H, T, hs).
@@ -56,13 +57,21 @@ def mask_future_(s, q_start: int = 0, k_start: int = 0):
     return hide_(s, causal_mask(xp, s.shape[-2], s.shape[-1], q_start, k_start, device=s.device))
 
 
-def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_mask=None, bias=None):
+def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_mask=None, bias=None,
+                       softmax_step=None):
     """Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(hs) + B + M) V   (Vaswani et al. 2017, eq. 1),
     B the additive score bias where given (MPNet's relative position bias), else 0;
     M_ij = -inf where j > i when causal, or where key_mask hides key j (padding), else 0.
     key_mask: bool, broadcastable to (..., 1, T_k), True for the keys no query may see; bias: float, (H, T_q, T_k),
-    the same for every sentence of a batch. Materialises the (H, T, T) weights and returns them."""
+    the same for every sentence of a batch.
+    softmax_step(s, key_mask, scale): the scale, the mask and the softmax in one pass a row, in place of
+    the scores (dispatch.explicit passes the compiled one; neither causal nor biased). Materialises the (H, T, T)
+    weights and returns them."""
     s = q @ k.mT  # (H, T, T)
+    if softmax_step is not None:
+        assert not causal and bias is None, "the compiled softmax adds neither a causal mask nor a bias"
+        att = softmax_step(s, key_mask, 1.0 / math.sqrt(q.shape[-1]))  # (H, T, T), in place of s
+        return att @ v, att
     s *= 1.0 / math.sqrt(q.shape[-1])
     if bias is not None:
         s += bias  # (H, T, T), broadcast over a batch's sentences

@@ -14,7 +14,8 @@ BertModel computes:
 
 Written once for numpy and torch (the one Backend moves arrays, attention/dispatch.py picks the
 attention function). The dense layers run on (B*T, d) matrices: one matrix product per weight per batch.
-On numpy, GELU and flash's exp may run compiled (compiled.py), as the backend says: passed down to both.
+On numpy, the steps between the products (bias + GELU, bias + residual + LayerNorm), explicit attention's
+softmax and flash's exp may run compiled (compiled.py), as the backend says: passed down to each.
 """
 
 import hashlib
@@ -28,7 +29,7 @@ from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
 from vectorize_cli.model import decoder_weights, files, modules, validate, weights
 from vectorize_cli.model.decoder_config import DECODERS
-from vectorize_cli.model.nn import dense, gelu_, layer_norm_
+from vectorize_cli.model.nn import dense, dense_add_norm, dense_gelu, layer_norm_
 from vectorize_cli.model.relative_bias import relative_position_bias
 from vectorize_cli.model.tokenizer import WordPiece
 
@@ -113,7 +114,7 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
     H, d = c.n_head, c.d_model
     hs = d // H
     attend = ATTENTION_FUNCTIONS[attention]
-    gelu_loop = compiled.gelu(backend)  # the run's choice (compiled.for_run): None, numpy's chunks; the same bits
+    loops = compiled.fused(backend)  # the run's choice (compiled.for_run): None, numpy's passes; the same bits
     # (B, 1, 1, T) True for padding; none where there is none (CUDA's flash kernel takes no mask)
     key_mask = backend.asarray(np.ascontiguousarray(pad[:, None, None, :])) if pad.any() else None
     positions = c.family.positions(ids, c.pad_id)  # (T,) or (B, T)
@@ -128,12 +129,8 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
         q, k, v = (qkv[:, i * d : (i + 1) * d].reshape(B, T, H, hs).swapaxes(1, 2) for i in range(3))  # (B, H, T, hs)
         ran = attend(q, k, v, key_mask=key_mask, strict=strict, backend=backend, bias=bias)  # y (B, H, T, hs), att
         a = ran.y.swapaxes(1, 2).reshape(B * T, d)  # the heads side by side
-        y = dense(a, L["w_o"], L["b_o"])  # (B*T, d)
-        y += x  # residual
-        x = layer_norm_(y, *L["ln_1"], c.eps)  # (B*T, d)
-        h = gelu_(dense(x, L["w_1"], L["b_1"]), gelu_loop)  # (B*T, d_ff)
-        y = dense(h, L["w_2"], L["b_2"])  # (B*T, d)
-        y += x  # residual
-        x = layer_norm_(y, *L["ln_2"], c.eps)  # (B*T, d)
+        x = dense_add_norm(a, L["w_o"], L["b_o"], x, *L["ln_1"], c.eps, loops)  # (B*T, d)
+        h = dense_gelu(x, L["w_1"], L["b_1"], loops)  # (B*T, d_ff)
+        x = dense_add_norm(h, L["w_2"], L["b_2"], x, *L["ln_2"], c.eps, loops)  # (B*T, d)
         layers.append((ran.att, x.reshape(B, T, d)))
-    return x0, layers, Attended(None, None, ran.op, ran.notes + ((compiled.GELU_NOTE,) if gelu_loop else ()))
+    return x0, layers, Attended(None, None, ran.op, ran.notes + ((compiled.FUSED_NOTE,) if loops else ()))

@@ -23,6 +23,25 @@ def dense(x, w, b):
     return y
 
 
+def dense_gelu(x, w, b, loops=None):
+    """GELU(x W + b): the product by BLAS, then the bias and GELU in one pass where loops (compiled.fused's)
+    are given (numpy's bits either way), else dense then gelu_."""
+    if loops is None:
+        return gelu_(dense(x, w, b))
+    return loops.bias_gelu_(x @ w, b)
+
+
+def dense_add_norm(x, w, b, residual, g, beta, eps: float, loops=None):
+    """LayerNorm(residual + x W + b) with gain g and bias beta (post-LN's sublayer end): the product by BLAS,
+    then the bias, the residual and LayerNorm in one loop where loops (compiled.fused's) are given (numpy's
+    bits either way), else dense, += and layer_norm_."""
+    if loops is not None:
+        return loops.add_layer_norm_(x @ w, b, residual, g, beta, eps)
+    y = dense(x, w, b)
+    y += residual
+    return layer_norm_(y, g, beta, eps)
+
+
 def layer_norm_(x, g, b, eps: float):
     """LayerNorm(x) = (x - mean) / sqrt(var + eps) * g + b over the last axis (Ba et al. 2016),
     var the biased variance mean((x - mean)^2), as torch.nn.LayerNorm. On numpy in place: x is
@@ -43,7 +62,7 @@ def gelu_(x, loop=None):
     """GELU(x) = x Phi(x) = x * (1 + erf(x / sqrt(2))) / 2   (Hendrycks & Gimpel 2016): the exact
     form BERT uses (hidden_act "gelu"), not the tanh approximation. On numpy (float32, the model's dtype)
     in place, in chunks of CHUNK elements that stay in the core's cache, or by loop where the caller has
-    it: the same formula compiled into one loop (compiled.gelu(backend)), the same numbers bit for bit."""
+    it: the same formula compiled into one loop (compiled.fused(backend).gelu_), the same numbers bit for bit."""
     if not isinstance(x, np.ndarray):  # torch: its kernel, the erf form (approximate="none"), into a new tensor
         return _functional().gelu(x)
     if loop is not None:

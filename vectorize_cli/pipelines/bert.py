@@ -121,6 +121,12 @@ def batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def padding_fraction(lengths: list[int], todo: list[np.ndarray]) -> float:
+    """Padded tokens / all tokens of these batches, each padded to its longest: the work spent on padding."""
+    padded = sum(len(batch) * max(lengths[i] for i in batch) for batch in todo)
+    return 1 - sum(lengths) / padded if padded else 0.0
+
+
 def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
            encodings: list | None = None, on_batch=None, skip: int = 0,
            forward=forward) -> tuple[np.ndarray, list[int]]:
