@@ -5,7 +5,10 @@ tokenizing included. No weights are downloaded: random Qwen3Model folders of two
 (tests/test_decoder.py's). Not a test: a measurement, written to benchmarks/README.md by hand.
 
     python benchmarks/decoder_throughput.py [--n 1000] [--repeat 2] [--size tiny|small|qwen3-0.6b-layers]
-                                            [--torch-threads N]
+                                            [--torch-threads N] [--before COMMIT]
+
+--before COMMIT adds vectorize's numpy contenders with the forward pass of that commit (model/decoder.py and
+decoder_nn.py read by `git show`, the rest of today's pipeline around them): before/after in the same process.
 
 --torch-threads sets torch's threads for both torch contenders (sentence-transformers and vectorize's torch backend);
 on a shared, loaded machine torch's default (one a core) can run ten times slower than one thread.
@@ -67,12 +70,32 @@ def build(size: str, out: Path):
     return out / "st", st
 
 
+def forward_at(commit: str):
+    """model/decoder.py's forward as it was at the commit, with that commit's decoder_nn.py."""
+    import subprocess
+    import types
+
+    def module(name: str, path: str, **renames) -> types.ModuleType:
+        src = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{path}"], check=True, capture_output=True,
+                             text=True).stdout
+        for old, new in renames.items():
+            src = src.replace(old, new)
+        m = sys.modules[name] = types.ModuleType(name)
+        exec(compile(src, f"{commit}:{path}", "exec"), m.__dict__)
+        return m
+
+    module("decoder_nn_before", "vectorize_cli/model/decoder_nn.py")
+    return module("decoder_before", "vectorize_cli/model/decoder.py",
+                  **{"vectorize_cli.model.decoder_nn import": "decoder_nn_before import"}).forward
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000, help="sentences of sample_inputs/sentences-10k.txt")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--size", choices=SIZES, default="small")
     ap.add_argument("--torch-threads", type=int, default=None, help="torch's threads (default: torch's own)")
+    ap.add_argument("--before", metavar="COMMIT", help="also time the numpy forward pass of this commit")
     args = ap.parse_args()
     import torch
 
@@ -80,10 +103,18 @@ def main() -> None:
         torch.set_num_threads(args.torch_threads)
     from vectorize_cli.config import ModelConfig
     from vectorize_cli.encoder import Encoder
+    from vectorize_cli.pipelines import decoder as pipeline
 
     texts = [t for t in (ROOT / "sample_inputs" / "sentences-10k.txt").read_text().splitlines() if t.strip()][: args.n]
     folder, st = build(args.size, Path(tempfile.mkdtemp()))
     ours = {name: Encoder.open(str(folder), ModelConfig(**o)) for name, o in CONTENDERS.items()}
+    forwards = dict.fromkeys(ours, pipeline.forward)
+    if args.before:
+        old = forward_at(args.before)
+        for name, o in CONTENDERS.items():
+            if o["backend"] == "numpy":
+                ours[f"{name[:-1]}, {args.before}'s forward)"] = ours[name]
+                forwards[f"{name[:-1]}, {args.before}'s forward)"] = old
     best, ref, cos = {}, None, {}
     for r in range(args.repeat):
         t0 = time.perf_counter()
@@ -91,6 +122,7 @@ def main() -> None:
         best["sentence-transformers, encode(batch_size=32)"] = min(time.perf_counter() - t0, best.get(
             "sentence-transformers, encode(batch_size=32)", np.inf))
         for name, enc in ours.items():
+            pipeline.forward = forwards[name]  # pipelines/decoder.encode reads it at each call
             t0 = time.perf_counter()
             v = enc.encode(texts).vectors
             best[name] = min(time.perf_counter() - t0, best.get(name, np.inf))

@@ -325,3 +325,53 @@ def test_page_labels_grouped_heads_and_says_causal(folders, tmp_path, browser):
     labels = p.page.eval_on_selector_all("section[data-trace='0'] .grid span.hdr", "els => els.map(e => e.textContent)")
     assert labels[:4] == ["head 1 (kv 1)", "head 2 (kv 1)", "head 3 (kv 2)", "head 4 (kv 2)"], labels
     p.clean()
+
+
+def allocated(model, B, T, attention, rng) -> int:
+    """Bytes numpy allocates at most (tracemalloc's peak) while model/decoder.py runs a batch of B random texts of
+    T tokens."""
+    import tracemalloc
+
+    from vectorize_cli.backend import NUMPY
+    from vectorize_cli.model.decoder import forward
+
+    ids = rng.integers(1, model.folder.config.vocab_size, (B, T))
+    tracemalloc.start()
+    try:
+        forward(model, NUMPY, ids, 0 * ids, np.zeros((B, T), dtype=bool), attention)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_max_memory_sizes_a_decoder_batch(folders, tmp_path):
+    """--max-memory sizes a decoder's batch as model/decoder.py holds it (every layer's output and, multi-head, its
+    weights kept; q/k/v heads-first and GQA's keys and values repeated; the SwiGLU's 2 d_ff): the estimate is at
+    least what numpy allocates (tracemalloc) on fixed and fresh shapes, so a limit a byte under what the batch
+    allocates is refused with one line before any text runs, and a limit with room runs. Batches of 4 texts and 8
+    tokens or more: below that Python's own bytes a numpy array (budget.py's floors leave them out) outweigh the
+    arrays'. Not over twice the peak either, so that the runs that fit are not refused."""
+    from vectorize_cli.model import budget
+    from vectorize_cli.model.bert import load
+
+    folder = folders["qwen3"][0]
+    model = load(str(folder))
+    rng = np.random.default_rng()
+    shapes = [(8, MAX, "multi-head"), (8, MAX, "flash"), (4, 8, "multi-head"), (40, 9, "flash")]
+    shapes += [(int(rng.integers(4, 40)), int(rng.integers(8, MAX + 1)), str(rng.choice(["multi-head", "flash"])))]
+    for B, T, variant in shapes:
+        peak = allocated(model, B, T, {"multi-head": "explicit", "flash": "tiled"}[variant], rng)
+        assert peak <= budget.batch(model.folder, B, T, variant) <= 2 * peak, (B, T, variant, peak)
+    texts = [TEXTS[2]] * 8  # each cut at MAX tokens: one batch of 8 x MAX
+    (tmp_path / "docs.txt").write_text("\n".join(texts) + "\n")
+    base = model.nbytes + budget._tokens(model.folder, [len(t) for t in texts])  # the weights, the tokens
+    peak = allocated(model, 8, MAX, "explicit", rng)
+
+    def vectors(limit: int):
+        return invoke("run", "-f", str(tmp_path / "docs.txt"), "--model", str(folder), "-F", "npy", "-o",
+                      str(tmp_path / "v.npy"), "--max-memory", str(limit))
+
+    one_line(vectors(base + peak - 1), 1, f"a batch of 8 at {MAX} tokens", "--max-memory")
+    r = vectors(base + 2 * budget.batch(model.folder, 8, MAX, "multi-head"))
+    assert r.exit_code == 0, r.stderr
+    same(np.load(tmp_path / "v.npy"), folders["qwen3"][1].encode(texts))

@@ -7,6 +7,14 @@ the toy pipeline, so that a run that cannot fit is refused with the numbers, not
                                                                  + multi-head's weights 3 B H T² x 4
                                                                  + MPNet's relative position bias and torch's
                                                                    float mask of it B H T² x 4
+                a decoder's batch (model/decoder.py)             B T ((n_layer + 4) d + 2 d_ff
+                                                                      + (H + 2 KV) hs + 5 H hs + 2 KV hs) x 4
+                                                                 + the rotary tables T hs x 4
+                                                                 + multi-head's weights n_layer B H T² x 4
+                                                                   or flash's 2 B T H hs x 4 and its tiles
+                  every layer's output kept (n_layer d), q/k/v's product and q, k, v heads-first, k and v
+                  repeated for the H query heads (GQA), attention's output and its copy, the SwiGLU's 2 d_ff;
+                  an explicit variant's weights of every layer: forward returns them all
                 numpy runs one batch per core at a time, as many cores as the limit leaves room for
     a trace     one sentence, every layer's weights kept         n_layer (H T² + 2 T d) x 4
     similarity  the N x N cosines, and their JSON text           N² (8 + text bytes)
@@ -15,9 +23,11 @@ Floors, not bounds: Python and the libraries add their own. A long text costs on
 max_length tokens (the tokenizer cuts while tokenizing, tokenizer.py).
 """
 
+from vectorize_cli.attention.kernels import TILE_ELEMENTS
 from vectorize_cli.attention.variants import VARIANTS
 from vectorize_cli.errors import VectorizeError
 from vectorize_cli.memory import TEXT_BYTES, human
+from vectorize_cli.model.decoder_config import DecoderConfig
 from vectorize_cli.model.files import Folder
 
 TOKEN_BYTES = 96  # one token in tokenizers' Encoding and ours: id, type id, offsets, masks, the token string
@@ -41,8 +51,20 @@ def batch(folder: Folder, B: int, T: int, variant: str) -> int:
     c = folder.config
     keys = T if VARIANTS[variant].family == "explicit" else min(T, 256)
     weights = 3 * B * c.n_head * T * keys * ITEM
+    if isinstance(c, DecoderConfig):  # an explicit variant's weights of every layer kept, (B, H, T, T) each
+        if VARIANTS[variant].family == "explicit":
+            att = c.n_layer * B * c.n_head * T * T * ITEM
+        else:  # flash: its scaled copy of q and its output (B, H, T, hs), and a task's tiles: scores, exp, a product
+            att = (2 * B * T * c.n_head * c.head_size + min(3 * B * c.n_head * T * keys, 3 * TILE_ELEMENTS)) * ITEM
+        return B * T * _decoder_token(c) * ITEM + T * c.head_size * ITEM + att
     bias = B * c.n_head * T * T * ITEM if c.n_buckets else 0  # MPNet: B (H, T, T), SDPA's B + M (B, H, T, T)
     return B * T * (6 * c.d_model + 2 * c.d_ff) * ITEM + weights + bias
+
+
+def _decoder_token(c: DecoderConfig) -> int:
+    """float32s a token of a decoder's batch holds at once, the weights aside (the table above)."""
+    H, KV, hs = c.n_head, c.n_kv_head, c.head_size
+    return (c.n_layer + 4) * c.d_model + 2 * c.d_ff + (H + 2 * KV) * hs + 5 * H * hs + 2 * KV * hs
 
 
 def check_encode(folder: Folder, lengths: list[int], variant: str, batch_size: int, held: int, limit: int,
@@ -50,9 +72,10 @@ def check_encode(folder: Folder, lengths: list[int], variant: str, batch_size: i
     """Before tokenizing N texts and running them in batches (npy, similarity); held: the weights' bytes.
     -> how many of the `workers` batches at a time fit (at least one, or the run is refused)."""
     T = min(max(lengths, default=0) + 2, folder.max_length)
-    tokens, one = _tokens(folder, lengths), batch(folder, min(batch_size, len(lengths)), T, variant)
+    B = min(batch_size, len(lengths))  # fewer texts than --batch-size: one batch of them all
+    tokens, one = _tokens(folder, lengths), batch(folder, B, T, variant)
     _refuse(held + tokens + one, f"the weights: {human(held)}; {len(lengths):,} texts as tokens: "
-            f"{human(tokens)}; a batch of {batch_size} at {T} tokens: {human(one)}", limit,
+            f"{human(tokens)}; a batch of {B} at {T} tokens: {human(one)}", limit,
             "give fewer texts or a smaller --batch-size, or raise --max-memory")
     return max(1, min(workers, (limit - held - tokens) // max(one, 1)))
 

@@ -6,7 +6,7 @@ what each adds), the function transformers' Qwen3Model / Qwen2Model / LlamaModel
     h     = RMSNorm(x)
     q     = h W_q (+ b_q), split into H heads; k, v: KV heads               (B, H, T, hs), (B, KV, T, hs)
     q, k  = RMSNorm(q), RMSNorm(k) over each head's hs features             Qwen3 only (q_norm, k_norm)
-    q, k  = RoPE(q), RoPE(k): feature pairs turned by t θ_i                 (decoder_nn.rotate)
+    q, k  = RoPE(q), RoPE(k): feature pairs turned by t θ_i                 (decoder_nn.rotate_)
     k, v  = each KV head repeated for the H / KV query heads sharing it     (B, H, T, hs)  GQA
     a     = Attention(q, k, v), causal: query t sees keys 0 .. t           (B, H, T, hs)
     x     = x + a W_o (+ b_o)
@@ -25,8 +25,8 @@ import numpy as np
 
 from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
-from vectorize_cli.model.decoder_nn import (heads_first, repeat_kv, rms_norm, rotary_angles, rotary_cos_sin, rotate,
-                                            swiglu)
+from vectorize_cli.model.decoder_nn import (heads_first, repeat_kv, rms_norm, rotary_angles, rotary_cos_sin, rotate_,
+                                            swiglu_)
 from vectorize_cli.model.nn import dense
 
 
@@ -45,23 +45,22 @@ def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad:
     B, T = ids.shape
     H, KV, hs, d = c.n_head, c.n_kv_head, c.head_size, c.d_model
     attend = ATTENTION_FUNCTIONS[attention]
-    cos, sin = (backend.asarray(a) for a in rotary_cos_sin(rotary_angles(T, hs, c.rope_theta)))  # (T, hs) each
+    cos, sin = (backend.asarray(a) for a in rotary_cos_sin(rotary_angles(T, hs, c.rope_theta)))  # (T, hs/2) each
     x = w["word"][backend.asarray(ids)].reshape(B * T, d)  # (B*T, d) the residual stream
     x0, layers, ran = x.reshape(B, T, d), [], None
     for L in w["layers"]:
         qkv = project(rms_norm(x, L["norm_1"], c.eps), L["w_qkv"], L.get("b_qkv"))  # (B*T, (H + 2 KV) hs)
         q = qkv[:, : H * hs].reshape(B, T, H, hs)
         k, v = (qkv[:, (H + i * KV) * hs : (H + (i + 1) * KV) * hs].reshape(B, T, KV, hs) for i in range(2))
-        if c.qk_norm:
-            q, k = rms_norm(q, L["q_norm"], c.eps), rms_norm(k, L["k_norm"], c.eps)
-        q, k, v = (heads_first(a) for a in (q, k, v))  # (B, H or KV, T, hs)
-        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        q, k = (heads_first(a, L[norm], c.eps) if c.qk_norm else heads_first(a)  # (B, H or KV, T, hs), new
+                for a, norm in ((q, "q_norm"), (k, "k_norm")))
+        q, k, v = rotate_(q, cos, sin), rotate_(k, cos, sin), heads_first(v)
         k, v = repeat_kv(k, H // KV), repeat_kv(v, H // KV)  # (B, H, T, hs)
         ran = attend(q, k, v, causal=True, strict=strict, backend=backend)  # (B, H, T, hs), (B, H, T, T) or None
         y = project(ran.y.swapaxes(1, 2).reshape(B * T, H * hs), L["w_o"], L.get("b_o"))  # (B*T, d)
         y += x  # residual, into the new array: x0 (a view of the first x) stays the embeddings
         x = y
-        y = swiglu(rms_norm(x, L["norm_2"], c.eps) @ L["w_gu"], c.d_ff) @ L["w_down"]  # (B*T, d)
+        y = swiglu_(rms_norm(x, L["norm_2"], c.eps) @ L["w_gu"], c.d_ff) @ L["w_down"]  # (B*T, d)
         y += x  # residual
         x = y
         layers.append((ran.att, x.reshape(B, T, d)))

@@ -9,13 +9,20 @@ import numpy as np
 from vectorize_cli.backend import import_torch, namespace
 
 
-def rms_norm(x, g, eps: float):
+def rms_norm(x, g, eps: float, out=None):
     """RMSNorm(x) = x / sqrt(mean(x²) + eps) * g over the last axis (Zhang & Sennrich 2019): no mean subtracted,
-    no bias. The mean of squares in float32 whatever x's dtype, as transformers' Qwen3RMSNorm."""
+    no bias. The mean of squares in float32 whatever x's dtype, as transformers' Qwen3RMSNorm, as one dot product a
+    row (no (..., n) temporary of squares). out: where to write it (a new array if None), any layout of x's shape:
+    a heads-first (B, h, T, hs) array fed x's (B, T, h, hs) view swapped, so the norm does the head split's copy."""
     xp = namespace(x)
     x32 = xp.astype(x, xp.float32, copy=False)
-    var = xp.mean(x32 * x32, axis=-1, keepdims=True)  # (..., 1)
-    y = xp.astype(x32 * (var + eps) ** -0.5, x.dtype, copy=False)  # a new array: x is the residual stream
+    r = (xp.vecdot(x32, x32)[..., None] / x.shape[-1] + eps) ** -0.5  # (..., 1) 1 / sqrt(mean(x²) + eps)
+    if out is None:
+        y = xp.astype(x32 * r, x.dtype, copy=False)  # a new array: x is the residual stream
+    elif isinstance(x, np.ndarray):
+        y = np.multiply(x32, r, out=out)
+    else:
+        y = import_torch().mul(x32, r, out=out)
     y *= g
     return y
 
@@ -30,11 +37,22 @@ def silu(x):
     return np.divide(x, y, out=y)  # one new array, not four
 
 
-def swiglu(gate_up, d_ff: int):
-    """SwiGLU's hidden layer from the stacked products [x W_gate, x W_up] (..., 2 d_ff): silu(x W_gate) * x W_up."""
-    h = silu(gate_up[..., :d_ff])  # (..., d_ff), a new array
-    h *= gate_up[..., d_ff:]
-    return h
+def swiglu_(gate_up, d_ff: int):
+    """SwiGLU's hidden layer from the stacked products [x W_gate, x W_up] (..., 2 d_ff):
+        silu(x W_gate) * x W_up = (x W_gate * x W_up) / (1 + exp(-x W_gate))
+    -> (..., d_ff). On numpy in place in gate_up's memory, five passes and no new array (the result is the view of
+    its up half: a matrix product reads it as it is); on torch, torch's SiLU kernel into a new tensor."""
+    gate, up = gate_up[..., :d_ff], gate_up[..., d_ff:]  # (..., d_ff) views
+    if not isinstance(gate_up, np.ndarray):
+        h = silu(gate)
+        h *= up
+        return h
+    up *= gate  # x W_gate * x W_up
+    np.negative(gate, out=gate)
+    np.exp(gate, out=gate)
+    gate += 1.0  # 1 + exp(-x W_gate)
+    up /= gate
+    return up
 
 
 def rotary_angles(T: int, hs: int, theta: float) -> np.ndarray:
@@ -46,27 +64,35 @@ def rotary_angles(T: int, hs: int, theta: float) -> np.ndarray:
 
 
 def rotary_cos_sin(angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(cos, sin) of [angle, angle]: (T, hs), feature i and i + hs/2 turned by the same angle (transformers' layout,
-    the halves paired, not adjacent features)."""
-    both = np.concatenate([angles, angles], axis=-1)  # (T, hs)
-    return np.cos(both), np.sin(both)
+    """(cos, sin) of the angles: (T, hs/2) each, once per batch; pair i is features i and i + hs/2 (transformers'
+    layout, the halves paired, not adjacent features), both turned by angle i."""
+    return np.cos(angles), np.sin(angles)
 
 
-def rotate(x, cos, sin):
+def rotate_(x, cos, sin):
     """RoPE(x)_t = x_t cos(t θ) + rotate_half(x_t) sin(t θ),  rotate_half([x1, x2]) = [-x2, x1]:
-    each pair (x_i, x_{i+hs/2}) turned by angle t θ_i, so q_s · k_t depends on s - t alone. x (..., T, hs)."""
-    xp = namespace(x)
+    each pair (x_i, x_{i+hs/2}) turned by angle t θ_i, so q_s · k_t depends on s - t alone, in halves:
+        x1 <- x1 cos - x2 sin,   x2 <- x2 cos + x1 sin
+    (transformers' operations in its order, so its bits). In place on x (..., T, hs), an array of the caller's;
+    cos, sin (T, hs/2). Two half-size temporaries."""
     half = x.shape[-1] // 2
-    turned = xp.concat([-x[..., half:], x[..., :half]], axis=-1)  # rotate_half(x), a new array
-    turned *= sin
-    y = x * cos
-    y += turned
-    return y
+    x1, x2 = x[..., :half], x[..., half:]  # views
+    x1_sin, x2_sin = x1 * sin, x2 * sin
+    x1 *= cos
+    x1 -= x2_sin
+    x2 *= cos
+    x2 += x1_sin
+    return x
 
 
-def heads_first(a):
+def heads_first(a, g=None, eps: float = 0.0):
     """(B, T, h, hs) -> (B, h, T, hs), contiguous: numpy's batched matrix product on the transposed view runs
-    about ten times slower than on a copy (the copy costs less than the product)."""
+    about ten times slower than on a copy (the copy costs less than the product). With g: RMSNorm(a) g over each
+    head's hs features (Qwen3's q_norm, k_norm), written heads-first by the norm itself: one pass, not two."""
+    if g is not None:
+        B, T, h, hs = a.shape
+        out = namespace(a).empty((B, h, T, hs), dtype=a.dtype, device=getattr(a, "device", None))
+        return rms_norm(a.swapaxes(1, 2), g, eps, out=out)
     if isinstance(a, np.ndarray):
         return np.ascontiguousarray(a.swapaxes(1, 2))
     return a.swapaxes(1, 2).contiguous()
