@@ -17,7 +17,7 @@ from vectorize_cli.cli import app
 
 OPTION = re.compile(r"^\s+(?:-\w, )?(--[\w-]+) \[([\w.|-]+)\]")  # "  -F, --format [table|json]"
 COMMANDS = sorted(typer.main.get_command(app).commands)  # every command registered: a new one is checked at once
-MODEL_COMMANDS = {"similarity", "embed", "search"}
+MODEL_COMMANDS = {"similarity", "embed", "search", "index"}  # index: of the embedded dataset
 # (command or *, option, choice) -> (what its help line must say, the arguments that give it): the choices
 # that are not valid alone, and say so
 NEEDS = {
@@ -72,6 +72,7 @@ def base(command: str, tmp, n: int) -> list[str]:
         "bench": ["-T", "8", "--dim", "8", "--heads", "2", "-r", "1", "--warmup", "0"],
         "embed": [str(tmp / "in.txt"), "-o", str(tmp / f"out-{n}")],
         "search": ["a cat", "-D", str(tmp / "ds"), "-k", "1"],
+        "index": [str(tmp / "ds")],
     }.get(command, [])
 
 

@@ -13,10 +13,10 @@ from vectorize_cli.commands.options import (
     INPUT, MODEL, OUTPUT, ForceOpt, OutputOpt, PromptNameOpt, PromptOpt, batch_size_option, choices, deprecated,
     format_option)
 from vectorize_cli.errors import UsageError
-from vectorize_cli.dataset.format import CONNECTIVITY, DTYPES, EXPANSION_ADD, EXPANSION_SEARCH
+from vectorize_cli.dataset.format import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH, GRAPH_DTYPES
 
 SearchFormat, SearchFormatOpt = format_option("SearchFormat", "hits")
-GraphDtype = choices("GraphDtype", DTYPES)
+GraphDtype = choices("GraphDtype", GRAPH_DTYPES)
 
 DatasetOpt = Annotated[Optional[Path], typer.Option(
     "--dataset", "-D", help="The dataset directory `vectorize embed` wrote (DIR; `vectorize index DIR` adds its "

@@ -2,6 +2,8 @@
 block by block.
 
 A block is one row group: reading it holds one block's columns in memory, whatever the corpus's size.
+Rows by id (rows_by_id: their text; vectors_by_id: their stored vectors, what --ann scores) read only the
+blocks whose id range (the row groups' statistics) holds one of them.
 A missing or partial dataset, or parts that disagree with _SUCCESS, is a VectorizeError naming the file.
 """
 

@@ -26,14 +26,14 @@ from vectorize_cli import sink
 from vectorize_cli.errors import UsageError, VectorizeError
 from vectorize_cli.search import vectors
 from vectorize_cli.dataset.format import (
-    CONNECTIVITY, DTYPE, DTYPES, EXPANSION_ADD, EXPANSION_SEARCH, INDEX_FILES, OLD_INDEX_FILES)
+    CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH, GRAPH_DTYPE, GRAPH_DTYPES, INDEX_FILES, OLD_INDEX_FILES)
 from vectorize_cli.dataset.reader import Dataset, read_block, vectors_by_id
 from vectorize_cli.search.exact import check_rescore, rescored
 from vectorize_cli.search.topk import Top
 
 INDEX, INFO = INDEX_FILES  # _index.usearch, _index.json: names pyarrow's dataset('DIR') skips
 INDEX_FORMAT = 2  # 2: the graph's dtype recorded, scores from the dataset; 1 (an f32 graph) still loads
-FORMATS = (1, 2)  # the formats load_index reads (1: an f32 graph, its _index.json without dtype)
+INDEX_FORMATS = (1, 2)  # the formats load_index reads (1: an f32 graph, its _index.json without dtype)
 BATCH = 65_536  # rows handed to usearch's add at once (its threads start once per add)
 
 
@@ -54,14 +54,14 @@ def _graph_vectors(ds: Dataset, stored: np.ndarray) -> np.ndarray:
 
 
 def graph_dtype(ds: Dataset, dtype: str | None) -> str:
-    """The graph's dtype: b1 for binary datasets (their own bits), else dtype (DTYPE when None)."""
+    """The graph's dtype: b1 for binary datasets (their own bits), else dtype (GRAPH_DTYPE when None)."""
     if ds.stored.packed:
         if dtype not in (None, "b1"):
             raise UsageError(f"--dtype {dtype}: a {ds.precision} dataset's graph is over its bits (b1); leave it out")
         return "b1"
-    if (dtype or DTYPE) not in DTYPES:
-        raise UsageError(f"--dtype {dtype}: give one of {', '.join(DTYPES)}")
-    return dtype or DTYPE
+    if (dtype or GRAPH_DTYPE) not in GRAPH_DTYPES:
+        raise UsageError(f"--dtype {dtype}: give one of {', '.join(GRAPH_DTYPES)}")
+    return dtype or GRAPH_DTYPE
 
 
 def _new_index(ds: Dataset, dtype: str, connectivity: int, expansion_add: int, expansion_search: int):
@@ -151,9 +151,9 @@ def load_index(ds: Dataset, expansion_search: int):
         raise VectorizeError(f"{info_path}: not valid JSON ({e})") from None
     if not isinstance(info, dict):
         raise VectorizeError(f"{info_path}: not a JSON object")
-    if info.get("format") not in FORMATS:
+    if info.get("format") not in INDEX_FORMATS:
         raise VectorizeError(f"index file {path}: format {info.get('format')!r}, not one this version reads "
-                             f"({', '.join(map(str, FORMATS))}); rebuild it with `vectorize index {ds.path}`")
+                             f"({', '.join(map(str, INDEX_FORMATS))}); rebuild it with `vectorize index {ds.path}`")
     if info.get("dataset_success_sha256") != ds.success_sha256 or info.get("rows") != ds.rows:
         raise VectorizeError(f"index file {path} is stale: it was built from another version of the dataset; "
                              f"rebuild it with `vectorize index {ds.path}`")
