@@ -8,7 +8,7 @@ The data are benchmarks/search.py's: unit vectors (d = 384) clustered around 2,0
 of the same distribution; recall@10 is |ann ids & exact ids| / 10 over 100 queries, as benchmarks/search.py
 measures it. A setting is dtype:connectivity:expansion_add; "f16:16:64" is the current default, "f32:16:128"
 the previous one. Every build and every search runs in its own process (its peak RSS its own), settings
-alternate in order given; the load average is printed with each row (the machine may be shared).
+alternate in the order given (--rounds R: R times over); the load average is printed with each row (the machine may be shared).
 Results go to stdout as Markdown rows for benchmarks/README.md.
 """
 
@@ -73,6 +73,7 @@ def main() -> None:
     p.add_argument("--settings", nargs="*", default=[NEW, OLD], help="dtype:connectivity:expansion_add each")
     p.add_argument("--efs", type=int, nargs="*", default=[64, 128, 256])
     p.add_argument("--queries", type=int, default=100)
+    p.add_argument("--rounds", type=int, default=1, help="the settings run this many times, alternating")
     p.add_argument("--work", type=Path, default=Path("/tmp/index-bench"))
     p.add_argument("--keep", action="store_true", help="keep the datasets (disk) after each size")
     p.add_argument("--case"), p.add_argument("--what"), p.add_argument("--setting", default="")
@@ -93,7 +94,7 @@ def main() -> None:
         exact = run(ds, "exact", args)
         print(f"| {n:,} | exact search, {args.queries} queries | {exact['seconds']:.2f} s | | | | "
               f"{os.getloadavg()[0]:.1f} |", flush=True)
-        for setting in args.settings:
+        for setting in args.settings * args.rounds:
             load0 = os.getloadavg()[0]
             b = run(ds, "build", args, setting)
             load1 = os.getloadavg()[0]
