@@ -12,7 +12,7 @@
 The graph only picks candidates: its copy of the vectors (rounded to f16, or i8) never reaches a score, so a
 damaged vector inside it can change which rows come back, never the score reported for a row.
 float32 / int8 / uint8 datasets: a cosine graph over x' (the dequantized vectors of vectors.py) in `dtype`
-(f16 halves the bytes each distance reads against f32, and builds 2-3x faster; benchmarks/README.md).
+(f16 by default: half the bytes each distance reads against f32, the same recall; benchmarks/README.md).
 binary / ubinary: a Hamming graph over the packed bits (usearch's b1), as sentence-transformers'
 semantic_search_usearch builds one. An index whose dataset has changed since (another _SUCCESS) is refused.
 """
