@@ -6,9 +6,10 @@ search, for the current build settings and the previous ones side by side on the
 
 The data are benchmarks/search.py's: unit vectors (d = 384) clustered around 2,000 centers, queries fresh draws
 of the same distribution; recall@10 is |ann ids & exact ids| / 10 over 100 queries, as benchmarks/search.py
-measures it. A setting is dtype:connectivity:expansion_add; "f16:16:64" is the current default, "f32:16:128"
-the previous one. Every build and every search runs in its own process (its peak RSS its own), settings
-alternate in the order given (--rounds R: R times over); the load average is printed with each row (the machine may be shared).
+measures it. A setting is dtype:connectivity:expansion_add; "f16:16:64" is the current default,
+"f32:16:128" the previous one. Every build and every search runs in its own process (its peak RSS its
+own), settings alternate in the order given (--rounds R: R times over); the load average is printed with
+each row (the machine may be shared).
 Results go to stdout as Markdown rows for benchmarks/README.md.
 """
 

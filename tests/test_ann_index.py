@@ -4,7 +4,6 @@ parameters are recorded and used, an index of the previous format still loads, a
 
 import hashlib
 import json
-import shutil
 
 import numpy as np
 import pytest

@@ -95,7 +95,9 @@ def search(
 def index(
     directory: Annotated[Path, typer.Argument(help="The dataset directory `vectorize embed` wrote.",
                                               show_default=False)],
-    connectivity: Annotated[int, typer.Option("--connectivity", min=2, max=256, help="HNSW M: edges per node.")] = CONNECTIVITY,
+    connectivity: Annotated[
+        int, typer.Option("--connectivity", min=2, max=256, help="HNSW M: edges per node.")
+    ] = CONNECTIVITY,
     expansion_add: Annotated[
         int, typer.Option("--expansion-add", min=1, max=100_000, help="HNSW efConstruction: candidates per insert.")
     ] = EXPANSION_ADD,
@@ -113,9 +115,10 @@ def index(
 
     ds = open_dataset(directory)
     t0 = time.perf_counter()
-    path = hnsw.build_index(ds, connectivity, expansion_add, dtype=dtype and dtype.value)
-    tell("note", f"{path}: {ds.rows} vectors ({ds.precision}, d={ds.d}, graph {hnsw.graph_dtype(ds, dtype and dtype.value)}) "
-                 f"in {time.perf_counter() - t0:.1f} s")
+    graph = hnsw.graph_dtype(ds, dtype and dtype.value)  # a --dtype a binary dataset cannot take: refused here
+    path = hnsw.build_index(ds, connectivity, expansion_add, dtype=graph)
+    seconds = time.perf_counter() - t0
+    tell("note", f"{path}: {ds.rows} vectors ({ds.precision}, d={ds.d}, graph {graph}) in {seconds:.1f} s")
 
 
 EPILOG = """
