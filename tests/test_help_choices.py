@@ -17,7 +17,7 @@ from vectorize_cli.cli import app
 
 OPTION = re.compile(r"^\s+(?:-\w, )?(--[\w-]+) \[([\w.|-]+)\]")  # "  -F, --format [table|json]"
 COMMANDS = sorted(typer.main.get_command(app).commands)  # every command registered: a new one is checked at once
-MODEL_COMMANDS = {"similarity", "embed", "search", "verify"}  # verify: of the dataset `ready` made
+MODEL_COMMANDS = {"similarity", "embed", "search", "verify", "index"}  # verify, index: of the dataset `ready` made
 # (command or *, option, choice) -> (what its help line must say, the arguments that give it): the choices
 # that are not valid alone, and say so
 NEEDS = {
@@ -73,6 +73,7 @@ def base(command: str, tmp, n: int) -> list[str]:
         "embed": [str(tmp / "in.txt"), "-o", str(tmp / f"out-{n}")],
         "search": ["a cat", "-D", str(tmp / "ds"), "-k", "1"],
         "verify": [str(tmp / "ds")],
+        "index": [str(tmp / "ds")],
     }.get(command, [])
 
 

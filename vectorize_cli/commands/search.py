@@ -10,10 +10,13 @@ from typing import Annotated, Optional
 import typer
 
 from vectorize_cli.commands.options import (
-    INPUT, MODEL, OUTPUT, ForceOpt, OutputOpt, PromptNameOpt, PromptOpt, batch_size_option, deprecated, format_option)
+    INPUT, MODEL, OUTPUT, ForceOpt, OutputOpt, PromptNameOpt, PromptOpt, batch_size_option, choices, deprecated,
+    format_option)
 from vectorize_cli.errors import UsageError
+from vectorize_cli.dataset.format import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH, GRAPH_DTYPES
 
 SearchFormat, SearchFormatOpt = format_option("SearchFormat", "hits")
+GraphDtype = choices("GraphDtype", GRAPH_DTYPES)
 
 DatasetOpt = Annotated[Optional[Path], typer.Option(
     "--dataset", "-D", help="The dataset directory `vectorize embed` wrote (DIR; `vectorize index DIR` adds its "
@@ -39,7 +42,7 @@ def search(
     ] = False,
     ef: Annotated[int, typer.Option("--ef", min=1, max=1_000_000,
                                     help="--ann: candidates the graph search keeps (more: better recall, slower).")
-                  ] = 256,
+                  ] = EXPANSION_SEARCH,
     model: Annotated[Optional[str], typer.Option(
         "--model", "-m", show_default=False, rich_help_panel=MODEL,
         help="The query model, if not the one the dataset names (same weights only).")] = None,
@@ -92,10 +95,16 @@ def search(
 def index(
     directory: Annotated[Path, typer.Argument(help="The dataset directory `vectorize embed` wrote.",
                                               show_default=False)],
-    connectivity: Annotated[int, typer.Option("--connectivity", min=2, max=256, help="HNSW M: edges per node.")] = 16,
+    connectivity: Annotated[
+        int, typer.Option("--connectivity", min=2, max=256, help="HNSW M: edges per node.")
+    ] = CONNECTIVITY,
     expansion_add: Annotated[
         int, typer.Option("--expansion-add", min=1, max=100_000, help="HNSW efConstruction: candidates per insert.")
-    ] = 128,
+    ] = EXPANSION_ADD,
+    dtype: Annotated[Optional[GraphDtype], typer.Option(
+        "--dtype", show_default=False, help="The graph's copy of the vectors: f16 (default), i8 or f32; binary "
+        "datasets' graph is over their bits. Only picks candidates: scores come from the dataset's own vectors.")
+    ] = None,
 ) -> None:
     """Build the HNSW index of a dataset (DIR/_index.usearch) for `vectorize search --ann`."""
     import time
@@ -106,8 +115,10 @@ def index(
 
     ds = open_dataset(directory)
     t0 = time.perf_counter()
-    path = hnsw.build_index(ds, connectivity, expansion_add)
-    tell("note", f"{path}: {ds.rows} vectors ({ds.precision}, d={ds.d}) in {time.perf_counter() - t0:.1f} s")
+    graph = hnsw.graph_dtype(ds, dtype and dtype.value)  # a --dtype a binary dataset cannot take: refused here
+    path = hnsw.build_index(ds, connectivity, expansion_add, dtype=graph)
+    seconds = time.perf_counter() - t0
+    tell("note", f"{path}: {ds.rows} vectors ({ds.precision}, d={ds.d}, graph {graph}) in {seconds:.1f} s")
 
 
 EPILOG = """

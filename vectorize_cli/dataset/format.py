@@ -34,6 +34,13 @@ ROW_GROUP = 8192  # rows per row group at most: the contract's bound
 STAGING = ".staging"  # the ray engine's staged inputs
 INDEX_FILES = ("_index.usearch", "_index.json")  # what `vectorize index` writes beside the parts
 OLD_INDEX_FILES = ("index.usearch", "index.json")  # their names before: pyarrow's dataset('DIR') read them as data
+# How `vectorize index` builds its graph (search/ann.py), the defaults of its options and of search --ef:
+GRAPH_DTYPES = ("f16", "i8", "f32")  # the graph's copy of float vectors; binary datasets' is always b1 (their bits)
+GRAPH_DTYPE = "f16"  # half the bytes of f32 per distance, the same recall here (benchmarks/README.md, HNSW)
+CONNECTIVITY = 16  # M: graph edges per node (usearch's default)
+EXPANSION_ADD = 128  # efConstruction: candidates kept while inserting (64 built 1.4x faster, but its recall@10 at
+#   1,000,000 fell to 0.91 at ef 256: benchmarks/README.md)
+EXPANSION_SEARCH = 256  # ef: candidates kept while searching; recall rises with it (benchmarks/README.md)
 
 
 def import_pyarrow(command: str = "embed", extra: str = "corpus"):

@@ -2,6 +2,8 @@
 block by block.
 
 A block is one row group: reading it holds one block's columns in memory, whatever the corpus's size.
+Rows by id (rows_by_id: their text; vectors_by_id: their stored vectors, what --ann scores) read only the
+blocks whose id range (the row groups' statistics) holds one of them.
 A missing or partial dataset, or parts that disagree with _SUCCESS, is a VectorizeError naming the file.
 """
 
@@ -15,6 +17,7 @@ from vectorize_cli.dataset.format import META_KEY, PART_KEY, SUCCESS, import_pya
 from vectorize_cli.dataset.precision import PRECISIONS, Precision
 from vectorize_cli.dataset.validate import check_columns, check_meta, check_success, json_object
 from vectorize_cli.errors import VectorizeError, short
+from vectorize_cli.parallel import core_map
 
 
 @dataclass(frozen=True)
@@ -159,16 +162,24 @@ def read_block(block: RowGroup, columns: list[str]) -> dict[str, np.ndarray | li
     return out
 
 
-def _id_range(block: RowGroup) -> tuple[int, int]:
-    """(min id, max id) of a block: the row group's statistics, or its id column when it has none."""
+def _id_ranges(ds: Dataset) -> list[tuple[int, int]]:
+    """(min id, max id) of each block: the row groups' statistics (each part's footer read once), or the block's
+    id column where there are none; (0, -1) for a block of no ids."""
     pq = import_pyarrow("search", "search")
-    meta = pq.ParquetFile(block.part).metadata.row_group(block.group)
-    for c in range(meta.num_columns):
-        col = meta.column(c)
-        if col.path_in_schema == "id" and col.statistics is not None and col.statistics.has_min_max:
-            return int(col.statistics.min), int(col.statistics.max)
-    ids = read_block(block, ["id"])["id"]
-    return (int(ids.min()), int(ids.max())) if len(ids) else (0, -1)
+    footers: dict[Path, object] = {}
+    out = []
+    for block in ds.blocks:
+        if block.part not in footers:
+            footers[block.part] = pq.ParquetFile(block.part).metadata
+        meta = footers[block.part].row_group(block.group)
+        stats = next((meta.column(c).statistics for c in range(meta.num_columns)
+                      if meta.column(c).path_in_schema == "id"), None)
+        if stats is not None and stats.has_min_max:
+            out.append((int(stats.min), int(stats.max)))
+        else:
+            ids = read_block(block, ["id"])["id"]
+            out.append((int(ids.min()), int(ids.max())) if len(ids) else (0, -1))
+    return out
 
 
 def rows_by_id(ds: Dataset, ids: set[int]) -> dict[int, dict]:
@@ -176,8 +187,7 @@ def rows_by_id(ds: Dataset, ids: set[int]) -> dict[int, dict]:
     Reads only the blocks that hold them, without their vectors."""
     columns = ["id"] + [c for c in ("source", "line", "text") if c in ds.columns]
     found: dict[int, dict] = {}
-    for block in ds.blocks:
-        lo, hi = _id_range(block)
+    for block, (lo, hi) in zip(ds.blocks, _id_ranges(ds)):
         wanted = {i for i in ids if lo <= i <= hi and i not in found}
         if not wanted:
             continue
@@ -189,3 +199,32 @@ def rows_by_id(ds: Dataset, ids: set[int]) -> dict[int, dict]:
         if len(found) == len(ids):
             break
     return found
+
+
+def vectors_by_id(ds: Dataset, ids: np.ndarray) -> np.ndarray:
+    """The stored vectors of the rows with these ids (any shape S) -> (*S, width), as stored, read from the parts
+    (pages checksummed): each block that holds one of them is read once, the blocks on every core."""
+    wanted = np.unique(ids)  # (U,) sorted
+    out = np.zeros((len(wanted), ds.stored.width(ds.d)), ds.stored.dtype)  # (U, width)
+    found = np.zeros(len(wanted), bool)
+    jobs = []
+    for block, (lo, hi) in zip(ds.blocks, _id_ranges(ds)):
+        at = np.flatnonzero((wanted >= lo) & (wanted <= hi))  # positions in wanted this block may hold
+        if len(at):
+            jobs.append((block, at))
+
+    def read(job):
+        block, at = job
+        cols = read_block(block, ["id", "vector"])
+        order = np.argsort(cols["id"], kind="stable")  # ids are in order within a block; sorted to be sure
+        sorted_ids = cols["id"][order]
+        pos = np.minimum(np.searchsorted(sorted_ids, wanted[at]), len(sorted_ids) - 1)
+        hit = sorted_ids[pos] == wanted[at]
+        return at[hit], cols["vector"][order[pos[hit]]]
+
+    with core_map() as map_:
+        for at, rows in map_(read, jobs):
+            out[at], found[at] = rows, True
+    if not found.all():
+        raise VectorizeError(f"dataset {ds.path} holds no row with id {int(wanted[~found][0])}")
+    return out[np.searchsorted(wanted, ids)]  # (*S, width)
