@@ -4,7 +4,7 @@ that they sum to the cosine."""
 
 from vectorize_cli.explain import Explanation
 
-EXPLAIN_SCHEMA_VERSION = 1  # bump on any change a consumer could notice, and document it in README.md
+EXPLAIN_SCHEMA_VERSION = 2  # 2: the model record of schema 4 (n_kv_head, causal); bump on any change a consumer could notice, and document it in README.md
 
 
 def explain_record(e: Explanation, top: int = 10) -> dict:

@@ -16,8 +16,9 @@ from vectorize_cli.trace import Block, ModelInfo, Trace
 
 # bump on any change a consumer could notice, and document it in README.md.
 SCHEMA_VERSION = 2  # the toy pipeline's record; 2: backend, device, dtype, kernel, notes, deltas
-MODEL_SCHEMA_VERSION = 3  # --model's; 2: config.kernel; 3: config.device, config.dtype, config.notes
-SIMILARITY_SCHEMA_VERSION = 1
+MODEL_SCHEMA_VERSION = 4  # --model's; 2: config.kernel; 3: config.device, config.dtype, config.notes;
+# 4: model.n_kv_head, model.causal; relative_position_bias (MPNet), rotary_angles (decoders); token types optional
+SIMILARITY_SCHEMA_VERSION = 2  # 2: the model record of schema 4 (n_kv_head, causal)
 
 
 def block_record(b: Block) -> dict:
