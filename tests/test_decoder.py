@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from layerwise import against_transformers
 from test_cli import invoke
 from test_families import one_line, same
 from test_html import Opened, browser  # noqa: F401  (browser: test_html's Chromium fixture, used here by name)
@@ -142,50 +143,20 @@ def test_fresh_seed(tok, tmp_path):
         check(folder, model, task, what=f"{kind} seed {seed} {task}", **OPTIONS[seed % len(OPTIONS)])
 
 
-def padded(model, texts):
-    """texts -> (ids (B, T) right padded with the config's pad_id, pad (B, T) True for padding)."""
-    encs = model.tokenizer.encode(texts)
-    n = [len(e.ids) for e in encs]
-    ids = np.full((len(texts), max(n)), model.folder.config.pad_id, dtype=np.int64)
-    for b, e in enumerate(encs):
-        ids[b, : n[b]] = e.ids
-    return ids, np.arange(max(n))[None, :] >= np.asarray(n)[:, None]
-
-
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_layer_by_layer_against_transformers(tok, tmp_path, kind, backend):
     """Every layer's output (hidden_states; the last after the final RMSNorm) and every head's weights (eager
     attentions: causal, the upper triangle zero) equal transformers' own, on a padded batch, fresh seed."""
-    from transformers import AutoModel
-
-    from vectorize_cli.config import ModelConfig
     from vectorize_cli.model.bert import load
     from vectorize_cli.model.decoder import forward
-    from vectorize_cli.pipelines.bert import backend_for
 
     seed = int.from_bytes(os.urandom(4), "little")
     folder, _, hf = build(tok, tmp_path, kind, seed=seed)
-    model = load(str(folder))
-    ids, pad = padded(model, TEXTS)
-    bk, _ = backend_for(ModelConfig(backend=backend))
-    with bk.no_grad():
-        x0, layers, _ = forward(model, bk, ids, np.zeros_like(ids), pad, "explicit")
-        mine = [bk.numpy(x0)] + [bk.numpy(x) for _, x in layers]
-        att = [bk.numpy(a) for a, _ in layers]
-    ref = AutoModel.from_pretrained(hf, attn_implementation="eager").eval()
-    with torch.no_grad():
-        out = ref(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(~pad).long(),
-                  output_hidden_states=True, output_attentions=True)
-    real = ~pad
-    assert len(out.hidden_states) == len(mine) == 3 and len(out.attentions) == len(att) == 2
+    mine, out, real = against_transformers(forward, load(str(folder)), hf, TEXTS, backend, f"{kind} seed {seed}",
+                                           causal=True)
+    assert len(mine) == 3
     np.testing.assert_allclose(mine[-1][real], out.last_hidden_state.numpy()[real], rtol=1e-5, atol=1e-5)
-    for i, (x, r) in enumerate(zip(mine, out.hidden_states)):
-        np.testing.assert_allclose(x[real], r.numpy()[real], rtol=1e-5, atol=1e-5, err_msg=f"{kind} seed {seed} {i}")
-    for i, (a, r) in enumerate(zip(att, out.attentions)):
-        assert not np.triu(a, 1).any(), "causal: no query sees a later key"
-        a, r = a.transpose(0, 2, 1, 3)[real], r.numpy().transpose(0, 2, 1, 3)[real]  # (real queries, H, T)
-        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-6, err_msg=f"{kind} seed {seed} layer {i + 1}")
 
 
 def test_trace_stages_causal_and_grouped_heads(folders):

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from layerwise import against_transformers
 from test_cli import invoke
 from test_families import one_line, same
 
@@ -124,38 +125,12 @@ def test_fresh_seed(tokenizers_, tmp_path, kind):
 def test_layer_by_layer_against_transformers(tokenizers_, tmp_path, kind, backend):
     """Every layer's output (hidden_states) and every head's weights (eager attentions) equal transformers' own,
     on a padded batch: the padding offset of the positions shows from the embeddings on."""
-    from transformers import AutoModel
-
-    from vectorize_cli.config import ModelConfig
     from vectorize_cli.model.bert import forward, load
-    from vectorize_cli.pipelines.bert import backend_for
 
     seed = int.from_bytes(os.urandom(4), "little")
     folder, _, hf = build(tokenizers_, tmp_path, kind, seed=seed)
-    model = load(str(folder))
-    encs = model.tokenizer.encode(TEXTS)
-    n = [len(e.ids) for e in encs]
-    T = max(n)
-    ids = np.full((len(TEXTS), T), model.folder.config.pad_id, dtype=np.int64)  # (B, T)
-    for b, e in enumerate(encs):
-        ids[b, : n[b]] = e.ids
-    pad = np.arange(T)[None, :] >= np.asarray(n)[:, None]  # (B, T)
-    bk, _ = backend_for(ModelConfig(backend=backend))
-    with bk.no_grad():
-        x0, layers, _ = forward(model, bk, ids, np.zeros_like(ids), pad, "explicit")
-        mine = [bk.numpy(x0)] + [bk.numpy(x) for _, x in layers]
-        att = [bk.numpy(a) for a, _ in layers]
-    ref = AutoModel.from_pretrained(hf, attn_implementation="eager").eval()
-    with torch.no_grad():
-        out = ref(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(~pad).long(),
-                  output_hidden_states=True, output_attentions=True)
-    real = ~pad
-    assert len(out.hidden_states) == len(mine) == 3
-    for i, (x, r) in enumerate(zip(mine, out.hidden_states)):
-        np.testing.assert_allclose(x[real], r.numpy()[real], rtol=1e-5, atol=1e-5, err_msg=f"{kind} seed {seed} {i}")
-    for i, (a, r) in enumerate(zip(att, out.attentions)):
-        a, r = a.transpose(0, 2, 1, 3)[real], r.numpy().transpose(0, 2, 1, 3)[real]  # (real queries, H, T)
-        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-6, err_msg=f"{kind} seed {seed} layer {i + 1}")
+    mine, _, _ = against_transformers(forward, load(str(folder)), hf, TEXTS, backend, f"{kind} seed {seed}")
+    assert len(mine) == 3
 
 
 @pytest.mark.parametrize("kind", FAMILIES)

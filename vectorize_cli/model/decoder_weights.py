@@ -5,14 +5,12 @@ lm_head is not read: an embedding model pools hidden states). q, k and v are sta
 (d, (H + 2 KV) hs) matrix, gate and up into one (d, 2 d_ff): one product each, as weights.py stacks BERT's q, k, v.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from vectorize_cli.errors import VectorizeError
 from vectorize_cli.model.decoder_config import DecoderConfig
-from vectorize_cli.model.weights import Tensors, open_tensors
+from vectorize_cli.model.weights import Tensors, getter, read_tree
 
 PREFIX = "model."  # the base model inside Qwen3ForCausalLM and the like
 
@@ -20,26 +18,11 @@ PREFIX = "model."  # the base model inside Qwen3ForCausalLM and the like
 def read_weights(path: Path, c: DecoderConfig) -> tuple[dict, dict[str, int]]:
     """({"word", "norm", "layers": [{norm_1, w_qkv, b_qkv?, q_norm?, k_norm?, w_o, b_o?, norm_2, w_gu, w_down}]}
     float32 numpy arrays, {stored dtype: tensors converted to float32 from it})."""
-    tensors = open_tensors(path.parent, path)
-    try:
-        return _decoder_layers(tensors, c), {dtype: len(names) for dtype, names in tensors.converted.items()}
-    except OSError as e:
-        raise VectorizeError(f"cannot read {path}: {e.strerror or e}") from None
-    finally:
-        os.close(tensors.fd)
+    return read_tree(path, c, _decoder_layers)
 
 
 def _decoder_layers(tensors: Tensors, c: DecoderConfig) -> dict:
-    path = tensors.path
-    names = {k.removeprefix(PREFIX): k for k in tensors.entries}
-
-    def get(key: str, shape: tuple[int, ...]) -> np.ndarray:
-        if key not in names:
-            raise VectorizeError(f"{path}: missing tensor {key!r}")
-        got = tensors.entries[names[key]][1]
-        if got != shape:
-            raise VectorizeError(f"{path}: {key} has shape {got}, config.json implies {shape}")
-        return tensors.read(names[key])
+    get = getter(tensors, PREFIX)
 
     d, f, hs, H, KV = c.d_model, c.d_ff, c.head_size, c.n_head, c.n_kv_head
     W = lambda name, n_in, n_out: get(f"{name}.weight", (n_out, n_in)).T  # noqa: E731  (in, out)

@@ -8,6 +8,7 @@ into one (d, 3d) matrix so that one product computes all three (nanoGPT's c_attn
 
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,27 +107,39 @@ def from_safetensors(path: Path, c: BertConfig) -> tuple[dict, dict[str, int]]:
     """({"word", "position", "token_type" (not MPNet), "relative_bias" (MPNet: E_rel (H, num_buckets)), "ln": (g, b),
     "layers": [{w_qkv, b_qkv, w_o, b_o, ln_1, w_1, b_1, w_2, b_2, ln_2}, ...]} as float32 numpy arrays,
     {stored dtype: tensors converted to float32 from it})."""
+    return read_tree(path, c, _layers)
+
+
+def read_tree(path: Path, c, layers: Callable[[Tensors, object], dict]) -> tuple[dict, dict[str, int]]:
+    """model.safetensors -> (layers(tensors, config): a family's tree of float32 arrays, {stored dtype: tensors
+    converted to float32 from it}); the file closed whatever happens, an OS error one line."""
     tensors = open_tensors(path.parent, path)
     try:
-        return _layers(tensors, c), {dtype: len(names) for dtype, names in tensors.converted.items()}
+        return layers(tensors, c), {dtype: len(names) for dtype, names in tensors.converted.items()}
     except OSError as e:
         raise VectorizeError(f"cannot read {path}: {e.strerror or e}") from None
     finally:
         os.close(tensors.fd)
 
 
-def _layers(tensors: Tensors, c: BertConfig) -> dict:
-    path = tensors.path
-    names = {k.removeprefix(c.family.prefix): k for k in tensors.entries}  # the base model inside another head
+def getter(tensors: Tensors, prefix: str) -> Callable[[str, tuple[int, ...]], np.ndarray]:
+    """get(key, shape): the tensor `key` (its name with `prefix`, the base model inside another head, or
+    without), as float32, its shape checked against what config.json implies."""
+    names = {k.removeprefix(prefix): k for k in tensors.entries}
 
     def get(key: str, shape: tuple[int, ...]) -> np.ndarray:
         if key not in names:
-            raise VectorizeError(f"{path}: missing tensor {key!r}")
+            raise VectorizeError(f"{tensors.path}: missing tensor {key!r}")
         got = tensors.entries[names[key]][1]
         if got != shape:
-            raise VectorizeError(f"{path}: {key} has shape {got}, config.json implies {shape}")
+            raise VectorizeError(f"{tensors.path}: {key} has shape {got}, config.json implies {shape}")
         return tensors.read(names[key])
 
+    return get
+
+
+def _layers(tensors: Tensors, c: BertConfig) -> dict:
+    get = getter(tensors, c.family.prefix)
     d, f, at = c.d_model, c.d_ff, c.family.attention_names  # at: the family's names of the attention's weights
     linear = lambda name, n_in, n_out: (get(f"{name}.weight", (n_out, n_in)).T, get(f"{name}.bias", (n_out,)))  # noqa: E731
     norm = lambda name: (get(f"{name}.weight", (d,)), get(f"{name}.bias", (d,)))  # noqa: E731
