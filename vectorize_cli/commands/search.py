@@ -111,8 +111,10 @@ def index(
 
     from vectorize_cli.errors import tell
     from vectorize_cli.search import ann as hnsw
+    from vectorize_cli.dataset.format import import_pyarrow
     from vectorize_cli.dataset.reader import open_dataset
 
+    import_pyarrow("index", "search")  # missing: named for this command, before anything is read
     ds = open_dataset(directory)
     t0 = time.perf_counter()
     graph = hnsw.graph_dtype(ds, dtype and dtype.value)  # a --dtype a binary dataset cannot take: refused here
