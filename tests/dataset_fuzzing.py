@@ -219,6 +219,8 @@ def _damage(rng: random.Random, d: Path, kind: str) -> str:
         return f"{f.name} removed"
     a, b = rng.sample(parts, 2)
     target = b if how == "copy-over" else d / f"part-{len(parts) + rng.randrange(3):05d}.parquet"
+    if target.exists() and target != b:  # parts numbered with a gap (an earlier removal): the new name is taken
+        target = b
     shutil.copyfile(a, target)
     return f"{a.name} copied to {target.name}"
 
