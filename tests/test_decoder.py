@@ -14,7 +14,7 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import one_line, same
+from test_families import one_line, same, search_scores
 from test_html import Opened, browser  # noqa: F401  (browser: test_html's Chromium fixture, used here by name)
 
 torch = pytest.importorskip("torch")
@@ -228,12 +228,9 @@ def test_cli_end_to_end(folders, tmp_path):
     meta = open_dataset(tmp_path / "ds").meta
     assert (meta["prompt_name"], meta["prompt"]) == ("document", "")
     query = "a man eating"
-    r = invoke("search", query, "-D", str(tmp_path / "ds"), "-k", str(len(docs)), "-F", "json")
-    assert r.exit_code == 0, r.stderr
-    hits = json.loads(r.stdout)["hits"] if r.stdout.lstrip().startswith("{") else json.loads(r.stdout)[0]["hits"]
+    got = search_scores(tmp_path / "ds", query, len(docs))
     d, q = model.encode_document(docs), model.encode_query([query])[0]
-    got = {h["id"]: h["score"] for h in hits}
-    assert np.allclose([got[i] for i in range(len(docs))], d @ q, atol=1e-5), (got, d @ q)
+    assert np.allclose(got, d @ q, atol=1e-5), (got, d @ q)
     plain = model.encode([query])[0]  # without the query prompt the scores differ
     assert not np.allclose(d @ plain, d @ q, atol=1e-5)
 

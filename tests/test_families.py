@@ -176,6 +176,15 @@ def test_json_record_of_a_new_pooling(bert_dir, tmp_path):
     same(np.array([rec["sentence_vector"]], dtype=np.float32), model.encode_query(["A cat."], truncate_dim=8))
 
 
+def search_scores(dataset, query: str, n: int, *options) -> np.ndarray:
+    """`vectorize search QUERY -D DATASET -k n -F json` over a dataset of n rows -> (n,) the score of each row, by id."""
+    r = invoke("search", query, "-D", str(dataset), "-k", str(n), "-F", "json", *options)
+    assert r.exit_code == 0, r.stderr
+    hits = json.loads(r.stdout)["hits"] if r.stdout.lstrip().startswith("{") else json.loads(r.stdout)[0]["hits"]
+    got = {h["id"]: h["score"] for h in hits}
+    return np.array([got[i] for i in range(n)])
+
+
 def one_line(r, code, *words):
     assert r.exit_code == code, (r.exit_code, r.stdout, r.stderr)
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
@@ -235,21 +244,15 @@ def test_embed_then_search_use_the_document_and_query_prompts(bert_dir, tmp_path
                    "--resume", *other)  # resuming with other vectors: refused
         one_line(r, 2, "--resume", word)
     query = "a man eating"
-    r = invoke("search", query, "-D", str(tmp_path / "ds"), "-k", str(len(docs)), "-F", "json")
-    assert r.exit_code == 0, r.stderr
-    hits = json.loads(r.stdout)["hits"] if r.stdout.lstrip().startswith("{") else json.loads(r.stdout)[0]["hits"]
+    got = search_scores(tmp_path / "ds", query, len(docs))
     d = model.encode_document(docs, truncate_dim=24)
     q = model.encode_query([query], truncate_dim=24)[0]
     want = d @ q / np.linalg.norm(d, axis=1) / np.linalg.norm(q)  # cosines
-    got = {h["id"]: h["score"] for h in hits}
-    assert np.allclose([got[i] for i in range(len(docs))], want, atol=1e-5), (got, want)
+    assert np.allclose(got, want, atol=1e-5), (got, want)
     plain = model.encode([query], truncate_dim=24)[0]  # without the query prompt the scores differ
     assert not np.allclose(d @ plain / np.linalg.norm(d, axis=1) / np.linalg.norm(plain), want, atol=1e-5)
     for option, encoded in ((["--prompt", "custom: "], model.encode([query], prompt="custom: ", truncate_dim=24)[0]),
                             (["--prompt-name", "document"], model.encode_document([query], truncate_dim=24)[0])):
-        r = invoke("search", query, "-D", str(tmp_path / "ds"), "-k", str(len(docs)), "-F", "json", *option)
-        assert r.exit_code == 0, r.stderr  # a query's own prompt, asked for, replaces the model's query prompt
-        hits = json.loads(r.stdout)["hits"] if r.stdout.lstrip().startswith("{") else json.loads(r.stdout)[0]["hits"]
-        got = {h["id"]: h["score"] for h in hits}
-        want = d @ encoded / np.linalg.norm(d, axis=1) / np.linalg.norm(encoded)
-        assert np.allclose([got[i] for i in range(len(docs))], want, atol=1e-5), (option, got, want)
+        got = search_scores(tmp_path / "ds", query, len(docs), *option)  # a query's own prompt, asked for,
+        want = d @ encoded / np.linalg.norm(d, axis=1) / np.linalg.norm(encoded)  # replaces the model's query prompt
+        assert np.allclose(got, want, atol=1e-5), (option, got, want)

@@ -12,7 +12,7 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import one_line, same
+from test_families import one_line, same, search_scores
 
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
@@ -167,12 +167,9 @@ def test_cli_end_to_end(tokenizers_, tmp_path):
     (tmp_path / "docs.txt").write_text("\n".join(docs) + "\n")
     r = invoke("embed", str(tmp_path / "docs.txt"), "-o", str(tmp_path / "ds"), "-m", str(folder))
     assert r.exit_code == 0, r.stderr
-    r = invoke("search", "a man eating", "-D", str(tmp_path / "ds"), "-k", str(len(docs)), "-F", "json")
-    assert r.exit_code == 0, r.stderr
-    hits = json.loads(r.stdout)["hits"] if r.stdout.lstrip().startswith("{") else json.loads(r.stdout)[0]["hits"]
+    got = search_scores(tmp_path / "ds", "a man eating", len(docs))
     d, q = model.encode(docs), model.encode(["a man eating"])[0]
-    got = {h["id"]: h["score"] for h in hits}
-    assert np.allclose([got[i] for i in range(len(docs))], d @ q, atol=1e-5), got
+    assert np.allclose(got, d @ q, atol=1e-5), got
 
 
 def test_other_model_types_refused_by_name(tokenizers_, tmp_path):
