@@ -14,7 +14,7 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import one_line, same, search_scores
+from test_families import check_similarity_cli, embed_lines, one_line, same, search_scores
 from test_html import Opened, browser  # noqa: F401  (browser: test_html's Chromium fixture, used here by name)
 
 torch = pytest.importorskip("torch")
@@ -217,14 +217,9 @@ def test_cli_end_to_end(folders, tmp_path):
     assert r.exit_code == 0 and "rotary_angles" in page.read_text() and "headLabel" in page.read_text(), r.stderr
     r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "svg", "-o", str(tmp_path / "f.svg"))
     assert r.exit_code == 0 and "head 4 (kv 2)" in (tmp_path / "f.svg").read_text(), r.stderr
-    r = invoke("similarity", *TEXTS[:2], "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "s.npy"))
-    assert r.exit_code == 0, r.stderr
-    v = model.encode(TEXTS[:2])
-    assert abs(np.load(tmp_path / "s.npy")[0, 1] - float(v[0] @ v[1])) < 1e-5
+    check_similarity_cli(folder, model, *TEXTS[:2], tmp_path)
     docs = [t for t in TEXTS if t]
-    (tmp_path / "docs.txt").write_text("\n".join(docs) + "\n")
-    r = invoke("embed", str(tmp_path / "docs.txt"), "-o", str(tmp_path / "ds"), "-m", str(folder))
-    assert r.exit_code == 0, r.stderr
+    embed_lines(folder, docs, tmp_path)
     meta = open_dataset(tmp_path / "ds").meta
     assert (meta["prompt_name"], meta["prompt"]) == ("document", "")
     query = "a man eating"

@@ -5,6 +5,7 @@ embed + search end to end with a prompt model; every refusal as one line."""
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,6 +177,22 @@ def test_json_record_of_a_new_pooling(bert_dir, tmp_path):
     same(np.array([rec["sentence_vector"]], dtype=np.float32), model.encode_query(["A cat."], truncate_dim=8))
 
 
+def embed_lines(folder, lines: list[str], tmp_path, *options) -> Path:
+    """`vectorize embed docs.txt -o ds -m FOLDER` over these lines (written to tmp_path/docs.txt) -> the dataset."""
+    (tmp_path / "docs.txt").write_text("\n".join(lines) + "\n")
+    r = invoke("embed", str(tmp_path / "docs.txt"), "-o", str(tmp_path / "ds"), "-m", str(folder), *options)
+    assert r.exit_code == 0, r.stderr
+    return tmp_path / "ds"
+
+
+def check_similarity_cli(folder, model, a: str, b: str, tmp_path) -> None:
+    """`vectorize similarity A B -m FOLDER -F npy`: the pair's cosine is sentence-transformers' (normalized vectors)."""
+    r = invoke("similarity", a, b, "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "s.npy"))
+    assert r.exit_code == 0, r.stderr
+    v = model.encode([a, b])
+    assert abs(np.load(tmp_path / "s.npy")[0, 1] - float(v[0] @ v[1])) < 1e-5
+
+
 def search_scores(dataset, query: str, n: int, *options) -> np.ndarray:
     """`vectorize search QUERY -D DATASET -k n -F json` over a dataset of n rows -> (n,) the score of each row, by id."""
     r = invoke("search", query, "-D", str(dataset), "-k", str(n), "-F", "json", *options)
@@ -232,10 +249,7 @@ def test_embed_then_search_use_the_document_and_query_prompts(bert_dir, tmp_path
 
     folder, model = build(bert_dir, tmp_path, "mean", prompts=PROMPTS, include_prompt=False)
     docs = TEXTS[:2] + TEXTS[3:]
-    (tmp_path / "docs.txt").write_text("\n".join(docs) + "\n")
-    r = invoke("embed", str(tmp_path / "docs.txt"), "-o", str(tmp_path / "ds"), "--model", str(folder),
-               "--truncate-dim", "24")
-    assert r.exit_code == 0, r.stderr
+    embed_lines(folder, docs, tmp_path, "--truncate-dim", "24")
     meta = open_dataset(tmp_path / "ds").meta
     assert (meta["prompt_name"], meta["prompt"], meta["truncate_dim"]) == ("document", "passage: ", 24)
     for other, word in ((["--truncate-dim", "16"], "truncate_dim"),

@@ -14,7 +14,7 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import one_line, same, search_scores
+from test_families import check_similarity_cli, embed_lines, one_line, same, search_scores
 from test_html import browser  # noqa: F401  (the fixture: a Chromium, or the browser test skips)
 from test_roberta import ROOT
 
@@ -279,10 +279,7 @@ def test_every_view(wordpiece, tmp_path):
 def test_cli_end_to_end(wordpiece, tmp_path):
     pytest.importorskip("pyarrow")
     folder, model, _ = build(wordpiece, tmp_path, "cls")
-    r = invoke("similarity", *TEXTS[:2], "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "s.npy"))
-    assert r.exit_code == 0, r.stderr
-    v = model.encode(TEXTS[:2])
-    assert abs(np.load(tmp_path / "s.npy")[0, 1] - float(v[0] @ v[1])) < 1e-5
+    check_similarity_cli(folder, model, *TEXTS[:2], tmp_path)
     r = invoke("explain", TEXTS[0], TEXTS[3], "--model", str(folder), "-F", "json")
     assert r.exit_code == 0, r.stderr
     v = model.encode([TEXTS[0], TEXTS[3]])
@@ -291,9 +288,7 @@ def test_cli_end_to_end(wordpiece, tmp_path):
     r = invoke("run", "-", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "v.npy"), input="\n".join(docs))
     assert r.exit_code == 0, r.stderr
     same(np.load(tmp_path / "v.npy"), model.encode(docs), "run -F npy")
-    (tmp_path / "docs.txt").write_text("\n".join(docs) + "\n")
-    r = invoke("embed", str(tmp_path / "docs.txt"), "-o", str(tmp_path / "ds"), "-m", str(folder))
-    assert r.exit_code == 0, r.stderr
+    embed_lines(folder, docs, tmp_path)
     got = search_scores(tmp_path / "ds", "a man eating", len(docs))
     d, q = model.encode(docs), model.encode(["a man eating"])[0]
     assert np.allclose(got, d @ q, atol=1e-5), got

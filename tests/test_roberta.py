@@ -12,7 +12,7 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import one_line, same, search_scores
+from test_families import check_similarity_cli, embed_lines, one_line, same, search_scores
 
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
@@ -159,14 +159,9 @@ def test_cli_end_to_end(tokenizers_, tmp_path):
     same(np.array([rec["sentence_vector"]], dtype=np.float32), model.encode(TEXTS[:1]))
     r = invoke("run", TEXTS[0], "--model", str(folder), "-F", "html", "-o", str(tmp_path / "page.html"))
     assert r.exit_code == 0 and "offset by the padding index" in (tmp_path / "page.html").read_text(), r.stderr
-    r = invoke("similarity", *TEXTS[:2], "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "s.npy"))
-    assert r.exit_code == 0, r.stderr
-    v = model.encode(TEXTS[:2])
-    assert abs(np.load(tmp_path / "s.npy")[0, 1] - float(v[0] @ v[1])) < 1e-5
+    check_similarity_cli(folder, model, *TEXTS[:2], tmp_path)
     docs = TEXTS[:2] + TEXTS[3:]
-    (tmp_path / "docs.txt").write_text("\n".join(docs) + "\n")
-    r = invoke("embed", str(tmp_path / "docs.txt"), "-o", str(tmp_path / "ds"), "-m", str(folder))
-    assert r.exit_code == 0, r.stderr
+    embed_lines(folder, docs, tmp_path)
     got = search_scores(tmp_path / "ds", "a man eating", len(docs))
     d, q = model.encode(docs), model.encode(["a man eating"])[0]
     assert np.allclose(got, d @ q, atol=1e-5), got
