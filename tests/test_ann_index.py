@@ -135,13 +135,20 @@ def test_ef_reaches_a_loaded_index(tmp_path, rng):
 
 
 def test_ef_reaches_a_loaded_index_through_the_cli(minilm, tmp_path, rng):
-    """The same through `vectorize search --ann --ef`: MiniLM's queries against 2,000 uniform rows."""
+    """The same through `vectorize search --ann --ef`: MiniLM's queries against 2,000 uniform rows. The CLI's hits
+    at each --ef are the library's (ann_search on the same graph at that ef, the queries encoded as search encodes
+    them), and --ef as large as the rows finds clearly more true neighbours than --ef 10. (Even at ef = rows a graph
+    this poor misses a few neighbours it cannot reach: 0.96-1.0 across seeds; test_ef_reaches_a_loaded_index pins
+    that level on 64-d data.)"""
     from conftest import SAMPLES
     from test_cli import invoke
+    from vectorize_cli.search.query import embed_queries, query_encoder
 
     path = write_dataset(tmp_path / "ds", unit_vectors(rng, 2000, 384), "float32", model=minilm_meta())
     assert invoke("index", str(path), "--connectivity", "4", "--expansion-add", "8").exit_code == 0
     queries = (SAMPLES / "sentences-10k.txt").read_text(encoding="utf-8").splitlines()[:30]
+    ds = open_dataset(path)
+    q = embed_queries(query_encoder(ds, None), queries)  # (30, 384)
 
     def ids(*more) -> np.ndarray:
         r = invoke("search", "-", "-D", str(path), "-k", "10", "-F", "json", *more, input="\n".join(queries) + "\n")
@@ -149,8 +156,13 @@ def test_ef_reaches_a_loaded_index_through_the_cli(minilm, tmp_path, rng):
         return np.array([[h["id"] for h in rec["hits"]] for rec in json.loads(r.stdout)])
 
     truth = ids()
-    found = {ef: recall(ids("--ann", "--ef", str(ef)), truth) for ef in (10, 2000)}
-    assert found[2000] >= 0.98 and found[10] <= found[2000] - 0.2, found
+    assert np.array_equal(truth, exact.exact_search(ds, q, 10).ids)
+    found = {}
+    for ef in (10, 2000):
+        hits = ids("--ann", "--ef", str(ef))
+        np.testing.assert_array_equal(hits, ann.ann_search(ds, ann.load_index(ds, ef), q, 10).ids, err_msg=f"ef {ef}")
+        found[ef] = recall(hits, truth)
+    assert found[10] <= found[2000] - 0.5, found
 
 
 def test_a_graph_key_the_dataset_does_not_hold_is_one_error(tmp_path, rng):
