@@ -292,7 +292,7 @@ def test_page_labels_grouped_heads_and_says_causal(folders, tmp_path, browser):
 
 def allocated(model, B, T, attention, rng) -> int:
     """Bytes numpy allocates at most (tracemalloc's peak) while model/decoder.py runs a batch of B random texts of
-    T tokens."""
+    T tokens as encode runs it (only the last layer's output kept)."""
     import tracemalloc
 
     from vectorize_cli.backend import NUMPY
@@ -301,15 +301,15 @@ def allocated(model, B, T, attention, rng) -> int:
     ids = rng.integers(1, model.folder.config.vocab_size, (B, T))
     tracemalloc.start()
     try:
-        forward(model, NUMPY, ids, 0 * ids, np.zeros((B, T), dtype=bool), attention)
+        forward(model, NUMPY, ids, 0 * ids, np.zeros((B, T), dtype=bool), attention, every_layer=False)  # encode's
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
 
 def test_max_memory_sizes_a_decoder_batch(folders, tmp_path):
-    """--max-memory sizes a decoder's batch as model/decoder.py holds it (every layer's output and, multi-head, its
-    weights kept; q/k/v heads-first and GQA's keys and values repeated; the SwiGLU's 2 d_ff): the estimate is at
+    """--max-memory sizes a decoder's batch as model/decoder.py holds it for encode (the last layer's output and,
+    multi-head, its weights kept; q/k/v heads-first and GQA's keys and values repeated; the SwiGLU's 2 d_ff): the estimate is at
     least what numpy allocates (tracemalloc) on fixed and fresh shapes, so a limit a byte under what the batch
     allocates is refused with one line before any text runs, and a limit with room runs. Batches of 4 texts and 8
     tokens or more: below that Python's own bytes a numpy array (budget.py's floors leave them out) outweigh the
@@ -322,6 +322,15 @@ def test_max_memory_sizes_a_decoder_batch(folders, tmp_path):
     rng = np.random.default_rng()
     shapes = [(8, MAX, "multi-head"), (8, MAX, "flash"), (4, 8, "multi-head"), (40, 9, "flash")]
     shapes += [(int(rng.integers(4, 40)), int(rng.integers(8, MAX + 1)), str(rng.choice(["multi-head", "flash"])))]
+    from vectorize_cli.backend import NUMPY
+    from vectorize_cli.model.decoder import forward
+
+    ids = rng.integers(1, model.folder.config.vocab_size, (3, 9))
+    last, every = (forward(model, NUMPY, ids, 0 * ids, np.zeros(ids.shape, dtype=bool), "explicit", every_layer=e)[1]
+                   for e in (False, True))
+    assert len(last) == 1 and len(every) == model.folder.config.n_layer
+    np.testing.assert_array_equal(last[0][0], every[-1][0])
+    np.testing.assert_array_equal(last[0][1], every[-1][1])  # encode's: the last layer after the final norm
     for B, T, variant in shapes:
         peak = allocated(model, B, T, {"multi-head": "explicit", "flash": "tiled"}[variant], rng)
         assert peak <= budget.batch(model.folder, B, T, variant) <= 2 * peak, (B, T, variant, peak)

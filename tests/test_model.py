@@ -263,6 +263,51 @@ def test_without_sentence_bert_config_the_model_reads_512_tokens(minilm_path, tm
         reference.max_seq_length = saved
 
 
+def test_max_memory_sizes_a_batch_as_encode_holds_it(minilm):
+    """budget.batch is at least what numpy allocates (tracemalloc's peak) while encode's forward runs a batch (one
+    layer's weights kept at a time, every_layer=False), and not over twice it (runs that fit are not refused), on
+    fixed and fresh shapes, multi-head and flash; and a forward that keeps every layer's weights (a trace's) holds
+    more than that estimate at the longest inputs, which is why encode drops them."""
+    import tracemalloc
+
+    from vectorize_cli.backend import NUMPY
+    from vectorize_cli.model import budget
+    from vectorize_cli.model.bert import forward
+
+    rng = np.random.default_rng()
+
+    def peak(B, T, attention, every_layer=False) -> int:
+        ids = rng.integers(1000, minilm.folder.config.vocab_size, (B, T))
+        tracemalloc.start()
+        try:
+            forward(minilm, NUMPY, ids, 0 * ids, np.zeros((B, T), dtype=bool), attention, every_layer=every_layer)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    ids = rng.integers(1000, minilm.folder.config.vocab_size, (3, 9))
+    last, every = (forward(minilm, NUMPY, ids, 0 * ids, np.zeros(ids.shape, dtype=bool), every_layer=e)[1]
+                   for e in (False, True))
+    assert len(last) == 1 and len(every) == minilm.folder.config.n_layer
+    np.testing.assert_array_equal(last[0][0], every[-1][0])
+    np.testing.assert_array_equal(last[0][1], every[-1][1])
+    shapes = [(8, 256, "multi-head"), (8, 256, "flash"), (4, 16, "multi-head"), (32, 24, "flash")]
+    shapes += [(int(rng.integers(4, 33)), int(rng.integers(16, 257)), str(rng.choice(["multi-head", "flash"])))]
+    for B, T, variant in shapes:
+        p = peak(B, T, {"multi-head": "explicit", "flash": "tiled"}[variant])
+        assert p <= budget.batch(minilm.folder, B, T, variant) <= 2 * p, (B, T, variant, p)
+    assert peak(8, 256, "explicit", every_layer=True) > budget.batch(minilm.folder, 8, 256, "multi-head")
+    texts = lines("long.txt")[1:] * 8  # one batch of 8 at 256 tokens, as encode runs it (its output rows besides)
+    tracemalloc.start()
+    try:
+        encode(minilm, texts, ModelConfig(batch_size=8))
+        whole = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    tokens = budget._tokens(minilm.folder, [len(t) for t in texts])
+    assert whole <= tokens + budget.batch(minilm.folder, 8, 256, "multi-head") + 8 * minilm.folder.d * 4, whole
+
+
 def test_max_memory_runs_fewer_batches_at_once_instead_of_refusing(minilm, monkeypatch):
     """numpy runs a batch per core; where --max-memory leaves room for fewer, fewer run at once (a 16-core
     machine refused 10,000 lines at the default 4 GiB), and only a run without room for one is refused."""

@@ -37,9 +37,11 @@ OLD_INDEX_FILES = ("index.usearch", "index.json")  # their names before: pyarrow
 # How `vectorize index` builds its graph (search/ann.py), the defaults of its options and of search --ef:
 GRAPH_DTYPES = ("f16", "i8", "f32")  # the graph's copy of float vectors; binary datasets' is always b1 (their bits)
 GRAPH_DTYPE = "f16"  # half the bytes of f32 per distance, the same recall here (benchmarks/README.md, HNSW)
-CONNECTIVITY = 16  # M: graph edges per node (usearch's default)
-EXPANSION_ADD = 128  # efConstruction: candidates kept while inserting (64 built 1.4x faster, but its recall@10 at
-#   1,000,000 fell to 0.91 at ef 256: benchmarks/README.md)
+# M 12 and efConstruction 96 build 1,000,000 vectors in under 300 s on 2 cores at recall@10 0.97 (--ef 256), the
+# settings before them (16, 128) in about 500 s at 0.99; M 8 at 128 and M 16 at 64 build as fast, recall@10 0.88
+# and 0.91 (benchmarks/README.md, "A faster index")
+CONNECTIVITY = 12  # M: graph edges per node (usearch's default is 16)
+EXPANSION_ADD = 96  # efConstruction: candidates kept while inserting
 EXPANSION_SEARCH = 256  # ef: candidates kept while searching; recall rises with it (benchmarks/README.md)
 
 

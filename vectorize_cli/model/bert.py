@@ -103,11 +103,12 @@ def embeddings(w: dict, ids, type_ids, positions):
 
 
 def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad: np.ndarray,
-            attention: str = "explicit", strict: bool = False):
+            attention: str = "explicit", strict: bool = False, every_layer: bool = True):
     """ids, type_ids (B, T) int64; pad (B, T) bool, True for padding; attention: a name of
     dispatch.ATTENTION_FUNCTIONS. -> (x0 (B, T, d) after the embedding LayerNorm,
     [(weights (B, H, T, T) or None, x (B, T, d)) per layer], how the layers ran (Attended without y, att: the
-    attention's op, its notes and GELU's where compiled)), as the backend's arrays."""
+    attention's op, its notes and GELU's where compiled)), as the backend's arrays.
+    every_layer False: only the last layer's pair is kept (a batch to pool holds one layer's weights at a time)."""
     c = model.folder.config
     w = model.weights_on(backend)
     B, T = ids.shape
@@ -133,4 +134,6 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
         h = dense_gelu(x, L["w_1"], L["b_1"], loops)  # (B*T, d_ff)
         x = dense_add_norm(h, L["w_2"], L["b_2"], x, *L["ln_2"], c.eps, loops)  # (B*T, d)
         layers.append((ran.att, x.reshape(B, T, d)))
+        if not every_layer:
+            del layers[:-1]
     return x0, layers, Attended(None, None, ran.op, ran.notes + ((compiled.FUSED_NOTE,) if loops else ()))

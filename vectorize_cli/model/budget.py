@@ -3,18 +3,21 @@ the toy pipeline, so that a run that cannot fit is refused with the numbers, not
 
     weights     the model's arrays (twice where torch holds a copy) held, given by the caller
     tokens      N texts, each at most max_length tokens          N x T x TOKEN_BYTES (tokenizers' Encoding)
-    a batch     B sentences of T tokens                          activations B T (6 d + 2 d_ff) x 4
-                                                                 + multi-head's weights 3 B H T² x 4
+    a batch     B sentences of T tokens, as encode runs them     activations B T (12 d + 2 d_ff) x 4
+                (forward(every_layer=False): the last layer's    + multi-head's scores and weights 3 B H T² x 4
+                output and weights kept, none before)              or flash's tiles, at most 3 TILE_ELEMENTS x 4
+                                                                 + numpy GELU's chunks 8 CHUNK x 4
                                                                  + MPNet's relative position bias and torch's
                                                                    float mask of it B H T² x 4
-                a decoder's batch (model/decoder.py)             B T ((n_layer + 4) d + 2 d_ff
+                  the embeddings' sum, q/k/v's product and flash's heads-first copies of it, attention's output
+                  and its copy, the residual stream, x0 (returned), the FFN's hidden layer and GELU's
+                a decoder's batch (model/decoder.py)             B T (6 d + 2 d_ff
                                                                       + (H + 2 KV) hs + 5 H hs + 2 KV hs) x 4
                                                                  + the rotary tables T hs x 4
-                                                                 + multi-head's weights n_layer B H T² x 4
+                                                                 + multi-head's scores and weights 3 B H T² x 4
                                                                    or flash's 2 B T H hs x 4 and its tiles
-                  every layer's output kept (n_layer d), q/k/v's product and q, k, v heads-first, k and v
-                  repeated for the H query heads (GQA), attention's output and its copy, the SwiGLU's 2 d_ff;
-                  an explicit variant's weights of every layer: forward returns them all
+                  the residual stream and the last layer's output, q/k/v's product and q, k, v heads-first, k
+                  and v repeated for the H query heads (GQA), attention's output and its copy, the SwiGLU's 2 d_ff
                 numpy runs one batch per core at a time, as many cores as the limit leaves room for
     a trace     one sentence, every layer's weights kept         n_layer (H T² + 2 T d) x 4
     similarity  the N x N cosines, and their JSON text           N² (8 + text bytes)
@@ -29,9 +32,11 @@ from vectorize_cli.errors import VectorizeError
 from vectorize_cli.memory import TEXT_BYTES, human
 from vectorize_cli.model.decoder_config import DecoderConfig
 from vectorize_cli.model.files import Folder
+from vectorize_cli.model.nn import CHUNK
 
 TOKEN_BYTES = 96  # one token in tokenizers' Encoding and ours: id, type id, offsets, masks, the token string
 ITEM = 4  # float32
+GELU_CHUNKS = 8  # numpy's GELU (nn.gelu_) holds about this many temporaries of CHUNK float32s at once
 TABLE_CELL = 400  # a similarity table cell in rich: the Text, the Segment, the padding
 
 
@@ -46,25 +51,25 @@ def _tokens(folder: Folder, lengths: list[int]) -> int:
 
 
 def batch(folder: Folder, B: int, T: int, variant: str) -> int:
-    """Bytes of one batch: activations, and the scores, exp and weights (H, T, T) of an explicit variant
-    (a tiled one holds (H, T, 256) tiles)."""
+    """Bytes of one batch as encode runs it (forward with every_layer=False: the last layer's output and weights
+    kept, none before): activations, an explicit variant's scores and weights (B, H, T, T), a tiled one's tiles."""
     c = folder.config
-    keys = T if VARIANTS[variant].family == "explicit" else min(T, 256)
-    weights = 3 * B * c.n_head * T * keys * ITEM
-    if isinstance(c, DecoderConfig):  # an explicit variant's weights of every layer kept, (B, H, T, T) each
-        if VARIANTS[variant].family == "explicit":
-            att = c.n_layer * B * c.n_head * T * T * ITEM
-        else:  # flash: its scaled copy of q and its output (B, H, T, hs), and a task's tiles: scores, exp, a product
-            att = (2 * B * T * c.n_head * c.head_size + min(3 * B * c.n_head * T * keys, 3 * TILE_ELEMENTS)) * ITEM
-        return B * T * _decoder_token(c) * ITEM + T * c.head_size * ITEM + att
+    explicit = VARIANTS[variant].family == "explicit"
+    # explicit: this layer's scores (its weights, in place), the last layer's weights kept, the mask's copy;
+    # tiled: a task's tiles (scores, exp, a product), at most 3 TILE_ELEMENTS (kernels.flash_attention)
+    att = 3 * B * c.n_head * T * T if explicit else min(3 * B * c.n_head * T * min(T, 256), 3 * TILE_ELEMENTS)
+    if isinstance(c, DecoderConfig):
+        if not explicit:  # flash: its scaled copy of q and its output (B, H, T, hs)
+            att += 2 * B * T * c.n_head * c.head_size
+        return (B * T * _decoder_token(c) + T * c.head_size + att) * ITEM
     bias = B * c.n_head * T * T * ITEM if c.n_buckets else 0  # MPNet: B (H, T, T), SDPA's B + M (B, H, T, T)
-    return B * T * (6 * c.d_model + 2 * c.d_ff) * ITEM + weights + bias
+    return (B * T * (12 * c.d_model + 2 * c.d_ff) + att + GELU_CHUNKS * CHUNK) * ITEM + bias
 
 
 def _decoder_token(c: DecoderConfig) -> int:
     """float32s a token of a decoder's batch holds at once, the weights aside (the table above)."""
     H, KV, hs = c.n_head, c.n_kv_head, c.head_size
-    return (c.n_layer + 4) * c.d_model + 2 * c.d_ff + (H + 2 * KV) * hs + 5 * H * hs + 2 * KV * hs
+    return 6 * c.d_model + 2 * c.d_ff + (H + 2 * KV) * hs + 5 * H * hs + 2 * KV * hs
 
 
 def check_encode(folder: Folder, lengths: list[int], variant: str, batch_size: int, held: int, limit: int,

@@ -36,10 +36,11 @@ def project(x, w, b=None):
 
 
 def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad: np.ndarray,
-            attention: str = "explicit", strict: bool = False):
+            attention: str = "explicit", strict: bool = False, every_layer: bool = True):
     """model/bert.forward's signature and result, for a decoder: ids (B, T) int64, right padded; type_ids unused;
     pad (B, T) True for padding (on the right: the causal mask hides it, see above). -> (x0 (B, T, d) = E[ids],
-    [(weights (B, H, T, T) or None, x (B, T, d)) per layer, the last after the final RMSNorm], how the layers ran)."""
+    [(weights (B, H, T, T) or None, x (B, T, d)) per layer, the last after the final RMSNorm], how the layers ran);
+    every_layer False: only the last layer's pair is kept."""
     c = model.folder.config
     w = model.weights_on(backend)
     B, T = ids.shape
@@ -64,5 +65,7 @@ def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad:
         y += x  # residual
         x = y
         layers.append((ran.att, x.reshape(B, T, d)))
+        if not every_layer:
+            del layers[:-1]
     layers[-1] = (layers[-1][0], rms_norm(x, w["norm"], c.eps).reshape(B, T, d))  # the last hidden state
     return x0, layers, Attended(None, None, ran.op, ran.notes)

@@ -153,7 +153,7 @@ def encode(model: Model, texts: list[str], config: ModelConfig = ModelConfig(),
             ids[b, : n[b]], type_ids[b, : n[b]] = encs[i].ids, encs[i].type_ids
         pad = np.arange(T)[None, :] >= np.asarray(n)[:, None]  # (B, T) True for padding
         with backend.no_grad(), quiet():
-            _, layers, _ = forward(model, backend, ids, type_ids, pad, attention, config.strict)
+            _, layers, _ = forward(model, backend, ids, type_ids, pad, attention, config.strict, every_layer=False)
             y = layers[-1][1]  # (B, T, d)
             xp = namespace(y)
             v = sentence_vector(model, y, backend.asarray(pooled_tokens(~pad, skip)))  # (B, d_out)
