@@ -4,6 +4,7 @@ attention variants and backends."""
 
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -158,10 +159,12 @@ def test_for_run_falls_back_to_numpy_without_numba_or_when_told(fresh_kernels, m
         m.delattr(vectorize_cli, "numba_loops", raising=False)
         b = compiled.for_run(numpy_backend(), BIG)
         assert b.fused == "numpy" and compiled.fused(b) is None
+        told = replace(b, fused="compiled")  # even where a decoder's loops are asked for, none is tried
+        assert compiled.decoder_fused(told) is None and "decoder" not in compiled._loaded
     assert capsys.readouterr().err == ""  # without numba: numpy, silently
     fresh_kernels()
     b = compiled.for_run(numpy_backend(), BIG)  # numba back
-    assert b.fused == "compiled" and compiled.fused(b) is not None
+    assert b.fused == "compiled" and compiled.fused(b) is not None and compiled.decoder_fused(b) is not None
 
 
 def resolve_torch_or_skip():

@@ -6,22 +6,32 @@ their arrays, and the one place that decides when they run:
     add_layer_norm_(y, b, r, g, beta, eps)
                             y <- LayerNorm(y + b + r) in place, two passes (numpy's float32 power between
                             them): numpy's bits
-    softmax_(s, hidden, scale)
-                            s <- softmax(s * scale, -inf where hidden) a row at a time, one pass per row over
-                            the keys up to the last one seen (nn.exp_le0): numpy's within float32 rounding
+    softmax_(s, hidden, scale, causal, bias)
+                            s <- softmax(s * scale + bias, -inf where hidden or, causal, where key j > query i)
+                            a row at a time, one pass per row over the keys up to the last one seen
+                            (nn.exp_le0): numpy's within float32 rounding
     exp_shift_(s, m, total) s <- exp_le0(s - m) a row at a time, total <- each new row's sum: flash attention's
                             softmax step, within an ulp of numpy running the formula and 2 of float64's exp
+
+and, a decoder's (model/decoder.py; numba_decoder_loops.py, loaded only by a decoder's run, compiled.decoder_fused):
+
+    swiglu_(gate_up, d_ff)  silu(gate) * up in place of the up half, one pass: decoder_nn.silu_times's bits,
+                            numpy's swiglu_ within float32 rounding
+    add_rms_norm_(y, r, g, eps)
+                            y <- y + r in place (numpy's bits), h <- RMSNorm(y) g new, one loop a row: numpy's
+                            rms_norm within float32 rounding
 
 When: never without numba (the `model` extra) or on another backend than numpy float32; otherwise as the
 backend says (Backend.compiled, VECTORIZE_COMPILED read once by backend.resolve): never, always, or auto, by
 the input's size alone: a model's steps between its products for a run of COMPILE_AT tokens or more
-(for_run: Backend.fused, numpy's bits either way; Backend.softmax, from COMPILE_AT_SOFTMAX, its bits within
-ulps, so the choice is the run's and never a batch's), flash's exp for a call of COMPILE_AT_SCORES scores or
-more (flash_exp: its bits differ from numpy's exp in the last place, so the same input must take the same exp
-in every process, whatever ran before).
+(for_run: Backend.fused, numpy's bits either way for BERT's steps, within ulps for a decoder's; Backend.softmax,
+from COMPILE_AT_SOFTMAX, its bits within ulps; so the choice is the run's and never a batch's), flash's exp for
+a call of COMPILE_AT_SCORES scores or more (flash_exp: its bits differ from numpy's exp in the last place, so the
+same input must take the same exp in every process, whatever ran before).
 
 Loading them (importing numba, and its cache) costs a process about 0.6 s, compiling them once per machine
-about 1.5 s (benchmarks/README.md, "Start-up with numba's cache"); a failure is said once, on stderr, and
+about 1.5 s (benchmarks/README.md, "Start-up with numba's cache"), each loop about 60 ms of it: the decoder's two
+live in a module of their own, loaded by a decoder's run only; a failure is said once, on stderr, and
 numpy runs. numba's
 cache does not know nn.py's source, so the loops are checked against numpy's formulas (checked_on()) first,
 and a stale cache is compiled again (numba's public `recompile`).
@@ -49,9 +59,18 @@ COMPILE_AT_SCORES = 1 << 30
 # in a model's Ran notes where they ran
 FUSED_NOTE = "bias + GELU and bias + residual + LayerNorm compiled by numba (compiled.py): numpy's bits"
 # the compiled softmax's weights from float64's, at most: SOFTMAX_ULPS ulps times (1 + |s_j - max s|), the
-# rounding of the exp's argument (numpy's own weights: within the same; tests/test_fused.py)
+# rounding of the exp's argument (plus |s_j| + |max s| where a bias is added: the sum's rounding), numpy's own
+# weights within the same (tests/test_fused.py)
 SOFTMAX_ULPS = 12
 SOFTMAX_NOTE = "attention's masked softmax compiled by numba (compiled.py): numpy's within float32 rounding"
+# the decoder's compiled steps from float64's, at most, each output: SWIGLU_ULPS ulps of silu(gate) * up (its
+# exp's argument -|gate| is exact; plus |gate * up| times float32's smallest normal: exp(gate) below it is
+# flushed, from gate = -87.68, numpy's from -88.7), RMS_NORM_ULPS ulps of RMSNorm(x) g, each plus float32's
+# smallest normal; numpy's passes within the same (measured: at most 4 ulps, either; tests/test_fused.py)
+SWIGLU_ULPS = 6
+RMS_NORM_ULPS = 6
+DECODER_NOTE = ("SwiGLU and residual + RMSNorm compiled by numba (compiled.py): numpy's within float32 "
+                "rounding")
 
 
 @dataclass(frozen=True)
@@ -92,9 +111,11 @@ class Loops:
         self.scale_shift(y.reshape(-1), var ** -0.5, g, beta)  # var ** -0.5: nn.layer_norm_'s own power
         return y
 
-    def softmax_(self, s: np.ndarray, hidden: np.ndarray | None, scale: float) -> np.ndarray:
-        """softmax(s * scale + M) over the last axis in place, M = -inf where hidden (bool, broadcastable to s,
-        its last axis s's) is True: s (..., T_k) contiguous float32."""
+    def softmax_(self, s: np.ndarray, hidden: np.ndarray | None, scale: float, causal: bool = False,
+                 bias: np.ndarray | None = None) -> np.ndarray:
+        """softmax(s * scale + B + M) over the last axis in place: s (..., T_q, T_k) contiguous float32; B = bias
+        (float32, broadcastable to s: MPNet's (H, T_q, T_k), the same for every sentence) or 0; M = -inf where
+        hidden (bool, broadcastable to s, its last axis s's) is True and, causal, where key j > query i."""
         nn.check_in_place(s)
         if s.size == 0:
             return s
@@ -103,7 +124,8 @@ class Loops:
             mask, per = np.empty(0, np.bool_), 1
         else:
             mask, per = _mask_rows(s.shape, np.asarray(hidden, dtype=np.bool_))
-        self.softmax(s.reshape(-1), mask, np.float32(scale), cols, per)
+        add = np.empty(0, np.float32) if bias is None else _bias_rows(s, bias)
+        self.softmax(s.reshape(-1), mask, add, np.float32(scale), cols, per, s.shape[-2] if causal else 0)
         return s
 
     def exp_shift_(self, s: np.ndarray, m: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
@@ -137,6 +159,52 @@ def _check_rows(y: np.ndarray, *vectors: np.ndarray) -> None:
            for v in vectors) or n == 0:
         raise TypeError(f"the row loops take rows of {n} and float32 ({n},) vectors apart from them, not "
                         f"{', '.join(f'{v.dtype} {v.shape}' for v in vectors)}")
+
+
+@dataclass(frozen=True)
+class DecoderLoops:
+    """numba's loops of a decoder's steps between its products (numba_decoder_loops.py) as numpy functions, each
+    checking its arrays first, as Loops'."""
+
+    swiglu: Callable  # numba_decoder_loops.swiglu_loop
+    add_rms_norm: Callable  # numba_decoder_loops.add_rms_norm_loop
+
+    def swiglu_(self, gate_up: np.ndarray, d_ff: int) -> np.ndarray:
+        """silu(gate) * up in place of up, gate_up = [gate | up] (..., 2 d_ff) contiguous float32 -> up, the view
+        (..., d_ff) of its second half (decoder_nn.swiglu_'s result)."""
+        nn.check_in_place(gate_up)
+        if gate_up.ndim == 0 or d_ff < 1 or gate_up.shape[-1] != 2 * d_ff:
+            raise TypeError(f"swiglu_ takes rows of 2 d_ff = {2 * d_ff}, not {gate_up.shape}")
+        self.swiglu(gate_up.reshape(-1), d_ff)
+        return gate_up[..., d_ff:]
+
+    def add_rms_norm_(self, y: np.ndarray, r: np.ndarray | None, g: np.ndarray,
+                      eps: float) -> tuple[np.ndarray, np.ndarray]:
+        """x = y + r in place of y (r None: y as it is), h = RMSNorm(x) g new -> (x, h): y and r (..., d)
+        contiguous float32 of one shape, g (d,) float32, apart from y."""
+        _check_rows(y, g)
+        if r is not None and (r.shape != y.shape or r.dtype != np.float32 or not r.flags.c_contiguous
+                              or _overlap(y, r)):
+            raise TypeError(f"add_rms_norm_ takes a residual like y, {y.shape} contiguous float32 apart from it, "
+                            f"not {r.dtype} {r.shape}")
+        h = np.empty_like(y)  # (..., d)
+        self.add_rms_norm(y.reshape(-1), np.empty(0, np.float32) if r is None else r.reshape(-1), h.reshape(-1),
+                          g, np.float32(eps))
+        return y, h
+
+
+def _bias_rows(s: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """A score bias broadcastable to s -> its rows, contiguous, repeating over s's rows: an (H, T_q, T_k) bias of
+    (B, H, T_q, T_k) scores is H * T_q rows, score row i taking bias row i mod H * T_q; any other broadcast is
+    written out in full."""
+    if not isinstance(bias, np.ndarray) or bias.dtype != np.float32 or np.may_share_memory(s, bias):
+        raise TypeError(f"the compiled softmax takes a float32 score bias apart from the scores, not "
+                        f"{getattr(bias, 'dtype', type(bias).__name__)}")
+    while bias.ndim > 1 and bias.shape[0] == 1:
+        bias = bias[0]  # leading axes of 1 repeat as the rows do
+    if bias.shape != s.shape[s.ndim - bias.ndim :]:
+        bias = np.broadcast_to(bias, s.shape)  # raises where it does not broadcast, as numpy's s += bias would
+    return np.ascontiguousarray(bias).reshape(-1)
 
 
 def _mask_rows(shape: tuple, hidden: np.ndarray) -> tuple[np.ndarray, int]:
@@ -186,8 +254,9 @@ def loops(backend: Backend, worth_loading: bool) -> Loops | None:
 def for_run(backend: Backend, tokens: int) -> Backend:
     """The backend of a run of this many tokens with its loops chosen: Backend.fused (bias + GELU, bias +
     residual + LayerNorm) compiled from COMPILE_AT tokens, Backend.softmax from COMPILE_AT_SOFTMAX, where they
-    can be had (or as backend.compiled says), else numpy's passes. fused gives numpy's bits either way
-    (tested), so its choice is by what pays; the softmax's bits differ within ulps, chosen once for the run."""
+    can be had (or as backend.compiled says), else numpy's passes. BERT's fused steps give numpy's bits either
+    way (tested), so their choice is by what pays; a decoder's (SwiGLU, residual + RMSNorm: decoder_fused) and
+    the softmax's bits differ within ulps: chosen once for the run, never a batch."""
     fused = loops(backend, tokens >= COMPILE_AT) is not None
     softmax = loops(backend, tokens >= COMPILE_AT_SOFTMAX) is not None
     return replace(backend, fused="compiled" if fused else "numpy", softmax="compiled" if softmax else "numpy")
@@ -197,6 +266,13 @@ def fused(backend: Backend) -> Loops | None:
     """The loops of the steps between a model's products, as the backend's run chose (for_run): bias_gelu_,
     add_layer_norm_ (and gelu_), or None for numpy's passes (nn.py)."""
     return _load() if backend.fused == "compiled" else None
+
+
+def decoder_fused(backend: Backend) -> DecoderLoops | None:
+    """A decoder's loops of the steps between its products, as the backend's run chose (for_run's fused):
+    swiglu_ and add_rms_norm_, or None for numpy's passes (decoder_nn.py). Loaded here, at a decoder's first
+    compiled step: no other run loads them."""
+    return _load_decoder() if backend.fused == "compiled" else None
 
 
 def softmax(backend: Backend) -> Callable | None:
@@ -244,19 +320,36 @@ def _load() -> Loops | None:
         return _loaded["loops"]
 
 
+def _load_decoder() -> DecoderLoops | None:
+    """The decoder's loops, loaded and checked once a process after the others (whose module they import); None
+    where those cannot be had or these fail (said once)."""
+    if _load() is None:
+        return None
+    with _lock:
+        if "decoder" not in _loaded:
+            _loaded["decoder"] = None
+            try:
+                from vectorize_cli import numba_decoder_loops
+
+                _loaded["decoder"] = checked(numba_decoder_loops.LOOPS, DecoderLoops)
+            except Exception as e:
+                return _failed(e)
+        return _loaded["decoder"]
+
+
 def _failed(e: Exception) -> None:
     tell("warning", f"the compiled kernels could not be built ({type(e).__name__}: {e}); numpy computes their "
                     "formulas instead, more slowly")
 
 
-def checked(dispatchers: tuple) -> Loops:
-    """The loops, run on checked_on() against numpy's formulas (GELU, bias + GELU, LayerNorm: the same bits;
-    exp: within one ulp; softmax: within 1e-5), where
+def checked(dispatchers: tuple, kind: type = Loops):
+    """The loops (a Loops, or the kind given), run on checked_on() against numpy's formulas (GELU, bias + GELU,
+    LayerNorm, SwiGLU's silu_times: the same bits; exp: within one ulp; softmax, RMSNorm: within 1e-5), where
     numba's cache cannot tell: it knows numba_loops.py's source, not nn.py's. A mismatch is a stale cache:
     compiled again (each dispatcher's recompile()), then checked again; a second mismatch raises RuntimeError."""
     for attempt in range(2):
-        found = Loops(*dispatchers)
-        if _agrees(found):
+        found = kind(*dispatchers)
+        if AGREES[kind](found):
             return found
         if attempt == 0:
             for d in dispatchers:
@@ -291,3 +384,25 @@ def _agrees(found: Loops) -> bool:
     near = np.allclose(found.softmax_(y.copy(), None, 0.125), softmax_(y * np.float32(0.125)), rtol=1e-5,
                        atol=1e-30)
     return bool((gelu_bits | np.isnan(x)).all() and (ulps <= 1).all() and same and near)
+
+
+def _decoder_agrees(found: DecoderLoops) -> bool:
+    """SwiGLU on checked_on()'s values (gate) and their reverse (up), in rows: decoder_nn.silu_times's bits as
+    numpy computes it (NaN where NaN); residual + RMSNorm in rows of 64: the stream numpy's bits, the norm
+    within 1e-5 of numpy's rms_norm."""
+    from vectorize_cli.model import decoder_nn
+
+    x = checked_on()
+    gate, up = x.reshape(-1, 64), x[::-1].reshape(-1, 64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        ours, formula = found.swiglu_(np.concatenate([gate, up], axis=1), 64), decoder_nn.silu_times(gate, up)
+        bits = (ours.view(np.uint32) == formula.view(np.uint32)) | (np.isnan(ours) & np.isnan(formula))
+    y = x[np.isfinite(x) & (np.abs(x) < 1e4)][: 63 * 64].reshape(63, 64)
+    r, g = y[::-1].copy(), y[0].copy()
+    stream, h = found.add_rms_norm_(y.copy(), r, g, 1e-6)
+    numpy_stream = y + r
+    return bool(bits.all() and stream.tobytes() == numpy_stream.tobytes()
+                and np.allclose(h, decoder_nn.rms_norm(numpy_stream, g, 1e-6), rtol=1e-5, atol=1e-30))
+
+
+AGREES = {Loops: _agrees, DecoderLoops: _decoder_agrees}  # each kind of loops: how it is checked when loaded
