@@ -354,7 +354,7 @@ def test_compiled_steps_against_sentence_transformers_and_transformers(folders, 
     sentence-transformers as check() does (each text alone, batches of one), layer by layer against transformers
     on a fresh seed (1e-5, the causal weights too); the trace says what ran compiled, and with
     VECTORIZE_COMPILED=0 it says nothing of them."""
-    from vectorize_cli import compiled
+    from vectorize_cli import compiled, compiled_decoder
     from vectorize_cli.model.bert import load
     from vectorize_cli.model.decoder import forward
 
@@ -369,7 +369,7 @@ def test_compiled_steps_against_sentence_transformers_and_transformers(folders, 
     against_transformers(forward_compiled, load(str(fresh)), hf, TEXTS, "numpy", f"{kind} compiled seed {seed}",
                          causal=True)
     notes = ours(folder).trace(TEXTS[0]).blocks[0].ran.notes
-    assert compiled.DECODER_NOTE in notes and compiled.SOFTMAX_NOTE in notes, notes
+    assert compiled_decoder.DECODER_NOTE in notes and compiled.SOFTMAX_NOTE in notes, notes
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
     notes = ours(folder).trace(TEXTS[0]).blocks[0].ran.notes
-    assert compiled.DECODER_NOTE not in notes and compiled.SOFTMAX_NOTE not in notes, notes
+    assert compiled_decoder.DECODER_NOTE not in notes and compiled.SOFTMAX_NOTE not in notes, notes

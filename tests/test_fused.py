@@ -234,9 +234,9 @@ def test_compiled_causal_and_biased_softmax_is_the_same_bits_in_any_batch(loops,
 @pytest.fixture
 def decoder_loops():
     pytest.importorskip("numba")
-    from vectorize_cli import compiled
+    from vectorize_cli import compiled, compiled_decoder
 
-    found = compiled.decoder_fused(compiled.for_run(ALWAYS, 1))
+    found = compiled_decoder.decoder_fused(compiled.for_run(ALWAYS, 1))
     assert found is not None, "numba is installed but the decoder's loops did not load (see stderr)"
     return found
 
@@ -254,7 +254,7 @@ def silu_times64(gate: np.ndarray, up: np.ndarray) -> np.ndarray:
 
 
 def assert_silu_bound(got: np.ndarray, gate: np.ndarray, up: np.ndarray) -> None:
-    from vectorize_cli.compiled import SWIGLU_ULPS
+    from vectorize_cli.compiled_decoder import SWIGLU_ULPS
 
     ref = silu_times64(gate, up)
     # exp(gate) below float32's normals is flushed (exp_le0: 0 from -87.68; numpy's 1 + exp(-gate): inf from -88.7)
@@ -314,7 +314,7 @@ def rms_norm64(x: np.ndarray, g: np.ndarray, eps: float) -> np.ndarray:
 
 
 def assert_rms_bound(got: np.ndarray, x: np.ndarray, g: np.ndarray, eps: float) -> None:
-    from vectorize_cli.compiled import RMS_NORM_ULPS
+    from vectorize_cli.compiled_decoder import RMS_NORM_ULPS
 
     ref = rms_norm64(x, g, eps)
     bound = RMS_NORM_ULPS * np.spacing(np.abs(ref).astype(np.float32)) + TINY

@@ -147,7 +147,7 @@ def numpy_backend():
 
 def test_for_run_falls_back_to_numpy_without_numba_or_when_told(fresh_kernels, monkeypatch, capsys):
     import vectorize_cli
-    from vectorize_cli import compiled
+    from vectorize_cli import compiled, compiled_decoder
 
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
     assert compiled.for_run(numpy_backend(), BIG).fused == "numpy"
@@ -160,11 +160,12 @@ def test_for_run_falls_back_to_numpy_without_numba_or_when_told(fresh_kernels, m
         b = compiled.for_run(numpy_backend(), BIG)
         assert b.fused == "numpy" and compiled.fused(b) is None
         told = replace(b, fused="compiled")  # even where a decoder's loops are asked for, none is tried
-        assert compiled.decoder_fused(told) is None and "decoder" not in compiled._loaded
+        assert compiled_decoder.decoder_fused(told) is None and "decoder" not in compiled._loaded
     assert capsys.readouterr().err == ""  # without numba: numpy, silently
     fresh_kernels()
     b = compiled.for_run(numpy_backend(), BIG)  # numba back
-    assert b.fused == "compiled" and compiled.fused(b) is not None and compiled.decoder_fused(b) is not None
+    assert b.fused == "compiled" and compiled.fused(b) is not None
+    assert compiled_decoder.decoder_fused(b) is not None
 
 
 def resolve_torch_or_skip():

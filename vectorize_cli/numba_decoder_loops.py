@@ -1,5 +1,5 @@
 """The decoder's loops (model/decoder.py), numba compiling decoder_nn.py's own formulas; imported by compiled.py
-only when a decoder's steps are to run compiled (compiled.decoder_fused), so that no other run loads them:
+only when a decoder's steps are to run compiled (compiled_decoder.decoder_fused), so that no other run loads them:
 
     swiglu_loop(gate_up, d_ff)          up[i, j] <- silu_times(gate[i, j], up[i, j]) = silu(gate) * up,
                                         row i of gate_up [gate | up], each half d_ff long
@@ -10,7 +10,7 @@ One pass a row each (RMSNorm's: the add, the sum of squares while the row is in 
 swiglu_loop gives decoder_nn.silu_times's bits as numpy computes it on arrays (no fastmath: every product and
 sum rounded as numpy rounds it), not numpy's swiglu_'s (np.exp: not numba's); RMSNorm's sum of squares is
 numpy's pairwise order (numba_loops.pairwise_sum), not np.vecdot's (BLAS's sdot, whose order is its CPU
-kernel's), and its 1/sqrt is IEEE's: both within float32 rounding of float64 (compiled.SWIGLU_ULPS,
+kernel's), and its 1/sqrt is IEEE's: both within float32 rounding of float64 (compiled_decoder.SWIGLU_ULPS,
 RMS_NORM_ULPS; tests/test_fused.py). Fixed signatures, numba's own cache, nogil: as numba_loops.py.
 """
 
@@ -52,4 +52,4 @@ def add_rms_norm_loop(y, r, h, g, eps):
             out[j] = row[j] * inv * g[j]  # rms_norm's order: (x r) g
 
 
-LOOPS = (swiglu_loop, add_rms_norm_loop)  # what compiled.py calls, in DecoderLoops' order
+DECODER_LOOPS = (swiglu_loop, add_rms_norm_loop)  # what compiled_decoder.py calls, in DecoderLoops' order

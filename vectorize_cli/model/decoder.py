@@ -13,10 +13,9 @@ what each adds), the function transformers' Qwen3Model / Qwen2Model / LlamaModel
     x     = x + SwiGLU(RMSNorm(x)) W_down,  SwiGLU(h) = silu(h W_gate) * h W_up
     y     = RMSNorm(x) after the last layer                                 (B, T, d)  the last hidden state
 
-On numpy the steps between the products may run compiled (compiled.py), as the run chose (compiled.for_run): the
-residual add with the next RMSNorm (x = x + y; h = RMSNorm(x) g) and SwiGLU one loop a row each
-(compiled.decoder_fused), explicit attention's scale, causal mask and softmax one pass a row (compiled.softmax);
-said in the notes returned.
+On numpy the steps between the products may run compiled, as the run chose (compiled.for_run): the residual add
+with the next RMSNorm (x = x + y; h = RMSNorm(x) g) and SwiGLU one loop a row each (compiled_decoder.decoder_fused),
+explicit attention's scale, causal mask and softmax one pass a row (compiled.softmax); said in the notes returned.
 
 Padding is on the right, positions 0 .. n-1 for every text: RoPE is relative (q_s · k_t depends on s - t alone), so
 the scores are those of the left padding Qwen3-Embedding's tokenizer asks for, and a text's positions, and so its
@@ -28,7 +27,7 @@ numbers no real token reads; the pooling reads real tokens only.
 
 import numpy as np
 
-from vectorize_cli import compiled
+from vectorize_cli import compiled_decoder
 from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
 from vectorize_cli.model.decoder_nn import (add_rms_norm, heads_first, repeat_kv, rotary_angles, rotary_cos_sin,
@@ -52,7 +51,7 @@ def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad:
     B, T = ids.shape
     H, KV, hs, d = c.n_head, c.n_kv_head, c.head_size, c.d_model
     attend = ATTENTION_FUNCTIONS[attention]
-    loops = compiled.decoder_fused(backend)  # the run's choice (compiled.for_run): None, numpy's passes
+    loops = compiled_decoder.decoder_fused(backend)  # the run's choice (compiled.for_run): None, numpy's passes
     cos, sin = (backend.asarray(a) for a in rotary_cos_sin(rotary_angles(T, hs, c.rope_theta)))  # (T, hs/2) each
     x = w["word"][backend.asarray(ids)].reshape(B * T, d)  # (B*T, d) the residual stream
     x0, layers, ran = x.reshape(B, T, d), [], None
@@ -74,4 +73,4 @@ def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad:
         x, h = add_rms_norm(y, x, norm_next, c.eps, loops)  # the residual; the next layer's RMSNorm(x), or the final
         layers.append((ran.att, x.reshape(B, T, d)))
     layers[-1] = (layers[-1][0], h.reshape(B, T, d))  # the last hidden state: RMSNorm(x) g after the last layer
-    return x0, layers, Attended(None, None, ran.op, ran.notes + ((compiled.DECODER_NOTE,) if loops else ()))
+    return x0, layers, Attended(None, None, ran.op, ran.notes + ((compiled_decoder.DECODER_NOTE,) if loops else ()))

@@ -2,10 +2,10 @@
 against the array API, for numpy arrays and torch tensors alike (SiLU: torch's own kernel on torch).
 
 On numpy the two steps between the products, SwiGLU and the residual add + RMSNorm, may run as compiled loops
-(compiled.decoder_fused, numba_decoder_loops.py) where the caller passes them: SwiGLU through sigmoid and
+(compiled_decoder.decoder_fused, numba_decoder_loops.py) where the caller passes them: SwiGLU through sigmoid and
 silu_times below, written once with nn.exp_le0 for numpy arrays and for the one float32 value numba compiles
 them for (numpy's np.exp is not numba's), RMSNorm's sum of squares in numpy's pairwise order: both numpy's
-passes within float32 rounding (compiled.SWIGLU_ULPS, RMS_NORM_ULPS ulps of float64), not their bits.
+passes within float32 rounding (compiled_decoder.SWIGLU_ULPS, RMS_NORM_ULPS ulps of float64), not their bits.
 
 Notation: B sentences, T tokens, d = d_model, H query heads, KV key/value heads, hs head size.
 """
@@ -37,8 +37,8 @@ def rms_norm(x, g, eps: float, out=None):
 def add_rms_norm(y, r, g, eps: float, loops=None):
     """The pre-norm stream's step between two sublayers:  x = y + r,  h = RMSNorm(x) g  -> (x, h), x in place of
     y (a sublayer's output, the caller's new array: the old stream r stays as it was), h a new array; r None:
-    x = y, left as it is (the first layer's norm). On numpy with loops (compiled.decoder_fused's): one loop a row,
-    the add numpy's bits, h within compiled.RMS_NORM_ULPS ulps of float64 as numpy's own is."""
+    x = y, left as it is (the first layer's norm). On numpy with loops (compiled_decoder.decoder_fused's): one loop a
+    row, the add numpy's bits, h within compiled_decoder.RMS_NORM_ULPS ulps of float64 as numpy's own is."""
     if loops is not None:
         return loops.add_rms_norm_(y, r, g, eps)
     if r is not None:
@@ -60,8 +60,9 @@ def swiglu_(gate_up, d_ff: int, loops=None):
     """SwiGLU's hidden layer from the stacked products [x W_gate, x W_up] (..., 2 d_ff):
         silu(x W_gate) * x W_up = (x W_gate * x W_up) / (1 + exp(-x W_gate))
     -> (..., d_ff). On numpy in place in gate_up's memory, five passes and no new array (the result is the view of
-    its up half: a matrix product reads it as it is), or one with loops (compiled.decoder_fused's: silu_times a
-    row at a time, within compiled.SWIGLU_ULPS ulps of float64); on torch, torch's SiLU kernel into a new tensor."""
+    its up half: a matrix product reads it as it is), or one with loops (compiled_decoder.decoder_fused's: silu_times
+    a row at a time, within compiled_decoder.SWIGLU_ULPS ulps of float64); on torch, torch's SiLU kernel into a new
+    tensor."""
     if loops is not None:
         return loops.swiglu_(gate_up, d_ff)
     gate, up = gate_up[..., :d_ff], gate_up[..., d_ff:]  # (..., d_ff) views
