@@ -1,7 +1,8 @@
 """Sentences per second of a decoder embedding model (Qwen3-style: GQA, RoPE, q/k norm, last-token pooling,
 Normalize): vectorize's Encoder.encode against sentence-transformers' encode(batch_size=32) on the same folder, side
 by side in one process, alternating rounds (the best round of each counts); both timed around encode alone, the
-tokenizing included. No weights are downloaded: random Qwen3Model folders of two sizes, the tokenizer trained here
+tokenizing included. vectorize's numpy contenders run twice: their steps between the products compiled
+(VECTORIZE_COMPILED=1, compiled.py) and in numpy's passes (VECTORIZE_COMPILED=0). No weights are downloaded: random Qwen3Model folders of two sizes, the tokenizer trained here
 (tests/test_decoder.py's). Not a test: a measurement, written to benchmarks/README.md by hand.
 
     python benchmarks/decoder_throughput.py [--n 1000] [--repeat 2] [--size tiny|small|qwen3-0.6b-layers]
@@ -40,9 +41,13 @@ SIZES = {
     "qwen3-0.6b-layers": dict(hidden_size=1024, num_hidden_layers=2, num_attention_heads=16, num_key_value_heads=8,
                               head_dim=128, intermediate_size=3072),
 }
-CONTENDERS = {"vectorize (numpy, multi-head)": dict(backend="numpy", attention="multi-head"),
-              "vectorize (numpy, flash)": dict(backend="numpy", attention="flash"),
-              "vectorize (torch, flash)": dict(backend="torch", attention="flash")}
+# name: (options, VECTORIZE_COMPILED while it runs): the numpy contenders with their steps between the products
+# compiled (1: SwiGLU, residual + RMSNorm, explicit attention's causal softmax) and in numpy's passes (0)
+CONTENDERS = {"vectorize (numpy, multi-head, compiled)": (dict(backend="numpy", attention="multi-head"), "1"),
+              "vectorize (numpy, multi-head, numpy's passes)": (dict(backend="numpy", attention="multi-head"), "0"),
+              "vectorize (numpy, flash, compiled)": (dict(backend="numpy", attention="flash"), "1"),
+              "vectorize (numpy, flash, numpy's passes)": (dict(backend="numpy", attention="flash"), "0"),
+              "vectorize (torch, flash)": (dict(backend="torch", attention="flash"), "auto")}
 
 
 def build(size: str, out: Path):
@@ -107,14 +112,16 @@ def main() -> None:
 
     texts = [t for t in (ROOT / "sample_inputs" / "sentences-10k.txt").read_text().splitlines() if t.strip()][: args.n]
     folder, st = build(args.size, Path(tempfile.mkdtemp()))
-    ours = {name: Encoder.open(str(folder), ModelConfig(**o)) for name, o in CONTENDERS.items()}
+    ours = {name: Encoder.open(str(folder), ModelConfig(**o)) for name, (o, _) in CONTENDERS.items()}
     forwards = dict.fromkeys(ours, pipeline.forward)
+    told = {name: env for name, (_, env) in CONTENDERS.items()}  # VECTORIZE_COMPILED, read by each encode
     if args.before:
         old = forward_at(args.before)
-        for name, o in CONTENDERS.items():
+        for name, (o, env) in CONTENDERS.items():
             if o["backend"] == "numpy":
                 ours[f"{name[:-1]}, {args.before}'s forward)"] = ours[name]
                 forwards[f"{name[:-1]}, {args.before}'s forward)"] = old
+                told[f"{name[:-1]}, {args.before}'s forward)"] = env
     best, ref, cos = {}, None, {}
     for r in range(args.repeat):
         t0 = time.perf_counter()
@@ -123,6 +130,7 @@ def main() -> None:
             "sentence-transformers, encode(batch_size=32)", np.inf))
         for name, enc in ours.items():
             pipeline.forward = forwards[name]  # pipelines/decoder.encode reads it at each call
+            os.environ["VECTORIZE_COMPILED"] = told[name]  # backend.resolve reads it at each encode
             t0 = time.perf_counter()
             v = enc.encode(texts).vectors
             best[name] = min(time.perf_counter() - t0, best.get(name, np.inf))

@@ -281,18 +281,54 @@ def test_a_stale_cache_is_compiled_again_and_loops_that_stay_wrong_are_refused(k
     assert compiled.checked(tuple(real)).gelu is kernels.gelu  # the real ones pass as they are
 
 
+def test_a_stale_cache_of_the_decoders_loops_is_compiled_again(kernels):
+    """The decoder's loops, checked when loaded as the others (compiled.checked with DecoderLoops): SwiGLU not
+    silu_times's bits, or the residual stream not numpy's, is a stale cache, compiled again, refused if still so."""
+    from vectorize_cli import compiled, compiled_decoder
+
+    found = compiled_decoder.decoder_fused(compiled.for_run(ALWAYS, 1))
+    assert found is not None
+
+    class Stale:  # one wrong value in the last row's output until compiled again (a finite one, of SwiGLU's up)
+        def __init__(self, loop, fixed_by: int):
+            self.loop, self.recompiled, self.fixed_by = loop, 0, fixed_by
+
+        def __call__(self, x, *rest):
+            self.loop(x, *rest)
+            if self.recompiled < self.fixed_by:
+                x[-40] = x[-40] * 2 if x[-40] else np.float32(1e-45)
+
+        def recompile(self):
+            self.recompiled += 1
+
+    real = [found.swiglu, found.add_rms_norm]
+    kind = (compiled_decoder.DecoderLoops, compiled_decoder.decoder_agrees)
+    for which in range(2):
+        stale = list(real)
+        stale[which] = Stale(real[which], fixed_by=1)
+        found_again = compiled.checked(tuple(stale), *kind)
+        assert found_again.swiglu is stale[0] and stale[which].recompiled == 1, which
+        stale[which] = Stale(real[which], fixed_by=2)
+        with pytest.raises(RuntimeError, match="do not compute nn.py's formulas"):
+            compiled.checked(tuple(stale), *kind)
+    assert compiled.checked(tuple(real), *kind).swiglu is found.swiglu
+
+
 def test_compiled_loops_are_vectorized(kernels):
     """Their speed comes from LLVM running 4 or 8 elements per instruction; a call or a raising branch in
     a loop (a libm exp, numba's division check, index wrapping) would make it one at a time, silently.
     Read in the machine code numba made (its public inspect_asm), each loop's own function."""
-    from vectorize_cli import numba_loops
+    from vectorize_cli import compiled, compiled_decoder, numba_loops
 
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip(f"reads x86 machine code; this is {platform.machine()}")
     import llvmlite.binding as llvm
 
+    assert compiled_decoder.decoder_fused(compiled.for_run(ALWAYS, 1)) is not None  # the decoder's loops too
+    from vectorize_cli import numba_decoder_loops as decoder
+
     fma = llvm.get_host_cpu_features().get("fma", False)  # x86 CPUs before 2013 have none: nothing to fuse
-    for loop in numba_loops.LOOPS:
+    for loop in numba_loops.LOOPS + decoder.DECODER_LOOPS:
         loop.recompile()  # numba keeps no machine code to read for what it loaded from its cache
         (signature,) = loop.signatures
         asm = loop.inspect_asm(signature)
@@ -303,15 +339,18 @@ def test_compiled_loops_are_vectorized(kernels):
         gelu_ops = ("mulps", "divps", "addps")
         ops = {numba_loops.gelu_loop: gelu_ops, numba_loops.bias_gelu_loop: gelu_ops,
                numba_loops.add_center_loop: ("addps", "subps"), numba_loops.scale_shift_loop: ("mulps", "addps"),
-               numba_loops.softmax_loop: (*exp_ops, "divps")}.get(loop, exp_ops)
+               numba_loops.softmax_loop: (*exp_ops, "divps"), decoder.swiglu_loop: (*gelu_ops, "cvttps2dq"),
+               decoder.add_rms_norm_loop: ("addps", "mulps")}.get(loop, exp_ops)
         missing = [op for op in ops if not re.search(rf"\bv?{op}\b", body)]
         assert not missing, f"{loop.__name__}: no packed float32 {missing}: not vectorized (or exp's not fused)"
         # LayerNorm's row sums, numpy's pairwise order, are a call a row (and its arrays counted in and out, once)
         called = set(re.findall(r"movabsq\s+\$([A-Za-z_]\w*)", body))  # the functions whose address it loads
-        allowed = {"NRT_incref", "NRT_decref"} if loop is numba_loops.add_center_loop else set()
+        allowed = {"NRT_incref", "NRT_decref"} if loop in (numba_loops.add_center_loop, decoder.add_rms_norm_loop) \
+            else set()
         assert re.search(r"\bcall", body) is None or (
             allowed and all(c in allowed or "pairwise_sum" in c for c in called)), f"{loop.__name__} calls {called}"
-        if ops is gelu_ops or loop in (numba_loops.add_center_loop, numba_loops.scale_shift_loop):
+        if ops is gelu_ops or loop in (numba_loops.add_center_loop, numba_loops.scale_shift_loop,
+                                       *decoder.DECODER_LOOPS):
             # numpy rounds each product and sum: a fused one would change the bits
             assert not re.search(r"\bvfn?m(add|sub)", body), f"{loop.__name__} fuses multiply-adds"
 

@@ -347,3 +347,38 @@ def test_max_memory_sizes_a_decoder_batch(folders, tmp_path):
     r = vectors(base + 2 * budget.batch(model.folder, 8, MAX, "multi-head"))
     assert r.exit_code == 0, r.stderr
     same(np.load(tmp_path / "v.npy"), folders["qwen3"][1].encode(texts))
+
+
+@pytest.fixture
+def compiled_on(monkeypatch):
+    """Every compiled step, whatever the run's size (VECTORIZE_COMPILED=1)."""
+    pytest.importorskip("numba")
+    monkeypatch.setenv("VECTORIZE_COMPILED", "1")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_compiled_steps_against_sentence_transformers_and_transformers(folders, tok, tmp_path, kind, compiled_on,
+                                                                       monkeypatch):
+    """VECTORIZE_COMPILED=1: SwiGLU, residual + RMSNorm and the causal softmax run compiled; against
+    sentence-transformers as check() does (each text alone, batches of one), layer by layer against transformers
+    on a fresh seed (1e-5, the causal weights too); the trace says what ran compiled, and with
+    VECTORIZE_COMPILED=0 it says nothing of them."""
+    from vectorize_cli import compiled, compiled_decoder
+    from vectorize_cli.model.bert import load
+    from vectorize_cli.model.decoder import forward
+
+    folder, model, _ = folders[kind]
+    check(folder, model, what=f"{kind} compiled", backend="numpy", attention="multi-head")
+    seed = int.from_bytes(os.urandom(4), "little")
+    fresh, _, hf = build(tok, tmp_path, kind, seed=seed)
+
+    def forward_compiled(m, backend, *args):
+        return forward(m, compiled.for_run(backend, 1), *args)  # the run's choice: every step (always)
+
+    against_transformers(forward_compiled, load(str(fresh)), hf, TEXTS, "numpy", f"{kind} compiled seed {seed}",
+                         causal=True)
+    notes = ours(folder).trace(TEXTS[0]).blocks[0].ran.notes
+    assert compiled_decoder.DECODER_NOTE in notes and compiled.SOFTMAX_NOTE in notes, notes
+    monkeypatch.setenv("VECTORIZE_COMPILED", "0")
+    notes = ours(folder).trace(TEXTS[0]).blocks[0].ran.notes
+    assert compiled_decoder.DECODER_NOTE not in notes and compiled.SOFTMAX_NOTE not in notes, notes

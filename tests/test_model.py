@@ -4,6 +4,7 @@ attention variants and backends."""
 
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -146,7 +147,7 @@ def numpy_backend():
 
 def test_for_run_falls_back_to_numpy_without_numba_or_when_told(fresh_kernels, monkeypatch, capsys):
     import vectorize_cli
-    from vectorize_cli import compiled
+    from vectorize_cli import compiled, compiled_decoder
 
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
     assert compiled.for_run(numpy_backend(), BIG).fused == "numpy"
@@ -158,10 +159,13 @@ def test_for_run_falls_back_to_numpy_without_numba_or_when_told(fresh_kernels, m
         m.delattr(vectorize_cli, "numba_loops", raising=False)
         b = compiled.for_run(numpy_backend(), BIG)
         assert b.fused == "numpy" and compiled.fused(b) is None
+        told = replace(b, fused="compiled")  # even where a decoder's loops are asked for, none is tried
+        assert compiled_decoder.decoder_fused(told) is None and "decoder" not in compiled._loaded
     assert capsys.readouterr().err == ""  # without numba: numpy, silently
     fresh_kernels()
     b = compiled.for_run(numpy_backend(), BIG)  # numba back
     assert b.fused == "compiled" and compiled.fused(b) is not None
+    assert compiled_decoder.decoder_fused(b) is not None
 
 
 def resolve_torch_or_skip():

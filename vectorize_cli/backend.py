@@ -58,8 +58,9 @@ class Backend:
     notes: tuple[str, ...] = ()  # why it differs
     # numba's loops (compiled.py) on numpy float32: never | always | auto (where the input is big enough), as
     # VECTORIZE_COMPILED says; and this backend's run's choices (compiled.for_run): the steps between the
-    # products, bias + GELU and bias + residual + LayerNorm (fused: numpy | compiled, the same bits), explicit
-    # attention's masked softmax (softmax: numpy | compiled, within ulps). Not compared: two backends that
+    # products, bias + GELU and bias + residual + LayerNorm (fused: numpy | compiled, the same bits; a decoder's
+    # SwiGLU and residual + RMSNorm, within ulps), explicit attention's masked softmax (softmax: numpy | compiled,
+    # within ulps). Not compared: two backends that
     # differ in them hold their arrays alike
     compiled: str = field(default="auto", compare=False)
     fused: str = field(default="numpy", compare=False)

@@ -1,27 +1,31 @@
-"""nn.py's formulas compiled into loops over arrays (numba_loops.py), the checks that keep those loops inside
-their arrays, and the one place that decides when they run:
+"""nn.py's formulas compiled into loops over arrays (numba_loops.py), each checking its arrays first
+(loop_layouts.py), and the one place that decides when they run:
 
     gelu_(x)                x <- x * gelu_factor(x) in place: numpy's bits, about 5x faster than numpy's chunks
     bias_gelu_(y, b)        y <- GELU(y + b) in place, one pass after the product x W: numpy's bits
     add_layer_norm_(y, b, r, g, beta, eps)
                             y <- LayerNorm(y + b + r) in place, two passes (numpy's float32 power between
                             them): numpy's bits
-    softmax_(s, hidden, scale)
-                            s <- softmax(s * scale, -inf where hidden) a row at a time, one pass per row over
-                            the keys up to the last one seen (nn.exp_le0): numpy's within float32 rounding
+    softmax_(s, hidden, scale, causal, bias)
+                            s <- softmax(s * scale + bias, -inf where hidden or, causal, where key j > query i)
+                            a row at a time, one pass per row over the keys up to the last one seen
+                            (nn.exp_le0): numpy's within float32 rounding
     exp_shift_(s, m, total) s <- exp_le0(s - m) a row at a time, total <- each new row's sum: flash attention's
                             softmax step, within an ulp of numpy running the formula and 2 of float64's exp
+
+and a decoder's SwiGLU and residual + RMSNorm (compiled_decoder.py, loaded only by a decoder's run).
 
 When: never without numba (the `model` extra) or on another backend than numpy float32; otherwise as the
 backend says (Backend.compiled, VECTORIZE_COMPILED read once by backend.resolve): never, always, or auto, by
 the input's size alone: a model's steps between its products for a run of COMPILE_AT tokens or more
-(for_run: Backend.fused, numpy's bits either way; Backend.softmax, from COMPILE_AT_SOFTMAX, its bits within
-ulps, so the choice is the run's and never a batch's), flash's exp for a call of COMPILE_AT_SCORES scores or
-more (flash_exp: its bits differ from numpy's exp in the last place, so the same input must take the same exp
-in every process, whatever ran before).
+(for_run: Backend.fused, numpy's bits either way for BERT's steps, within ulps for a decoder's; Backend.softmax,
+from COMPILE_AT_SOFTMAX, its bits within ulps; so the choice is the run's and never a batch's), flash's exp for
+a call of COMPILE_AT_SCORES scores or more (flash_exp: its bits differ from numpy's exp in the last place, so the
+same input must take the same exp in every process, whatever ran before).
 
 Loading them (importing numba, and its cache) costs a process about 0.6 s, compiling them once per machine
-about 1.5 s (benchmarks/README.md, "Start-up with numba's cache"); a failure is said once, on stderr, and
+about 1.5 s (benchmarks/README.md, "Start-up with numba's cache"), each loop about 60 ms of it: the decoder's two
+live in modules of their own (compiled_decoder.py, numba_decoder_loops.py); a failure is said once, on stderr, and
 numpy runs. numba's
 cache does not know nn.py's source, so the loops are checked against numpy's formulas (checked_on()) first,
 and a stale cache is compiled again (numba's public `recompile`).
@@ -37,6 +41,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from vectorize_cli.backend import Backend
 from vectorize_cli.errors import tell
+from vectorize_cli.loop_layouts import bias_rows, check_rows, mask_rows, overlap, row_stride
 from vectorize_cli.model import nn
 
 # tokens of a run (model/bert.forward's batches together) from which GELU runs compiled, and scores (heads x
@@ -49,7 +54,8 @@ COMPILE_AT_SCORES = 1 << 30
 # in a model's Ran notes where they ran
 FUSED_NOTE = "bias + GELU and bias + residual + LayerNorm compiled by numba (compiled.py): numpy's bits"
 # the compiled softmax's weights from float64's, at most: SOFTMAX_ULPS ulps times (1 + |s_j - max s|), the
-# rounding of the exp's argument (numpy's own weights: within the same; tests/test_fused.py)
+# rounding of the exp's argument (plus |s_j| + |max s| where a bias is added: the sum's rounding), numpy's own
+# weights within the same (tests/test_fused.py)
 SOFTMAX_ULPS = 12
 SOFTMAX_NOTE = "attention's masked softmax compiled by numba (compiled.py): numpy's within float32 rounding"
 
@@ -74,7 +80,7 @@ class Loops:
 
     def bias_gelu_(self, y: np.ndarray, b: np.ndarray) -> np.ndarray:
         """GELU(y + b) in place: y (..., n) contiguous float32, b (n,) float32, apart from y."""
-        _check_rows(y, b)
+        check_rows(y, b)
         self.bias_gelu(y.reshape(-1), b)
         return y
 
@@ -83,8 +89,8 @@ class Loops:
         """LayerNorm(y + b + r) with gain g and bias beta, in place: y and r (..., d) contiguous float32 of one
         shape, b, g, beta (d,) float32, all apart from y. numpy's float32 power takes var^-1/2 between the
         loops' two passes (numba's would be libm's, other bits)."""
-        _check_rows(y, b, g, beta)
-        if r.shape != y.shape or r.dtype != np.float32 or not r.flags.c_contiguous or _overlap(y, r):
+        check_rows(y, b, g, beta)
+        if r.shape != y.shape or r.dtype != np.float32 or not r.flags.c_contiguous or overlap(y, r):
             raise TypeError(f"add_layer_norm_ takes a residual like y, {y.shape} contiguous float32 apart from it, "
                             f"not {r.dtype} {r.shape}")
         var = np.empty(y.size // max(b.size, 1), np.float32)  # (rows,)
@@ -92,9 +98,11 @@ class Loops:
         self.scale_shift(y.reshape(-1), var ** -0.5, g, beta)  # var ** -0.5: nn.layer_norm_'s own power
         return y
 
-    def softmax_(self, s: np.ndarray, hidden: np.ndarray | None, scale: float) -> np.ndarray:
-        """softmax(s * scale + M) over the last axis in place, M = -inf where hidden (bool, broadcastable to s,
-        its last axis s's) is True: s (..., T_k) contiguous float32."""
+    def softmax_(self, s: np.ndarray, hidden: np.ndarray | None, scale: float, causal: bool = False,
+                 bias: np.ndarray | None = None) -> np.ndarray:
+        """softmax(s * scale + B + M) over the last axis in place: s (..., T_q, T_k) contiguous float32; B = bias
+        (float32, broadcastable to s: MPNet's (H, T_q, T_k), the same for every sentence) or 0; M = -inf where
+        hidden (bool, broadcastable to s, its last axis s's) is True and, causal, where key j > query i."""
         nn.check_in_place(s)
         if s.size == 0:
             return s
@@ -102,18 +110,19 @@ class Loops:
         if hidden is None:
             mask, per = np.empty(0, np.bool_), 1
         else:
-            mask, per = _mask_rows(s.shape, np.asarray(hidden, dtype=np.bool_))
-        self.softmax(s.reshape(-1), mask, np.float32(scale), cols, per)
+            mask, per = mask_rows(s.shape, np.asarray(hidden, dtype=np.bool_))
+        add = np.empty(0, np.float32) if bias is None else bias_rows(s, bias)
+        self.softmax(s.reshape(-1), mask, add, np.float32(scale), cols, per, s.shape[-2] if causal else 0)
         return s
 
     def exp_shift_(self, s: np.ndarray, m: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
         """s <- exp_le0(s - m) in place, and total <- sum_j s_j of each row where given: s (..., n) float32,
         its rows evenly spaced (a contiguous array, or the first n columns of one), m and total (..., 1)
         contiguous float32, one value per row of s, each in memory of its own."""
-        stride = _row_stride(s) if s.size else 0  # an empty s: nothing of it is read or written
+        stride = row_stride(s) if s.size else 0  # an empty s: nothing of it is read or written
         sums = np.empty(m.shape, np.float32) if total is None else total  # the loop always writes them
         if stride is None or any(a.dtype != np.float32 or not a.flags.c_contiguous or a.shape != (*s.shape[:-1], 1)
-                                 for a in (m, sums)) or not sums.flags.writeable or _overlap(s, m, sums):
+                                 for a in (m, sums)) or not sums.flags.writeable or overlap(s, m, sums):
             raise TypeError(f"exp_shift_ takes writeable float32 rows evenly spaced and a contiguous float32 "
                             f"shift (and total) a row, apart from them and each other, not {s.dtype} {s.shape} "
                             f"strides {s.strides} and {m.dtype} {m.shape}"
@@ -126,51 +135,6 @@ class Loops:
         else:
             sums[...] = 0  # rows of no columns sum to 0
         return s
-
-
-def _check_rows(y: np.ndarray, *vectors: np.ndarray) -> None:
-    """y contiguous, writeable float32 whose rows are as long as each vector, every vector float32 (n,) and
-    contiguous, none in y's memory: what the row loops read and write."""
-    nn.check_in_place(y)
-    n = y.shape[-1] if y.ndim else -1
-    if any(v.dtype != np.float32 or v.shape != (n,) or not v.flags.c_contiguous or np.may_share_memory(y, v)
-           for v in vectors) or n == 0:
-        raise TypeError(f"the row loops take rows of {n} and float32 ({n},) vectors apart from them, not "
-                        f"{', '.join(f'{v.dtype} {v.shape}' for v in vectors)}")
-
-
-def _mask_rows(shape: tuple, hidden: np.ndarray) -> tuple[np.ndarray, int]:
-    """A mask broadcastable to scores of this shape -> (its rows, contiguous, one for each rows_per_mask
-    consecutive rows of the scores, rows_per_mask): (B, 1, 1, T_k) against (B, H, T_q, T_k) is B rows, one
-    each H * T_q score rows; any other broadcast is written out in full, a row each."""
-    hidden = hidden.reshape((1,) * (len(shape) - hidden.ndim) + hidden.shape)
-    if hidden.ndim != len(shape) or hidden.shape[-1] != shape[-1]:
-        hidden = np.broadcast_to(hidden, shape)  # raises where it does not broadcast, as numpy's path would
-    lead = next((i for i in range(len(shape) - 1, 0, -1) if hidden.shape[i - 1] != 1), 0)  # axes before: as s
-    if hidden.shape[:lead] == shape[:lead] and all(n == 1 for n in hidden.shape[lead:-1]):
-        return np.ascontiguousarray(hidden).reshape(-1), int(np.prod(shape[lead:-1], dtype=np.int64))
-    return np.ascontiguousarray(np.broadcast_to(hidden, shape)).reshape(-1), 1
-
-
-def _overlap(*arrays: np.ndarray) -> bool:
-    """Whether any two of the arrays may share memory."""
-    return any(np.may_share_memory(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1 :])
-
-
-def _row_stride(s: np.ndarray) -> int | None:
-    """The elements from one row of s to the next, where s is writeable float32, each row's elements one
-    after another and the rows evenly spaced, not overlapping (a contiguous array, or the first columns of
-    one); else None."""
-    if s.dtype != np.float32 or s.ndim == 0 or not s.flags.writeable or (s.shape[-1] > 1 and s.strides[-1] != 4):
-        return None
-    outer = [(n, step) for n, step in zip(s.shape[:-1], s.strides[:-1]) if n > 1]  # a size-1 axis steps nowhere
-    if not outer:
-        return s.shape[-1]  # one row at most
-    for (_, step), (n_inner, step_inner) in zip(outer, outer[1:]):
-        if step != step_inner * n_inner:  # each outer axis steps over whole blocks of the one inside it
-            return None
-    stride, rem = divmod(outer[-1][1], 4)
-    return stride if not rem and stride >= s.shape[-1] else None
 
 
 def loops(backend: Backend, worth_loading: bool) -> Loops | None:
@@ -186,8 +150,9 @@ def loops(backend: Backend, worth_loading: bool) -> Loops | None:
 def for_run(backend: Backend, tokens: int) -> Backend:
     """The backend of a run of this many tokens with its loops chosen: Backend.fused (bias + GELU, bias +
     residual + LayerNorm) compiled from COMPILE_AT tokens, Backend.softmax from COMPILE_AT_SOFTMAX, where they
-    can be had (or as backend.compiled says), else numpy's passes. fused gives numpy's bits either way
-    (tested), so its choice is by what pays; the softmax's bits differ within ulps, chosen once for the run."""
+    can be had (or as backend.compiled says), else numpy's passes. BERT's fused steps give numpy's bits either
+    way (tested), so their choice is by what pays; a decoder's (compiled_decoder.decoder_fused) and
+    the softmax's bits differ within ulps: chosen once for the run, never a batch."""
     fused = loops(backend, tokens >= COMPILE_AT) is not None
     softmax = loops(backend, tokens >= COMPILE_AT_SOFTMAX) is not None
     return replace(backend, fused="compiled" if fused else "numpy", softmax="compiled" if softmax else "numpy")
@@ -244,19 +209,35 @@ def _load() -> Loops | None:
         return _loaded["loops"]
 
 
+def load_once(key: str, make: Callable):
+    """make() once a process (under the lock, after the loops: None where they cannot be had), what it gave kept
+    under key; None where it raised (said once, on stderr): another module's loops (compiled_decoder.py)."""
+    if _load() is None:
+        return None
+    with _lock:
+        if key not in _loaded:
+            _loaded[key] = None
+            try:
+                _loaded[key] = make()
+            except Exception as e:
+                return _failed(e)
+        return _loaded[key]
+
+
 def _failed(e: Exception) -> None:
     tell("warning", f"the compiled kernels could not be built ({type(e).__name__}: {e}); numpy computes their "
                     "formulas instead, more slowly")
 
 
-def checked(dispatchers: tuple) -> Loops:
-    """The loops, run on checked_on() against numpy's formulas (GELU, bias + GELU, LayerNorm: the same bits;
-    exp: within one ulp; softmax: within 1e-5), where
-    numba's cache cannot tell: it knows numba_loops.py's source, not nn.py's. A mismatch is a stale cache:
-    compiled again (each dispatcher's recompile()), then checked again; a second mismatch raises RuntimeError."""
+def checked(dispatchers: tuple, kind: type = Loops, agrees: Callable | None = None):
+    """The loops (a Loops, or the kind given), run on checked_on() against numpy's formulas by agrees (_agrees's
+    by default: GELU, bias + GELU, LayerNorm: the same bits; exp: within one ulp; softmax: within 1e-5; a
+    decoder's: compiled_decoder.decoder_agrees), where numba's cache cannot tell: it knows a loop module's
+    source, not nn.py's. A mismatch is a stale cache: compiled again (each dispatcher's recompile()), then
+    checked again; a second mismatch raises RuntimeError."""
     for attempt in range(2):
-        found = Loops(*dispatchers)
-        if _agrees(found):
+        found = kind(*dispatchers)
+        if (agrees or _agrees)(found):
             return found
         if attempt == 0:
             for d in dispatchers:

@@ -8,7 +8,10 @@ this module imports numba and loads, or compiles, the loops):
     add_center_loop(y, b, r, var, eps)              y[i, j] <- h - mean_i(h), h = y[i, j] + b_j + r[i, j],
                                                     var_i <- mean_j(y[i, j]^2) + eps: LayerNorm's first half
     scale_shift_loop(y, inv, g, beta)               y[i, j] <- y[i, j] * inv_i * g_j + beta_j: its second half
-    softmax_loop(s, hidden, scale, rows_per_mask)   s[i] <- softmax(s[i] * scale, -inf where hidden[i // rows_per_mask])
+    softmax_loop(s, hidden, bias, scale, cols, rows_per_mask, causal_rows)
+                                                    s[i] <- softmax(s[i] * scale + bias[i mod bias rows],
+                                                    -inf where hidden[i // rows_per_mask], and where key
+                                                    j > i mod causal_rows if causal_rows: row i a query)
 
 The first three give numpy's bits: the same operations in the same order, each sum of a row pairwise as numpy
 sums it (pairwise_sum); LayerNorm's inverse square root is left to numpy between its two halves (numpy's
@@ -156,19 +159,24 @@ def scale_shift_loop(y, inv, g, beta):
             row[j] = row[j] * scale * g[j] + beta[j]
 
 
-# as exp_shift_loop: its multiply-adds fused (fastmath "contract"), its row sums in vector lanes (row_sum)
-@njit("void(float32[::1], boolean[::1], float32, int64, int64)", **OPTIONS, fastmath={"contract"})
-def softmax_loop(s, hidden, scale, cols, rows_per_mask):
+# as exp_shift_loop: its multiply-adds fused (fastmath "contract": the scale and the bias one FMA), its row sums in
+# vector lanes (row_sum)
+@njit("void(float32[::1], boolean[::1], float32[::1], float32, int64, int64, int64)", **OPTIONS,
+      fastmath={"contract"})
+def softmax_loop(s, hidden, bias, scale, cols, rows_per_mask, causal_rows):
     masked = hidden.size > 0
+    bias_rows = bias.size // cols  # 0: no bias
     for i in range(s.size // cols):
         row = s[i * cols : (i + 1) * cols]
         keys = hidden[i // rows_per_mask * cols : (i // rows_per_mask + 1) * cols]  # empty where none is hidden
-        end = cols  # the keys up to the last one seen: a padded sentence's row sums only its own keys,
+        add = bias[i % bias_rows * cols : (i % bias_rows + 1) * cols] if bias_rows else bias  # this row's B
+        end = min(cols, i % causal_rows + 1) if causal_rows else cols  # causal: keys 0 .. i, none after
+        # the keys up to the last one seen: a padded sentence's row sums only its own keys,
         while masked and end > 0 and keys[end - 1]:  # in the same order whatever its batch's length
             end -= 1
         m, bad = NEG_INF, False
         for j in range(end):
-            v = row[j] * scale
+            v = row[j] * scale + add[j] if bias_rows else row[j] * scale
             if masked and keys[j]:
                 v = NEG_INF
             row[j] = v

@@ -7,7 +7,8 @@ pipelines use, and the one place that reports the kernel that ran (returned with
     Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(hs) + B + M) V   (kernels.explicit_attention)
 
     explicit  kernels.explicit_attention on numpy or torch: the (H, T, T) weights materialised; on numpy its
-              scale, mask and softmax compiled where the run chose it (compiled.softmax; said in its notes)
+              scale, bias, masks (padding, causal) and softmax compiled where the run chose it
+              (compiled.softmax; said in its notes)
     tiled     kernels.flash_attention: tiles and an online softmax, never the weights (numpy); its exp
               compiled for long inputs, as the backend allows (compiled.flash_exp; op
               tiled-online-softmax+compiled-exp)
@@ -37,9 +38,9 @@ class Attended(NamedTuple):
 
 
 def explicit(q, k, v, causal=False, block_size=0, key_mask=None, strict=False, backend=NUMPY, bias=None) -> Attended:
-    """explicit_attention, its softmax compiled where the backend's run chose it (compiled.softmax: said in
-    the notes; not with a causal mask or a score bias, which numpy's passes add)."""
-    step = None if causal or bias is not None else compiled.softmax(backend)
+    """explicit_attention, its softmax compiled where the backend's run chose it (compiled.softmax, with the
+    scale, the score bias, the causal and the padding masks: said in the notes)."""
+    step = compiled.softmax(backend)
     y, att = explicit_attention(q, k, v, causal, key_mask=key_mask, bias=bias, softmax_step=step)
     return Attended(y, att, "explicit", () if step is None else (compiled.SOFTMAX_NOTE,))
 

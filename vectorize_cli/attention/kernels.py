@@ -4,7 +4,8 @@ Written once against the array API, so the same code runs on numpy arrays and on
 (CPU or CUDA, through array-api-compat); `sdpa.fused_attention` runs torch's own fused kernel,
 the only other implementation, and is tested against these. Two steps may run compiled, where the caller
 passes them: flash's exp(s - m) (dispatch.tiled: compiled.flash_exp, nn.exp_le0 compiled) and explicit
-attention's scale, mask and softmax (dispatch.explicit: compiled.softmax, the same formula a row at a time).
+attention's scale, score bias, masks (padding, causal) and softmax (dispatch.explicit: compiled.softmax, the same
+formula a row at a time).
 
 Notation, used the same way in every file: T tokens, d model width, H heads, hs head size,
 q/k/v (H, T, hs), s scores and att weights (H, T, T), y outputs (H, T, hs).
@@ -64,13 +65,12 @@ def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_m
     M_ij = -inf where j > i when causal, or where key_mask hides key j (padding), else 0.
     key_mask: bool, broadcastable to (..., 1, T_k), True for the keys no query may see; bias: float, (H, T_q, T_k),
     the same for every sentence of a batch.
-    softmax_step(s, key_mask, scale): the scale, the mask and the softmax in one pass a row, in place of
-    the scores (dispatch.explicit passes the compiled one; neither causal nor biased). Materialises the (H, T, T)
+    softmax_step(s, key_mask, scale, causal, bias): the scale, the bias, the masks and the softmax in one pass a
+    row, in place of the scores (dispatch.explicit passes the compiled one). Materialises the (H, T, T)
     weights and returns them."""
     s = q @ k.mT  # (H, T, T)
     if softmax_step is not None:
-        assert not causal and bias is None, "the compiled softmax adds neither a causal mask nor a bias"
-        att = softmax_step(s, key_mask, 1.0 / math.sqrt(q.shape[-1]))  # (H, T, T), in place of s
+        att = softmax_step(s, key_mask, 1.0 / math.sqrt(q.shape[-1]), causal, bias)  # (H, T, T), in place of s
         return att @ v, att
     s *= 1.0 / math.sqrt(q.shape[-1])
     if bias is not None:

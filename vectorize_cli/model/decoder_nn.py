@@ -1,12 +1,19 @@
 """The pieces of a decoder layer that BERT's has not (model/nn.py has the dense layer): each formula written once,
 against the array API, for numpy arrays and torch tensors alike (SiLU: torch's own kernel on torch).
 
+On numpy the two steps between the products, SwiGLU and the residual add + RMSNorm, may run as compiled loops
+(compiled_decoder.decoder_fused, numba_decoder_loops.py) where the caller passes them: SwiGLU through sigmoid and
+silu_times below, written once with nn.exp_le0 for numpy arrays and for the one float32 value numba compiles
+them for (numpy's np.exp is not numba's), RMSNorm's sum of squares in numpy's pairwise order: both numpy's
+passes within float32 rounding (compiled_decoder.SWIGLU_ULPS, RMS_NORM_ULPS ulps of float64), not their bits.
+
 Notation: B sentences, T tokens, d = d_model, H query heads, KV key/value heads, hs head size.
 """
 
 import numpy as np
 
 from vectorize_cli.backend import import_torch, namespace
+from vectorize_cli.model.nn import ONE, exp_le0
 
 
 def rms_norm(x, g, eps: float, out=None):
@@ -27,6 +34,18 @@ def rms_norm(x, g, eps: float, out=None):
     return y
 
 
+def add_rms_norm(y, r, g, eps: float, loops=None):
+    """The pre-norm stream's step between two sublayers:  x = y + r,  h = RMSNorm(x) g  -> (x, h), x in place of
+    y (a sublayer's output, the caller's new array: the old stream r stays as it was), h a new array; r None:
+    x = y, left as it is (the first layer's norm). On numpy with loops (compiled_decoder.decoder_fused's): one loop a
+    row, the add numpy's bits, h within compiled_decoder.RMS_NORM_ULPS ulps of float64 as numpy's own is."""
+    if loops is not None:
+        return loops.add_rms_norm_(y, r, g, eps)
+    if r is not None:
+        y += r  # (..., d)
+    return y, rms_norm(y, g, eps)
+
+
 def silu(x):
     """SiLU(x) = x σ(x) = x / (1 + exp(-x))   (Elfwing et al. 2018; SwiGLU's gate, Shazeer 2020)."""
     if not isinstance(x, np.ndarray):
@@ -37,11 +56,15 @@ def silu(x):
     return np.divide(x, y, out=y)  # one new array, not four
 
 
-def swiglu_(gate_up, d_ff: int):
+def swiglu_(gate_up, d_ff: int, loops=None):
     """SwiGLU's hidden layer from the stacked products [x W_gate, x W_up] (..., 2 d_ff):
         silu(x W_gate) * x W_up = (x W_gate * x W_up) / (1 + exp(-x W_gate))
     -> (..., d_ff). On numpy in place in gate_up's memory, five passes and no new array (the result is the view of
-    its up half: a matrix product reads it as it is); on torch, torch's SiLU kernel into a new tensor."""
+    its up half: a matrix product reads it as it is), or one with loops (compiled_decoder.decoder_fused's: silu_times
+    a row at a time, within compiled_decoder.SWIGLU_ULPS ulps of float64); on torch, torch's SiLU kernel into a new
+    tensor."""
+    if loops is not None:
+        return loops.swiglu_(gate_up, d_ff)
     gate, up = gate_up[..., :d_ff], gate_up[..., d_ff:]  # (..., d_ff) views
     if not isinstance(gate_up, np.ndarray):
         h = silu(gate)
@@ -53,6 +76,27 @@ def swiglu_(gate_up, d_ff: int):
     gate += 1.0  # 1 + exp(-x W_gate)
     up /= gate
     return up
+
+
+# The compiled SwiGLU's formulas, for a float32 numpy array and for one float32 value (numba_decoder_loops.py
+# compiles these functions themselves): operators, numpy ufuncs and nn.exp_le0 only, as nn.py's.
+def sigmoid(x):
+    """σ(x) = 1 / (1 + exp(-x)) = exp(min(x, 0)) / (1 + exp(-|x|)): one exp, its argument -|x| <= 0 (nn.exp_le0's
+    domain), for either sign; the numerator exp(min(x, 0)) is 1 for x >= 0 and exp(-|x|) below, that is
+    fmax(exp(-|x|), sign(x)). No overflow (numpy's 1 + exp(-x) is inf from x = -88.7); σ(±inf) = 1, 0; σ(NaN) = 0
+    (exp_le0 takes NaN to 0 and fmax drops sign's NaN): silu_times carries x's NaN."""
+    e = exp_le0(-abs(x))
+    n = np.fmax(e, np.sign(x))
+    e += ONE
+    return n / e
+
+
+def silu_times(gate, up):
+    """silu(gate) * up = gate * up * σ(gate), SwiGLU's product (Shazeer 2020), numpy's order of the first
+    product: NaN where numpy's swiglu_ gives NaN (gate or up NaN, gate = -inf, inf * 0)."""
+    h = gate * up
+    h *= sigmoid(gate)
+    return h
 
 
 def rotary_angles(T: int, hs: int, theta: float) -> np.ndarray:
