@@ -193,6 +193,15 @@ def check_similarity_cli(folder, model, a: str, b: str, tmp_path) -> None:
     assert abs(np.load(tmp_path / "s.npy")[0, 1] - float(v[0] @ v[1])) < 1e-5
 
 
+def check_search_cli(folder, model, docs: list[str], tmp_path, query: str = "a man eating") -> None:
+    """`vectorize embed` of these lines, then `vectorize search QUERY`: every row's score is the cosine of
+    sentence-transformers' vectors (a model without prompts: encode for both sides)."""
+    embed_lines(folder, docs, tmp_path)
+    got = search_scores(tmp_path / "ds", query, len(docs))
+    d, q = model.encode(docs), model.encode([query])[0]
+    assert np.allclose(got, d @ q, atol=1e-5), (got, d @ q)
+
+
 def search_scores(dataset, query: str, n: int, *options) -> np.ndarray:
     """`vectorize search QUERY -D DATASET -k n -F json` over a dataset of n rows -> (n,) the score of each row, by id."""
     r = invoke("search", query, "-D", str(dataset), "-k", str(n), "-F", "json", *options)

@@ -14,7 +14,7 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import check_similarity_cli, embed_lines, one_line, same, search_scores
+from test_families import check_search_cli, check_similarity_cli, one_line, same
 from test_html import browser  # noqa: F401  (the fixture: a Chromium, or the browser test skips)
 from test_roberta import ROOT
 
@@ -288,10 +288,7 @@ def test_cli_end_to_end(wordpiece, tmp_path):
     r = invoke("run", "-", "--model", str(folder), "-F", "npy", "-o", str(tmp_path / "v.npy"), input="\n".join(docs))
     assert r.exit_code == 0, r.stderr
     same(np.load(tmp_path / "v.npy"), model.encode(docs), "run -F npy")
-    embed_lines(folder, docs, tmp_path)
-    got = search_scores(tmp_path / "ds", "a man eating", len(docs))
-    d, q = model.encode(docs), model.encode(["a man eating"])[0]
-    assert np.allclose(got, d @ q, atol=1e-5), got
+    check_search_cli(folder, model, docs, tmp_path)
 
 
 def test_weights_under_the_mpnet_prefix(wordpiece, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import check_similarity_cli, embed_lines, one_line, same, search_scores
+from test_families import check_search_cli, check_similarity_cli, one_line, same
 
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
@@ -161,10 +161,7 @@ def test_cli_end_to_end(tokenizers_, tmp_path):
     assert r.exit_code == 0 and "offset by the padding index" in (tmp_path / "page.html").read_text(), r.stderr
     check_similarity_cli(folder, model, *TEXTS[:2], tmp_path)
     docs = TEXTS[:2] + TEXTS[3:]
-    embed_lines(folder, docs, tmp_path)
-    got = search_scores(tmp_path / "ds", "a man eating", len(docs))
-    d, q = model.encode(docs), model.encode(["a man eating"])[0]
-    assert np.allclose(got, d @ q, atol=1e-5), got
+    check_search_cli(folder, model, docs, tmp_path)
 
 
 def test_other_model_types_refused_by_name(tokenizers_, tmp_path):
