@@ -7,6 +7,7 @@ and attention weights layer by layer; numpy and torch, multi-head and flash; the
 
 import json
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import check_similarity_cli, embed_lines, one_line, same, search_scores
+from test_families import check_similarity_cli, embed_lines, one_line, ours, same, search_scores
+from test_families import check as check_family
 from test_html import Opened, browser  # noqa: F401  (browser: test_html's Chromium fixture, used here by name)
 
 torch = pytest.importorskip("torch")
@@ -28,6 +30,8 @@ TEXTS = ["A man is eating food.", "x", "The quick brown fox jumps over the lazy 
          "Two words", "A longer sentence about cats and dogs, with some punctuation; and numbers 1 2 3.", ""]
 KINDS = ("qwen3", "qwen2", "llama")
 OPTIONS = [dict(backend=b, attention=a) for b in ("numpy", "torch") for a in ("multi-head", "flash")]
+# test_families.check on the decoder's texts: texts[2] cut at MAX (<|endoftext|> kept last), texts[1] not
+check = partial(check_family, texts=TEXTS, uncut=1)
 
 
 @pytest.fixture(scope="module")
@@ -86,28 +90,6 @@ def build(tok, out, kind="qwen3", seed=0, prompts=PROMPTS):
     assert st_model.tokenizer.padding_side == "left"
     st_model.save(str(out / "st"))
     return out / "st", st_model, hf
-
-
-def ours(folder, task=None, **options):
-    from vectorize_cli.config import ModelConfig
-    from vectorize_cli.encoder import Encoder
-
-    enc = Encoder.open(str(folder), ModelConfig(**options))
-    return enc.for_task(task) if task else enc
-
-
-def check(folder, model, task=None, what="", texts=TEXTS, **options):
-    """Ours against sentence-transformers: a batch padded to very different lengths with a text cut at MAX and an
-    empty text, each text alone (batch invariance), batches of one."""
-    enc = ours(folder, task, **options)
-    ref = {None: model.encode, "query": model.encode_query, "document": model.encode_document}[task]
-    e = enc.encode(texts)
-    assert e.truncated[2] and not e.truncated[1], what  # a text at max length: cut, <|endoftext|> kept last
-    same(e.vectors, ref(texts), what)
-    alone = np.stack([enc.encode([t]).vectors[0] for t in texts])
-    assert np.allclose(alone, e.vectors, atol=1e-6), what  # a vector does not depend on its batch
-    same(enc.with_options(batch_size=1).encode(texts).vectors, e.vectors, what)
-    return e.vectors
 
 
 @pytest.fixture(scope="module")

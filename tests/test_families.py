@@ -73,13 +73,16 @@ def same(v, r, what=""):
     assert np.allclose(v, r, atol=1e-5), (what, np.abs(v - r).max())
 
 
-def check(folder, model, task=None, what="", texts=TEXTS, **options):
-    """Ours against sentence-transformers: the batch, each text alone (batch invariance), a batch of one."""
+def check(folder, model, task=None, what="", texts=TEXTS, uncut=0, **options):
+    """Ours against sentence-transformers (encode, or encode_query / encode_document for a task): the batch, padded
+    to very different lengths with texts[2] cut at the model's maximum length (it reads the position table's last
+    row, or keeps a decoder's last token) and texts[uncut] not cut, each text alone (batch invariance), batches of
+    one. The family tests pass their own texts (an empty one, one of nothing but special tokens)."""
     enc = ours(folder, task, **options)
     ref = {None: model.encode, "query": model.encode_query, "document": model.encode_document}[task]
     kw = {"truncate_dim": options["truncate_dim"]} if "truncate_dim" in options else {}
     e = enc.encode(texts)
-    assert e.truncated[2] and not e.truncated[0]  # one text at max length, cut
+    assert e.truncated[2] and not e.truncated[uncut], what  # one text at max length, cut
     same(e.vectors, ref(texts, **kw), what)
     alone = np.stack([enc.encode([t]).vectors[0] for t in texts])
     assert np.allclose(alone, e.vectors, atol=1e-6), what  # a vector does not depend on its batch

@@ -14,7 +14,7 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import check_search_cli, check_similarity_cli, one_line, same
+from test_families import check, check_search_cli, check_similarity_cli, one_line, ours, same
 from test_html import browser  # noqa: F401  (the fixture: a Chromium, or the browser test skips)
 from test_roberta import ROOT
 
@@ -75,26 +75,6 @@ def build(tok, out, mode="mean", seed=0, max_len=MAX, bias_std=1.0, d=32, layers
     model = SentenceTransformer(modules=mods, device="cpu")
     model.save(str(out / "st"))
     return out / "st", model, hf
-
-
-def ours(folder, **options):
-    from vectorize_cli.config import ModelConfig
-    from vectorize_cli.encoder import Encoder
-
-    return Encoder.open(str(folder), ModelConfig(**options))
-
-
-def check(folder, model, what="", texts=TEXTS, **options):
-    """Ours against sentence-transformers: a padded batch of very different lengths with a text cut at max length
-    and one with no tokens but <s> </s>, each text alone (batch invariance), batches of one."""
-    enc = ours(folder, **options)
-    e = enc.encode(texts)
-    assert e.truncated[2] and not e.truncated[0], what  # a text at max length: it reads the position table's last row
-    same(e.vectors, model.encode(texts), what)
-    alone = np.stack([enc.encode([t]).vectors[0] for t in texts])
-    assert np.allclose(alone, e.vectors, atol=1e-6), what  # a vector does not depend on its batch
-    same(enc.with_options(batch_size=1).encode(texts).vectors, e.vectors, what)
-    return e.vectors
 
 
 def bucket_reference(r: int, num_buckets: int = 32, max_distance: int = 128) -> int:
@@ -194,7 +174,7 @@ def test_every_attention_function_adds_the_bias(name, backend, seed):
 @pytest.mark.parametrize("backend,attention", CASES)
 def test_against_sentence_transformers(wordpiece, tmp_path, backend, attention, mode):
     folder, model, _ = build(wordpiece, tmp_path, mode)
-    check(folder, model, f"{mode} {backend} {attention}", backend=backend, attention=attention)
+    check(folder, model, what=f"{mode} {backend} {attention}", texts=TEXTS, backend=backend, attention=attention)
     assert ours(folder).model.folder.config.model_type == "mpnet"
 
 
@@ -202,7 +182,8 @@ def test_fresh_seed(wordpiece, tmp_path):
     seed = int.from_bytes(os.urandom(4), "little")
     folder, model, _ = build(wordpiece, tmp_path, ("mean", "cls")[seed % 2], seed=seed)
     for backend, attention in CASES:
-        check(folder, model, f"seed {seed} {backend} {attention}", backend=backend, attention=attention)
+        check(folder, model, what=f"seed {seed} {backend} {attention}", texts=TEXTS, backend=backend,
+              attention=attention)
     odd = ["a <pad> in the text", "<pad>", "</s> <s>"]  # the padding id among real tokens: positions as transformers'
     same(ours(folder).encode(odd).vectors, model.encode(odd), f"seed {seed}, <pad> in the text")
 
@@ -363,7 +344,7 @@ def test_compiled_steps_keep_the_bias(wordpiece, tmp_path, monkeypatch):
 
     monkeypatch.setenv("VECTORIZE_COMPILED", "1")
     folder, model, _ = build(wordpiece, tmp_path / "fixed", "mean")
-    check(folder, model, "compiled, multi-head", backend="numpy", attention="multi-head")
+    check(folder, model, what="compiled, multi-head", texts=TEXTS, backend="numpy", attention="multi-head")
     seed = int.from_bytes(os.urandom(4), "little")
     fresh, _, hf = build(wordpiece, tmp_path / "fresh", seed=seed)
 

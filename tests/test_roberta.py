@@ -12,7 +12,7 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import check_search_cli, check_similarity_cli, one_line, same
+from test_families import check, check_search_cli, check_similarity_cli, one_line, ours, same
 
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
@@ -82,32 +82,12 @@ def build(tokenizers_, out, kind="roberta", mode="mean", seed=0):
     return out / "st", model, hf
 
 
-def ours(folder, **options):
-    from vectorize_cli.config import ModelConfig
-    from vectorize_cli.encoder import Encoder
-
-    return Encoder.open(str(folder), ModelConfig(**options))
-
-
-def check(folder, model, what="", **options):
-    """Ours against sentence-transformers: a padded batch of very different lengths with a text cut at MAX, each
-    text alone (batch invariance), batches of one."""
-    enc = ours(folder, **options)
-    e = enc.encode(TEXTS)
-    assert e.truncated[2] and not e.truncated[0], what  # a text at max length: it reads the position table's last row
-    same(e.vectors, model.encode(TEXTS), what)
-    alone = np.stack([enc.encode([t]).vectors[0] for t in TEXTS])
-    assert np.allclose(alone, e.vectors, atol=1e-6), what  # a vector does not depend on its batch
-    same(enc.with_options(batch_size=1).encode(TEXTS).vectors, e.vectors, what)
-    return e.vectors
-
-
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("mode", ["mean", "cls"])
 @pytest.mark.parametrize("kind", FAMILIES)
 def test_against_sentence_transformers(tokenizers_, tmp_path, kind, mode, backend):
     folder, model, _ = build(tokenizers_, tmp_path, kind, mode)
-    check(folder, model, f"{kind} {mode} {backend}", backend=backend)
+    check(folder, model, what=f"{kind} {mode} {backend}", texts=TEXTS, backend=backend)
     assert ours(folder).model.folder.config.model_type == kind
 
 
@@ -115,7 +95,7 @@ def test_against_sentence_transformers(tokenizers_, tmp_path, kind, mode, backen
 def test_fresh_seed(tokenizers_, tmp_path, kind):
     seed = int.from_bytes(os.urandom(4), "little")
     folder, model, _ = build(tokenizers_, tmp_path, kind, ("mean", "cls")[seed % 2], seed=seed)
-    check(folder, model, f"{kind}, seed {seed}")
+    check(folder, model, what=f"{kind}, seed {seed}", texts=TEXTS)
     odd = ["a <pad> in the text", "<pad>", "</s> <s>"]  # the padding id among real tokens: positions as transformers'
     same(ours(folder).encode(odd).vectors, model.encode(odd), f"{kind}, seed {seed}, <pad> in the text")
 
