@@ -32,17 +32,47 @@ import fuzzing  # noqa: E402
 import model_fuzzing  # noqa: E402
 
 
+class Failures:
+    """What broke, grouped by kind (a message's first line, its numbers written N, 160 characters), each with the
+    cases that broke it; progress on stderr every `every` cases, and the report at the end."""
+
+    def __init__(self, every: int):
+        self.kinds, self.every, self.start = defaultdict(list), every, time.perf_counter()
+
+    def add(self, why: str, item) -> None:
+        self.kinds[re.sub(r"\d+", "N", why.splitlines()[0] if why else "")[:160]].append(item)
+
+    def __len__(self) -> int:
+        return sum(map(len, self.kinds.values()))
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def progress(self, n: int) -> None:
+        if n % self.every == 0:
+            print(f"  {n} cases, {len(self)} failures, {self.elapsed():.0f} s", file=sys.stderr, flush=True)
+
+    def report(self, show: int, line, key=None) -> int:
+        """Prints each kind, most frequent first, with `show` examples (line(item) each; key: which first) -> the
+        exit code: 1 when anything failed."""
+        print(f"failures: {len(self)} ({len(self.kinds)} kinds)")
+        for kind, items in sorted(self.kinds.items(), key=lambda kv: -len(kv[1])):
+            print(f"\n[{len(items)}x] {kind}")
+            for item in (sorted(items, key=key) if key else items)[:show]:
+                print(line(item))
+        return 1 if len(self) else 0
+
+
 def model_folders(cases: int, run_seed: int, every: int, show: int) -> int:
     """tests/model_fuzzing.py's cases: each a crafted folder, run in-process (CliRunner) and every
     `every`-th also as a real process (which a FIFO or /dev/zero could hang: it has a timeout)."""
     import shutil
 
     tmp = Path(tempfile.mkdtemp(prefix="vectorize-model-fuzz-"))
-    counts, failures, slowest = defaultdict(int), defaultdict(list), []
-    start = time.perf_counter()
+    counts, failures, slowest = defaultdict(int), Failures(250), []
 
     def report(case, how: str, why: str) -> None:
-        failures[re.sub(r"\d+", "N", why.splitlines()[0])[:160]].append((case, f"{how}: {why}"))
+        failures.add(why, (case, f"{how}: {why}"))
         print(f"FAILED ({how}): {case.changes} {case.command}\n    {why[:1500]}", file=sys.stderr, flush=True)
 
     @settings(max_examples=cases, database=None, deadline=None, phases=[Phase.generate],
@@ -70,25 +100,17 @@ def model_folders(cases: int, run_seed: int, every: int, show: int) -> int:
                 report(case, "subprocess", why)
         shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(tmp / f"m{n}-outside", ignore_errors=True)
-        if n % 250 == 0:
-            print(f"  {n} cases, {sum(map(len, failures.values()))} failures, {time.perf_counter() - start:.0f} s",
-                  file=sys.stderr, flush=True)
+        failures.progress(n)
 
     one()
     shutil.rmtree(tmp, ignore_errors=True)
-    n_fail = sum(map(len, failures.values()))
-    print(f"model folders run: {counts['cases']} in {time.perf_counter() - start:.0f} s "
+    print(f"model folders run: {counts['cases']} in {failures.elapsed():.0f} s "
           f"({counts['subprocess']} also as a real process); seed {run_seed}")
     print("exit codes (in-process): " + ", ".join(f"{k.split()[1]}: {v}" for k, v in sorted(counts.items())
                                                   if k.startswith("exit")))
     for seconds, rc, case in slowest:
         print(f"slow: {seconds:.1f} s, exit {rc}: {case.changes} {case.command}"[:300])
-    print(f"failures: {n_fail} ({len(failures)} kinds)")
-    for kind, items in sorted(failures.items(), key=lambda kv: -len(kv[1])):
-        print(f"\n[{len(items)}x] {kind}")
-        for case, why in items[:show]:
-            print(f"  {case.changes} {case.command}\n    {why[:1500]}")
-    return 1 if n_fail else 0
+    return failures.report(show, lambda item: f"  {item[0].changes} {item[0].command}\n    {item[1][:1500]}")
 
 
 def datasets(cases: int, run_seed: int, concurrent_every: int, show: int) -> int:
@@ -98,8 +120,7 @@ def datasets(cases: int, run_seed: int, concurrent_every: int, show: int) -> int
 
     tmp = Path(tempfile.mkdtemp(prefix="vectorize-dataset-fuzz-"))
     rng = random.Random(run_seed)
-    counts, failures = defaultdict(int), defaultdict(list)
-    start = time.perf_counter()
+    counts, failures = defaultdict(int), Failures(250)
     bases = dataset_fuzzing.make_bases(tmp / "bases")
     for n in range(1, cases + 1):
         case, found = dataset_fuzzing.run_case(rng, bases, tmp, n)
@@ -112,26 +133,18 @@ def datasets(cases: int, run_seed: int, concurrent_every: int, show: int) -> int
             counts["two writers"] += 1
             found += [f"{what}: {m}" for m in more]
         for why in found:
-            failures[re.sub(r"\d+", "N", why.splitlines()[0])[:160]].append((case, why))
+            failures.add(why, (case, why))
             print(f"FAILED: {case!r}\n    {why[:1500]}", file=sys.stderr, flush=True)
-        if n % 250 == 0:
-            print(f"  {n} cases, {sum(map(len, failures.values()))} failures, {time.perf_counter() - start:.0f} s",
-                  file=sys.stderr, flush=True)
+        failures.progress(n)
     shutil.rmtree(tmp, ignore_errors=True)
-    n_fail = sum(map(len, failures.values()))
-    print(f"datasets damaged: {counts['cases']} in {time.perf_counter() - start:.0f} s "
+    print(f"datasets damaged: {counts['cases']} in {failures.elapsed():.0f} s "
           f"({counts['two writers']} also two writers at once); seed {run_seed}")
     print("damages: " + ", ".join(f"{k.split(' ', 1)[1]}: {v}" for k, v in sorted(counts.items())
                                   if k.startswith("damage ")))
     print("exit codes (search, search --ann, verify): " + ", ".join(
         f"{k.replace('exits search ', '').replace(', --ann ', '/').replace(', verify ', '/')}: {v}"
         for k, v in sorted(counts.items()) if k.startswith("exits ")))
-    print(f"failures: {n_fail} ({len(failures)} kinds)")
-    for kind, items in sorted(failures.items(), key=lambda kv: -len(kv[1])):
-        print(f"\n[{len(items)}x] {kind}")
-        for case, why in items[:show]:
-            print(f"  {case!r}\n    {why[:1500]}")
-    return 1 if n_fail else 0
+    return failures.report(show, lambda item: f"  {item[0]!r}\n    {item[1][:1500]}")
 
 
 def main() -> int:
@@ -159,16 +172,14 @@ def main() -> int:
     print(f"fuzzing {args.cases} cases, seed {run_seed}", flush=True)
 
     counts = defaultdict(int)
-    failures = defaultdict(list)  # what broke -> [(how, case, message)]
+    failures = Failures(500)  # what broke -> [(how, case, message)]
     slowest = []  # (seconds, exit code, case): the three slowest in-process runs
     tmp = Path(tempfile.mkdtemp(prefix="vectorize-fuzz-"))
     rng = random.Random(run_seed)
-    start = time.perf_counter()
 
     def fail(how: str, case, e: BaseException) -> None:
         message = f"{type(e).__name__}: {e}".strip()
-        kind = re.sub(r"\d+", "N", message.splitlines()[0])[:160]
-        failures[kind].append((how, case, message))
+        failures.add(message, (how, case, message))
 
     @settings(max_examples=args.cases, database=None, deadline=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
@@ -203,25 +214,17 @@ def main() -> int:
                     assert sub[0] == code and sub[1] == out, f"subprocess differs: exit {sub[0]} vs {code}"
         except Exception as e:  # noqa: BLE001
             fail("subprocess / repeat", case, e)
-        if n % 500 == 0:
-            print(f"  {n} cases, {sum(map(len, failures.values()))} failures, {time.perf_counter() - start:.0f} s",
-                  file=sys.stderr, flush=True)
+        failures.progress(n)
 
     one()
-    elapsed = time.perf_counter() - start
-    n_fail = sum(map(len, failures.values()))
+    elapsed = failures.elapsed()
     print(f"cases run: {counts['cases']} in {elapsed:.0f} s ({counts['subprocess']} also as a subprocess, "
           f"{counts['repeated in-process']} repeated); seed {run_seed}")
     print("exit codes: " + ", ".join(f"{k.split()[1]}: {v}" for k, v in sorted(counts.items()) if k.startswith("exit")))
     for seconds, code, case in slowest:
         print(f"slow: {seconds:.1f} s, exit {code}: {case!r}"[:300])
-    print(f"failures: {n_fail} ({len(failures)} kinds)")
-    for kind, items in sorted(failures.items(), key=lambda kv: -len(kv[1])):
-        print(f"\n[{len(items)}x] {kind}")
-        for how, case, message in sorted(items, key=lambda i: len(repr(i[1])))[: args.show]:
-            print(f"  {how}: {case!r}"[:2000])
-            print("    " + message.replace("\n", "\n    ")[:1500])
-    return 1 if n_fail else 0
+    return failures.report(args.show, lambda item: f"  {item[0]}: {item[1]!r}"[:2000] + "\n    "
+                           + item[2].replace("\n", "\n    ")[:1500], key=lambda item: len(repr(item[1])))
 
 
 if __name__ == "__main__":
