@@ -8,25 +8,20 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES
+from test_compiled import ALWAYS, kernels  # noqa: F401  (kernels: the fixture, used by name)
 from test_model import lines
 
 from vectorize_cli.attention.kernels import hide_, softmax_
-from vectorize_cli.backend import Backend
 from vectorize_cli.config import ModelConfig
 from vectorize_cli.model import nn
 
-ALWAYS = Backend("numpy", "cpu", "float32", compiled="always")
 TINY = np.finfo(np.float32).tiny  # float32's smallest normal: below it an absolute floor
 
 
 @pytest.fixture
-def loops():
-    pytest.importorskip("numba")
-    from vectorize_cli import compiled
-
-    found = compiled.loops(ALWAYS, worth_loading=True)
-    assert found is not None, "numba is installed but the loops did not load (see stderr)"
-    return found
+def loops(kernels):
+    """test_compiled's kernels: the compiled loops (compiled.Loops)."""
+    return kernels
 
 
 def magnitudes(rng, shape) -> np.ndarray:
