@@ -5,7 +5,7 @@ checked on every open, page checksums, non-finite vectors. Each case: exit 0 wit
 
 import fcntl
 import json
-import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,12 +116,17 @@ def rewrite(part, table=None, meta=None) -> None:
             w.add_key_value_metadata({b"vectorize_part": footer})
 
 
-@pytest.fixture
-def small(minilm, tmp_path):
+def embedded(tmp_path, *options) -> Path:
+    """LINES, written to tmp_path/in.txt, embedded by MiniLM into tmp_path/ds with these options -> the dataset."""
     src, out = tmp_path / "in.txt", tmp_path / "ds"
     src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    embed(src, "-o", out, "--precision", "int8")
+    embed(src, "-o", out, *options)
     return out
+
+
+@pytest.fixture
+def small(minilm, tmp_path):
+    return embedded(tmp_path, "--precision", "int8")
 
 
 def _success(out, **change):
@@ -172,9 +177,7 @@ def test_metadata_is_checked_on_every_open(small, case):
 
 
 def test_a_flipped_byte_in_a_data_page_is_an_error_not_another_hit(minilm, tmp_path):
-    src, out = tmp_path / "in.txt", tmp_path / "ds"
-    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    embed(src, "-o", out)
+    out = embedded(tmp_path)
     good = invoke("search", "cats", "-D", str(out), "-F", "json")
     assert good.exit_code == 0
     part = out / "part-00000.parquet"
@@ -227,9 +230,7 @@ def test_a_damaged_index_file_is_one_error_never_a_crash(minilm, tmp_path, where
 
     from conftest import ROOT
 
-    src, out = tmp_path / "in.txt", tmp_path / "ds"
-    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    embed(src, "-o", out)
+    out = embedded(tmp_path)
     assert invoke("index", str(out)).exit_code == 0
     graph = out / "_index.usearch"
     data = bytearray(graph.read_bytes())
@@ -249,9 +250,7 @@ def test_the_index_files_are_names_pyarrow_dataset_skips_and_old_ones_are_refuse
     pytest.importorskip("usearch")
     import pyarrow.dataset as pads
 
-    src, out = tmp_path / "in.txt", tmp_path / "ds"
-    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    embed(src, "-o", out)
+    out = embedded(tmp_path)
     assert invoke("index", str(out)).exit_code == 0
     assert pads.dataset(str(out)).to_table().num_rows == len(LINES)  # README's example, beside the index
     assert invoke("search", "cats", "-D", str(out), "--ann").exit_code == 0
@@ -352,9 +351,7 @@ def test_resume_cuts_parts_where_the_first_run_would_have(minilm, tmp_path):
 def test_an_index_json_nested_too_deep_is_one_line(minilm, tmp_path):
     """Found by the dataset fuzzer: exit 70 (RecursionError) before."""
     pytest.importorskip("usearch")
-    src, out = tmp_path / "in.txt", tmp_path / "ds"
-    src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    embed(src, "-o", out)
+    out = embedded(tmp_path)
     assert invoke("index", str(out)).exit_code == 0
     (out / "_index.json").write_text("[" * 100_000 + "]" * 100_000)
     one_error(invoke("search", "cats", "-D", str(out), "--ann"), 1, "_index.json", "not valid JSON")
