@@ -205,6 +205,20 @@ def check_search_cli(folder, model, docs: list[str], tmp_path, query: str = "a m
     assert np.allclose(got, d @ q, atol=1e-5), (got, d @ q)
 
 
+def check_prefixed(folder, model, prefix: str, texts: list[str]) -> None:
+    """The folder's weights rewritten as a *ForMaskedLM file saves them (every name under `prefix.`, an lm_head
+    beside): they read as the base model, sentence-transformers' vectors."""
+    from safetensors.numpy import load_file, save_file
+
+    from vectorize_cli.model.bert import load
+
+    path = folder / "model.safetensors"
+    tensors = load_file(path)
+    save_file({**{f"{prefix}.{k}": v for k, v in tensors.items()}, "lm_head.bias": np.zeros(3, np.float32)}, path)
+    load.cache_clear()
+    same(ours(folder).encode(texts).vectors, model.encode(texts), f"prefixed {prefix}")
+
+
 def search_scores(dataset, query: str, n: int, *options) -> np.ndarray:
     """`vectorize search QUERY -D DATASET -k n -F json` over a dataset of n rows -> (n,) the score of each row, by id."""
     r = invoke("search", query, "-D", str(dataset), "-k", str(n), "-F", "json", *options)

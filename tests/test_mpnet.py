@@ -14,7 +14,7 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import check, check_search_cli, check_similarity_cli, one_line, ours, same
+from test_families import check, check_prefixed, check_search_cli, check_similarity_cli, one_line, ours, same
 from test_html import browser  # noqa: F401  (the fixture: a Chromium, or the browser test skips)
 from test_roberta import ROOT
 
@@ -274,16 +274,8 @@ def test_cli_end_to_end(wordpiece, tmp_path):
 
 def test_weights_under_the_mpnet_prefix(wordpiece, tmp_path):
     """An MPNetForMaskedLM-style file (mpnet.embeddings..., lm_head...) reads as the base model."""
-    from safetensors.numpy import load_file, save_file
-
-    from vectorize_cli.model.bert import load
-
     folder, model, _ = build(wordpiece, tmp_path)
-    path = folder / "model.safetensors"
-    tensors = load_file(path)
-    save_file({**{f"mpnet.{k}": v for k, v in tensors.items()}, "lm_head.bias": np.zeros(3, np.float32)}, path)
-    load.cache_clear()
-    same(ours(folder).encode(TEXTS).vectors, model.encode(TEXTS), "prefixed")
+    check_prefixed(folder, model, "mpnet", TEXTS)
 
 
 def test_refusals_are_one_line(wordpiece, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from layerwise import against_transformers
 from test_cli import invoke
-from test_families import check, check_search_cli, check_similarity_cli, one_line, ours, same
+from test_families import check, check_prefixed, check_search_cli, check_similarity_cli, one_line, ours, same
 
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
@@ -162,16 +162,8 @@ def test_other_model_types_refused_by_name(tokenizers_, tmp_path):
 
 def test_weights_under_the_roberta_prefix(tokenizers_, tmp_path):
     """A RobertaForMaskedLM-style file (roberta.embeddings..., lm_head...) reads as the base model."""
-    from safetensors.numpy import load_file, save_file
-
-    from vectorize_cli.model.bert import load
-
     folder, model, _ = build(tokenizers_, tmp_path, "roberta")
-    path = folder / "model.safetensors"
-    tensors = load_file(path)
-    save_file({**{f"roberta.{k}": v for k, v in tensors.items()}, "lm_head.bias": np.zeros(3, np.float32)}, path)
-    load.cache_clear()
-    same(ours(folder).encode(TEXTS).vectors, model.encode(TEXTS), "prefixed")
+    check_prefixed(folder, model, "roberta", TEXTS)
 
 
 def test_max_length_leaves_the_rows_before_the_padding_offset(tokenizers_, tmp_path):
