@@ -364,3 +364,18 @@ def test_compiled_steps_against_sentence_transformers_and_transformers(folders, 
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
     notes = ours(folder).trace(TEXTS[0]).blocks[0].ran.notes
     assert compiled_decoder.DECODER_NOTE not in notes and compiled.SOFTMAX_NOTE not in notes, notes
+
+
+@pytest.mark.parametrize("blas", ["numpy", "mkl"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_either_librarys_products_against_sentence_transformers(folders, kind, blas, monkeypatch):
+    """Every product by numpy's BLAS, or by Intel MKL's sgemm (sgemm.py, where installed): sentence-transformers'
+    vectors either way (check: padding, each text alone, batches of one); the trace notes MKL where it ran."""
+    from vectorize_cli import sgemm
+
+    if blas == "mkl" and sgemm.library() is None:
+        pytest.skip("Intel's mkl package is not installed (pip install 'vectorize-cli[mkl]': x86-64 Linux)")
+    monkeypatch.setenv("VECTORIZE_BLAS", blas)
+    folder, model, _ = folders[kind]
+    check(folder, model, what=f"{kind} {blas}")
+    assert (sgemm.NOTE in ours(folder).trace(TEXTS[0]).blocks[0].ran.notes) == (blas == "mkl")

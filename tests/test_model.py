@@ -104,9 +104,11 @@ def test_the_compiled_gelu_changes_no_bit_of_the_vectors(minilm, reference, monk
 def test_the_trace_says_where_its_loops_ran_compiled(minilm, monkeypatch):
     """A model's record notes the compiled steps where they ran (VECTORIZE_COMPILED=1), and nothing where numpy's
     passes did: the same layers with the steps between the products compiled (numpy's bits), and the same to
-    float32 rounding with the softmax compiled too."""
+    float32 rounding with the softmax compiled too. (Then the products' note, where MKL computed them: sgemm.py.)"""
     pytest.importorskip("numba")
-    from vectorize_cli import compiled
+    from vectorize_cli import compiled, sgemm
+
+    blas = (sgemm.NOTE,) if sgemm.used(sgemm.product("auto")) else ()
 
     monkeypatch.setenv("VECTORIZE_COMPILED", "1")
     ran = trace(minilm, "A short sentence.")
@@ -115,9 +117,9 @@ def test_the_trace_says_where_its_loops_ran_compiled(minilm, monkeypatch):
         fused = trace(minilm, "A short sentence.")
     monkeypatch.setenv("VECTORIZE_COMPILED", "0")
     numpy_ran = trace(minilm, "A short sentence.")
-    assert all(b.ran.notes == (compiled.SOFTMAX_NOTE, compiled.FUSED_NOTE) for b in ran.blocks)
-    assert all(b.ran.notes == (compiled.FUSED_NOTE,) for b in fused.blocks)
-    assert all(b.ran.notes == () for b in numpy_ran.blocks)
+    assert all(b.ran.notes == (compiled.SOFTMAX_NOTE, compiled.FUSED_NOTE) + blas for b in ran.blocks)
+    assert all(b.ran.notes == (compiled.FUSED_NOTE,) + blas for b in fused.blocks)
+    assert all(b.ran.notes == blas for b in numpy_ran.blocks)
     assert all(np.array_equal(a.output, b.output) for a, b in zip(fused.blocks, numpy_ran.blocks))
     for a, b in zip(ran.blocks, numpy_ran.blocks):  # hidden states up to about 10: relative to their scale
         assert np.abs(a.output - b.output).max() <= SAME * np.abs(b.output).max()

@@ -8,7 +8,8 @@ torch is imported here only, and only when `--backend torch` asks for it.
 
 On numpy (float32) some of the formulas may run compiled by numba (compiled.py): whether they may is a
 field of the backend, VECTORIZE_COMPILED read once by resolve(), and so are the loops chosen for a run
-(compiled.for_run); every caller passes the backend down, so no module holds that choice.
+(compiled.for_run); every caller passes the backend down, so no module holds that choice. So is the library of
+the dense products (sgemm.py): VECTORIZE_BLAS, read by resolve() too.
 """
 
 import os
@@ -65,6 +66,9 @@ class Backend:
     compiled: str = field(default="auto", compare=False)
     fused: str = field(default="numpy", compare=False)
     softmax: str = field(default="numpy", compare=False)
+    # the dense products' library on numpy float32 (sgemm.py): numpy | mkl | auto (MKL where installed), as
+    # VECTORIZE_BLAS says
+    blas: str = field(default="auto", compare=False)
 
     @property
     def threads(self) -> bool:
@@ -152,7 +156,7 @@ def overflowed(what: str, backend: Backend) -> VectorizeError:
 
 TOLD = {"0": "never", "false": "never", "no": "never", "off": "never", "1": "always", "true": "always",
         "yes": "always", "on": "always", "": "auto", "auto": "auto"}  # VECTORIZE_COMPILED's values
-_said: set[str] = set()  # the values of VECTORIZE_COMPILED told already: each is said once a process
+_said: set[tuple[str, str]] = set()  # (variable, value) told already: each is said once a process
 
 
 def told_compiled() -> str:
@@ -160,10 +164,25 @@ def told_compiled() -> str:
     value = os.environ.get("VECTORIZE_COMPILED", "")
     told = TOLD.get(value.strip().lower())
     if told is None:
-        if value not in _said:
-            _said.add(value)
+        if ("VECTORIZE_COMPILED", value) not in _said:
+            _said.add(("VECTORIZE_COMPILED", value))
             tell("warning", f"VECTORIZE_COMPILED={value!r} is not 0, 1 or auto (nor false/true, no/yes, off/on); "
                             "auto: the compiled loops run where the input is big enough")
+        return "auto"
+    return told
+
+
+BLAS_NAMES = ("auto", "numpy", "mkl")  # VECTORIZE_BLAS's values
+
+
+def told_blas() -> str:
+    """VECTORIZE_BLAS as auto | numpy | mkl; another value is said once, on stderr, and means auto."""
+    value = os.environ.get("VECTORIZE_BLAS", "")
+    told = value.strip().lower() or "auto"
+    if told not in BLAS_NAMES:
+        if ("VECTORIZE_BLAS", value) not in _said:
+            _said.add(("VECTORIZE_BLAS", value))
+            tell("warning", f"VECTORIZE_BLAS={value!r} is not auto, numpy or mkl; auto: MKL where it is installed")
         return "auto"
     return told
 
@@ -172,7 +191,7 @@ def resolve(backend: str, device: str, dtype: str, family: str = "explicit", str
     """The backend a computation runs on. family is the attention's: explicit | flash. CUDA's flash
     kernel takes half precision only: with strict (that kernel or nothing) float32 is cast for it, and
     said so; without, float32 stays and the attention falls back to the next fused kernel (sdpa.py).
-    On numpy, VECTORIZE_COMPILED is read here (told_compiled), once for the run."""
+    On numpy, VECTORIZE_COMPILED and VECTORIZE_BLAS are read here (told_compiled, told_blas), once for the run."""
     for option, value, allowed in (("--backend", backend, BACKEND_NAMES), ("--device", device, DEVICE_NAMES),
                                    ("--dtype", dtype, DTYPE_NAMES)):
         if value not in allowed:
@@ -181,7 +200,7 @@ def resolve(backend: str, device: str, dtype: str, family: str = "explicit", str
     if backend == "numpy":
         if dtype != "float32":
             raise UsageError(f"--dtype {dtype} needs --backend torch (numpy computes in float32)")
-        return Backend("numpy", "cpu", "float32", compiled=told_compiled())
+        return Backend("numpy", "cpu", "float32", compiled=told_compiled(), blas=told_blas())
     notes = ()
     if family == "flash" and device == "cuda" and dtype == "float32" and strict:
         dtype = "bfloat16" if import_torch().cuda.is_bf16_supported() else "float16"

@@ -19,12 +19,13 @@ softmax and flash's exp may run compiled (compiled.py), as the backend says: pas
 """
 
 import hashlib
+import operator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
 
-from vectorize_cli import compiled
+from vectorize_cli import compiled, sgemm
 from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
 from vectorize_cli.model import decoder_weights, files, modules, validate, weights
@@ -116,6 +117,7 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
     hs = d // H
     attend = ATTENTION_FUNCTIONS[attention]
     loops = compiled.fused(backend)  # the run's choice (compiled.for_run): None, numpy's passes; the same bits
+    product = sgemm.product(backend.blas) if backend.name == "numpy" else operator.matmul  # x W: OpenBLAS or MKL
     # (B, 1, 1, T) True for padding; none where there is none (CUDA's flash kernel takes no mask)
     key_mask = backend.asarray(np.ascontiguousarray(pad[:, None, None, :])) if pad.any() else None
     positions = c.family.positions(ids, c.pad_id)  # (T,) or (B, T)
@@ -126,14 +128,15 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
     bias = relative_position_bias(w["relative_bias"], T) if c.family.relative_bias else None  # (H, T, T): MPNet
     x0, layers, ran = x.reshape(B, T, d), [], None
     for L in w["layers"]:
-        qkv = dense(x, L["w_qkv"], L["b_qkv"])  # (B*T, 3d)
+        qkv = dense(x, L["w_qkv"], L["b_qkv"], product)  # (B*T, 3d)
         q, k, v = (qkv[:, i * d : (i + 1) * d].reshape(B, T, H, hs).swapaxes(1, 2) for i in range(3))  # (B, H, T, hs)
         ran = attend(q, k, v, key_mask=key_mask, strict=strict, backend=backend, bias=bias)  # y (B, H, T, hs), att
         a = ran.y.swapaxes(1, 2).reshape(B * T, d)  # the heads side by side
-        x = dense_add_norm(a, L["w_o"], L["b_o"], x, *L["ln_1"], c.eps, loops)  # (B*T, d)
-        h = dense_gelu(x, L["w_1"], L["b_1"], loops)  # (B*T, d_ff)
-        x = dense_add_norm(h, L["w_2"], L["b_2"], x, *L["ln_2"], c.eps, loops)  # (B*T, d)
+        x = dense_add_norm(a, L["w_o"], L["b_o"], x, *L["ln_1"], c.eps, loops, product)  # (B*T, d)
+        h = dense_gelu(x, L["w_1"], L["b_1"], loops, product)  # (B*T, d_ff)
+        x = dense_add_norm(h, L["w_2"], L["b_2"], x, *L["ln_2"], c.eps, loops, product)  # (B*T, d)
         layers.append((ran.att, x.reshape(B, T, d)))
         if not every_layer:
             del layers[:-1]
-    return x0, layers, Attended(None, None, ran.op, ran.notes + ((compiled.FUSED_NOTE,) if loops else ()))
+    notes = ((compiled.FUSED_NOTE,) if loops else ()) + ((sgemm.NOTE,) if sgemm.used(product) else ())
+    return x0, layers, Attended(None, None, ran.op, ran.notes + notes)

@@ -25,9 +25,11 @@ rows would be), and torch's flash kernel, which takes no mask, runs on padded ba
 numbers no real token reads; the pooling reads real tokens only.
 """
 
+import operator
+
 import numpy as np
 
-from vectorize_cli import compiled_decoder
+from vectorize_cli import compiled_decoder, sgemm
 from vectorize_cli.attention.dispatch import ATTENTION_FUNCTIONS, Attended
 from vectorize_cli.backend import Backend
 from vectorize_cli.model.decoder_nn import (add_rms_norm, heads_first, repeat_kv, rotary_angles, rotary_cos_sin,
@@ -35,9 +37,9 @@ from vectorize_cli.model.decoder_nn import (add_rms_norm, heads_first, repeat_kv
 from vectorize_cli.model.nn import dense
 
 
-def project(x, w, b=None):
-    """x W (+ b): a decoder's projections mostly have no bias."""
-    return x @ w if b is None else dense(x, w, b)
+def project(x, w, b=None, product=operator.matmul):
+    """x W (+ b): a decoder's projections mostly have no bias; product: the run's (nn.dense's)."""
+    return product(x, w) if b is None else dense(x, w, b, product)
 
 
 def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad: np.ndarray,
@@ -53,13 +55,14 @@ def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad:
     H, KV, hs, d = c.n_head, c.n_kv_head, c.head_size, c.d_model
     attend = ATTENTION_FUNCTIONS[attention]
     loops = compiled_decoder.decoder_fused(backend)  # the run's choice (compiled.for_run): None, numpy's passes
+    product = sgemm.product(backend.blas) if backend.name == "numpy" else operator.matmul  # x W: OpenBLAS or MKL
     cos, sin = (backend.asarray(a) for a in rotary_cos_sin(rotary_angles(T, hs, c.rope_theta)))  # (T, hs/2) each
     x = w["word"][backend.asarray(ids)].reshape(B * T, d)  # (B*T, d) the residual stream
     x0, layers, ran = x.reshape(B, T, d), [], None
     norms = [L["norm_1"] for L in w["layers"][1:]] + [w["norm"]]  # the RMSNorm after each layer's last residual
     _, h = add_rms_norm(x, None, w["layers"][0]["norm_1"], c.eps, loops)  # (B*T, d) the first layer's RMSNorm(x)
     for L, norm_next in zip(w["layers"], norms):
-        qkv = project(h, L["w_qkv"], L.get("b_qkv"))  # (B*T, (H + 2 KV) hs)
+        qkv = project(h, L["w_qkv"], L.get("b_qkv"), product)  # (B*T, (H + 2 KV) hs)
         q = qkv[:, : H * hs].reshape(B, T, H, hs)
         k, v = (qkv[:, (H + i * KV) * hs : (H + (i + 1) * KV) * hs].reshape(B, T, KV, hs) for i in range(2))
         q, k = (heads_first(a, L[norm], c.eps) if c.qk_norm else heads_first(a)  # (B, H or KV, T, hs), new
@@ -67,13 +70,14 @@ def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad:
         q, k, v = rotate_(q, cos, sin), rotate_(k, cos, sin), heads_first(v)
         k, v = repeat_kv(k, H // KV), repeat_kv(v, H // KV)  # (B, H, T, hs)
         ran = attend(q, k, v, causal=True, strict=strict, backend=backend)  # (B, H, T, hs), (B, H, T, T) or None
-        y = project(ran.y.swapaxes(1, 2).reshape(B * T, H * hs), L["w_o"], L.get("b_o"))  # (B*T, d)
+        y = project(ran.y.swapaxes(1, 2).reshape(B * T, H * hs), L["w_o"], L.get("b_o"), product)  # (B*T, d)
         # x = x + y into y (a new array: x0, a view of the first x, stays the embeddings), h = RMSNorm(x) g_2
         x, h = add_rms_norm(y, x, L["norm_2"], c.eps, loops)  # (B*T, d) each
-        y = swiglu_(h @ L["w_gu"], c.d_ff, loops) @ L["w_down"]  # (B*T, d)
+        y = product(swiglu_(product(h, L["w_gu"]), c.d_ff, loops), L["w_down"])  # (B*T, d)
         x, h = add_rms_norm(y, x, norm_next, c.eps, loops)  # the residual; the next layer's RMSNorm(x), or the final
         layers.append((ran.att, x.reshape(B, T, d)))
         if not every_layer:
             del layers[:-1]
     layers[-1] = (layers[-1][0], h.reshape(B, T, d))  # the last hidden state: RMSNorm(x) g after the last layer
-    return x0, layers, Attended(None, None, ran.op, ran.notes + ((compiled_decoder.DECODER_NOTE,) if loops else ()))
+    notes = ((compiled_decoder.DECODER_NOTE,) if loops else ()) + ((sgemm.NOTE,) if sgemm.used(product) else ())
+    return x0, layers, Attended(None, None, ran.op, ran.notes + notes)

@@ -8,6 +8,7 @@ Notation: B sentences, T tokens, d = d_model, x (..., d).
 """
 
 import math
+import operator
 
 import numpy as np
 
@@ -16,28 +17,29 @@ from vectorize_cli.backend import import_torch
 SQRT_HALF = np.float32(1.0 / math.sqrt(2.0))  # float32, as every constant of the formulas below
 
 
-def dense(x, w, b):
-    """x W + b, W in "x @ W" layout (in, out); the bias is added in place (no second temporary)."""
-    y = x @ w
+def dense(x, w, b, product=operator.matmul):
+    """x W + b, W in "x @ W" layout (in, out); the bias is added in place (no second temporary). product(x, W):
+    the run's matrix product (sgemm.product: numpy's `@`, or MKL's on numpy float32)."""
+    y = product(x, w)
     y += b
     return y
 
 
-def dense_gelu(x, w, b, loops=None):
-    """GELU(x W + b): the product by BLAS, then the bias and GELU in one pass where loops (compiled.fused's)
-    are given (numpy's bits either way), else dense then gelu_."""
+def dense_gelu(x, w, b, loops=None, product=operator.matmul):
+    """GELU(x W + b): the product by BLAS (product, as dense's), then the bias and GELU in one pass where loops
+    (compiled.fused's) are given (numpy's bits either way), else dense then gelu_."""
     if loops is None:
-        return gelu_(dense(x, w, b))
-    return loops.bias_gelu_(x @ w, b)
+        return gelu_(dense(x, w, b, product))
+    return loops.bias_gelu_(product(x, w), b)
 
 
-def dense_add_norm(x, w, b, residual, g, beta, eps: float, loops=None):
-    """LayerNorm(residual + x W + b) with gain g and bias beta (post-LN's sublayer end): the product by BLAS,
-    then the bias, the residual and LayerNorm in one loop where loops (compiled.fused's) are given (numpy's
-    bits either way), else dense, += and layer_norm_."""
+def dense_add_norm(x, w, b, residual, g, beta, eps: float, loops=None, product=operator.matmul):
+    """LayerNorm(residual + x W + b) with gain g and bias beta (post-LN's sublayer end): the product by BLAS
+    (product, as dense's), then the bias, the residual and LayerNorm in one loop where loops (compiled.fused's)
+    are given (numpy's bits either way), else dense, += and layer_norm_."""
     if loops is not None:
-        return loops.add_layer_norm_(x @ w, b, residual, g, beta, eps)
-    y = dense(x, w, b)
+        return loops.add_layer_norm_(product(x, w), b, residual, g, beta, eps)
+    y = dense(x, w, b, product)
     y += residual
     return layer_norm_(y, g, beta, eps)
 
