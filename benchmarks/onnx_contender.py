@@ -7,16 +7,19 @@ the machine's matrix-multiply peak, side by side in one run.
 Contenders, each a whole fresh process over the first --lines of sample_inputs/sentences-10k.txt
 (interpreter start, model load and tokenizing included), in a rotating order each round:
   vectorize     `vectorize run - --model minilm --format npy` (numpy, the default path; the steps between
-                the products and the softmax compiled by numba when installed, as in the `model` extra)
+                the products and the softmax compiled by numba when installed, as in the `model` extra; the
+                products by Intel MKL where its `mkl` package is installed: the `mkl` extra)
+  vectorize, numpy's BLAS     the same with VECTORIZE_BLAS=numpy: the products by numpy's OpenBLAS
   vectorize, numpy's passes   the same with VECTORIZE_COMPILED=0 (within float32 rounding: checked at the end)
   onnxruntime   fastembed's recipe: torch.onnx.export of all-MiniLM-L6-v2, onnxruntime.transformers'
                 optimizer (Attention, SkipLayerNorm, BiasGelu fused), tokenizers, length-sorted batches
                 of 32, mean pooling, L2 normalisation; one session with every core
-  dense layers alone (in process)   the floor of any program on numpy's BLAS: the same batches' four dense
-                layers a layer (bias adds included) on every core as encode runs them, timed inside the
-                process: no start-up, tokenizing, attention, LayerNorm or GELU
-The peak: numpy sgemm on the model's biggest shape, 640 x 384 @ 384 x 1536 (a batch of 32 x 20 tokens
-into the feed-forward layer), all cores, best of many, measured between the rounds. The model needs
+  dense layers alone (in process)   the floor of any program on vectorize's BLAS (MKL where installed): the
+                same batches' four dense layers a layer (bias adds included) on every core as encode runs
+                them, timed inside the process: no start-up, tokenizing, attention, LayerNorm or GELU
+The peak: sgemm on the model's biggest shape, 640 x 384 @ 384 x 1536 (a batch of 32 x 20 tokens into the
+feed-forward layer), a product per core at once, best of many, measured between the rounds, by numpy's
+OpenBLAS and by MKL where installed: the higher of the two is the peak. The model needs
 2 x n_layer x (4 d² + 2 d d_ff) FLOP per real token (the dense layers; attention adds T/(3d) of that),
 so FLOP / time is each contender's achieved rate, and its fraction of the peak where the rest goes.
 """
@@ -81,6 +84,8 @@ DENSE = "dense layers alone (in process)"
 DENSE_CHILD = r'''
 import sys, time, numpy as np
 from vectorize_cli.model.bert import load
+from vectorize_cli import sgemm
+from vectorize_cli.backend import told_blas
 from vectorize_cli.model.nn import dense
 from vectorize_cli.parallel import core_map
 from vectorize_cli.pipelines.bert import batches
@@ -89,11 +94,12 @@ texts = open(sys.argv[1], encoding="utf-8").read().splitlines()
 lengths = [len(e.ids) for e in model.tokenizer.encode(texts, tokens=False)]
 todo = batches(lengths, 32)
 pool = np.random.default_rng(0).standard_normal((32 * max(lengths), 384), dtype=np.float32)
+mm = sgemm.product(told_blas())
 def run(batch):
     x = pool[: len(batch) * max(lengths[i] for i in batch)]
     for L in model.weights["layers"]:
-        dense(x, L["w_qkv"], L["b_qkv"]); dense(x, L["w_o"], L["b_o"])
-        dense(dense(x, L["w_1"], L["b_1"]), L["w_2"], L["b_2"])
+        dense(x, L["w_qkv"], L["b_qkv"], mm); dense(x, L["w_o"], L["b_o"], mm)
+        dense(dense(x, L["w_1"], L["b_1"], mm), L["w_2"], L["b_2"], mm)
 t = time.perf_counter()
 with core_map() as map_:
     list(map_(run, todo))
@@ -140,18 +146,22 @@ def export(folder: Path, tmp: Path) -> Path:
     return opt
 
 
-def sgemm_peak(seconds: float = 2.0) -> float:
-    """GFLOP/s of numpy's float32 matmul on 640 x 384 @ 384 x 1536, best of --seconds of tries."""
+def sgemm_peak(blas: str, seconds: float = 2.0) -> float:
+    """GFLOP/s of a float32 product on 640 x 384 @ 384 x 1536 by blas (numpy | mkl: sgemm.product's), one product
+    on each core at once (as encode runs its batches), best of --seconds of tries."""
+    from vectorize_cli import sgemm
+    from vectorize_cli.parallel import core_map, cores
+
+    mm = sgemm.product(blas)
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((640, 384), dtype=np.float32), rng.standard_normal((384, 1536), dtype=np.float32)
-    c = np.empty((640, 1536), dtype=np.float32)
     best, end = float("inf"), time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        t = time.perf_counter()
-        for _ in range(10):
-            np.matmul(a, b, out=c)
-        best = min(best, (time.perf_counter() - t) / 10)
-    return 2 * 640 * 384 * 1536 / best / 1e9
+    with core_map() as map_:
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            list(map_(lambda _: [mm(a, b) for _ in range(10)], range(cores())))
+            best = min(best, (time.perf_counter() - t) / 10)
+    return 2 * 640 * 384 * 1536 * cores() / best / 1e9
 
 
 def timed(cmd: list[str], stdin: Path | None = None, env: dict | None = None, reports: bool = False) -> float:
@@ -192,31 +202,40 @@ def main() -> None:
     padding = padding_fraction(lengths, batches(lengths, 32))  # encode's batches (and ORT_CHILD's: the same cut)
     d, d_ff, n_layer = 384, 1536, 6
     flop = 2 * n_layer * (4 * d * d + 2 * d * d_ff) * tokens
-    numpy_gelu = "vectorize, numpy's passes"
-    out = {"vectorize": tmp / "vectorize.npy", numpy_gelu: tmp / "numpy-gelu.npy", "onnxruntime": tmp / "ort.npy"}
+    numpy_gelu, openblas = "vectorize, numpy's passes", "vectorize, numpy's BLAS"
+    out = {"vectorize": tmp / "vectorize.npy", openblas: tmp / "openblas.npy", numpy_gelu: tmp / "numpy-gelu.npy",
+           "onnxruntime": tmp / "ort.npy"}
     ours = [sys.executable, "-m", "vectorize_cli", "run", "-", "--model", "minilm", "-F", "npy", "--force", "-o"]
-    cmds = {"vectorize": [*ours, str(out["vectorize"])], numpy_gelu: [*ours, str(out[numpy_gelu])],
+    cmds = {"vectorize": [*ours, str(out["vectorize"])], openblas: [*ours, str(out[openblas])],
+            numpy_gelu: [*ours, str(out[numpy_gelu])],
             "onnxruntime": [sys.executable, "-c", ORT_CHILD, str(opt), str(folder), str(text), str(out["onnxruntime"])],
             DENSE: [sys.executable, "-c", DENSE_CHILD, str(text)]}
-    envs = {numpy_gelu: {"VECTORIZE_COMPILED": "0"}}
+    envs = {numpy_gelu: {"VECTORIZE_COMPILED": "0"}, openblas: {"VECTORIZE_BLAS": "numpy"}}
     times: dict[str, list[float]] = {c: [] for c in cmds}
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())  # 1, 5, 15 minutes: others' work on this machine
-    peaks: list[float] = []
+    peaks: dict[str, list[float]] = {"numpy": [], "mkl": []}
     names = list(cmds)
     for r in range(a.repeat):
         for c in names[r % len(names):] + names[: r % len(names)]:
             times[c].append(timed(cmds[c], text, envs.get(c), reports=c == DENSE))
             print(f"round {r + 1}: {c}: {times[c][-1]:.2f} s", file=sys.stderr, flush=True)
-        peaks.append(sgemm_peak())
-        print(f"round {r + 1}: sgemm peak {peaks[-1]:.0f} GFLOP/s", file=sys.stderr, flush=True)
+        for blas in peaks:
+            peaks[blas].append(sgemm_peak(blas))
+            print(f"round {r + 1}: sgemm peak, {blas}: {peaks[blas][-1]:.0f} GFLOP/s", file=sys.stderr, flush=True)
     v, o = np.load(out["vectorize"]).astype(np.float64), np.load(out["onnxruntime"]).astype(np.float64)
     cos = np.sum(v * o, 1) / np.linalg.norm(v, axis=1) / np.linalg.norm(o, axis=1)
     n = np.load(out[numpy_gelu]).astype(np.float64)
     cos_numpy = np.sum(v * n, 1) / np.linalg.norm(v, axis=1) / np.linalg.norm(n, axis=1)
-    peak = statistics.median(peaks)
+    from vectorize_cli import sgemm
+
+    if not sgemm.used(sgemm.product("auto")):
+        del peaks["mkl"]  # not installed: numpy's product twice
+    peak = max(statistics.median(p) for p in peaks.values())
+    every = "; ".join(f"{blas} median {statistics.median(p):.0f}, every round {' / '.join(f'{x:.0f}' for x in p)}"
+                      for blas, p in peaks.items())
     print(f"{a.lines} lines ({tokens:,} real tokens, {flop / 1e12:.2f} TFLOP in the dense layers); median of "
-          f"{a.repeat} rounds, rotating order; sgemm peak (640x384 @ 384x1536, all cores): median {peak:.0f} "
-          f"GFLOP/s, every round {' / '.join(f'{x:.0f}' for x in peaks)}. vectorize against onnxruntime: min "
+          f"{a.repeat} rounds, rotating order; sgemm peak (640x384 @ 384x1536, a product per core): {peak:.0f} "
+          f"GFLOP/s ({every}). vectorize against onnxruntime: min "
           f"cosine {cos.min():.7f}; compiled against numpy's passes: min cosine {cos_numpy.min():.8f}, max "
           f"|delta| {np.abs(v - n).max():.1e}. Padding (padded tokens / all tokens) of the batches, both "
           f"programs' (32 sentences, longest first): {padding:.3f}; load average at the start {load}.\n")
