@@ -43,6 +43,7 @@ from vectorize_cli.backend import Backend
 from vectorize_cli.errors import tell
 from vectorize_cli.loop_layouts import bias_rows, check_rows, mask_rows, overlap, row_stride
 from vectorize_cli.model import nn
+from vectorize_cli.numba_import import without_scipy_blas
 
 # tokens of a run (model/bert.forward's batches together) from which GELU runs compiled, and scores (heads x
 # queries x keys) of one flash call from which its exp does: where loading them (about 0.7 s from numba's
@@ -196,16 +197,17 @@ def _load() -> Loops | None:
     with _lock:
         if "loops" not in _loaded:
             _loaded["loops"] = None
-            try:
-                from vectorize_cli import numba_loops
-            except ImportError:  # no numba (the `model` extra): numpy, silently
-                return None
-            except Exception as e:  # numba there but failing: slower, not wrong; say why once
-                return _failed(e)
-            try:
-                _loaded["loops"] = checked(numba_loops.LOOPS)
-            except Exception as e:
-                return _failed(e)
+            with without_scipy_blas():  # numba's BLAS check would import scipy.linalg: 0.27 s (numba_import.py)
+                try:
+                    from vectorize_cli import numba_loops
+                except ImportError:  # no numba (the `model` extra): numpy, silently
+                    return None
+                except Exception as e:  # numba there but failing: slower, not wrong; say why once
+                    return _failed(e)
+                try:
+                    _loaded["loops"] = checked(numba_loops.LOOPS)
+                except Exception as e:
+                    return _failed(e)
         return _loaded["loops"]
 
 
