@@ -3,9 +3,11 @@ rounds: what loading the compiled loops (numba, and its cache) costs a run, with
 
     python benchmarks/model_startup.py --against ac5bea8 --rounds 3
     python benchmarks/model_startup.py --against 7bd7881 --rounds 5 --lines 1 3000 --warm-only
+    python benchmarks/model_startup.py --against 7bd7881 --rounds 10 --lines 3000 --only "first batch"
 
 Workloads (sample_inputs/sentences-10k.txt): `vectorize run - --model minilm -F npy` on its first 100 and
-3,000 lines, and a one-pair `vectorize similarity`. Contenders, each workload's in a rotating order every
+3,000 lines (or --lines), the same ended where its first batch would start ("to the first batch": imports, the
+model's read, tokenizing, the loops' load), and a one-pair `vectorize similarity`. Contenders, each workload's in a rotating order every
 round: this checkout as it runs by default and with VECTORIZE_COMPILED=0 (3,000 lines), and --against
 (read with `git archive` into a temporary folder); "warm" runs share a cache folder filled by an untimed
 run first, "cold" ones get an empty one each (NUMBA_CACHE_DIR here; VECTORIZE_CACHE, the object file's
@@ -32,6 +34,24 @@ ROOT = Path(__file__).resolve().parents[1]
 TEXT = ROOT / "sample_inputs" / "sentences-10k.txt"
 PAIR = ["A man is eating food.", "A man eats a meal."]
 RUN = ["run", "-", "--model", "minilm", "-F", "npy", "--force", "-o"]
+# the same command, ended where its first batch would start (just after compiled.for_run has chosen, and
+# loaded, the run's loops: its second call, the first is Encoder.open's probe sentence): its start-up alone,
+# without the batches' minutes of noise on a shared machine
+TO_FIRST_BATCH = """
+import os, sys
+from vectorize_cli import compiled
+chosen, calls = compiled.for_run, []
+def stop(*args):
+    backend = chosen(*args)
+    calls.append(args)
+    if len(calls) == 2:
+        os._exit(0)
+    return backend
+compiled.for_run = stop
+from vectorize_cli.__main__ import main
+sys.argv = ["vectorize", *sys.argv[1:]]
+main()
+"""
 
 
 def main() -> None:
@@ -40,6 +60,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--lines", type=int, nargs="+", default=[100, 3000])
     p.add_argument("--warm-only", action="store_true", help="only the runs with numba's cache warm")
+    p.add_argument("--only", help="only the workloads whose name holds this (e.g. 'first batch')")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -50,6 +71,7 @@ def main() -> None:
             head = "".join(TEXT.read_text(encoding="utf-8").splitlines(True)[:n])
             (tmp / f"{n}.txt").write_text(head, encoding="utf-8")
         cases = _cases(tmp, old, a.against, a.lines, a.warm_only)
+        cases = {name: case for name, case in cases.items() if a.only is None or a.only in name}
         for name, (cmd, stdin, env, cache) in cases.items():  # warm: the cache filled once, untimed
             if cache == "warm":
                 _run(cmd, stdin, env)
@@ -67,7 +89,7 @@ def main() -> None:
             loads.append(os.getloadavg()[0])
         outputs = {}
         for name in cases:
-            if "lines" in name:
+            if "lines," in name:
                 npy = (tmp / (name.replace(" ", "_") + ".npy")).read_bytes()
                 outputs.setdefault(name.split(",")[0], set()).add(npy)
     print(f"median of {a.rounds} rounds, rotating order; vectors the same bytes across contenders: "
@@ -98,6 +120,9 @@ def _cases(tmp: Path, old: Path, against: str, lines: list[int], warm_only: bool
             name = f"{n} lines, {who}"
             out = tmp / (name.replace(" ", "_") + ".npy")
             cases[name] = ([sys.executable, "-m", "vectorize_cli", *RUN, str(out)], tmp / f"{n}.txt", env, cache)
+            if cache == "warm" and "VECTORIZE_COMPILED" not in env:
+                cases[f"{n} lines to the first batch, {who}"] = (
+                    [sys.executable, "-c", TO_FIRST_BATCH, *RUN, str(tmp / "never-written.npy")], tmp / f"{n}.txt", env, cache)
     for who, env in contenders.items():
         cases[f"similarity of one pair, {who}"] = ([sys.executable, "-m", "vectorize_cli", "similarity", *PAIR,
                                                     "--model", "minilm"], None, env, "warm")
