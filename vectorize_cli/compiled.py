@@ -23,10 +23,10 @@ from COMPILE_AT_SOFTMAX, its bits within ulps; so the choice is the run's and ne
 a call of COMPILE_AT_SCORES scores or more (flash_exp: its bits differ from numpy's exp in the last place, so the
 same input must take the same exp in every process, whatever ran before).
 
-Loading them (importing numba, and its cache) costs a process about 0.6 s, compiling them once per machine
-about 1.5 s (benchmarks/README.md, "Start-up with numba's cache"), each loop about 60 ms of it: the decoder's two
-live in modules of their own (compiled_decoder.py, numba_decoder_loops.py); a failure is said once, on stderr, and
-numpy runs. numba's
+Loading them (importing numba and setting up its CPU target, without the scipy.linalg its BLAS check would
+import: numba_import.py; then each loop from numba's cache, a few ms) costs a process about 0.35 s, compiling them
+once per machine about 1.5 s (benchmarks/README.md, "Start-up"): the decoder's two live in modules of their own
+(compiled_decoder.py, numba_decoder_loops.py); a failure is said once, on stderr, and numpy runs. numba's
 cache does not know nn.py's source, so the loops are checked against numpy's formulas (checked_on()) first,
 and a stale cache is compiled again (numba's public `recompile`).
 """
