@@ -10,7 +10,8 @@ sys.modules), numba's check returns False, and the entry is removed again after,
 
 What it changes, in this process only:
 - numba's `_HAVE_BLAS` stays False: jitted np.convolve / np.correlate of floats (the only users of it in
-  numba 0.68) take numba's own inner-product loop instead of np.dot: the same sums, in another order, slower.
+  numba 0.68) take numba's own inner-product loop instead of np.dot: the same sums, in another order, slower
+  (and a numba cache written by such a function in this process keeps that loop).
   np.dot, np.linalg and @ in jitted code are unaffected: they call ensure_blas() when compiled, later, and
   that imports scipy as usual (tests/test_numba_import.py compiles one after the loops loaded).
 - while the entry is there (the load, under compiled.py's lock), another thread importing scipy.linalg
