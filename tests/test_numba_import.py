@@ -46,6 +46,11 @@ import numba
 dot = numba.njit(lambda a, b: np.dot(a, b))  # numba's BLAS, compiled after the load: imports scipy itself
 a = np.arange(12.0).reshape(3, 4)
 assert np.array_equal(dot(a, a.T), a @ a.T)
+convolve = numba.njit(lambda a, b: np.convolve(a, b))  # numba's own inner products here (_HAVE_BLAS False)
+x, y = np.random.default_rng(0).standard_normal((2, 50))
+assert np.allclose(convolve(x, y), np.convolve(x, y), rtol=1e-12, atol=1e-12)
+import numba.np.arraymath
+assert not numba.np.arraymath._HAVE_BLAS  # what the docstring says this process gives up
 """
 
 
