@@ -35,17 +35,18 @@ TEXT = ROOT / "sample_inputs" / "sentences-10k.txt"
 PAIR = ["A man is eating food.", "A man eats a meal."]
 RUN = ["run", "-", "--model", "minilm", "-F", "npy", "--force", "-o"]
 # the same command, ended where its first batch would start (just after compiled.for_run has chosen, and
-# loaded, the run's loops: its second call, the first is Encoder.open's probe sentence): its start-up alone,
-# without the batches' minutes of noise on a shared machine
+# loaded, the run's loops: its second call, the first is Encoder.open's probe sentence) and exiting as the CLI
+# exits (SystemExit through it: the interpreter's shutdown included): its start-up and shutdown alone, without
+# the batches' minutes of noise on a shared machine
 TO_FIRST_BATCH = """
-import os, sys
+import sys
 from vectorize_cli import compiled
 chosen, calls = compiled.for_run, []
 def stop(*args):
     backend = chosen(*args)
     calls.append(args)
     if len(calls) == 2:
-        os._exit(0)
+        sys.exit(0)
     return backend
 compiled.for_run = stop
 from vectorize_cli.__main__ import main
