@@ -4,9 +4,10 @@ traceback; a signal that arrives while Typer builds the command is caught here a
 
 After the command, every object still alive is frozen (gc.freeze): the interpreter's shutdown then collects
 nothing of them, where its last collections would otherwise walk numba's and the model's objects and run the
-finalizers of those in cycles (about 0.2 s of CPU once numba is loaded, benchmarks/README.md, "Start-up").
-Every output is written and closed by then (sink.py); what Python skips is only what it never promises at
-exit (finalizers of objects in cycles); atexit hooks, weakref.finalize's and threads' joins run as before."""
+finalizers of those in cycles (about 0.2 s of CPU once numba is loaded: benchmarks/README.md, "Start-up and
+shutdown of the model path"). Every output is written and closed by then (sink.py); what Python skips is
+only what it never promises at exit (finalizers of objects in cycles); atexit hooks, weakref.finalize's and
+threads' joins run as before."""
 
 import gc
 import sys
