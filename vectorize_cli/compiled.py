@@ -23,10 +23,11 @@ from COMPILE_AT_SOFTMAX, its bits within ulps; so the choice is the run's and ne
 a call of COMPILE_AT_SCORES scores or more (flash_exp: its bits differ from numpy's exp in the last place, so the
 same input must take the same exp in every process, whatever ran before).
 
-Loading them (importing numba, and its cache) costs a process about 0.6 s, compiling them once per machine
-about 1.5 s (benchmarks/README.md, "Start-up with numba's cache"), each loop about 60 ms of it: the decoder's two
-live in modules of their own (compiled_decoder.py, numba_decoder_loops.py); a failure is said once, on stderr, and
-numpy runs. numba's
+Loading them (importing numba and setting up its CPU target, without the scipy.linalg its BLAS check would
+import: numba_import.py; then each loop from numba's cache, a few ms) costs a process about 0.35 s, compiling them
+once per machine about 1.5 s (benchmarks/README.md, "Start-up and shutdown of the model path"): the decoder's
+two live in modules of their own (compiled_decoder.py, numba_decoder_loops.py); a failure is said once, on
+stderr, and numpy runs. numba's
 cache does not know nn.py's source, so the loops are checked against numpy's formulas (checked_on()) first,
 and a stale cache is compiled again (numba's public `recompile`).
 """
@@ -43,6 +44,7 @@ from vectorize_cli.backend import Backend
 from vectorize_cli.errors import tell
 from vectorize_cli.loop_layouts import bias_rows, check_rows, mask_rows, overlap, row_stride
 from vectorize_cli.model import nn
+from vectorize_cli.numba_import import without_scipy_blas
 
 # tokens of a run (model/bert.forward's batches together) from which GELU runs compiled, and scores (heads x
 # queries x keys) of one flash call from which its exp does: where loading them (about 0.7 s from numba's
@@ -196,16 +198,17 @@ def _load() -> Loops | None:
     with _lock:
         if "loops" not in _loaded:
             _loaded["loops"] = None
-            try:
-                from vectorize_cli import numba_loops
-            except ImportError:  # no numba (the `model` extra): numpy, silently
-                return None
-            except Exception as e:  # numba there but failing: slower, not wrong; say why once
-                return _failed(e)
-            try:
-                _loaded["loops"] = checked(numba_loops.LOOPS)
-            except Exception as e:
-                return _failed(e)
+            with without_scipy_blas():  # numba's BLAS check would import scipy.linalg: 0.27 s (numba_import.py)
+                try:
+                    from vectorize_cli import numba_loops
+                except ImportError:  # no numba (the `model` extra): numpy, silently
+                    return None
+                except Exception as e:  # numba there but failing: slower, not wrong; say why once
+                    return _failed(e)
+                try:
+                    _loaded["loops"] = checked(numba_loops.LOOPS)
+                except Exception as e:
+                    return _failed(e)
         return _loaded["loops"]
 
 

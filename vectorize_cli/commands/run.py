@@ -189,12 +189,9 @@ def _write_toy(source, config: Config, out, advance, fmt: str, precision: int, o
 
 def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str, precision: int,
                  omit: tuple[str, ...], token: str | None) -> None:
-    from vectorize_cli.attention.variants import VARIANTS
     from vectorize_cli.commands.model import nonempty, warn_truncated
     from vectorize_cli.encoder import Encoder
-    from vectorize_cli.output import WRITERS, Output, write_npy
-    from vectorize_cli.views.json import model_record
-    from vectorize_cli.views.table import trace_tables
+    from vectorize_cli.output import write_npy
 
     encoder = Encoder.open(name, config)
     texts = nonempty(source.sentences(advance))
@@ -202,6 +199,10 @@ def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str,
         e = encoder.encode(texts)
         warn_truncated(encoder.max_length, e.truncated.nonzero()[0].tolist(), source.single)
         return write_npy(e.vectors, out)
+    from vectorize_cli.attention.variants import VARIANTS  # the records' and tables' modules: not npy's
+    from vectorize_cli.output import WRITERS, Output
+    from vectorize_cli.views.json import model_record
+    from vectorize_cli.views.table import trace_tables
 
     def traces():
         for i, t in enumerate(texts):
