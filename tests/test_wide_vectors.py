@@ -1,6 +1,7 @@
-"""numba_loops.wide_vectors: the loops that give numpy's bits (GELU, bias + GELU, LayerNorm's two halves) run 16
-float32 lanes wide where the CPU has AVX-512 (LLVM's own choice there is 8), still numpy's bits on rows of any
-length; without AVX-512 they compile as before, and numba's cache never hands one CPU's machine code to another."""
+"""numba_loops.wide_vectors: GELU's loops (gelu_loop, bias_gelu_loop) run 16 float32 lanes wide where the CPU has
+AVX-512 (LLVM's own choice there is 8), the loops of numpy's bits still numpy's bits on rows of any length (LayerNorm's
+too, beside them); without AVX-512 they compile as before, and numba's cache never hands one CPU's machine code to
+another."""
 
 import os
 import platform
@@ -25,8 +26,7 @@ def wide_loops() -> dict:
     from vectorize_cli import numba_loops
 
     gelu_ops = ("mul", "div", "add")
-    return {numba_loops.gelu_loop: gelu_ops, numba_loops.bias_gelu_loop: gelu_ops,
-            numba_loops.add_center_loop: ("add", "sub"), numba_loops.scale_shift_loop: ("mul", "add")}
+    return {numba_loops.gelu_loop: gelu_ops, numba_loops.bias_gelu_loop: gelu_ops}
 
 
 def numba_cpu_features() -> str:
@@ -75,7 +75,7 @@ for n in %r:
     assert k.add_layer_norm_(x.copy(), b, r, g, b, 1e-12).tobytes() == d[f'norm{n}'].tobytes(), n
 print(sum(sum(f.stats.cache_hits.values()) for f in numba_loops.LOOPS),
       sum(sum(f.stats.cache_misses.values()) for f in numba_loops.LOOPS))
-wide = (numba_loops.gelu_loop, numba_loops.bias_gelu_loop, numba_loops.add_center_loop, numba_loops.scale_shift_loop)
+wide = (numba_loops.gelu_loop, numba_loops.bias_gelu_loop)
 print(sum(len(re.findall('%%zmm', ''.join(f.inspect_asm().values()))) for f in wide
           if f.stats.cache_misses))  # numba keeps machine code to read for what it compiled, not what it loaded
 """ % (ROWS,)

@@ -28,8 +28,8 @@ nn.py's (numba's documented limit): compiled.py checks the loops against numpy b
 How a loop stays vectorized: LLVM vectorizes a loop only when its body has no calls and no branches it cannot
 turn into selects. Hence error_model="numpy" (numba's float division otherwise checks for zero and raises) and
 nn.py's own exp (libm's expf would be called one lane at a time). nogil: parallel.core_map's threads run them
-on every core at once. How wide: each loop calls wide_vectors() first, 16 float32 lanes where the CPU has AVX-512
-(LLVM's own choice there is 8).
+on every core at once. How wide: GELU's two loops call wide_vectors() first, 16 float32 lanes where the CPU has
+AVX-512 (LLVM's own choice there is 8).
 """
 
 import numpy as np
@@ -71,14 +71,16 @@ def wide_vectors(typingctx):
     before numba's target machine is made. Without AVX-512 it changes nothing (LLVM's widest vectors there
     are 256 bits).
 
-    The bits: a lane computes its own element, with the same operations whatever the width, so the loops that
-    give numpy's bits (GELU, bias + GELU, LayerNorm's halves; pairwise_sum's order is written out) still do,
-    tested. Not the softmax's nor exp_shift's: their reassociated row_sum would add in 16 lanes, not 8, other
-    bits, and the softmax of short rows ran slower so (459 us against 412 at T = 20). numba's cache keeps the
-    machine code made with it under an index keyed by this file's stamp and the CPU's name and features
-    (codegen.magic_tuple): a cache of another source (before this mark, or without it) or of another CPU is
-    compiled again, never reused. llvmlite's attribute set takes only the names it knows, not LLVM's
-    "key"="value" ones: the set's own add (set.add) takes it as written."""
+    Marked: gelu_loop and bias_gelu_loop, numpy's bits still (a lane computes its own element with the same
+    operations whatever the width; tested on rows of any length). Not LayerNorm's two loops: no faster so
+    (add_center_loop 0.95x, its time in pairwise_sum's scalar adds; scale_shift_loop within the noise), nor the
+    softmax's and exp_shift's: their reassociated row_sum would add in 16 lanes, not 8, other bits, and the
+    softmax of short rows ran slower so (459 us against 412 at T = 20). numba's cache keeps the machine code
+    made with it under an index keyed by this file's stamp (its content), the function's bytecode and the
+    CPU's name and features (codegen.magic_tuple): a cache of another source (before this mark, or without
+    it) or of another CPU is compiled again, never reused (tests/test_wide_vectors.py). llvmlite's attribute
+    set takes only the names it knows, not LLVM's "key"="value" ones: the set's own add (set.add) takes it
+    as written."""
 
     def codegen(context, builder, signature, args):
         set.add(builder.function.attributes, PREFER_512_BIT)  # the function being compiled, the caller's
@@ -171,7 +173,6 @@ def pairwise_sum(a, lo, n, square):
 
 @njit("void(float32[::1], float32[::1], float32[::1], float32[::1], float32)", **OPTIONS)
 def add_center_loop(y, b, r, var, eps):
-    wide_vectors()
     cols = b.size
     d = np.float32(cols)
     for i in range(var.size):
@@ -186,7 +187,6 @@ def add_center_loop(y, b, r, var, eps):
 
 @njit("void(float32[::1], float32[::1], float32[::1], float32[::1])", **OPTIONS)
 def scale_shift_loop(y, inv, g, beta):
-    wide_vectors()
     cols = g.size
     for i in range(inv.size):
         row, scale = y[i * cols : (i + 1) * cols], inv[i]
