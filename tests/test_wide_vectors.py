@@ -34,7 +34,7 @@ def numba_cpu_features() -> str:
     return os.environ.get("NUMBA_CPU_FEATURES") or llvm.get_host_cpu_features().flatten()
 
 
-def test_the_loops_of_numpys_bits_run_16_lanes_wide_where_the_cpu_has_avx512(kernels):
+def test_gelus_loops_run_16_lanes_wide_where_the_cpu_has_avx512(kernels):
     """Each marked loop's own machine code does each of its packed float32 operations in 512-bit registers
     (zmm; its remainder may run 8 lanes wide)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
