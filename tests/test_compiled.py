@@ -314,8 +314,19 @@ def test_a_stale_cache_of_the_decoders_loops_is_compiled_again(kernels):
     assert compiled.checked(tuple(real), *kind).swiglu is found.swiglu
 
 
+def loop_body(loop) -> str:
+    """The x86 machine code of a compiled loop's own function (not numba's wrappers around it), compiled again
+    now: numba keeps no machine code to read for what it loaded from its cache."""
+    loop.recompile()
+    (signature,) = loop.signatures
+    asm = loop.inspect_asm(signature)
+    (name,) = [n for n in re.findall(r"^(\S+):", asm, re.M) if loop.__name__ in n and n.startswith("_ZN")
+               and "cpython" not in n]
+    return asm.split(name + ":")[1].split(".Lfunc_end")[0]
+
+
 def test_compiled_loops_are_vectorized(kernels):
-    """Their speed comes from LLVM running 4 or 8 elements per instruction; a call or a raising branch in
+    """Their speed comes from LLVM running 4, 8 or 16 elements per instruction; a call or a raising branch in
     a loop (a libm exp, numba's division check, index wrapping) would make it one at a time, silently.
     Read in the machine code numba made (its public inspect_asm), each loop's own function."""
     from vectorize_cli import compiled, compiled_decoder, numba_loops
@@ -329,12 +340,7 @@ def test_compiled_loops_are_vectorized(kernels):
 
     fma = llvm.get_host_cpu_features().get("fma", False)  # x86 CPUs before 2013 have none: nothing to fuse
     for loop in numba_loops.LOOPS + decoder.DECODER_LOOPS:
-        loop.recompile()  # numba keeps no machine code to read for what it loaded from its cache
-        (signature,) = loop.signatures
-        asm = loop.inspect_asm(signature)
-        (name,) = [n for n in re.findall(r"^(\S+):", asm, re.M) if loop.__name__ in n and n.startswith("_ZN")
-                   and "cpython" not in n]  # the loop, not numba's wrappers around it
-        body = asm.split(name + ":")[1].split(".Lfunc_end")[0]
+        body = loop_body(loop)
         exp_ops = ("vfn?m(add|sub)\\d+ps" if fma else "mulps", "addps", "cvttps2dq")
         gelu_ops = ("mulps", "divps", "addps")
         ops = {numba_loops.gelu_loop: gelu_ops, numba_loops.bias_gelu_loop: gelu_ops,

@@ -28,7 +28,8 @@ nn.py's (numba's documented limit): compiled.py checks the loops against numpy b
 How a loop stays vectorized: LLVM vectorizes a loop only when its body has no calls and no branches it cannot
 turn into selects. Hence error_model="numpy" (numba's float division otherwise checks for zero and raises) and
 nn.py's own exp (libm's expf would be called one lane at a time). nogil: parallel.core_map's threads run them
-on every core at once.
+on every core at once. How wide: GELU's two loops call wide_vectors() first, 16 float32 lanes where the CPU has
+AVX-512 (LLVM's own choice there is 8).
 """
 
 import numpy as np
@@ -56,12 +57,45 @@ overload(nn.float_bits)(lambda i: lambda i: bits_as_float32(i))  # numpy's .view
 for formula in (nn.times_poly, nn.exp_le0, nn.erf_abs, nn.gelu_factor):
     register_jitable(formula)  # numba compiles the Python function itself wherever a loop calls it
 
+# LLVM's string attribute on a function: vectorize its loops up to 512 bits wide
+PREFER_512_BIT = '"prefer-vector-width"="512"'
+
+
+@intrinsic
+def wide_vectors(typingctx):
+    """Marks the function that calls it PREFER_512_BIT. LLVM's tuning for Intel's AVX-512 CPUs (Skylake-X to
+    Sapphire Rapids: "prefer-256-bit", against the clock drop of early 512-bit units) vectorizes a loop 8 float32
+    lanes wide; this attribute overrides it for the one function, 16 lanes: bias + GELU, a throughput-bound
+    body, runs about 1.4x faster here (benchmarks/README.md, "512-bit vectors"). Not numba's CPU features
+    ("-prefer-256-bit" in NUMBA_CPU_FEATURES): those change every numba function of the process, and only
+    before numba's target machine is made. Without AVX-512 it changes nothing (LLVM's widest vectors there
+    are 256 bits).
+
+    Marked: gelu_loop and bias_gelu_loop, numpy's bits still (a lane computes its own element with the same
+    operations whatever the width; tested on rows of any length). Not LayerNorm's two loops: no faster so
+    (add_center_loop 0.85-0.95x, its time in pairwise_sum's scalar adds; scale_shift_loop within the noise), nor the
+    softmax's and exp_shift's: their reassociated row_sum would add in 16 lanes, not 8, other bits, and the
+    softmax of short rows ran slower so (459 us against 412 at T = 20). numba's cache keeps the machine code
+    made with it under an index keyed by this file's stamp (its content), the function's bytecode and the
+    CPU's name and features (codegen.magic_tuple): a cache of another source (before this mark, or without
+    it) or of another CPU is compiled again, never reused (tests/test_wide_vectors.py). llvmlite's attribute
+    set takes only the names it knows, not LLVM's "key"="value" ones: the set's own add (set.add) takes it
+    as written."""
+
+    def codegen(context, builder, signature, args):
+        set.add(builder.function.attributes, PREFER_512_BIT)  # the function being compiled, the caller's
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
 OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 INF, NEG_INF, NAN = np.float32(np.inf), np.float32(-np.inf), np.float32(np.nan)  # float32: a float64 constant would widen the loop's sums
 
 
 @njit("void(float32[::1])", **OPTIONS)  # no fastmath: numpy rounds every product and sum, and so must GELU
 def gelu_loop(x):
+    wide_vectors()
     for i in range(x.size):
         x[i] *= nn.gelu_factor(x[i])
 
@@ -88,6 +122,7 @@ def exp_shift_loop(s, m, total, rows, cols, stride):
 
 @njit("void(float32[::1], float32[::1])", **OPTIONS)  # no fastmath: numpy's bits, as gelu_loop
 def bias_gelu_loop(y, b):
+    wide_vectors()
     cols = b.size
     for i in range(y.size // cols):
         row = y[i * cols : (i + 1) * cols]
@@ -98,7 +133,8 @@ def bias_gelu_loop(y, b):
 
 @njit(**OPTIONS)
 def _term(a, i, square):
-    return a[i] * a[i] if square else a[i]
+    v = a[np.uint64(i)]  # i >= 0: unsigned, numba indexes without wrapping a negative i (a select less, 1.4x)
+    return v * v if square else v
 
 
 PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: rows up to this long are summed in 8 running sums
