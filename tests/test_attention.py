@@ -258,3 +258,24 @@ def test_flash_takes_its_exp_by_the_input_size_alone(rng, monkeypatch):
     assert big.op == batched.op == "tiled-online-softmax+compiled-exp"
     assert not np.array_equal(numpy_exp, compiled_exp)  # the two exps: close, not the same bits
     np.testing.assert_allclose(compiled_exp, numpy_exp, atol=1e-5, rtol=1e-5)  # float32 rounding, as above
+
+
+def test_explicit_writes_a_batchs_y_with_the_heads_side_by_side(rng):
+    """dispatch.explicit on a batch (B, H, T, hs) of strided heads (views of a qkv product, as a model's): y is a
+    view of a (B, T, H, hs) array, so the next product's (B*T, H*hs) is a view too (no copy), and its numbers are
+    att @ v's, bit for bit, and float64 attention's within float32 rounding."""
+    from vectorize_cli.attention.dispatch import explicit
+
+    B, H, T, hs = 3, 4, int(rng.integers(2, 40)), 8
+    qkv = rng.standard_normal((B * T, 3 * H * hs), dtype=np.float32)
+    q, k, v = (qkv[:, i * H * hs : (i + 1) * H * hs].reshape(B, T, H, hs).swapaxes(1, 2) for i in range(3))
+    pad = np.arange(T)[None, :] >= np.array([T, T - 1, 1])[:, None]  # (B, T): padding of different lengths
+    ran = explicit(q, k, v, key_mask=pad[:, None, None, :])
+    heads = ran.y.swapaxes(1, 2).reshape(B * T, H * hs)
+    assert ran.y.shape == (B, H, T, hs) and np.shares_memory(heads, ran.y)
+    assert np.array_equal(ran.y, ran.att @ v)
+    for b in range(B):
+        n = T - int(pad[b].sum())  # the keys it may see: its own tokens
+        for h in range(H):
+            ref, _ = attention64(q[b, h], k[b, h, :n], v[b, h, :n], False)
+            np.testing.assert_allclose(ran.y[b, h], ref, rtol=1e-5, atol=1e-6)

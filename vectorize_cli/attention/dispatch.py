@@ -41,7 +41,11 @@ def explicit(q, k, v, causal=False, block_size=0, key_mask=None, strict=False, b
     """explicit_attention, its softmax compiled where the backend's run chose it (compiled.softmax, with the
     scale, the score bias, the causal and the padding masks: said in the notes)."""
     step = compiled.softmax(backend)
-    y, att = explicit_attention(q, k, v, causal, key_mask=key_mask, bias=bias, softmax_step=step)
+    out = None
+    if isinstance(q, np.ndarray) and q.ndim == 4:  # y written with the heads side by side: (B, T, H, hs) as it lies
+        (B, H, T, _), hs = q.shape, v.shape[-1]  # (the next product reads it so: a view, no copy; and numpy's
+        out = np.empty((B, T, H, hs), dtype=np.result_type(q, k, v)).swapaxes(1, 2)  # att @ v 4-5x faster into it)
+    y, att = explicit_attention(q, k, v, causal, key_mask=key_mask, bias=bias, softmax_step=step, out=out)
     return Attended(y, att, "explicit", () if step is None else (compiled.SOFTMAX_NOTE,))
 
 

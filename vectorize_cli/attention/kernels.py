@@ -59,19 +59,20 @@ def mask_future_(s, q_start: int = 0, k_start: int = 0):
 
 
 def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_mask=None, bias=None,
-                       softmax_step=None):
+                       softmax_step=None, out=None):
     """Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(hs) + B + M) V   (Vaswani et al. 2017, eq. 1),
     B the additive score bias where given (MPNet's relative position bias), else 0;
     M_ij = -inf where j > i when causal, or where key_mask hides key j (padding), else 0.
     key_mask: bool, broadcastable to (..., 1, T_k), True for the keys no query may see; bias: float, (H, T_q, T_k),
     the same for every sentence of a batch.
     softmax_step(s, key_mask, scale, causal, bias): the scale, the bias, the masks and the softmax in one pass a
-    row, in place of the scores (dispatch.explicit passes the compiled one). Materialises the (H, T, T)
-    weights and returns them."""
+    row, in place of the scores (dispatch.explicit passes the compiled one). out (numpy): the (..., H, T, hs) array
+    y is written into (dispatch.explicit's: a view of the heads side by side, the next product's layout).
+    Materialises the (H, T, T) weights and returns them."""
     s = q @ k.mT  # (H, T, T)
     if softmax_step is not None:
         att = softmax_step(s, key_mask, 1.0 / math.sqrt(q.shape[-1]), causal, bias)  # (H, T, T), in place of s
-        return att @ v, att
+        return (att @ v if out is None else np.matmul(att, v, out=out)), att
     s *= 1.0 / math.sqrt(q.shape[-1])
     if bias is not None:
         s += bias  # (H, T, T), broadcast over a batch's sentences
@@ -80,7 +81,7 @@ def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_m
     if key_mask is not None:
         hide_(s, key_mask)
     att = softmax_(s)  # (H, T, T), in place of s
-    return att @ v, att  # (H, T, hs), (H, T, T)
+    return (att @ v if out is None else np.matmul(att, v, out=out)), att  # (H, T, hs), (H, T, T)
 
 
 KEY_TILE = 4  # keys per tile, in query tiles: a wider key tile means fewer online-softmax rescales
