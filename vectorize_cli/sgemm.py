@@ -3,8 +3,8 @@
     product(x, W) = x W      x (M, K) float32, W (K, N) float32 -> (M, N) float32
 
 numpy's own `x @ W` (the OpenBLAS numpy ships), or Intel MKL's cblas_sgemm where Intel's `mkl` package is installed
-(`pip install 'vectorize-cli[mkl]'`, x86-64 Linux): on this project's machine MKL runs MiniLM's products about 1.15x
-faster than OpenBLAS, and the whole model path about 1.2x (benchmarks/README.md, "The dense products by MKL").
+(`pip install 'vectorize-cli[mkl]'`, x86-64 Linux): on this project's machine MKL runs MiniLM's products 1.07-1.19x
+faster than OpenBLAS, and a whole 3,000-line run 1.12x (benchmarks/README.md, "The dense products by MKL").
 No Python binding: the `mkl` wheel's libmkl_rt is opened with ctypes (which lets go of the GIL during the call, so
 parallel.core_map's threads multiply on every core at once), its threading layer set to sequential before any
 other call (vectorize runs one batch per core itself; MKL's own threads would fight them).
