@@ -371,10 +371,11 @@ def test_compiled_steps_against_sentence_transformers_and_transformers(folders, 
 def test_either_librarys_products_against_sentence_transformers(folders, kind, blas, monkeypatch):
     """Every product by numpy's BLAS, or by Intel MKL's sgemm (sgemm.py, where installed): sentence-transformers'
     vectors either way (check: padding, each text alone, batches of one); the trace notes MKL where it ran."""
+    from test_sgemm import NO_MKL
     from vectorize_cli import sgemm
 
     if blas == "mkl" and sgemm.library() is None:
-        pytest.skip("Intel's mkl package is not installed (pip install 'vectorize-cli[mkl]': x86-64 Linux)")
+        pytest.skip(NO_MKL)
     monkeypatch.setenv("VECTORIZE_BLAS", blas)
     folder, model, _ = folders[kind]
     check(folder, model, what=f"{kind} {blas}")

@@ -15,15 +15,15 @@ from vectorize_cli.config import ModelConfig
 from vectorize_cli.parallel import core_map
 from vectorize_cli.pipelines.bert import encode, trace
 
-needs_mkl = pytest.mark.skipif(sgemm.library() is None, reason="Intel's mkl package is not installed "
-                                                                "(pip install 'vectorize-cli[mkl]': x86-64 Linux)")
+NO_MKL = "Intel's mkl package is not installed (pip install 'vectorize-cli[mkl]': x86-64 Linux)"
+needs_mkl = pytest.mark.skipif(sgemm.library() is None, reason=NO_MKL)
 U = 2.0**-24  # float32's unit roundoff
 
 
 @pytest.fixture(scope="module")
 def mkl():
     if sgemm.library() is None:
-        pytest.skip("Intel's mkl package is not installed (pip install 'vectorize-cli[mkl]': x86-64 Linux)")
+        pytest.skip(NO_MKL)
     found = sgemm.product("mkl")
     assert sgemm.used(found)
     return found
@@ -165,3 +165,13 @@ def test_a_library_that_fails_to_open_is_said_once_and_numpy_runs(monkeypatch, c
     assert np.array_equal(sgemm.product("auto")(x, w), x @ w) and not sgemm.used(sgemm.product("auto"))
     err = capsys.readouterr().err
     assert err.count("Intel MKL could not be opened (OSError") == 1, err
+
+
+@needs_mkl
+def test_torch_runs_its_own_products(minilm):
+    """--backend torch multiplies with torch's own `@` (its own MKL inside), never this module's: no MKL note there,
+    where numpy's run of the same text has it."""
+    pytest.importorskip("torch")
+    assert all(sgemm.NOTE in b.ran.notes for b in trace(minilm, "The cat sat.", ModelConfig("multi-head")).blocks)
+    on_torch = trace(minilm, "The cat sat.", ModelConfig("multi-head", "torch")).blocks
+    assert all(sgemm.NOTE not in b.ran.notes for b in on_torch)

@@ -45,6 +45,12 @@ def product(blas: str) -> Callable:
     return operator.matmul if found is None else found
 
 
+def for_backend(backend) -> Callable:
+    """The product of a forward pass on this Backend: product(backend.blas) on numpy; on torch, torch's own `@`
+    (operator.matmul: MKL or cuBLAS inside torch, never this module's)."""
+    return product(backend.blas) if backend.name == "numpy" else operator.matmul
+
+
 def used(f: Callable) -> bool:
     """Whether f, a product() result, is MKL's (a model's record notes it)."""
     return f is not operator.matmul

@@ -72,15 +72,15 @@ def explicit_attention(q, k, v, causal: bool = False, block_size: int = 0, key_m
     s = q @ k.mT  # (H, T, T)
     if softmax_step is not None:
         att = softmax_step(s, key_mask, 1.0 / math.sqrt(q.shape[-1]), causal, bias)  # (H, T, T), in place of s
-        return (att @ v if out is None else np.matmul(att, v, out=out)), att
-    s *= 1.0 / math.sqrt(q.shape[-1])
-    if bias is not None:
-        s += bias  # (H, T, T), broadcast over a batch's sentences
-    if causal:
-        mask_future_(s)
-    if key_mask is not None:
-        hide_(s, key_mask)
-    att = softmax_(s)  # (H, T, T), in place of s
+    else:
+        s *= 1.0 / math.sqrt(q.shape[-1])
+        if bias is not None:
+            s += bias  # (H, T, T), broadcast over a batch's sentences
+        if causal:
+            mask_future_(s)
+        if key_mask is not None:
+            hide_(s, key_mask)
+        att = softmax_(s)  # (H, T, T), in place of s
     return (att @ v if out is None else np.matmul(att, v, out=out)), att  # (H, T, hs), (H, T, T)
 
 

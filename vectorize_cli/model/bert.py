@@ -19,7 +19,6 @@ softmax and flash's exp may run compiled (compiled.py), as the backend says: pas
 """
 
 import hashlib
-import operator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -117,7 +116,7 @@ def forward(model: Model, backend: Backend, ids: np.ndarray, type_ids: np.ndarra
     hs = d // H
     attend = ATTENTION_FUNCTIONS[attention]
     loops = compiled.fused(backend)  # the run's choice (compiled.for_run): None, numpy's passes; the same bits
-    product = sgemm.product(backend.blas) if backend.name == "numpy" else operator.matmul  # x W: OpenBLAS or MKL
+    product = sgemm.for_backend(backend)  # x W: numpy's OpenBLAS or MKL (sgemm.py), torch's own on torch
     # (B, 1, 1, T) True for padding; none where there is none (CUDA's flash kernel takes no mask)
     key_mask = backend.asarray(np.ascontiguousarray(pad[:, None, None, :])) if pad.any() else None
     positions = c.family.positions(ids, c.pad_id)  # (T,) or (B, T)

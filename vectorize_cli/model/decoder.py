@@ -55,7 +55,7 @@ def forward(model, backend: Backend, ids: np.ndarray, type_ids: np.ndarray, pad:
     H, KV, hs, d = c.n_head, c.n_kv_head, c.head_size, c.d_model
     attend = ATTENTION_FUNCTIONS[attention]
     loops = compiled_decoder.decoder_fused(backend)  # the run's choice (compiled.for_run): None, numpy's passes
-    product = sgemm.product(backend.blas) if backend.name == "numpy" else operator.matmul  # x W: OpenBLAS or MKL
+    product = sgemm.for_backend(backend)  # x W: numpy's OpenBLAS or MKL (sgemm.py), torch's own on torch
     cos, sin = (backend.asarray(a) for a in rotary_cos_sin(rotary_angles(T, hs, c.rope_theta)))  # (T, hs/2) each
     x = w["word"][backend.asarray(ids)].reshape(B * T, d)  # (B*T, d) the residual stream
     x0, layers, ran = x.reshape(B, T, d), [], None
