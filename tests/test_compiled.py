@@ -325,6 +325,33 @@ def loop_body(loop) -> str:
     return asm.split(name + ":")[1].split(".Lfunc_end")[0]
 
 
+def test_prefetch_loads_the_loops_on_a_thread_of_their_own_where_a_run_would_take_them():
+    """compiled.prefetch(backend, tokens) in a fresh process: no thread, and numba not imported, below
+    COMPILE_AT tokens, on numpy float32 told never, or on torch; from COMPILE_AT, one thread that loads the loops
+    (the main thread's own loops() then finds them loaded), and none once they are."""
+    pytest.importorskip("numba")
+    child = (
+        "import sys, threading\n"
+        "from vectorize_cli import compiled\n"
+        "from vectorize_cli.backend import Backend\n"
+        "auto = Backend('numpy', 'cpu', 'float32')\n"
+        "def threads(): return [t for t in threading.enumerate() if t.name == 'vectorize-compiled-load']\n"
+        "for b, n in ((auto, compiled.COMPILE_AT - 1), (Backend('numpy', 'cpu', 'float32', compiled='never'), 10**9),"
+        " (Backend('torch', 'cpu', 'float32'), 10**9), (Backend('numpy', 'cpu', 'float64'), 10**9)):\n"
+        "    compiled.prefetch(b, n)\n"
+        "    assert not threads() and 'numba' not in sys.modules and not compiled._loaded, (b, n)\n"
+        "compiled.prefetch(auto, compiled.COMPILE_AT)\n"
+        "(t,) = threads()\n"
+        "t.join()\n"
+        "assert compiled._loaded['loops'] is not None and 'numba' in sys.modules\n"
+        "assert compiled.loops(auto, True) is compiled._loaded['loops']\n"
+        "compiled.prefetch(auto, compiled.COMPILE_AT)\n"
+        "assert not threads()\n"
+        "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout == "ok\n" and not r.stderr, r.stderr
+
+
 def test_compiled_loops_are_vectorized(kernels):
     """Their speed comes from LLVM running 4, 8 or 16 elements per instruction; a call or a raising branch in
     a loop (a libm exp, numba's division check, index wrapping) would make it one at a time, silently.

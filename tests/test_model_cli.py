@@ -120,6 +120,35 @@ def test_npy_batches_in_input_order(minilm, tmp_path):
         assert np.abs(other - vectors).max() <= 1e-6, extra
 
 
+def test_npy_guesses_a_runs_tokens_from_its_inputs_size_and_a_wrong_guess_changes_nothing(minilm, tmp_path,
+                                                                                          monkeypatch):
+    """-F npy on a file (or stdin redirected from one) tells Encoder.open its size / BYTES_A_TOKEN, so that the
+    compiled loops start loading while the weights are read (compiled.prefetch); other inputs and formats
+    guess nothing. The guess decides no result: a big file of few tokens (long lines, truncated) loads the
+    loops but runs numpy's softmax, as for_run decides by the tokens counted: the same bits as in process."""
+    from vectorize_cli import compiled
+
+    long = (SAMPLES / "long.txt").read_text().splitlines()[0]
+    lines = [(long * (1 + 40_000 // len(long)))[:40_000] for _ in range(6)]  # 240 kB, 6 x 256 tokens
+    path = tmp_path / "long.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    size = path.stat().st_size
+    assert size // compiled.BYTES_A_TOKEN >= compiled.COMPILE_AT > 6 * minilm.tokenizer.max_length
+    real = compiled.prefetch
+    guesses = []
+    monkeypatch.setattr(compiled, "prefetch", lambda backend, tokens: guesses.append(tokens))
+    for args, stdin in ((["--file", str(path), "-F", "npy", "-o", str(tmp_path / "a.npy")], None),
+                        (["--file", str(path), "-F", "jsonl", "--omit", "weights"], None),
+                        (["-", "-F", "npy"], path.read_text()), ([SENTENCE, "-F", "npy"], None)):
+        assert invoke("run", *args, "-m", "minilm", input=stdin).exit_code == 0
+    assert guesses == [size // compiled.BYTES_A_TOKEN, 0, 0, 0]  # CliRunner's stdin is no file: no size
+    r = subprocess.run([sys.executable, "-m", "vectorize_cli", "run", "--file", str(path), "-m", "minilm", "-F", "npy",
+                        "-o", str(tmp_path / "b.npy")], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    monkeypatch.setattr(compiled, "prefetch", real)
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), encode(minilm, lines)[0])  # numpy's softmax ran
+
+
 def test_truncation_is_one_warning_line(minilm):
     long = (SAMPLES / "long.txt").read_text().splitlines()
     r = invoke("run", long[0], "-m", "minilm", "-F", "npy")

@@ -52,6 +52,9 @@ from vectorize_cli.numba_import import without_scipy_blas
 # (benchmarks/README.md, "Start-up with numba's cache")
 COMPILE_AT = 1 << 15
 COMPILE_AT_SOFTMAX = COMPILE_AT  # the same load to win back; a name of its own: its bits are not numpy's
+# an input's bytes per token, to guess a run's tokens before it is read (prefetch): English runs 4-5 bytes a
+# WordPiece token (4.7 in sample_inputs/sentences-10k.txt); more here, so that a guess errs low
+BYTES_A_TOKEN = 6
 COMPILE_AT_SCORES = 1 << 30
 # in a model's Ran notes where they ran
 FUSED_NOTE = "bias + GELU and bias + residual + LayerNorm compiled by numba (compiled.py): numpy's bits"
@@ -139,14 +142,28 @@ class Loops:
         return s
 
 
+def _wanted(backend: Backend, worth_loading: bool) -> bool:
+    """Whether a call on this backend whose size makes the loops worth_loading takes them where they can be
+    had: on numpy float32, unless backend.compiled is never (or auto and not worth_loading)."""
+    return backend.name == "numpy" and backend.dtype == "float32" and (
+        backend.compiled == "always" or (backend.compiled == "auto" and worth_loading))
+
+
 def loops(backend: Backend, worth_loading: bool) -> Loops | None:
     """The compiled loops for a call on this backend whose size makes them worth_loading, or None for numpy to
     run the formulas: None on another backend than numpy float32, where backend.compiled is never (or auto
     and not worth_loading), and where they cannot be had (no numba; a failure, said once)."""
-    if backend.name != "numpy" or backend.dtype != "float32" or backend.compiled == "never" or (
-            backend.compiled == "auto" and not worth_loading):
-        return None
-    return _load()
+    return _load() if _wanted(backend, worth_loading) else None
+
+
+def prefetch(backend: Backend, tokens: int) -> None:
+    """Start loading the loops now, on a thread of their own, where a run of about this many tokens would take
+    them (for_run): a guess made before the input is read (its size in bytes / BYTES_A_TOKEN), so that
+    their load (about 0.3 s) runs on the other core while the model is read and the texts tokenized. for_run
+    still decides by the tokens counted, so a wrong guess changes no result; it costs the load's CPU time, and
+    a process that ends first waits for the thread (not a daemon: an import is never cut off midway)."""
+    if _wanted(backend, tokens >= min(COMPILE_AT, COMPILE_AT_SOFTMAX)) and "loops" not in _loaded:
+        threading.Thread(target=_load, name="vectorize-compiled-load").start()
 
 
 def for_run(backend: Backend, tokens: int) -> Backend:

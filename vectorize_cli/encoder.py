@@ -82,9 +82,11 @@ class Encoder:
         self.attention = attention  # the name of dispatch.ATTENTION_FUNCTIONS that runs
 
     @classmethod
-    def open(cls, source: str, config: ModelConfig = ModelConfig()) -> "Encoder":
-        """--model's value (`minilm` or a folder) and the options -> the encoder, or one clear error."""
-        from vectorize_cli import pipelines
+    def open(cls, source: str, config: ModelConfig = ModelConfig(), expect_tokens: int = 0) -> "Encoder":
+        """--model's value (`minilm` or a folder) and the options -> the encoder, or one clear error;
+        expect_tokens: a guess of the tokens it will encode in one run, from the input's size, where known
+        (compiled.prefetch: loops that run would take start loading while the weights are read)."""
+        from vectorize_cli import compiled, pipelines
         from vectorize_cli.backend import slow_precision
         from vectorize_cli.model.bert import load
         from vectorize_cli.pipelines.bert import backend_for
@@ -92,6 +94,7 @@ class Encoder:
         backend, attention = backend_for(config)  # before reading the weights: a bad option fails at once
         if why := slow_precision(backend):
             tell("warning", why)
+        compiled.prefetch(backend, expect_tokens)
         model = load(source)  # read once per process
         pipelines.of(model).probe(model)  # the model's family's pipeline (a decoder's: pipelines/decoder.py)
         c = model.folder.config

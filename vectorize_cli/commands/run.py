@@ -190,10 +190,14 @@ def _write_toy(source, config: Config, out, advance, fmt: str, precision: int, o
 def _write_model(source, name: str, config: ModelConfig, out, advance, fmt: str, precision: int,
                  omit: tuple[str, ...], token: str | None) -> None:
     from vectorize_cli.commands.model import nonempty, warn_truncated
+    from vectorize_cli.compiled import BYTES_A_TOKEN
     from vectorize_cli.encoder import Encoder
     from vectorize_cli.output import write_npy
+    from vectorize_cli.progress import size_of
 
-    encoder = Encoder.open(name, config)
+    # npy encodes the whole input as one run: its size (a file's, or stdin's from one) guesses the run's tokens
+    size = size_of(source.stream) if fmt == "npy" and source.stream is not None else None
+    encoder = Encoder.open(name, config, expect_tokens=(size or 0) // BYTES_A_TOKEN)
     texts = nonempty(source.sentences(advance))
     if fmt == "npy":
         e = encoder.encode(texts)
