@@ -25,11 +25,12 @@ same input must take the same exp in every process, whatever ran before).
 
 Loading them (importing numba and setting up its CPU target, without the scipy.linalg its BLAS check would
 import: numba_import.py; then each loop from numba's cache, a few ms) costs a process about 0.35 s, compiling them
-once per machine about 1.5 s (benchmarks/README.md, "Start-up and shutdown of the model path"): the decoder's
-two live in modules of their own (compiled_decoder.py, numba_decoder_loops.py); a failure is said once, on
-stderr, and numpy runs. numba's
-cache does not know nn.py's source, so the loops are checked against numpy's formulas (checked_on()) first,
-and a stale cache is compiled again (numba's public `recompile`).
+once per machine about 1.5 s (benchmarks/README.md, "Start-up and shutdown of the model path"). Where a command
+knows its input's size before reading it (`run -F npy` on a file), prefetch() starts that load on a thread of
+its own while the weights are read and the texts tokenized; for_run still decides by the tokens counted. The
+decoder's two live in modules of their own (compiled_decoder.py, numba_decoder_loops.py); a failure is said once,
+on stderr, and numpy runs. numba's cache does not know nn.py's source, so the loops are checked against numpy's
+formulas (checked_on()) first, and a stale cache is compiled again (numba's public `recompile`).
 """
 
 import os
