@@ -48,6 +48,23 @@ def test_bias_gelu_and_add_layer_norm_are_numpys_bits(loops, rng, d):
     assert (np.abs(ours - ref) <= 64 * np.spacing(np.abs(ref).max(-1, keepdims=True).astype(np.float32))).all()
 
 
+
+def test_add_layer_norm_is_numpys_bits_for_every_split_of_a_row(loops, rng):
+    """LayerNorm's loop sums each part of numpy's pairwise tree in place (8 running sums as one vector, the rest one
+    by one): numpy's bits for row lengths of every shape of that tree (below 8, a part's tail, a half of 128 beside
+    a longer one split again: 257, 1031), and random ones; a NaN or an inf in a row as numpy's passes give it."""
+    lengths = [*range(1, 10), 16, 127, 128, 129, 256, 257, 263, 264, 1024, 1031, *rng.integers(1, 2100, 12)]
+    for d in map(int, lengths):
+        x, r = magnitudes(rng, (6, d)), magnitudes(rng, (6, d))
+        x[1, d // 2], r[2, 0], x[3, -1], r[3, 0] = np.nan, np.inf, -np.inf, np.inf  # NaN, inf, inf - inf
+        b, g, beta = (rng.standard_normal(d).astype(np.float32) for _ in range(3))
+        numpy_path = x + b
+        numpy_path += r
+        with np.errstate(invalid="ignore"):
+            expected = nn.layer_norm_(numpy_path, g, beta, 1e-12)
+            ours = loops.add_layer_norm_(x.copy(), b, r, g, beta, 1e-12)
+        assert ours.tobytes() == expected.tobytes(), f"d = {d}"
+
 def test_dense_steps_take_the_loops_or_numpys_passes_alike(loops, rng):
     """nn.dense_gelu and nn.dense_add_norm, the model's calls: the same bits with the loops as without."""
     x, w1, w2 = magnitudes(rng, (64, 48)), magnitudes(rng, (48, 96)), magnitudes(rng, (96, 48))
