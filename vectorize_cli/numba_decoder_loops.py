@@ -9,7 +9,7 @@ only when a decoder's steps are to run compiled (compiled_decoder.decoder_fused)
 One pass a row each (RMSNorm's: the add, the sum of squares while the row is in the core's cache, the scale).
 swiglu_loop gives decoder_nn.silu_times's bits as numpy computes it on arrays (no fastmath: every product and
 sum rounded as numpy rounds it), not numpy's swiglu_'s (np.exp: not numba's); RMSNorm's sum of squares is
-numpy's pairwise order (numba_loops.pairwise_sum), not np.vecdot's (BLAS's sdot, whose order is its CPU
+numpy's pairwise order (numba_pairwise.pairwise_sum), not np.vecdot's (BLAS's sdot, whose order is its CPU
 kernel's), and its 1/sqrt is IEEE's: both within float32 rounding of float64 (compiled_decoder.SWIGLU_ULPS,
 RMS_NORM_ULPS; tests/test_fused.py). Fixed signatures, numba's own cache, nogil: as numba_loops.py.
 """
@@ -18,8 +18,9 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from vectorize_cli import numba_loops  # noqa: F401  (registers nn.exp_le0 for numba)
 from vectorize_cli.model import decoder_nn
-from vectorize_cli.numba_loops import OPTIONS, pairwise_sum  # numba_loops registers nn.exp_le0 for numba
+from vectorize_cli.numba_pairwise import OPTIONS, pairwise_sum
 
 for formula in (decoder_nn.sigmoid, decoder_nn.silu_times):
     register_jitable(formula)  # numba compiles the Python function itself wherever a loop calls it

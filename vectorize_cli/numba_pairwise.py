@@ -1,0 +1,237 @@
+"""numpy's pairwise sums of float32 rows, compiled for numba's loops (numba_loops.py, numba_decoder_loops.py):
+the same float32 additions in the same order as numpy's pairwise_sum (its PW_BLOCKSIZE = 128 blocks, halves cut
+at multiples of 8; in a block 8 running sums r_k over the elements k, k + 8, ..., then ((r0 + r1) + (r2 + r3))
++ ((r4 + r5) + (r6 + r7)), then the n % 8 left one after another), so that a mean is numpy's bits:
+
+    pairwise_sum(a, lo, n, square)           sum of a[lo : lo + n] (or of its squares, each rounded)
+    added_sum(y, b, r, at, lo, n)            sum of h = (y + b) + r over a row's y[at + lo : at + lo + n], each h
+                                             stored in y as it is summed (LayerNorm's first pass)
+    centered_sum(y, at, n, mean)             sum of c^2, c = y - mean stored in y (its second pass)
+
+The last two compile into their caller (inline), a half longer than a block by a call (pairwise_sum_added,
+pairwise_sum_centered: numba compiles a recursive function only as a call).
+
+LLVM vectorizes none of these orders itself (8 running sums are a reassociation to its loop vectorizer, and
+numba turns its SLP vectorizer off, NUMBA_SLP_VECTORIZE=0, for every function of the process): the last two add
+a block's 8 running sums as one vector of 8 lanes (Lanes: load8, add8, ..., lanes_sum), the same IEEE float32
+operation lane by lane, nothing fused. OPTIONS are every loop's numba options (numba_loops.py says why each).
+numba's cache of a loop that compiles these in knows its own module's source, not this one's: compiled.py's check
+against numpy when the loops load is what finds a stale one.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import datamodel as models
+from numba.extending import intrinsic, register_model
+
+OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
+
+
+class Lanes(types.Type):
+    """LANES float32 values as one LLVM vector <8 x float>: numpy's 8 running sums of a row, added as one."""
+
+    def __init__(self):
+        super().__init__(name="Lanes(float32 x 8)")
+
+
+LANES = 8  # numpy's running sums in its pairwise_sum's blocks
+lanes = Lanes()
+VECTOR = ir.VectorType(ir.FloatType(), LANES)
+register_model(Lanes)(lambda dmm, fe_type: models.PrimitiveModel(dmm, fe_type, VECTOR))
+
+
+def _lanes_at(context, builder, array_type, array, i):
+    data = context.make_array(array_type)(context, builder, array).data
+    return builder.bitcast(builder.gep(data, [i]), VECTOR.as_pointer())
+
+
+@intrinsic
+def load8(typingctx, a, i):
+    """a[i : i + 8] as Lanes (any alignment). numba's SLP vectorizer is off (NUMBA_SLP_VECTORIZE=0, for every
+    function of the process), and LLVM's loop vectorizer sums a row in lanes only reassociated (other bits):
+    these few vector operations are how 8 running sums run as one."""
+
+    def codegen(context, builder, signature, args):
+        return builder.load(_lanes_at(context, builder, signature.args[0], *args), align=4)
+
+    return lanes(a, i), codegen
+
+
+@intrinsic
+def store8(typingctx, a, i, v):
+    """a[i : i + 8] <- v."""
+
+    def codegen(context, builder, signature, args):
+        builder.store(args[2], _lanes_at(context, builder, signature.args[0], *args[:2]), align=4)
+        return context.get_dummy_value()
+
+    return types.none(a, i, v), codegen
+
+
+def _lanewise(op):
+    """u op v lane by lane, IEEE's float32 operation in each (no fastmath flag: nothing fused); a float32 v is
+    the same value in every lane."""
+
+    @intrinsic
+    def lanewise(typingctx, u, v):
+        def codegen(context, builder, signature, args):
+            x, y = args
+            if signature.args[1] is not lanes:
+                y = builder.insert_element(ir.Constant(VECTOR, ir.Undefined), y, ir.IntType(32)(0))
+                y = builder.shuffle_vector(y, ir.Constant(VECTOR, ir.Undefined), ir.Constant(
+                    ir.VectorType(ir.IntType(32), LANES), [0] * LANES))
+            return getattr(builder, op)(x, y)
+
+        return lanes(u, v), codegen
+
+    return lanewise
+
+
+add8, sub8, mul8 = _lanewise("fadd"), _lanewise("fsub"), _lanewise("fmul")
+
+
+@intrinsic
+def lanes_sum(typingctx, v):
+    """((v0 + v1) + (v2 + v3)) + ((v4 + v5) + (v6 + v7)): numpy's sum of its 8 running sums, in its order."""
+
+    def codegen(context, builder, signature, args):
+        r = [builder.extract_element(args[0], ir.IntType(32)(k)) for k in range(LANES)]
+        add = builder.fadd
+        return add(add(add(r[0], r[1]), add(r[2], r[3])), add(add(r[4], r[5]), add(r[6], r[7])))
+
+    return types.float32(v), codegen
+
+
+@njit(**OPTIONS)
+def _term(a, i, square):
+    v = a[np.uint64(i)]  # i >= 0: unsigned, numba indexes without wrapping a negative i (a select less, 1.4x)
+    return v * v if square else v
+
+
+PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: rows up to this long are summed in 8 running sums
+
+
+@njit("float32(float32[::1], int64, int64, boolean)", **OPTIONS)
+def pairwise_sum(a, lo, n, square):
+    """sum_j a_j (or a_j^2, each square rounded to float32 first) over a[lo : lo + n] in numpy's own order (its
+    pairwise_sum for float32: below 8 one after another, up to PAIRWISE_BLOCK in 8 running sums, longer
+    halved at a multiple of 8), so that a mean is numpy's bits. Indices, not slices: a slice passed to a
+    call is counted in and out (numba's NRT), two atomic calls a row."""
+    if n > PAIRWISE_BLOCK:
+        half = n // 2
+        half -= half % 8
+        return pairwise_sum(a, lo, half, square) + pairwise_sum(a, lo + half, n - half, square)
+    if n < 8:
+        total = np.float32(-0.0)
+        for i in range(lo, lo + n):
+            total += _term(a, i, square)
+        return total
+    r0, r1, r2, r3 = _term(a, lo, square), _term(a, lo + 1, square), _term(a, lo + 2, square), _term(a, lo + 3, square)
+    r4, r5, r6, r7 = _term(a, lo + 4, square), _term(a, lo + 5, square), _term(a, lo + 6, square), _term(a, lo + 7, square)
+    for i in range(lo + 8, lo + n - n % 8, 8):  # 8 running sums, as numpy's
+        r0 += _term(a, i, square)
+        r1 += _term(a, i + 1, square)
+        r2 += _term(a, i + 2, square)
+        r3 += _term(a, i + 3, square)
+        r4 += _term(a, i + 4, square)
+        r5 += _term(a, i + 5, square)
+        r6 += _term(a, i + 6, square)
+        r7 += _term(a, i + 7, square)
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(lo + n - n % 8, lo + n):
+        total += _term(a, i, square)
+    return total
+
+
+@njit(**OPTIONS, inline="always")  # compiled into its caller: no call a leaf
+def _added(y, b, r, at, lo, n):
+    """sum_j h_j over a leaf of numpy's pairwise_sum (n <= PAIRWISE_BLOCK: 8 running sums, Lanes), h_j = (y_j +
+    b_j) + r_j rounded to float32 (numpy's two in-place adds) and stored in y: y, r at at + lo, b at lo."""
+    if n < 8:
+        total = np.float32(-0.0)
+        for j in range(lo, lo + n):
+            h = (y[at + j] + b[j]) + r[at + j]
+            y[at + j] = h
+            total += h
+        return total
+    end = lo + n - n % 8
+    acc = add8(add8(load8(y, at + lo), load8(b, lo)), load8(r, at + lo))
+    store8(y, at + lo, acc)
+    for j in range(lo + 8, end, 8):
+        h = add8(add8(load8(y, at + j), load8(b, j)), load8(r, at + j))
+        store8(y, at + j, h)
+        acc = add8(acc, h)
+    total = lanes_sum(acc)
+    for j in range(end, lo + n):
+        h = (y[at + j] + b[j]) + r[at + j]
+        y[at + j] = h
+        total += h
+    return total
+
+
+@njit(**OPTIONS, inline="always")
+def _centered(y, at, n, mean):
+    """sum_j c_j^2 over a leaf, c_j = y_j - mean rounded to float32 and stored in y, each square rounded: y at at."""
+    if n < 8:
+        total = np.float32(-0.0)
+        for j in range(at, at + n):
+            c = y[j] - mean
+            y[j] = c
+            total += c * c
+        return total
+    end = at + n - n % 8
+    c = sub8(load8(y, at), mean)
+    store8(y, at, c)
+    acc = mul8(c, c)
+    for j in range(at + 8, end, 8):
+        c = sub8(load8(y, j), mean)
+        store8(y, j, c)
+        acc = add8(acc, mul8(c, c))
+    total = lanes_sum(acc)
+    for j in range(end, at + n):
+        c = y[j] - mean
+        y[j] = c
+        total += c * c
+    return total
+
+
+@njit(**OPTIONS, inline="always")
+def added_sum(y, b, r, at, lo, n):
+    """pairwise_sum's order over h = (y + b) + r, each h stored in y as it is summed (_added): add_center_loop's
+    first pass and its mean's sum in one. A part of at most PAIRWISE_BLOCK summed in place, a longer one by a
+    call (pairwise_sum_added): 3 calls a row, not 7, for d = 384."""
+    if n <= PAIRWISE_BLOCK:
+        return _added(y, b, r, at, lo, n)
+    half = n // 2
+    half -= half % 8
+    left = _added(y, b, r, at, lo, half) if half <= PAIRWISE_BLOCK else pairwise_sum_added(y, b, r, at, lo, half)
+    if n - half <= PAIRWISE_BLOCK:
+        return left + _added(y, b, r, at, lo + half, n - half)
+    return left + pairwise_sum_added(y, b, r, at, lo + half, n - half)
+
+
+@njit("float32(float32[::1], float32[::1], float32[::1], int64, int64, int64)", **OPTIONS)
+def pairwise_sum_added(y, b, r, at, lo, n):
+    return added_sum(y, b, r, at, lo, n)
+
+
+@njit(**OPTIONS, inline="always")
+def centered_sum(y, at, n, mean):
+    """pairwise_sum's order over (y - mean)^2, each y - mean stored in y as it is summed (_centered); split as
+    _pairwise_added."""
+    if n <= PAIRWISE_BLOCK:
+        return _centered(y, at, n, mean)
+    half = n // 2
+    half -= half % 8
+    left = _centered(y, at, half, mean) if half <= PAIRWISE_BLOCK else pairwise_sum_centered(y, at, half, mean)
+    if n - half <= PAIRWISE_BLOCK:
+        return left + _centered(y, at + half, n - half, mean)
+    return left + pairwise_sum_centered(y, at + half, n - half, mean)
+
+
+@njit("float32(float32[::1], int64, int64, float32)", **OPTIONS)
+def pairwise_sum_centered(y, at, n, mean):
+    return centered_sum(y, at, n, mean)
+
+
