@@ -6,8 +6,9 @@ d_ff = 1,536, 12 heads; MPNet's relative bias added to its scores in a row of it
     python benchmarks/fused_steps.py [--T 20] [--repeat 200] [--decoder-d 1024] [--decoder-d-ff 3072]
                                      [--against OTHER/vectorize_cli/numba_loops.py]
 
---against: another checkout's numba_loops.py (compiled by numba there, over this checkout's nn.py) as a third
-contender on the steps it has, checked like ours first: a change to the loops before and after, in one run.
+--against: another checkout's numba_loops.py (compiled by numba there, over this checkout's nn.py and, where it
+imports it, numba_pairwise.py) as a third contender on the steps it has, checked like ours first: a change to the
+loops before and after, in one run.
 
 Each step gets fresh copies of the same inputs (the copy timed alone and subtracted); contenders alternate
 within each round; the median over rounds is printed, with the ratio. The bits: bias + GELU and LayerNorm
