@@ -25,7 +25,8 @@ same input must take the same exp in every process, whatever ran before).
 
 Loading them (importing numba and setting up its CPU target, without the scipy.linalg its BLAS check would
 import: numba_import.py; then each loop from numba's cache, a few ms) costs a process about 0.35 s, compiling them
-once per machine about 1.5 s (benchmarks/README.md, "Start-up and shutdown of the model path"). Where a command
+once per machine about 2.3 s (benchmarks/README.md, "Start-up and shutdown of the model path": 1.5 s, before
+LayerNorm's sums, "LayerNorm's loop": 1.5x that since). Where a command
 knows its input's size before reading it (`run -F npy` on a file), prefetch() starts that load on a thread of
 its own while the weights are read and the texts tokenized; for_run still decides by the tokens counted. The
 decoder's two live in modules of their own (compiled_decoder.py, numba_decoder_loops.py); a failure is said once,

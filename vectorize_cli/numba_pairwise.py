@@ -200,15 +200,18 @@ def _centered(y, at, n, mean):
 def added_sum(y, b, r, at, lo, n):
     """pairwise_sum's order over h = (y + b) + r, each h stored in y as it is summed (_added): add_center_loop's
     first pass and its mean's sum in one. A part of at most PAIRWISE_BLOCK summed in place, a longer one by a
-    call (pairwise_sum_added): 3 calls a row, not 7, for d = 384."""
-    if n <= PAIRWISE_BLOCK:
-        return _added(y, b, r, at, lo, n)
-    half = n // 2
-    half -= half % 8
-    left = _added(y, b, r, at, lo, half) if half <= PAIRWISE_BLOCK else pairwise_sum_added(y, b, r, at, lo, half)
-    if n - half <= PAIRWISE_BLOCK:
-        return left + _added(y, b, r, at, lo + half, n - half)
-    return left + pairwise_sum_added(y, b, r, at, lo + half, n - half)
+    call (pairwise_sum_added): 3 calls a row, not 7, for d = 384. One place that compiles _added in (a loop
+    over the parts): numba's inlining is the most of the loops' compile time."""
+    half = n // 2 - n // 2 % 8 if n > PAIRWISE_BLOCK else n  # numpy's cut, at a multiple of 8; a block: whole
+    total = np.float32(0)
+    for k in range(1 if half == n else 2):
+        start, size = (lo, half) if k == 0 else (lo + half, n - half)
+        if size <= PAIRWISE_BLOCK:
+            part = _added(y, b, r, at, start, size)
+        else:
+            part = pairwise_sum_added(y, b, r, at, start, size)
+        total = part if k == 0 else total + part
+    return total
 
 
 @njit("float32(float32[::1], float32[::1], float32[::1], int64, int64, int64)", **OPTIONS)
@@ -219,15 +222,17 @@ def pairwise_sum_added(y, b, r, at, lo, n):
 @njit(**OPTIONS, inline="always")
 def centered_sum(y, at, n, mean):
     """pairwise_sum's order over (y - mean)^2, each y - mean stored in y as it is summed (_centered); split as
-    _pairwise_added."""
-    if n <= PAIRWISE_BLOCK:
-        return _centered(y, at, n, mean)
-    half = n // 2
-    half -= half % 8
-    left = _centered(y, at, half, mean) if half <= PAIRWISE_BLOCK else pairwise_sum_centered(y, at, half, mean)
-    if n - half <= PAIRWISE_BLOCK:
-        return left + _centered(y, at + half, n - half, mean)
-    return left + pairwise_sum_centered(y, at + half, n - half, mean)
+    added_sum."""
+    half = n // 2 - n // 2 % 8 if n > PAIRWISE_BLOCK else n
+    total = np.float32(0)
+    for k in range(1 if half == n else 2):
+        start, size = (at, half) if k == 0 else (at + half, n - half)
+        if size <= PAIRWISE_BLOCK:
+            part = _centered(y, start, size, mean)
+        else:
+            part = pairwise_sum_centered(y, start, size, mean)
+        total = part if k == 0 else total + part
+    return total
 
 
 @njit("float32(float32[::1], int64, int64, float32)", **OPTIONS)
