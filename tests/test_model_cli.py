@@ -141,12 +141,31 @@ def test_npy_guesses_a_runs_tokens_from_its_inputs_size_and_a_wrong_guess_change
                         (["--file", str(path), "-F", "jsonl", "--omit", "weights"], None),
                         (["-", "-F", "npy"], path.read_text()), ([SENTENCE, "-F", "npy"], None)):
         assert invoke("run", *args, "-m", "minilm", input=stdin).exit_code == 0
-    assert guesses == [size // compiled.BYTES_A_TOKEN, 0, 0, 0]  # CliRunner's stdin is no file: no size
+    assert guesses == [size // compiled.BYTES_A_TOKEN]  # the others guess nothing (CliRunner's stdin: no size)
     r = subprocess.run([sys.executable, "-m", "vectorize_cli", "run", "--file", str(path), "-m", "minilm", "-F", "npy",
                         "-o", str(tmp_path / "b.npy")], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     monkeypatch.setattr(compiled, "prefetch", real)
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), encode(minilm, lines)[0])  # numpy's softmax ran
+
+
+def test_a_wrong_model_is_said_before_the_loops_start_loading(tmp_path):
+    """A big file guesses a run that would take the compiled loops, but a --model that is no folder is said
+    first: no loop load starts (a process waits for that thread before it exits)."""
+    pytest.importorskip("numba")
+    path = tmp_path / "big.txt"
+    path.write_text("The cat sat on the mat.\n" * 20_000, encoding="utf-8")
+    child = ("import sys, threading\n"
+             "from vectorize_cli.cli import app\n"
+             "try:\n"
+             f"    app(['run', '--file', {str(path)!r}, '-m', {str(tmp_path / 'missing')!r}, '-F', 'npy', '-o', 'x.npy'])\n"
+             "except SystemExit as e:\n"
+             "    print(e.code)\n"
+             "for t in threading.enumerate():\n"
+             "    t is threading.main_thread() or t.join()\n"
+             "print('numba' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, cwd=tmp_path)
+    assert r.stdout.split() == ["1", "False"] and "no such folder" in r.stderr, (r.stdout, r.stderr)
 
 
 def test_truncation_is_one_warning_line(minilm):

@@ -88,13 +88,16 @@ class Encoder:
         (compiled.prefetch: loops that run would take start loading while the weights are read)."""
         from vectorize_cli import compiled, pipelines
         from vectorize_cli.backend import slow_precision
+        from vectorize_cli.model import files, modules
         from vectorize_cli.model.bert import load
         from vectorize_cli.pipelines.bert import backend_for
 
         backend, attention = backend_for(config)  # before reading the weights: a bad option fails at once
         if why := slow_precision(backend):
             tell("warning", why)
-        compiled.prefetch(backend, expect_tokens)
+        if expect_tokens:  # the folder checked first (0.5 ms; load reads it again): a wrong --model is said at once,
+            files.read(source, modules.head_of)  # not after the loops it would start loading (the process waits)
+            compiled.prefetch(backend, expect_tokens)
         model = load(source)  # read once per process
         pipelines.of(model).probe(model)  # the model's family's pipeline (a decoder's: pipelines/decoder.py)
         c = model.folder.config
