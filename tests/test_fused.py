@@ -356,6 +356,26 @@ def test_compiled_add_rms_norm_adds_numpys_bits_and_norms_within_its_bound(decod
         h[row : row + 1].tobytes()
 
 
+def test_compiled_rms_norm_is_numpys_formula_in_numpys_pairwise_order(decoder_loops, rng):
+    """The loop's h is, bit for bit, RMSNorm's formula as numpy computes it with its own pairwise row sum:
+    x = y + r, h = x (1 / sqrt(sum(x * x) / d + eps)) g, every step float32 (numba_pairwise.squared_sum: the add
+    and the sum of squares in one pass, 8 lanes a vector): row lengths across the leaves' edges (below 8, a block
+    of 128 and the halves' cuts above it) and random ones, rows with a NaN, an inf, squares past float32's range."""
+    lengths = [*range(1, 18), 127, 128, 129, 135, 255, 256, 257, 263, 1024, 1031, *rng.integers(1, 5000, 6)]
+    for d in map(int, lengths):
+        y, r = magnitudes(rng, (6, d)), magnitudes(rng, (6, d))
+        y[1, rng.integers(d)], y[2, rng.integers(d)], y[3] = np.nan, np.inf, 3e19
+        g = (1 + 0.2 * rng.standard_normal(d)).astype(np.float32)
+        for res in (r, None):
+            with np.errstate(invalid="ignore", over="ignore"):
+                x, h = decoder_loops.add_rms_norm_(y.copy(), res, g, 1e-6)
+                want_x = y if res is None else y + res
+                inv = np.float32(1) / np.sqrt((want_x * want_x).sum(-1, keepdims=True) / np.float32(d)
+                                              + np.float32(1e-6))
+            assert x.tobytes() == want_x.tobytes(), d
+            assert h.tobytes() == (want_x * inv * g).tobytes(), (d, res is None)
+
+
 def test_compiled_add_rms_norm_edges_are_numpys(decoder_loops):
     """A NaN in a row: the row NaN; an inf: NaN there and 0 beside it (1 / sqrt(inf) = 0), as numpy's; a row of
     zeros: 0; squares below float32's range (eps alone): as numpy's to rounding; layouts it would misread:

@@ -6,10 +6,11 @@ only when a decoder's steps are to run compiled (compiled_decoder.decoder_fused)
     add_rms_norm_loop(y, r, h, g, eps)  y[i] <- y[i] + r[i] (where r is not empty),
                                         h[i, j] <- y[i, j] / sqrt(mean_j(y[i, j]²) + eps) * g_j
 
-One pass a row each (RMSNorm's: the add, the sum of squares while the row is in the core's cache, the scale).
+One pass a row each (RMSNorm's: the add and the sum of squares as one, 8 lanes a vector, then the scale while the
+row is in the core's cache).
 swiglu_loop gives decoder_nn.silu_times's bits as numpy computes it on arrays (no fastmath: every product and
 sum rounded as numpy rounds it), not numpy's swiglu_'s (np.exp: not numba's); RMSNorm's sum of squares is
-numpy's pairwise order (numba_pairwise.pairwise_sum), not np.vecdot's (BLAS's sdot, whose order is its CPU
+numpy's pairwise order (numba_pairwise.squared_sum), not np.vecdot's (BLAS's sdot, whose order is its CPU
 kernel's), and its 1/sqrt is IEEE's: both within float32 rounding of float64 (compiled_decoder.SWIGLU_ULPS,
 RMS_NORM_ULPS; tests/test_fused.py). Fixed signatures, numba's own cache, nogil: as numba_loops.py.
 """
@@ -20,7 +21,7 @@ from numba.extending import register_jitable
 
 from vectorize_cli import numba_loops  # noqa: F401  (registers nn.exp_le0 for numba)
 from vectorize_cli.model import decoder_nn
-from vectorize_cli.numba_pairwise import OPTIONS, pairwise_sum
+from vectorize_cli.numba_pairwise import OPTIONS, squared_sum
 
 for formula in (decoder_nn.sigmoid, decoder_nn.silu_times):
     register_jitable(formula)  # numba compiles the Python function itself wherever a loop calls it
@@ -44,11 +45,8 @@ def add_rms_norm_loop(y, r, h, g, eps):
     add = r.size > 0
     for i in range(y.size // cols):
         row, out = y[i * cols : (i + 1) * cols], h[i * cols : (i + 1) * cols]
-        if add:
-            res = r[i * cols : (i + 1) * cols]
-            for j in range(cols):
-                row[j] += res[j]  # the residual stream: numpy's y += r
-        inv = ONE / np.sqrt(pairwise_sum(y, i * cols, cols, True) / d + eps)  # 1 / sqrt(mean(x²) + eps)
+        # y += r (numpy's) and sum(y²) in numpy's pairwise order, one pass: 1 / sqrt(mean(x²) + eps)
+        inv = ONE / np.sqrt(squared_sum(y, r, i * cols, cols, add) / d + eps)
         for j in range(cols):
             out[j] = row[j] * inv * g[j]  # rms_norm's order: (x r) g
 

@@ -3,16 +3,17 @@ the same float32 additions in the same order as numpy's pairwise_sum (its PW_BLO
 at multiples of 8; in a block 8 running sums r_k over the elements k, k + 8, ..., then ((r0 + r1) + (r2 + r3))
 + ((r4 + r5) + (r6 + r7)), then the n % 8 left one after another), so that a mean is numpy's bits:
 
-    pairwise_sum(a, lo, n, square)           sum of a[lo : lo + n] (or of its squares, each rounded)
     added_sum(y, b, r, at, lo, n)            sum of h = (y + b) + r over a row's y[at + lo : at + lo + n], each h
                                              stored in y as it is summed (LayerNorm's first pass)
     centered_sum(y, at, n, mean)             sum of c^2, c = y - mean stored in y (its second pass)
+    squared_sum(y, r, at, n, add)            sum of h^2, h = y + r stored in y (add; else h = y, y untouched):
+                                             RMSNorm's residual add and sum of squares in one pass
 
-The last two compile into their caller (inline), a half longer than a block by a call (pairwise_sum_added,
-pairwise_sum_centered: numba compiles a recursive function only as a call).
+Each compiles into its caller (inline), a half longer than a block by a call (pairwise_sum_added,
+pairwise_sum_centered, pairwise_sum_squared: numba compiles a recursive function only as a call).
 
 LLVM vectorizes none of these orders itself (8 running sums are a reassociation to its loop vectorizer, and
-numba turns its SLP vectorizer off, NUMBA_SLP_VECTORIZE=0, for every function of the process): the last two add
+numba turns its SLP vectorizer off, NUMBA_SLP_VECTORIZE=0, for every function of the process): each adds
 a block's 8 running sums as one vector of 8 lanes (Lanes: load8, add8, ..., lanes_sum), the same IEEE float32
 operation lane by lane, nothing fused. OPTIONS are every loop's numba options (numba_loops.py says why each).
 numba's cache of a loop that compiles these in knows its own module's source, not this one's: compiled.py's check
@@ -103,45 +104,7 @@ def lanes_sum(typingctx, v):
     return types.float32(v), codegen
 
 
-@njit(**OPTIONS)
-def _term(a, i, square):
-    v = a[np.uint64(i)]  # i >= 0: unsigned, numba indexes without wrapping a negative i (a select less, 1.4x)
-    return v * v if square else v
-
-
 PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: rows up to this long are summed in 8 running sums
-
-
-@njit("float32(float32[::1], int64, int64, boolean)", **OPTIONS)
-def pairwise_sum(a, lo, n, square):
-    """sum_j a_j (or a_j^2, each square rounded to float32 first) over a[lo : lo + n] in numpy's own order (its
-    pairwise_sum for float32: below 8 one after another, up to PAIRWISE_BLOCK in 8 running sums, longer
-    halved at a multiple of 8), so that a mean is numpy's bits. Indices, not slices: a slice passed to a
-    call is counted in and out (numba's NRT), two atomic calls a row."""
-    if n > PAIRWISE_BLOCK:
-        half = n // 2
-        half -= half % 8
-        return pairwise_sum(a, lo, half, square) + pairwise_sum(a, lo + half, n - half, square)
-    if n < 8:
-        total = np.float32(-0.0)
-        for i in range(lo, lo + n):
-            total += _term(a, i, square)
-        return total
-    r0, r1, r2, r3 = _term(a, lo, square), _term(a, lo + 1, square), _term(a, lo + 2, square), _term(a, lo + 3, square)
-    r4, r5, r6, r7 = _term(a, lo + 4, square), _term(a, lo + 5, square), _term(a, lo + 6, square), _term(a, lo + 7, square)
-    for i in range(lo + 8, lo + n - n % 8, 8):  # 8 running sums, as numpy's
-        r0 += _term(a, i, square)
-        r1 += _term(a, i + 1, square)
-        r2 += _term(a, i + 2, square)
-        r3 += _term(a, i + 3, square)
-        r4 += _term(a, i + 4, square)
-        r5 += _term(a, i + 5, square)
-        r6 += _term(a, i + 6, square)
-        r7 += _term(a, i + 7, square)
-    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(lo + n - n % 8, lo + n):
-        total += _term(a, i, square)
-    return total
 
 
 @njit(**OPTIONS, inline="always")  # compiled into its caller: no call a leaf
@@ -240,3 +203,54 @@ def pairwise_sum_centered(y, at, n, mean):
     return centered_sum(y, at, n, mean)
 
 
+
+
+@njit(**OPTIONS, inline="always")
+def _squared(y, r, at, n, add):
+    """sum_j h_j^2 over a leaf, h_j = y_j + r_j rounded to float32 and stored in y where add (numpy's y += r),
+    else h_j = y_j (y not written), each square rounded: y, r at at."""
+    if n < 8:
+        total = np.float32(-0.0)
+        for j in range(at, at + n):
+            h = y[j] + r[j] if add else y[j]
+            if add:
+                y[j] = h
+            total += h * h
+        return total
+    end = at + n - n % 8
+    h = add8(load8(y, at), load8(r, at)) if add else load8(y, at)
+    if add:
+        store8(y, at, h)
+    acc = mul8(h, h)
+    for j in range(at + 8, end, 8):
+        h = add8(load8(y, j), load8(r, j)) if add else load8(y, j)
+        if add:
+            store8(y, j, h)
+        acc = add8(acc, mul8(h, h))
+    total = lanes_sum(acc)
+    for j in range(end, at + n):
+        h = y[j] + r[j] if add else y[j]
+        if add:
+            y[j] = h
+        total += h * h
+    return total
+
+
+@njit(**OPTIONS, inline="always")
+def squared_sum(y, r, at, n, add):
+    """pairwise_sum's order over h^2, h = y + r stored in y where add, else h = y (_squared); split as added_sum."""
+    half = n // 2 - n // 2 % 8 if n > PAIRWISE_BLOCK else n
+    total = np.float32(0)
+    for k in range(1 if half == n else 2):
+        start, size = (at, half) if k == 0 else (at + half, n - half)
+        if size <= PAIRWISE_BLOCK:
+            part = _squared(y, r, start, size, add)
+        else:
+            part = pairwise_sum_squared(y, r, start, size, add)
+        total = part if k == 0 else total + part
+    return total
+
+
+@njit("float32(float32[::1], float32[::1], int64, int64, boolean)", **OPTIONS)
+def pairwise_sum_squared(y, r, at, n, add):
+    return squared_sum(y, r, at, n, add)
