@@ -203,8 +203,6 @@ def pairwise_sum_centered(y, at, n, mean):
     return centered_sum(y, at, n, mean)
 
 
-
-
 @njit(**OPTIONS, inline="always")
 def _squared(y, r, at, n, add):
     """sum_j h_j^2 over a leaf, h_j = y_j + r_j rounded to float32 and stored in y where add (numpy's y += r),
