@@ -111,21 +111,16 @@ PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: rows up to this long are summed in
 def _added(y, b, r, at, lo, n):
     """sum_j h_j over a leaf of numpy's pairwise_sum (n <= PAIRWISE_BLOCK: 8 running sums, Lanes), h_j = (y_j +
     b_j) + r_j rounded to float32 (numpy's two in-place adds) and stored in y: y, r at at + lo, b at lo."""
-    if n < 8:
-        total = np.float32(-0.0)
-        for j in range(lo, lo + n):
-            h = (y[at + j] + b[j]) + r[at + j]
-            y[at + j] = h
-            total += h
-        return total
-    end = lo + n - n % 8
-    acc = add8(add8(load8(y, at + lo), load8(b, lo)), load8(r, at + lo))
-    store8(y, at + lo, acc)
-    for j in range(lo + 8, end, 8):
-        h = add8(add8(load8(y, at + j), load8(b, j)), load8(r, at + j))
-        store8(y, at + j, h)
-        acc = add8(acc, h)
-    total = lanes_sum(acc)
+    end = lo + n - n % 8  # n below 8: no lanes, every element one after another
+    total = np.float32(-0.0)
+    if n >= 8:
+        acc = add8(add8(load8(y, at + lo), load8(b, lo)), load8(r, at + lo))
+        store8(y, at + lo, acc)
+        for j in range(lo + 8, end, 8):
+            h = add8(add8(load8(y, at + j), load8(b, j)), load8(r, at + j))
+            store8(y, at + j, h)
+            acc = add8(acc, h)
+        total = lanes_sum(acc)
     for j in range(end, lo + n):
         h = (y[at + j] + b[j]) + r[at + j]
         y[at + j] = h
@@ -136,22 +131,17 @@ def _added(y, b, r, at, lo, n):
 @njit(**OPTIONS, inline="always")
 def _centered(y, at, n, mean):
     """sum_j c_j^2 over a leaf, c_j = y_j - mean rounded to float32 and stored in y, each square rounded: y at at."""
-    if n < 8:
-        total = np.float32(-0.0)
-        for j in range(at, at + n):
-            c = y[j] - mean
-            y[j] = c
-            total += c * c
-        return total
-    end = at + n - n % 8
-    c = sub8(load8(y, at), mean)
-    store8(y, at, c)
-    acc = mul8(c, c)
-    for j in range(at + 8, end, 8):
-        c = sub8(load8(y, j), mean)
-        store8(y, j, c)
-        acc = add8(acc, mul8(c, c))
-    total = lanes_sum(acc)
+    end = at + n - n % 8  # n below 8: no lanes
+    total = np.float32(-0.0)
+    if n >= 8:
+        c = sub8(load8(y, at), mean)
+        store8(y, at, c)
+        acc = mul8(c, c)
+        for j in range(at + 8, end, 8):
+            c = sub8(load8(y, j), mean)
+            store8(y, j, c)
+            acc = add8(acc, mul8(c, c))
+        total = lanes_sum(acc)
     for j in range(end, at + n):
         c = y[j] - mean
         y[j] = c
@@ -207,25 +197,19 @@ def pairwise_sum_centered(y, at, n, mean):
 def _squared(y, r, at, n, add):
     """sum_j h_j^2 over a leaf, h_j = y_j + r_j rounded to float32 and stored in y where add (numpy's y += r),
     else h_j = y_j (y not written), each square rounded: y, r at at."""
-    if n < 8:
-        total = np.float32(-0.0)
-        for j in range(at, at + n):
-            h = y[j] + r[j] if add else y[j]
-            if add:
-                y[j] = h
-            total += h * h
-        return total
-    end = at + n - n % 8
-    h = add8(load8(y, at), load8(r, at)) if add else load8(y, at)
-    if add:
-        store8(y, at, h)
-    acc = mul8(h, h)
-    for j in range(at + 8, end, 8):
-        h = add8(load8(y, j), load8(r, j)) if add else load8(y, j)
+    end = at + n - n % 8  # n below 8: no lanes
+    total = np.float32(-0.0)
+    if n >= 8:
+        h = add8(load8(y, at), load8(r, at)) if add else load8(y, at)
         if add:
-            store8(y, j, h)
-        acc = add8(acc, mul8(h, h))
-    total = lanes_sum(acc)
+            store8(y, at, h)
+        acc = mul8(h, h)
+        for j in range(at + 8, end, 8):
+            h = add8(load8(y, j), load8(r, j)) if add else load8(y, j)
+            if add:
+                store8(y, j, h)
+            acc = add8(acc, mul8(h, h))
+        total = lanes_sum(acc)
     for j in range(end, at + n):
         h = y[j] + r[j] if add else y[j]
         if add:
