@@ -150,12 +150,19 @@ def _centered(y, at, n, mean):
 
 
 @njit(**OPTIONS, inline="always")
+def _first_part(n):
+    """numpy's pairwise cut of n elements: the first half's length, rounded down to a multiple of 8, past
+    PAIRWISE_BLOCK; n itself (one block, summed whole) up to it."""
+    return n // 2 - n // 2 % 8 if n > PAIRWISE_BLOCK else n
+
+
+@njit(**OPTIONS, inline="always")
 def added_sum(y, b, r, at, lo, n):
     """pairwise_sum's order over h = (y + b) + r, each h stored in y as it is summed (_added): add_center_loop's
     first pass and its mean's sum in one. A part of at most PAIRWISE_BLOCK summed in place, a longer one by a
     call (pairwise_sum_added): 3 calls a row, not 7, for d = 384. One place that compiles _added in (a loop
     over the parts): numba's inlining is the most of the loops' compile time."""
-    half = n // 2 - n // 2 % 8 if n > PAIRWISE_BLOCK else n  # numpy's cut, at a multiple of 8; a block: whole
+    half = _first_part(n)
     total = np.float32(0)
     for k in range(1 if half == n else 2):
         start, size = (lo, half) if k == 0 else (lo + half, n - half)
@@ -176,7 +183,7 @@ def pairwise_sum_added(y, b, r, at, lo, n):
 def centered_sum(y, at, n, mean):
     """pairwise_sum's order over (y - mean)^2, each y - mean stored in y as it is summed (_centered); split as
     added_sum."""
-    half = n // 2 - n // 2 % 8 if n > PAIRWISE_BLOCK else n
+    half = _first_part(n)
     total = np.float32(0)
     for k in range(1 if half == n else 2):
         start, size = (at, half) if k == 0 else (at + half, n - half)
@@ -221,7 +228,7 @@ def _squared(y, r, at, n, add):
 @njit(**OPTIONS, inline="always")
 def squared_sum(y, r, at, n, add):
     """pairwise_sum's order over h^2, h = y + r stored in y where add, else h = y (_squared); split as added_sum."""
-    half = n // 2 - n // 2 % 8 if n > PAIRWISE_BLOCK else n
+    half = _first_part(n)
     total = np.float32(0)
     for k in range(1 if half == n else 2):
         start, size = (at, half) if k == 0 else (at + half, n - half)
