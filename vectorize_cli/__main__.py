@@ -1,6 +1,7 @@
 """`vectorize` and `python -m vectorize_cli`: the signal handlers first, before any heavy import, so
 that Ctrl-C (or SIGTERM, SIGHUP) during start-up is the one line and exit 130 (143, 129), never a
-traceback; a signal that arrives while Typer builds the command is caught here as well.
+traceback; a signal that arrives while Typer builds the command is caught here as well. The CLI's modules are
+imported with the collector paused and then frozen (collector.py); the command runs with it on.
 
 After the command, every object still alive is frozen (gc.freeze): the interpreter's shutdown then collects
 nothing of them, where its last collections would otherwise walk numba's and the model's objects and run the
@@ -18,7 +19,10 @@ def main() -> None:
         from vectorize_cli.sink import install_signal_handlers
 
         install_signal_handlers()
-        from vectorize_cli.cli import run_app
+        from vectorize_cli.collector import paused
+
+        with paused():  # the CLI's modules live as long as the process: made without the collector walking them
+            from vectorize_cli.cli import run_app
 
         run_app()
     except KeyboardInterrupt as e:  # before cli.py's own handling began (imports, building the command)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from vectorize_cli import collector
 from vectorize_cli.backend import Backend
 from vectorize_cli.errors import tell
 from vectorize_cli.loop_layouts import bias_rows, check_rows, mask_rows, overlap, row_stride
@@ -217,7 +218,9 @@ def _load() -> Loops | None:
     with _lock:
         if "loops" not in _loaded:
             _loaded["loops"] = None
-            with without_scipy_blas():  # numba's BLAS check would import scipy.linalg: 0.27 s (numba_import.py)
+            # numba's BLAS check would import scipy.linalg: 0.27 s (numba_import.py); its 94,000 lasting objects
+            # made without the collector walking them (collector.py)
+            with without_scipy_blas(), collector.paused():
                 try:
                     from vectorize_cli import numba_loops
                 except ImportError:  # no numba (the `model` extra): numpy, silently
@@ -240,7 +243,8 @@ def load_once(key: str, make: Callable):
         if key not in _loaded:
             _loaded[key] = None
             try:
-                _loaded[key] = make()
+                with collector.paused():  # another module's loops from numba's cache: lasting objects too
+                    _loaded[key] = make()
             except Exception as e:
                 return _failed(e)
         return _loaded[key]
