@@ -1,6 +1,8 @@
 import atexit
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -8,6 +10,15 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def child(code: str, *args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    """code in a fresh Python with this checkout on its path (nothing the test process imported: numba, scipy,
+    the collector's state), that must exit 0; its output as bytes."""
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, **kw)
+    assert r.returncode == 0, r.stderr.decode()
+    return r
 ARTICLE = ROOT.parent / "shared" / "seed" / "attention-article.txt"
 
 

@@ -3,13 +3,10 @@ exception too), what was alive frozen, nothing touched where it was off already;
 the CLI and the loops' load leave it on, with numba's objects frozen."""
 
 import gc
-import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import child
 from vectorize_cli import collector
 
 
@@ -44,13 +41,6 @@ def test_paused_leaves_a_collector_that_is_off_alone(collector_state):
     assert not gc.isenabled() and gc.get_freeze_count() == 0 and made
 
 
-def child(code: str) -> str:
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
 def test_the_cli_runs_its_command_with_the_collector_on():
     out = child("""
 import gc, sys
@@ -68,7 +58,7 @@ try:
 except SystemExit as e:
     assert not e.code, e.code
 print(seen, gc.isenabled())
-""")
+""", timeout=300).stdout.decode()
     assert out.splitlines()[-1] == "[True] True"
 
 
@@ -80,7 +70,7 @@ from vectorize_cli import compiled
 assert gc.get_freeze_count() == 0
 assert compiled._load() is not None
 print(gc.isenabled(), gc.get_freeze_count())
-""")
+""", timeout=300).stdout.decode()
     enabled, frozen = out.split()
     assert enabled == "True"
     assert int(frozen) > 50_000  # numba and the loops make about 94,000

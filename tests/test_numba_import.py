@@ -3,28 +3,17 @@ scipy.linalg and numba's own np.dot still work afterwards in the same process, a
 whether the load worked, failed or raised. Each in a fresh process: this one may have imported scipy already."""
 
 import io
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import child
 from vectorize_cli.model import nn
 
 pytest.importorskip("numba")
 pytest.importorskip("scipy.linalg")
 
 BLAS = "scipy.linalg.cython_blas"
-
-
-def child(code: str, *args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
-    """code in a fresh Python (nothing of scipy imported), that must exit 0."""
-    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, cwd=ROOT,
-                       env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, **kw)
-    assert r.returncode == 0, r.stderr.decode()
-    return r
 
 
 LOAD = """

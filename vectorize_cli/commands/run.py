@@ -5,7 +5,6 @@ output, format) apply to both. A new option cannot be silently ignored by either
 
 from dataclasses import fields
 from functools import partial
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
